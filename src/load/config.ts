@@ -1,0 +1,130 @@
+import { readFile } from 'node:fs/promises'
+import path from 'node:path'
+import { LineCounter, parseDocument } from 'yaml'
+import { z } from 'zod'
+import { didYouMean } from './closest-names.js'
+import { InputError, type Problem } from './input-error.js'
+
+export const DEFAULT_CONFIG_FILE = 'routecheck.config.json'
+
+export const routerStyleSchema = z.enum(['claude-code', 'classifier'])
+
+/** routecheck.config.json. Every object is strict: a misspelt key is an error, not a silent default. */
+export const configSchema = z.strictObject({
+  $schema: z.string().optional(),
+  agents: z.string().min(1).default('agents'),
+  datasets: z.array(z.string().min(1)).min(1).default(['datasets/routing.csv']),
+  router: z.string().min(1).default('lexical'),
+  /** run folders go to OUT/<dataset-file-stem>/ */
+  out: z.string().min(1).default('reports/latest'),
+  /** default: 1 for deterministic routers, 3 for model routers */
+  repeats: z.number().int().min(1).max(50).optional(),
+  concurrency: z.number().int().min(1).max(512).default(8),
+  /** seconds per routing request */
+  timeout: z.number().positive().max(3600).default(60),
+  lexical: z
+    .strictObject({
+      noneThreshold: z.number().min(0).optional(),
+      nameWeight: z.number().min(0).optional(),
+      k1: z.number().positive().optional(),
+      b: z.number().min(0).max(1).optional(),
+    })
+    .default({}),
+  anthropic: z
+    .strictObject({
+      model: z.string().min(1).optional(),
+      style: routerStyleSchema.optional(),
+      template: z.string().min(1).optional(),
+    })
+    .default({}),
+  gate: z
+    .strictObject({
+      maxAccuracyDrop: z.number().min(0).max(1).default(0.02),
+      maxAgentF1Drop: z.number().min(0).max(1).default(0.1),
+      minSupport: z.number().int().min(0).default(5),
+      maxStableFlips: z.number().int().min(0).default(0),
+      failOnNewNearDuplicates: z.boolean().default(true),
+    })
+    .default({ maxAccuracyDrop: 0.02, maxAgentF1Drop: 0.1, minSupport: 5, maxStableFlips: 0, failOnNewNearDuplicates: true }),
+})
+export type Config = z.infer<typeof configSchema>
+
+/**
+ * Reads the config file. A missing default config is fine (defaults apply); a
+ * missing file named with --config is an error. Paths in the file are
+ * relative to the file's folder.
+ */
+export async function loadConfig(file: string | undefined): Promise<{ config: Config; file: string | undefined }> {
+  const target = file ?? DEFAULT_CONFIG_FILE
+  let text: string
+  try {
+    text = await readFile(target, 'utf8')
+  } catch {
+    if (file !== undefined) throw new InputError([{ file, message: 'the config file does not exist or cannot be read', fix: 'check the path given to --config' }])
+    return { config: configSchema.parse({}), file: undefined }
+  }
+  const config = parseConfig(target, text)
+  const base = path.dirname(target)
+  const resolve = (p: string) => (path.isAbsolute(p) ? p : path.relative(process.cwd(), path.join(base, p)) || '.')
+  return {
+    config: { ...config, agents: resolve(config.agents), datasets: config.datasets.map(resolve), out: resolve(config.out), ...(config.anthropic.template ? { anthropic: { ...config.anthropic, template: resolve(config.anthropic.template) } } : {}) },
+    file: target,
+  }
+}
+
+export function parseConfig(file: string, text: string): Config {
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch (e) {
+    const position = Number(/position (\d+)/.exec(String(e))?.[1] ?? NaN)
+    const place = Number.isNaN(position) ? {} : lineAndColumn(text, position)
+    throw new InputError([{ file, ...place, message: `not valid JSON: ${(e as Error).message}`, fix: 'fix the JSON syntax (no comments or trailing commas)' }])
+  }
+  const parsed = configSchema.safeParse(json)
+  if (parsed.success) return parsed.data
+  const lineCounter = new LineCounter()
+  const doc = parseDocument(text, { lineCounter })
+  const locate = (keys: PropertyKey[]) => {
+    const node = doc.getIn(keys, true) as { range?: [number, number, number] } | undefined
+    const start = node?.range?.[0]
+    if (start === undefined) return {}
+    const { line, col } = lineCounter.linePos(start)
+    return { line, column: col }
+  }
+  const problems: Problem[] = parsed.error.issues.map((issue) => {
+    const keys = [...issue.path]
+    const where = keys.length > 0 ? `"${keys.map(String).join('.')}"` : 'the config'
+    if (issue.code === 'unrecognized_keys') {
+      const allowed = allowedKeys(keys)
+      const hints = issue.keys.map((k) => `"${k}"${allowed.length > 0 ? ` (${didYouMean(k, allowed) || `allowed: ${allowed.join(', ')}`})` : ''}`)
+      return { file, ...locate([...keys, issue.keys[0]!]), message: `unknown key${issue.keys.length > 1 ? 's' : ''} ${hints.join(', ')} in ${where}`, fix: 'remove or rename the key' }
+    }
+    return { file, ...locate(keys), message: `${where}: ${issue.message}`, fix: 'see "Configuration" in the README for the allowed values' }
+  })
+  throw new InputError(problems)
+}
+
+function allowedKeys(at: readonly PropertyKey[]): string[] {
+  let schema: z.ZodType = configSchema
+  for (const key of at) {
+    const inner = unwrap(schema)
+    if (!(inner instanceof z.ZodObject)) return []
+    const next = (inner.shape as Record<string, z.ZodType>)[String(key)]
+    if (!next) return []
+    schema = next
+  }
+  const inner = unwrap(schema)
+  return inner instanceof z.ZodObject ? Object.keys(inner.shape) : []
+}
+
+function unwrap(schema: z.ZodType): z.ZodType {
+  let s = schema
+  while (s instanceof z.ZodDefault || s instanceof z.ZodOptional) s = s.unwrap() as z.ZodType
+  return s
+}
+
+function lineAndColumn(text: string, offset: number): { line: number; column: number } {
+  const before = text.slice(0, offset).split('\n')
+  return { line: before.length, column: (before.at(-1)?.length ?? 0) + 1 }
+}

@@ -1,0 +1,233 @@
+import { readFile } from 'node:fs/promises'
+import path from 'node:path'
+import { CsvError, parse as parseCsv } from 'csv-parse/sync'
+import { z } from 'zod'
+import { sha256 } from './catalogue.js'
+import { didYouMean } from './closest-names.js'
+import { InputError, throwIfProblems, type Problem } from './input-error.js'
+
+/** The gold label meaning "no subagent: the main assistant answers itself". */
+export const NONE = 'none'
+
+/** A labelled prompt. `expected[0]` is the primary: the agent the labeller liked best. */
+export const caseSchema = z.object({
+  id: z.string(),
+  prompt: z.string(),
+  expected: z.array(z.string()).min(1),
+  tags: z.array(z.string()),
+  note: z.string().optional(),
+  /** 1-based line where the case starts in its file */
+  line: z.number().int().positive(),
+})
+export type Case = z.infer<typeof caseSchema>
+
+export type Dataset = {
+  path: string
+  /** sha256 over the cases' ids, prompts and gold sets, in id order: notes, tags and row order do not change it */
+  fingerprint: string
+  cases: Case[]
+}
+
+const REQUIRED_COLUMNS = ['id', 'prompt', 'expected'] as const
+
+/** A row before validation: CSV gives strings, JSONL may give arrays. */
+const rawRowSchema = z.object({
+  id: z.union([z.string(), z.number()]).transform(String),
+  prompt: z.string(),
+  expected: z.union([z.string(), z.array(z.string())]),
+  tags: z.union([z.string(), z.array(z.string())]).optional(),
+  note: z.string().nullish(),
+})
+type RawRow = z.input<typeof rawRowSchema>
+type Place = { line: number; column?: (key: string) => number | undefined }
+
+export async function loadDataset(file: string, agentNames: readonly string[]): Promise<Dataset> {
+  let bytes: Buffer
+  try {
+    bytes = await readFile(file)
+  } catch {
+    throw new InputError([{ file, message: 'the dataset file does not exist or cannot be read', fix: 'check the path given to --dataset or in routecheck.config.json' }])
+  }
+  return parseDataset(file, bytes, agentNames)
+}
+
+export function parseDataset(file: string, bytes: Buffer, agentNames: readonly string[]): Dataset {
+  const ext = path.extname(file).toLowerCase()
+  let rows: Array<{ raw: unknown; place: Place }>
+  if (ext === '.csv') rows = readCsvRows(file, bytes)
+  else if (ext === '.jsonl' || ext === '.ndjson') rows = readJsonlRows(file, bytes.toString('utf8'))
+  else throw new InputError([{ file, message: `unknown dataset extension "${ext}"`, fix: 'use a .csv file (header row id,prompt,expected,tags,note) or a .jsonl file (one JSON object per line)' }])
+  const cases = validateRows(file, rows, agentNames)
+  return { path: file, fingerprint: datasetFingerprint(cases), cases }
+}
+
+export function datasetFingerprint(cases: readonly Pick<Case, 'id' | 'prompt' | 'expected'>[]): string {
+  const canonical = [...cases].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).map((c) => [c.id, c.prompt, c.expected])
+  return sha256(JSON.stringify(canonical))
+}
+
+function readCsvRows(file: string, bytes: Buffer): Array<{ raw: unknown; place: Place }> {
+  const lineStarts = lineStartOffsets(bytes)
+  const lineAt = (offset: number) => lineOf(lineStarts, offset)
+  let records: Array<{ record: Record<string, string>; raw: string; info: { bytes: number; columns: Array<{ name: string } | false> | boolean } }>
+  try {
+    records = parseCsv(bytes, { columns: true, bom: true, info: true, raw: true, skip_empty_lines: true }) as typeof records
+  } catch (e) {
+    throw new InputError([csvErrorProblem(file, e, bytes, lineAt)])
+  }
+  const header = headerOf(bytes)
+  const missing = REQUIRED_COLUMNS.filter((c) => !header.includes(c))
+  if (missing.length > 0) {
+    throw new InputError([{ file, line: 1, message: `missing column${missing.length > 1 ? 's' : ''} ${missing.map((c) => `"${c}"`).join(', ')} in the header row (found: ${header.join(', ')})`, fix: 'the first row must name the columns: id,prompt,expected (and optionally tags,note)' }])
+  }
+  return records.map(({ record, raw, info }) => {
+    // Where the record starts: its end offset minus its raw text, past any blank lines csv-parse skipped.
+    let start = info.bytes - Buffer.byteLength(raw)
+    while (bytes[start] === 0x0a || bytes[start] === 0x0d) start++
+    const column = (key: string) => {
+      const i = header.indexOf(key)
+      return i === -1 ? undefined : i + 1
+    }
+    return { raw: record, place: { line: lineAt(start), column } }
+  })
+}
+
+function headerOf(bytes: Buffer): string[] {
+  const [first] = parseCsv(bytes, { bom: true, to_line: 1, relax_quotes: true }) as string[][]
+  return (first ?? []).map((h) => h.trim())
+}
+
+function csvErrorProblem(file: string, e: unknown, bytes: Buffer, lineAt: (offset: number) => number): Problem {
+  if (!(e instanceof CsvError)) return { file, message: `cannot read CSV: ${String(e)}` }
+  const err = e as CsvError & { lines?: number; column?: string | number; bytes_records?: number }
+  switch (err.code) {
+    case 'CSV_QUOTE_NOT_CLOSED': {
+      // csv-parse reports the end of the file; the user needs the row where the quote opened.
+      let start = err.bytes_records ?? 0
+      while (bytes[start] === 0x0a || bytes[start] === 0x0d) start++
+      return { file, line: lineAt(start), message: 'a quoted field that starts in this row is never closed (unterminated quote)', fix: 'close the field with a double quote; write a quote inside a field as two double quotes ("")' }
+    }
+    case 'CSV_RECORD_INCONSISTENT_COLUMNS':
+      return { file, line: err.lines, message: 'this row has a different number of fields than the header row', fix: 'quote fields that contain commas ("like, this"), or add the missing fields' }
+    case 'INVALID_OPENING_QUOTE':
+    case 'CSV_INVALID_CLOSING_QUOTE':
+      return { file, line: err.lines, ...(typeof err.column === 'string' ? { field: err.column } : {}), message: 'a double quote in the middle of a field', fix: 'quote the whole field and double the inner quotes: "say ""hi"""' }
+    default:
+      return { file, line: err.lines, message: `cannot read CSV: ${err.message}`, fix: 'check the CSV quoting on that line' }
+  }
+}
+
+function readJsonlRows(file: string, text: string): Array<{ raw: unknown; place: Place }> {
+  const rows: Array<{ raw: unknown; place: Place }> = []
+  const problems: Problem[] = []
+  text.replace(/^\uFEFF/, '').split(/\r?\n/).forEach((lineText, i) => {
+    if (lineText.trim() === '') return
+    try {
+      rows.push({ raw: JSON.parse(lineText), place: { line: i + 1 } })
+    } catch (e) {
+      const position = /position (\d+)/.exec(String(e))?.[1]
+      problems.push({
+        file,
+        line: i + 1,
+        ...(position !== undefined ? { column: Number(position) + 1 } : {}),
+        message: `this line is not JSON (${(e as Error).message})`,
+        fix: 'each line must be one JSON object, e.g. {"id": "c1", "prompt": "…", "expected": ["agent-name"]}',
+      })
+    }
+  })
+  throwIfProblems(problems)
+  return rows
+}
+
+function validateRows(file: string, rows: Array<{ raw: unknown; place: Place }>, agentNames: readonly string[]): Case[] {
+  const problems: Problem[] = []
+  const known = new Set(agentNames)
+  const seen = new Map<string, number>()
+  const cases: Case[] = []
+  const at = (place: Place, key: string) => {
+    const column = place.column?.(key)
+    return column === undefined ? { file, line: place.line } : { file, line: place.line, column, field: key }
+  }
+
+  for (const { raw, place } of rows) {
+    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+      problems.push({ file, line: place.line, message: 'this line is not a JSON object', fix: 'write {"id": …, "prompt": …, "expected": [...]}' })
+      continue
+    }
+    const parsed = rawRowSchema.safeParse(raw)
+    if (!parsed.success) {
+      for (const issue of parsed.error.issues) {
+        const key = String(issue.path[0] ?? 'id')
+        const missing = (raw as Record<string, unknown>)[key] === undefined
+        problems.push({ ...at(place, key), message: missing ? `missing "${key}"` : `"${key}" has the wrong type: ${issue.message}`, fix: fixFor(key) })
+      }
+      continue
+    }
+    const row = parsed.data
+    const id = row.id.trim()
+    const expected = splitList(row.expected)
+    const tags = splitList(row.tags ?? [])
+    let ok = true
+    const fail = (key: keyof RawRow, message: string, fix: string) => {
+      problems.push({ ...at(place, key), message, fix })
+      ok = false
+    }
+
+    if (id === '') fail('id', 'empty id', fixFor('id'))
+    else if (seen.has(id)) fail('id', `duplicate id "${id}" (first used on line ${seen.get(id)})`, 'give every case its own id')
+    else seen.set(id, place.line)
+    if (row.prompt.trim() === '') fail('prompt', `empty prompt${id ? ` in case "${id}"` : ''}`, fixFor('prompt'))
+    if (expected.length === 0) fail('expected', 'empty expected', fixFor('expected'))
+    if (expected.includes(NONE) && expected.length > 1) {
+      fail('expected', `"${NONE}" is mixed with agent names (${expected.join('|')})`, `"${NONE}" means no subagent should be used; write it alone, or list only agents`)
+    }
+    for (const label of expected) {
+      if (label === NONE || known.has(label)) continue
+      const hint = didYouMean(label, agentNames)
+      fail('expected', `unknown agent "${label}"`, `${hint ? `${hint} ` : ''}use a name from the agents folder, or "${NONE}"`)
+    }
+    if (!ok) continue
+    cases.push({ id, prompt: row.prompt, expected: [...new Set(expected)], tags, ...(row.note ? { note: row.note } : {}), line: place.line })
+  }
+  if (rows.length === 0) problems.push({ file, message: 'the dataset has no cases', fix: 'add rows under the header: id,prompt,expected' })
+  throwIfProblems(problems)
+  return cases
+}
+
+function splitList(v: string | readonly string[]): string[] {
+  const items = typeof v === 'string' ? v.split('|') : v
+  return items.map((s) => s.trim()).filter((s) => s.length > 0)
+}
+
+function fixFor(key: string): string {
+  switch (key) {
+    case 'id':
+      return 'give every case a unique, non-empty id'
+    case 'prompt':
+      return 'write the user prompt to route, or delete the row'
+    case 'expected':
+      return `list the acceptable agents, best first (CSV: "a|b", JSONL: ["a", "b"]), or "${NONE}"`
+    case 'tags':
+      return 'tags are "|"-separated in CSV, an array of strings in JSONL'
+    default:
+      return 'see the dataset format in the README'
+  }
+}
+
+function lineStartOffsets(bytes: Buffer): number[] {
+  const starts = [0]
+  for (let i = 0; i < bytes.length; i++) if (bytes[i] === 0x0a) starts.push(i + 1)
+  return starts
+}
+
+/** 1-based line containing `offset` (binary search over line starts). */
+function lineOf(starts: readonly number[], offset: number): number {
+  let lo = 0
+  let hi = starts.length - 1
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1
+    if (starts[mid]! <= offset) lo = mid
+    else hi = mid - 1
+  }
+  return lo + 1
+}

@@ -1,0 +1,52 @@
+/** One thing wrong with the user's input, with where it is and how to fix it. */
+export type Problem = {
+  file: string
+  line?: number
+  /** for CSV: the 1-based field number; for YAML/JSON: the character column */
+  column?: number
+  /** the CSV column's header name, when there is one */
+  field?: string
+  message: string
+  fix?: string
+}
+
+/**
+ * Bad input: the CLI prints every problem and exits 2. Loaders collect all the
+ * problems of a file before throwing, so a user fixes them in one pass.
+ */
+export class InputError extends Error {
+  readonly problems: Problem[]
+  constructor(problems: Problem[]) {
+    super(problems.map(formatProblem).join('\n'))
+    this.name = 'InputError'
+    this.problems = problems
+  }
+}
+
+/** Bad flags or config values that are not tied to a line of a file. */
+export class UsageError extends Error {
+  override name = 'UsageError'
+}
+
+export function formatPlace(p: Pick<Problem, 'file' | 'line' | 'column' | 'field'>): string {
+  let place = p.file
+  if (p.line !== undefined) place += `:${p.line}`
+  if (p.column !== undefined && p.field === undefined) place += `:${p.column}`
+  if (p.field !== undefined) place += ` (column ${p.column ?? '?'}, "${p.field}")`
+  return place
+}
+
+export function formatProblem(p: Problem): string {
+  const fix = p.fix ? `\n  fix: ${p.fix}` : ''
+  return `${formatPlace(p)}: ${p.message}${fix}`
+}
+
+/** Throws one InputError for all the problems, listing at most `limit` of them. */
+export function throwIfProblems(problems: Problem[], limit = 25): void {
+  if (problems.length === 0) return
+  if (problems.length <= limit) throw new InputError(problems)
+  const shown = problems.slice(0, limit)
+  const first = problems[0]!
+  shown.push({ file: first.file, message: `…and ${problems.length - limit} more problems like these` })
+  throw new InputError(shown)
+}

@@ -1,0 +1,118 @@
+import { z } from 'zod'
+import type { Catalogue, InvalidAgentFile } from '../load/catalogue.js'
+import type { Case, Dataset } from '../load/dataset.js'
+import type { Attempt } from '../route/run.js'
+import type { Scores } from '../score/metrics.js'
+
+/**
+ * summary.json (DESIGN "summary.json"): scripts outside the code read it, so
+ * fields may be added but never renamed. The schema is also how the gate and
+ * `routecheck report` read a summary back.
+ */
+const interval = z.tuple([z.number(), z.number()])
+const labelScoreSchema = z.object({
+  label: z.string(),
+  precision: z.number(),
+  recall: z.number(),
+  f1: z.number(),
+  support: z.number().int(),
+  predicted: z.number().int(),
+  precisionInterval: interval,
+  recallInterval: interval,
+  confusedWith: z.array(z.object({ label: z.string(), count: z.number().int() })),
+})
+
+export const summarySchema = z.looseObject({
+  schemaVersion: z.literal(1),
+  tool: z.object({ name: z.literal('routecheck'), version: z.string() }),
+  createdAt: z.string(),
+  router: z.looseObject({ id: z.string() }),
+  dataset: z.object({ path: z.string(), fingerprint: z.string(), cases: z.number().int() }),
+  agents: z.array(z.object({ name: z.string(), file: z.string(), fingerprint: z.string() })),
+  catalogueFingerprint: z.string(),
+  invalidAgents: z.array(z.object({ file: z.string(), line: z.number(), reason: z.string() })),
+  repeats: z.number().int().positive(),
+  metrics: z.looseObject({
+    accuracy: z.number(),
+    accuracyInterval: interval,
+    primaryAccuracy: z.number(),
+    macroF1: z.number(),
+    microF1: z.number(),
+    flipRate: z.number(),
+    splitRate: z.number(),
+    errored: z.number().int(),
+    decided: z.number().int(),
+    invalid: z.number().int(),
+    none: z.looseObject({ support: z.number().int(), recall: z.number(), falseDelegationRate: z.number(), predicted: z.number().int(), precision: z.number() }),
+  }),
+  perLabel: z.array(labelScoreSchema),
+  noneLabel: labelScoreSchema,
+  confusion: z.object({ labels: z.array(z.string()), matrix: z.array(z.array(z.number().int())) }),
+  latencyMs: z.object({ p50: z.number(), p95: z.number() }).nullable(),
+  cases: z.array(
+    z.looseObject({
+      id: z.string(),
+      expected: z.array(z.string()),
+      decision: z.string().nullable(),
+      correct: z.boolean().nullable(),
+      credited: z.string(),
+      votes: z.record(z.string(), z.number()),
+      split: z.boolean(),
+      flipped: z.boolean(),
+      decidedRepeats: z.number().int(),
+      invalid: z.boolean().optional(),
+      error: z.string().optional(),
+      runnerUp: z.string().optional(),
+      margin: z.number().optional(),
+      tags: z.array(z.string()),
+    }),
+  ),
+  overlap: z.looseObject({ pairs: z.array(z.unknown()), clusters: z.array(z.unknown()) }),
+})
+export type Summary = z.infer<typeof summarySchema>
+
+export type RunFacts = {
+  toolVersion: string
+  createdAt: Date
+  router: { id: string }
+  dataset: Dataset
+  catalogue: Catalogue
+  invalidAgents: InvalidAgentFile[]
+  repeats: number
+  attempts: readonly Attempt[]
+  scores: Scores
+}
+
+export function buildSummary(facts: RunFacts): Summary {
+  const caseById = new Map<string, Case>(facts.dataset.cases.map((c) => [c.id, c]))
+  const latencies = facts.attempts.flatMap((a) => (a.decision ? [a.decision.latencyMs] : []))
+  return {
+    schemaVersion: 1,
+    tool: { name: 'routecheck', version: facts.toolVersion },
+    createdAt: facts.createdAt.toISOString(),
+    router: facts.router,
+    dataset: { path: facts.dataset.path, fingerprint: facts.dataset.fingerprint, cases: facts.dataset.cases.length },
+    agents: facts.catalogue.agents.map((a) => ({ name: a.name, file: a.file, fingerprint: a.fingerprint })),
+    catalogueFingerprint: facts.catalogue.fingerprint,
+    invalidAgents: facts.invalidAgents.map(({ file, line, reason }) => ({ file, line, reason })),
+    repeats: facts.repeats,
+    metrics: facts.scores.metrics,
+    perLabel: facts.scores.perLabel,
+    noneLabel: facts.scores.noneLabel,
+    confusion: facts.scores.confusion,
+    latencyMs: latencies.length === 0 ? null : { p50: quantile(latencies, 0.5), p95: quantile(latencies, 0.95) },
+    cases: facts.scores.cases.map((c) => ({ ...c, tags: caseById.get(c.id)?.tags ?? [] })),
+    overlap: { pairs: [], clusters: [] },
+  }
+}
+
+/** Nearest-rank quantile. */
+export function quantile(values: readonly number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? 0
+}
+
+/** summary.json text: floats to 6 places so the file diffs cleanly between runs. */
+export function summaryJson(summary: Summary): string {
+  return `${JSON.stringify(summary, (_k, v) => (typeof v === 'number' && !Number.isInteger(v) ? Math.round(v * 1e6) / 1e6 : v), 2)}\n`
+}

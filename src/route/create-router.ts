@@ -1,0 +1,36 @@
+import path from 'node:path'
+import { pathToFileURL } from 'node:url'
+import type { Config } from '../load/config.js'
+import { UsageError } from '../load/input-error.js'
+import { createLexicalRouter } from './lexical.js'
+import type { Router } from './router.js'
+
+export type RouterSettings = Pick<Config, 'lexical' | 'anthropic'> & { model?: string; style?: 'claude-code' | 'classifier' }
+
+/** `lexical`, `anthropic`, or a path to a module whose default export is a Router factory. */
+export async function createRouter(spec: string, settings: RouterSettings): Promise<Router> {
+  if (spec === 'lexical') return createLexicalRouter(settings.lexical)
+  if (spec === 'anthropic') {
+    throw new UsageError('the anthropic router is not in this build yet; use --router lexical, or a custom router module (--router ./my-router.mjs)')
+  }
+  if (/[\\/]|\.(m?js|cjs)$/.test(spec)) return loadCustomRouter(spec, settings)
+  throw new UsageError(`unknown router "${spec}": use lexical, anthropic, or a path to a router module such as ./my-router.mjs`)
+}
+
+async function loadCustomRouter(spec: string, settings: RouterSettings): Promise<Router> {
+  const file = path.resolve(spec)
+  let mod: { default?: unknown }
+  try {
+    mod = (await import(pathToFileURL(file).href)) as { default?: unknown }
+  } catch (e) {
+    throw new UsageError(`cannot load router module ${spec}: ${(e as Error).message}`)
+  }
+  if (typeof mod.default !== 'function') {
+    throw new UsageError(`${spec} must export a default function that returns a router ({ id, route(prompt, catalogue, signal) })`)
+  }
+  const router = (await (mod.default as (s: RouterSettings) => unknown)(settings)) as Partial<Router> | undefined
+  if (!router || typeof router.id !== 'string' || typeof router.route !== 'function') {
+    throw new UsageError(`${spec}: the default export must return an object with a string \`id\` and a \`route(prompt, catalogue, signal)\` method`)
+  }
+  return router as Router
+}

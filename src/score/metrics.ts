@@ -1,0 +1,158 @@
+import { NONE } from '../load/dataset.js'
+import type { CaseVote } from './votes.js'
+import { wilsonInterval } from './wilson.js'
+
+/** Column of the confusion matrix for decisions naming an agent the catalogue lacks. */
+export const INVALID_LABEL = '(invalid)'
+
+export type ScoredCase = {
+  id: string
+  expected: string[]
+  decision: string | null
+  correct: boolean | null
+  /** c_i: the decision when it was acceptable, else the primary gold label */
+  credited: string
+  invalid?: boolean
+} & Omit<CaseVote, 'decision'>
+
+export type LabelScore = {
+  label: string
+  precision: number
+  recall: number
+  f1: number
+  support: number
+  predicted: number
+  precisionInterval: [number, number]
+  recallInterval: [number, number]
+  confusedWith: Array<{ label: string; count: number }>
+}
+
+export type Scores = {
+  metrics: {
+    accuracy: number
+    accuracyInterval: [number, number]
+    primaryAccuracy: number
+    macroF1: number
+    microF1: number
+    flipRate: number
+    splitRate: number
+    errored: number
+    decided: number
+    invalid: number
+    none: { support: number; recall: number; falseDelegationRate: number; predicted: number; precision: number }
+  }
+  perLabel: LabelScore[]
+  noneLabel: LabelScore
+  confusion: { labels: string[]; matrix: number[][] }
+  cases: ScoredCase[]
+}
+
+/**
+ * The credited label (DESIGN "Scoring"): a decision the gold set accepts is
+ * credited to itself; any other decision is charged to the primary label.
+ * This keeps multi-label gold sets from counting as misses of their
+ * secondary agents.
+ */
+export function creditedLabel(expected: readonly string[], decision: string): string {
+  return expected.includes(decision) ? decision : expected[0]!
+}
+
+/** Scores a run: one majority vote per case, against the catalogue's agent names. */
+export function scoreCases(cases: ReadonlyArray<{ id: string; expected: string[]; vote: CaseVote }>, agentNames: readonly string[]): Scores {
+  const known = new Set([...agentNames, NONE])
+  const scored: ScoredCase[] = cases.map(({ id, expected, vote }) => {
+    const { decision, ...rest } = vote
+    if (decision === null) return { id, expected, decision: null, correct: null, credited: expected[0]!, ...rest }
+    return {
+      id,
+      expected,
+      decision,
+      correct: expected.includes(decision),
+      credited: creditedLabel(expected, decision),
+      ...(known.has(decision) ? {} : { invalid: true }),
+      ...rest,
+    }
+  })
+  const decided = scored.filter((c) => c.decision !== null)
+  const invalidCount = decided.filter((c) => c.invalid).length
+  const labels = [...agentNames, NONE, ...(invalidCount > 0 ? [INVALID_LABEL] : [])]
+  const at = new Map(labels.map((l, i) => [l, i]))
+  const matrix = labels.map(() => labels.map(() => 0))
+  for (const c of decided) {
+    const column = c.invalid ? INVALID_LABEL : c.decision!
+    matrix[at.get(c.credited)!]![at.get(column)!]! += 1
+  }
+
+  const labelScore = (label: string): LabelScore => {
+    const i = at.get(label)!
+    const row = matrix[i]!
+    const tp = row[i]!
+    const support = sum(row)
+    const predicted = sum(matrix.map((r) => r[i]!))
+    const precision = ratio(tp, predicted)
+    const recall = ratio(tp, support)
+    const confusedWith = row
+      .map((count, j) => ({ label: labels[j]!, count }))
+      .filter((x, j) => j !== i && x.count > 0)
+      .sort((a, b) => b.count - a.count || (a.label < b.label ? -1 : 1))
+    return {
+      label,
+      precision,
+      recall,
+      f1: harmonic(precision, recall),
+      support,
+      predicted,
+      precisionInterval: wilsonInterval(tp, predicted),
+      recallInterval: wilsonInterval(tp, support),
+      confusedWith,
+    }
+  }
+
+  const perLabel = agentNames.map(labelScore)
+  const active = perLabel.filter((l) => l.support > 0 || l.predicted > 0)
+  const tpAll = sum(active.map((l) => matrix[at.get(l.label)!]![at.get(l.label)!]!))
+  const microP = ratio(tpAll, sum(active.map((l) => l.predicted)))
+  const microR = ratio(tpAll, sum(active.map((l) => l.support)))
+  const noneLabel = labelScore(NONE)
+  const correct = decided.filter((c) => c.correct).length
+  const withRepeats = decided.filter((c) => c.decidedRepeats >= 2)
+
+  return {
+    metrics: {
+      accuracy: ratio(correct, decided.length),
+      accuracyInterval: wilsonInterval(correct, decided.length),
+      primaryAccuracy: ratio(decided.filter((c) => c.decision === c.expected[0]).length, decided.length),
+      macroF1: active.length === 0 ? 0 : sum(active.map((l) => l.f1)) / active.length,
+      microF1: harmonic(microP, microR),
+      flipRate: ratio(withRepeats.filter((c) => c.flipped).length, withRepeats.length),
+      splitRate: ratio(withRepeats.filter((c) => c.split).length, withRepeats.length),
+      errored: scored.length - decided.length,
+      decided: decided.length,
+      invalid: invalidCount,
+      none: {
+        support: noneLabel.support,
+        recall: noneLabel.recall,
+        falseDelegationRate: noneLabel.support === 0 ? 0 : 1 - noneLabel.recall,
+        predicted: noneLabel.predicted,
+        precision: noneLabel.precision,
+      },
+    },
+    perLabel,
+    noneLabel,
+    confusion: { labels, matrix },
+    cases: scored,
+  }
+}
+
+function sum(xs: readonly number[]): number {
+  return xs.reduce((s, x) => s + x, 0)
+}
+
+/** k/n, with 0 for an empty denominator (scikit-learn's zero_division=0). */
+function ratio(k: number, n: number): number {
+  return n === 0 ? 0 : k / n
+}
+
+function harmonic(p: number, r: number): number {
+  return p + r === 0 ? 0 : (2 * p * r) / (p + r)
+}

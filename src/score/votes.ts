@@ -1,0 +1,67 @@
+import type { Attempt } from '../route/run.js'
+import { decidedLabel } from '../route/run.js'
+
+/** A case's repeats reduced to one decision (DESIGN "Runs"). */
+export type CaseVote = {
+  /** the majority label; null when every repeat errored */
+  decision: string | null
+  votes: Record<string, number>
+  /** the top of the vote was a tie, broken by the earliest repeat */
+  split: boolean
+  /** at least two repeats decided, and they disagree */
+  flipped: boolean
+  decidedRepeats: number
+  /** the first error message, when any repeat errored */
+  error?: string
+  /** the winning repeat's runner-up, where the router gives one */
+  runnerUp?: string
+  /** the winning repeat's gap between its best and second-best score, where the router scores */
+  margin?: number
+}
+
+/** Majority vote over one case's attempts. Ties go to the label the earliest repeat chose. */
+export function majorityVote(attempts: readonly Attempt[]): CaseVote {
+  const ordered = [...attempts].sort((a, b) => a.repeat - b.repeat)
+  const votes: Record<string, number> = {}
+  const firstRepeat = new Map<string, Attempt>()
+  for (const a of ordered) {
+    if (!a.decision) continue
+    const label = decidedLabel(a.decision)
+    votes[label] = (votes[label] ?? 0) + 1
+    if (!firstRepeat.has(label)) firstRepeat.set(label, a)
+  }
+  const error = ordered.find((a) => a.error !== undefined)?.error
+  const labels = [...firstRepeat.keys()] // in order of first appearance
+  const decidedRepeats = Object.values(votes).reduce((s, n) => s + n, 0)
+  if (labels.length === 0) return { decision: null, votes, split: false, flipped: false, decidedRepeats, ...(error ? { error } : {}) }
+  const top = Math.max(...labels.map((l) => votes[l]!))
+  const leaders = labels.filter((l) => votes[l] === top)
+  const decision = leaders[0]!
+  const winner = firstRepeat.get(decision)!.decision!
+  return {
+    decision,
+    votes,
+    split: leaders.length > 1,
+    flipped: labels.length > 1,
+    decidedRepeats,
+    ...(error ? { error } : {}),
+    ...(winner.runnerUp !== undefined ? { runnerUp: winner.runnerUp } : {}),
+    ...(winner.scores ? { margin: scoreMargin(winner.scores) } : {}),
+  }
+}
+
+function scoreMargin(scores: Record<string, number>): number {
+  const [first = 0, second = 0] = Object.values(scores).sort((a, b) => b - a)
+  return first - second
+}
+
+/** Groups attempts by case and votes each, keeping the dataset's case order. */
+export function voteByCase<C extends { id: string; expected: string[] }>(cases: readonly C[], attempts: readonly Attempt[]): Array<{ id: string; expected: string[]; vote: CaseVote }> {
+  const byCase = new Map<string, Attempt[]>()
+  for (const a of attempts) {
+    const list = byCase.get(a.caseId)
+    if (list) list.push(a)
+    else byCase.set(a.caseId, [a])
+  }
+  return cases.map((c) => ({ id: c.id, expected: c.expected, vote: majorityVote(byCase.get(c.id) ?? []) }))
+}

@@ -1,0 +1,50 @@
+import { stemmer } from 'stemmer'
+
+/**
+ * Turning prose into terms, shared by the lexical router and the overlap
+ * signals so both read a description the same way.
+ */
+
+// Ordinary English function words.
+const ENGLISH_STOP_WORDS = `a about above after again against all also am an and any are aren as at be because been
+before being below between both but by can cannot could did do does doing don down during each either etc few for
+from further get got had has have having he her here hers herself him himself his how i if in into is isn it its
+itself just let lets like ll me might more most must my myself no nor not now of off on once one only or other
+ought our ours ourselves out over own please re really s same shall she should so some such t than that the their
+theirs them themselves then there these they this those through to too u under until up upon us ve very via was
+we were what when where which while who whom why will with within without would yes yet you your yours yourself
+yourselves im ive dont doesnt isnt cant wont thats whats hey hi thanks thx pls plz ok okay`
+
+// Words every subagent description carries ("Use this agent when…", the
+// <example> scaffolding); they say nothing about which agent fits a prompt.
+const DESCRIPTION_SCAFFOLD_WORDS = `agent agents use using used user users assistant context commentary example examples
+task tool tools launch launching proactively need needs needed want wants help helps ll since make sure
+appropriate ideal choice specialist expert`
+
+export const STOP_WORDS: ReadonlySet<string> = new Set(
+  `${ENGLISH_STOP_WORDS} ${DESCRIPTION_SCAFFOLD_WORDS}`.split(/\s+/).filter(Boolean),
+)
+
+const WORD = /[a-z0-9][a-z0-9+#]*/g
+
+/** Lower-cased words, stop words removed, Porter-stemmed. Keeps `c++`, `c#`. */
+export function terms(text: string): string[] {
+  const out: string[] = []
+  for (const match of text.toLowerCase().matchAll(WORD)) {
+    const word = match[0]
+    if (word.length < 2 || STOP_WORDS.has(word) || /^\d+$/.test(word)) continue
+    out.push(stemmer(word))
+  }
+  return out
+}
+
+/** An agent's name as words: `python-backend-engineer` → python, backend, engineer. */
+export function nameWords(name: string): string {
+  return name.split(/[-_\s]+/).join(' ')
+}
+
+export function termCounts(list: readonly string[]): Map<string, number> {
+  const counts = new Map<string, number>()
+  for (const t of list) counts.set(t, (counts.get(t) ?? 0) + 1)
+  return counts
+}

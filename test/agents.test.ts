@@ -1,0 +1,155 @@
+import { readFile, writeFile, rm, cp } from 'node:fs/promises'
+import path from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { loadCatalogue, parseAgentFile } from '../src/load/catalogue.js'
+import { quoteRiskyValues, readFrontmatter } from '../src/load/frontmatter.js'
+import { InputError } from '../src/load/input-error.js'
+import { ROOT, runCli, tempDir, tempProject, writeFiles } from './support/cli.js'
+
+const SEEDS = ['python-backend-architect', 'python-backend-engineer', 'python-backend-specialist', 'python-engineer', 'python-specialist']
+
+/** The description as written on its one line, with Claude Code's `\n` unescape applied by hand. */
+async function rawDescription(name: string): Promise<string> {
+  const text = await readFile(path.join(ROOT, 'agents', `${name}.md`), 'utf8')
+  const line = text.split('\n').find((l) => l.startsWith('description: '))!
+  return line.slice('description: '.length).trimEnd().split('\\n').join('\n')
+}
+
+describe('the five seed agents', () => {
+  it('all load, the three non-strict ones through the quoting retry, descriptions intact', async () => {
+    const { catalogue, invalid } = await loadCatalogue(path.join(ROOT, 'agents'))
+    expect(invalid).toEqual([])
+    const seeds = catalogue.agents.filter((a) => SEEDS.includes(a.name))
+    expect(seeds.map((a) => a.name).sort()).toEqual(SEEDS)
+    const retried = seeds.filter((a) => a.quotingRetry).map((a) => a.name).sort()
+    expect(retried).toEqual(['python-backend-architect', 'python-backend-engineer', 'python-backend-specialist'])
+    for (const agent of seeds) expect(agent.description).toBe(await rawDescription(agent.name))
+  })
+
+  it('keeps python-backend-specialist’s three <example> blocks, with real newlines', async () => {
+    const { catalogue } = await loadCatalogue(path.join(ROOT, 'agents'))
+    const d = catalogue.agents.find((a) => a.name === 'python-backend-specialist')!.description
+    expect(d.match(/<example>/g)).toHaveLength(3)
+    expect(d.match(/<\/example>/g)).toHaveLength(3)
+    expect(d).not.toContain('\\n')
+    expect(d).toContain('\n<example>\nContext:')
+    expect(d.length).toBeGreaterThan(1500)
+  })
+
+  it('the three non-strict seeds really are invalid strict YAML', async () => {
+    for (const name of ['python-backend-architect', 'python-backend-engineer', 'python-backend-specialist']) {
+      const text = await readFile(path.join(ROOT, 'agents', `${name}.md`), 'utf8')
+      const { parse } = await import('yaml')
+      const fm = text.split('\n---')[0]!.replace(/^---\n/, '')
+      expect(() => parse(fm), name).toThrow()
+    }
+  })
+
+  it('catalogue order is by name and fingerprints change only with routing fields', async () => {
+    const { catalogue } = await loadCatalogue(path.join(ROOT, 'agents'))
+    const names = catalogue.agents.map((a) => a.name)
+    expect(names).toEqual([...names].sort())
+    const base = '---\nname: x\ndescription: Reviews SQL.\ntools: Read, Grep\n---\n'
+    const a = parseAgentFile('a.md', `${base}Body one`)
+    const b = parseAgentFile('b.md', `${base}Body two, longer`)
+    const c = parseAgentFile('c.md', base.replace('Reviews SQL.', 'Reviews Go.'))
+    const d = parseAgentFile('d.md', base.replace('Read, Grep', '[Read, Grep]'))
+    if ('reason' in a || 'reason' in b || 'reason' in c || 'reason' in d) throw new Error('should parse')
+    expect(a.fingerprint).toBe(b.fingerprint)
+    expect(a.fingerprint).toBe(d.fingerprint)
+    expect(a.fingerprint).not.toBe(c.fingerprint)
+    expect(a.tools).toEqual(['Read', 'Grep'])
+  })
+})
+
+describe('Claude Code parsing rules', () => {
+  it('quotes only risky, unquoted single-line top-level values, escaping backslashes and quotes', () => {
+    expect(quoteRiskyValues(['name: a', 'description: Use when: "x" \\n y', "color: 'blue: x'", '  nested: a: b', 'tools: Read'])).toEqual([
+      'name: a',
+      'description: "Use when: \\"x\\" \\\\n y"',
+      "color: 'blue: x'",
+      '  nested: a: b',
+      'tools: Read',
+    ])
+    for (const ch of ['{', '}', '[', ']', '*', '&', '#', '!', '|', '>', '%', '@', '`']) {
+      expect(quoteRiskyValues([`k: a ${ch} b`])[0]).toBe(`k: "a ${ch} b"`)
+    }
+  })
+
+  it('turns literal \\n into newlines in the description only', () => {
+    const fm = readFrontmatter('---\nname: a\ndescription: one\\ntwo\ncolor: x\\ny\n---\nbody\\n')
+    if ('reason' in fm) throw new Error(fm.reason)
+    expect(fm.data.description).toBe('one\ntwo')
+    expect(fm.data.color).toBe('x\\ny')
+    expect(fm.body).toBe('body\\n')
+  })
+
+  it.each([
+    ['no frontmatter', 'just a prompt\n', 1, /does not start with a `---`/],
+    ['unclosed frontmatter', '---\nname: a\ndescription: b\n', 1, /never closed/],
+    ['YAML that fails even after the retry', '---\nname: a\ndescription: fine\ntools:\n  - Read\n bad: [\n---\nbody', 6, /not YAML/],
+    ['missing description', '---\nname: a\ncolor: blue\n---\n', 2, /description/],
+    ['non-string name', '---\nname: [a, b]\ndescription: x\n---\n', 2, /name/],
+    ['empty description', '---\nname: a\ndescription: ""\n---\n', 3, /empty `description`/],
+  ])('reports %s with its line', (_what, text, line, reason) => {
+    const result = parseAgentFile('agents/x.md', text)
+    expect('reason' in result).toBe(true)
+    if (!('reason' in result)) return
+    expect(result.line).toBe(line)
+    expect(result.reason).toMatch(reason)
+  })
+})
+
+describe('loading a folder through the CLI', () => {
+  it('a file that still fails gives file:line and exit 2, and --skip-invalid goes on without it', async () => {
+    const dir = await tempProject()
+    await writeFiles(dir, {
+      'agents/broken.md': '---\nname: broken\ndescription: Handles: things\n  oops: [unclosed\n---\nbody\n',
+      'cases.csv': 'id,prompt,expected\n1,tune this slow postgres query,database-optimizer\n',
+    })
+    const bad = await runCli(['eval', '--agents', 'agents', '--dataset', 'cases.csv', '--out', 'out'], { cwd: dir })
+    expect(bad.code).toBe(2)
+    expect(bad.stderr).toMatch(/agents\/broken\.md:\d+: .*not YAML/)
+    expect(bad.stderr).toContain('--skip-invalid')
+    expect(bad.stdout).toBe('')
+
+    const skipped = await runCli(['eval', '--agents', 'agents', '--dataset', 'cases.csv', '--out', 'out', '--skip-invalid', '--json'], { cwd: dir })
+    expect(skipped.code).toBe(0)
+    expect(skipped.stderr).toMatch(/warning: skipped agents\/broken\.md:\d+/)
+    const summary = JSON.parse(skipped.stdout)
+    expect(summary.invalidAgents).toHaveLength(1)
+    expect(summary.agents).toHaveLength(15)
+  })
+
+  it('a duplicate name gives exit 2 naming both files', async () => {
+    const dir = await tempProject()
+    const golang = await readFile(path.join(dir, 'agents/golang-pro.md'), 'utf8')
+    await writeFile(path.join(dir, 'agents/go-copy.md'), golang)
+    await writeFiles(dir, { 'cases.csv': 'id,prompt,expected\n1,goroutine leak,golang-pro\n' })
+    const r = await runCli(['eval', '--dataset', 'cases.csv', '--out', 'out'], { cwd: dir })
+    expect(r.code).toBe(2)
+    expect(r.stderr).toContain('duplicate agent name "golang-pro"')
+    expect(r.stderr).toContain('agents/go-copy.md')
+    expect(r.stderr).toContain('agents/golang-pro.md')
+  })
+
+  it('a missing or empty agents folder is exit 2 with the path', async () => {
+    const dir = await tempDir()
+    const missing = await runCli(['eval', '--agents', 'nope'], { cwd: dir })
+    expect(missing.code).toBe(2)
+    expect(missing.stderr).toMatch(/^nope: the agents folder does not exist/m)
+    await cp(path.join(ROOT, 'agents'), path.join(dir, 'empty'), { recursive: true, filter: (src) => !src.endsWith('.md') })
+    const empty = await runCli(['eval', '--agents', 'empty'], { cwd: dir })
+    expect(empty.code).toBe(2)
+    expect(empty.stderr).toContain('holds no .md files')
+    await rm(path.join(dir, 'empty'), { recursive: true })
+  })
+})
+
+it('rejects a folder load in-process with an InputError naming every bad file', async () => {
+  const dir = await tempDir()
+  await writeFiles(dir, { 'a.md': 'no frontmatter', 'b.md': '---\nname: b\n---\n' })
+  const err = await loadCatalogue(dir).catch((e: unknown) => e)
+  expect(err).toBeInstanceOf(InputError)
+  expect((err as InputError).problems.map((p) => path.basename(p.file))).toEqual(['a.md', 'b.md'])
+})

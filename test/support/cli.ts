@@ -1,0 +1,50 @@
+import { execFile } from 'node:child_process'
+import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { afterAll } from 'vitest'
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
+export const CLI = path.join(ROOT, 'dist/cli/main.js')
+
+export type CliResult = { code: number; stdout: string; stderr: string }
+
+/** Runs the built CLI as a child process, the way a user or CI does. */
+export function runCli(args: readonly string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [CLI, ...args],
+      { cwd: opts.cwd ?? ROOT, env: { ...process.env, NO_COLOR: '1', ...opts.env }, maxBuffer: 64 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        const code = error && typeof (error as { code?: unknown }).code === 'number' ? ((error as { code: number }).code) : error ? 1 : 0
+        resolve({ code, stdout, stderr })
+      },
+    )
+  })
+}
+
+const made: string[] = []
+afterAll(async () => {
+  await Promise.all(made.map((d) => rm(d, { recursive: true, force: true })))
+})
+
+/** A fresh temp folder, removed after the test file. */
+export async function tempDir(prefix = 'routecheck-'): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), prefix))
+  made.push(dir)
+  return dir
+}
+
+/** A temp project holding a copy of the bundled agents (and datasets, when asked). */
+export async function tempProject(opts: { datasets?: boolean } = {}): Promise<string> {
+  const dir = await tempDir()
+  await cp(path.join(ROOT, 'agents'), path.join(dir, 'agents'), { recursive: true })
+  if (opts.datasets) await cp(path.join(ROOT, 'datasets'), path.join(dir, 'datasets'), { recursive: true })
+  return dir
+}
+
+export async function writeFiles(dir: string, files: Record<string, string>): Promise<void> {
+  for (const [name, text] of Object.entries(files)) await writeFile(path.join(dir, name), text)
+}
