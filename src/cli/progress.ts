@@ -1,6 +1,7 @@
 /**
  * Progress on stderr, so stdout stays the result: a bar redrawn in place on a
- * TTY, a plain line every 10% (and at least every 5 s) otherwise.
+ * TTY; otherwise a plain line every 10% (at most every 2 s, at least every
+ * 10 s), so CI logs of a slow run show it alive and a fast run prints one line.
  */
 export type Progress = {
   tick(failed: boolean): void
@@ -33,7 +34,8 @@ export function createProgress(label: string, total: number, stream: NodeJS.Writ
         return
       }
       const decile = total === 0 ? 10 : Math.floor((finished / total) * 10)
-      if (decile > lastDecile || Date.now() - lastLine > 5000) {
+      const since = Date.now() - Math.max(lastLine, started)
+      if ((decile > lastDecile && since >= 2000) || since >= 10_000) {
         lastDecile = decile
         lastLine = Date.now()
         if (finished < total) stream.write(`${text()}\n`)

@@ -174,7 +174,7 @@ function validateRows(file: string, rows: Array<{ raw: unknown; place: Place }>,
     }
 
     if (id === '') fail('id', 'empty id', fixFor('id'))
-    else if (seen.has(id)) fail('id', `duplicate id "${id}" (first used on line ${seen.get(id)})`, 'give every case its own id')
+    else if (seen.has(id)) fail('id', `duplicate id "${id}" (first used on line ${seen.get(id)})`, 'give every case a unique id: rename one of the two')
     else seen.set(id, place.line)
     if (row.prompt.trim() === '') fail('prompt', `empty prompt${id ? ` in case "${id}"` : ''}`, fixFor('prompt'))
     if (expected.length === 0) fail('expected', 'empty expected', fixFor('expected'))
