@@ -4,14 +4,20 @@
  * 10 s), so CI logs of a slow run show it alive and a fast run prints one line.
  */
 export type Progress = {
-  tick(failed: boolean): void
+  /** one attempt finished; `usd` is what it cost, when priced */
+  tick(outcome: { failed: boolean; cached: boolean; usd?: number }): void
+  retry(): void
   done(): void
 }
 
 export function createProgress(label: string, total: number, stream: NodeJS.WriteStream = process.stderr): Progress {
   const started = Date.now()
   let finished = 0
+  let sentFinished = 0
   let errors = 0
+  let retries = 0
+  let usd = 0
+  let priced = false
   let lastLine = 0
   let lastDecile = -1
   const tty = stream.isTTY === true
@@ -19,31 +25,50 @@ export function createProgress(label: string, total: number, stream: NodeJS.Writ
   const text = () => {
     const pct = total === 0 ? 100 : Math.floor((finished / total) * 100)
     const elapsed = (Date.now() - started) / 1000
-    const eta = finished > 0 && finished < total ? ` · eta ${Math.ceil((elapsed / finished) * (total - finished))}s` : ''
-    return `${label} ${finished}/${total} (${pct}%)${errors > 0 ? ` · ${errors} errors` : ''}${eta}`
+    // The ETA counts only requests really sent: journal hits finish instantly and would make it lie.
+    const left = total - finished
+    const eta = sentFinished > 0 && left > 0 ? ` · eta ${Math.ceil((elapsed / sentFinished) * left)}s` : ''
+    const parts = [`${finished}/${total} (${pct}%)`]
+    if (errors > 0) parts.push(`${errors} errors`)
+    if (retries > 0) parts.push(`${retries} retries`)
+    if (priced) parts.push(`$${usd.toFixed(4)}`)
+    return `${label} ${parts.join(' · ')}${eta}`
+  }
+  const draw = () => {
+    if (tty) {
+      const width = 24
+      const filled = total === 0 ? width : Math.round((finished / total) * width)
+      stream.write(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${text()}\u001b[K`)
+      return
+    }
+    const decile = total === 0 ? 10 : Math.floor((finished / total) * 10)
+    const since = Date.now() - Math.max(lastLine, started)
+    if ((decile > lastDecile && since >= 2000) || since >= 10_000) {
+      lastDecile = decile
+      lastLine = Date.now()
+      if (finished < total) stream.write(`${text()}\n`)
+    }
   }
 
   return {
-    tick(failed) {
+    tick(outcome) {
       finished++
-      if (failed) errors++
-      if (tty) {
-        const width = 24
-        const filled = total === 0 ? width : Math.round((finished / total) * width)
-        stream.write(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${text()}\u001b[K`)
-        return
+      if (!outcome.cached) sentFinished++
+      if (outcome.failed) errors++
+      if (outcome.usd !== undefined) {
+        priced = true
+        usd += outcome.usd
       }
-      const decile = total === 0 ? 10 : Math.floor((finished / total) * 10)
-      const since = Date.now() - Math.max(lastLine, started)
-      if ((decile > lastDecile && since >= 2000) || since >= 10_000) {
-        lastDecile = decile
-        lastLine = Date.now()
-        if (finished < total) stream.write(`${text()}\n`)
-      }
+      draw()
+    },
+    retry() {
+      retries++
+      if (tty) draw()
     },
     done() {
       const seconds = ((Date.now() - started) / 1000).toFixed(1)
-      stream.write(`${tty ? '\r' : ''}${label} ${finished}/${total} done in ${seconds}s${errors > 0 ? `, ${errors} errors` : ''}${tty ? '\u001b[K' : ''}\n`)
+      const extras = [errors > 0 ? `${errors} errors` : '', retries > 0 ? `${retries} retries` : '', priced ? `$${usd.toFixed(4)}` : ''].filter(Boolean)
+      stream.write(`${tty ? '\r' : ''}${label} ${finished}/${total} done in ${seconds}s${extras.length > 0 ? `, ${extras.join(', ')}` : ''}${tty ? '\u001b[K' : ''}\n`)
     },
   }
 }

@@ -22,6 +22,10 @@ export const configSchema = z.strictObject({
   concurrency: z.number().int().min(1).max(512).default(8),
   /** seconds per routing request */
   timeout: z.number().positive().max(3600).default(60),
+  /** tries per request, the first included, before its error is recorded */
+  maxTries: z.number().int().min(1).max(20).default(6),
+  /** where the run journal keeps finished requests */
+  cacheDir: z.string().min(1).default('.routecheck/cache'),
   lexical: z
     .strictObject({
       noneThreshold: z.number().min(0).optional(),
@@ -35,6 +39,11 @@ export const configSchema = z.strictObject({
       model: z.string().min(1).optional(),
       style: routerStyleSchema.optional(),
       template: z.string().min(1).optional(),
+      maxTokens: z.number().int().min(1).max(64000).optional(),
+      /** sent only when set: some models reject sampling parameters */
+      temperature: z.number().min(0).max(1).optional(),
+      /** a price table replacing the bundled one (USD per million tokens) */
+      prices: z.string().min(1).optional(),
     })
     .default({}),
   gate: z
@@ -67,7 +76,18 @@ export async function loadConfig(file: string | undefined): Promise<{ config: Co
   const base = path.dirname(target)
   const resolve = (p: string) => (path.isAbsolute(p) ? p : path.relative(process.cwd(), path.join(base, p)) || '.')
   return {
-    config: { ...config, agents: resolve(config.agents), datasets: config.datasets.map(resolve), out: resolve(config.out), ...(config.anthropic.template ? { anthropic: { ...config.anthropic, template: resolve(config.anthropic.template) } } : {}) },
+    config: {
+      ...config,
+      agents: resolve(config.agents),
+      datasets: config.datasets.map(resolve),
+      out: resolve(config.out),
+      cacheDir: resolve(config.cacheDir),
+      anthropic: {
+        ...config.anthropic,
+        ...(config.anthropic.template ? { template: resolve(config.anthropic.template) } : {}),
+        ...(config.anthropic.prices ? { prices: resolve(config.anthropic.prices) } : {}),
+      },
+    },
     file: target,
   }
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import type { Catalogue, InvalidAgentFile } from '../load/catalogue.js'
 import type { Case, Dataset } from '../load/dataset.js'
+import { usageCost, type Price } from '../route/cost.js'
 import type { Attempt } from '../route/run.js'
 import type { Scores } from '../score/metrics.js'
 
@@ -49,6 +50,26 @@ export const summarySchema = z.looseObject({
   noneLabel: labelScoreSchema,
   confusion: z.object({ labels: z.array(z.string()), matrix: z.array(z.array(z.number().int())) }),
   latencyMs: z.object({ p50: z.number(), p95: z.number() }).nullable(),
+  requests: z.object({
+    /** routing requests this run sent (a retried one counts once) */
+    sent: z.number().int(),
+    /** answered from the run journal of an earlier run */
+    fromCache: z.number().int(),
+    retries: z.number().int(),
+    errored: z.number().int(),
+    notSent: z.number().int(),
+  }),
+  usage: z
+    .object({
+      inputTokens: z.number(),
+      outputTokens: z.number(),
+      cacheReadTokens: z.number(),
+      cacheWriteTokens: z.number(),
+      /** share of input tokens served from the prompt cache */
+      cacheHitRatio: z.number(),
+    })
+    .nullable(),
+  cost: z.object({ model: z.string(), usd: z.number(), usdThisRun: z.number() }).nullable(),
   cases: z.array(
     z.looseObject({
       id: z.string(),
@@ -81,11 +102,13 @@ export type RunFacts = {
   repeats: number
   attempts: readonly Attempt[]
   scores: Scores
+  /** the router's model and its price, when it has one */
+  pricing?: { model: string; price: Price | undefined }
 }
 
 export function buildSummary(facts: RunFacts): Summary {
   const caseById = new Map<string, Case>(facts.dataset.cases.map((c) => [c.id, c]))
-  const latencies = facts.attempts.flatMap((a) => (a.decision ? [a.decision.latencyMs] : []))
+  const latencies = facts.attempts.flatMap((a) => (a.decision && !a.cached ? [a.decision.latencyMs] : []))
   return {
     schemaVersion: 1,
     tool: { name: 'routecheck', version: facts.toolVersion },
@@ -101,9 +124,43 @@ export function buildSummary(facts: RunFacts): Summary {
     noneLabel: facts.scores.noneLabel,
     confusion: facts.scores.confusion,
     latencyMs: latencies.length === 0 ? null : { p50: quantile(latencies, 0.5), p95: quantile(latencies, 0.95) },
+    ...usageFigures(facts.attempts, facts.pricing),
     cases: facts.scores.cases.map((c) => ({ ...c, tags: caseById.get(c.id)?.tags ?? [] })),
     overlap: { pairs: [], clusters: [] },
   }
+}
+
+/** Requests, tokens and cost. Latency and cost count only requests this run sent. */
+function usageFigures(attempts: readonly Attempt[], pricing: RunFacts['pricing']): Pick<Summary, 'requests' | 'usage' | 'cost'> {
+  const requests = {
+    sent: attempts.filter((a) => a.tries > 0).length,
+    fromCache: attempts.filter((a) => a.cached).length,
+    retries: attempts.reduce((n, a) => n + Math.max(0, a.tries - 1), 0),
+    errored: attempts.filter((a) => a.error !== undefined && !a.notSent).length,
+    notSent: attempts.filter((a) => a.notSent).length,
+  }
+  const used = attempts.flatMap((a) => (a.decision?.usage ? [{ usage: a.decision.usage, cached: a.cached === true }] : []))
+  if (used.length === 0) return { requests, usage: null, cost: null }
+  const total = (pick: (u: (typeof used)[number]['usage']) => number, only = used) => only.reduce((n, x) => n + pick(x.usage), 0)
+  const usage = {
+    inputTokens: total((u) => u.inputTokens),
+    outputTokens: total((u) => u.outputTokens),
+    cacheReadTokens: total((u) => u.cacheReadTokens),
+    cacheWriteTokens: total((u) => u.cacheWriteTokens),
+    cacheHitRatio: 0,
+  }
+  const allInput = usage.inputTokens + usage.cacheReadTokens + usage.cacheWriteTokens
+  usage.cacheHitRatio = allInput === 0 ? 0 : usage.cacheReadTokens / allInput
+  const price = pricing?.price
+  const cost =
+    pricing && price
+      ? {
+          model: pricing.model,
+          usd: used.reduce((n, x) => n + usageCost(x.usage, price), 0),
+          usdThisRun: used.filter((x) => !x.cached).reduce((n, x) => n + usageCost(x.usage, price), 0),
+        }
+      : null
+  return { requests, usage, cost }
 }
 
 /** Nearest-rank quantile. */

@@ -28,6 +28,8 @@ export function renderScorecard(s: Summary, style: ScorecardStyle): string {
     ...(m.invalid > 0 ? [paint(33, `invalid agent named ${m.invalid}×`)] : []),
   ]
   lines.push(dim(extras.join('   ')))
+  const traffic = trafficLine(s)
+  if (traffic) lines.push(dim(traffic))
   if (m.accuracy - m.primaryAccuracy >= 0.15) {
     lines.push(paint(33, `accuracy is ${f2(m.accuracy - m.primaryAccuracy)} above primary accuracy: the router often picks an acceptable agent other than the labeller's first choice, the mark of interchangeable agents`))
   }
@@ -54,6 +56,21 @@ export function renderScorecard(s: Summary, style: ScorecardStyle): string {
     lines.push(paint(33, `${s.invalidAgents.length} agent file(s) skipped (--skip-invalid): `) + s.invalidAgents.map((a) => `${a.file}:${a.line}`).join(', '))
   }
   return lines.join('\n')
+}
+
+/** Requests, tokens, cost and latency, for routers that send requests. */
+function trafficLine(s: Summary): string | undefined {
+  const r = s.requests
+  if (!s.usage && r.retries === 0 && r.fromCache === 0 && r.errored === 0) return undefined
+  const k = (n: number) => (n >= 10_000 ? `${Math.round(n / 1000)}k` : String(n))
+  const parts = [`requests ${r.sent} sent${r.retries > 0 ? ` (${r.retries} retries)` : ''}${r.fromCache > 0 ? `, ${r.fromCache} from the journal` : ''}${r.notSent > 0 ? `, ${r.notSent} not sent` : ''}`]
+  if (s.usage) {
+    const u = s.usage
+    parts.push(`tokens in ${k(u.inputTokens + u.cacheReadTokens + u.cacheWriteTokens)} (${Math.round(u.cacheHitRatio * 100)}% cache hits) out ${k(u.outputTokens)}`)
+  }
+  if (s.cost) parts.push(`cost $${s.cost.usdThisRun.toFixed(4)}${s.cost.usd > s.cost.usdThisRun + 1e-9 ? ` this run ($${s.cost.usd.toFixed(4)} with the journal's)` : ''}`)
+  if (s.latencyMs && s.usage) parts.push(`latency p50 ${Math.round(s.latencyMs.p50)} ms, p95 ${Math.round(s.latencyMs.p95)} ms`)
+  return parts.join('   ')
 }
 
 function topConfusion(r: LabelRow): string {

@@ -2,16 +2,30 @@ import path from 'node:path'
 import { pathToFileURL } from 'node:url'
 import type { Config } from '../load/config.js'
 import { UsageError } from '../load/input-error.js'
+import { createAnthropicRouter } from './anthropic.js'
 import { createLexicalRouter } from './lexical.js'
 import type { Router } from './router.js'
 
-export type RouterSettings = Pick<Config, 'lexical' | 'anthropic'> & { model?: string; style?: 'claude-code' | 'classifier' }
+export type RouterSettings = Pick<Config, 'lexical' | 'anthropic'> & {
+  /** --model and --style, over the config's anthropic settings */
+  model?: string
+  style?: 'claude-code' | 'classifier'
+  timeoutMs: number
+  dryRun: boolean
+}
 
 /** `lexical`, `anthropic`, or a path to a module whose default export is a Router factory. */
 export async function createRouter(spec: string, settings: RouterSettings): Promise<Router> {
   if (spec === 'lexical') return createLexicalRouter(settings.lexical)
   if (spec === 'anthropic') {
-    throw new UsageError('the anthropic router is not in this build yet; use --router lexical, or a custom router module (--router ./my-router.mjs)')
+    const a = settings.anthropic
+    return createAnthropicRouter({
+      ...a,
+      ...(settings.model ? { model: settings.model } : {}),
+      ...(settings.style ? { style: settings.style } : {}),
+      timeoutMs: settings.timeoutMs,
+      dryRun: settings.dryRun,
+    })
   }
   if (/[\\/]|\.(m?js|cjs)$/.test(spec)) return loadCustomRouter(spec, settings)
   throw new UsageError(`unknown router "${spec}": use lexical, anthropic, or a path to a router module such as ./my-router.mjs`)

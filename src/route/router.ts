@@ -17,6 +17,8 @@ export const decisionSchema = z.object({
   invalid: z.string().optional(),
   scores: z.record(z.string(), z.number()).optional(),
   runnerUp: z.string().optional(),
+  /** the router's own confidence in its choice, 0–1, where it states one */
+  confidence: z.number().min(0).max(1).optional(),
   usage: usageSchema.optional(),
   latencyMs: z.number().nonnegative(),
 })
@@ -28,5 +30,38 @@ export interface Router {
   id: string
   /** whether the same prompt always gets the same decision (sets the default repeats) */
   deterministic?: boolean
+  /**
+   * Everything besides the catalogue and prompt that changes an answer (model,
+   * style, template, sampling). A router that sets it gets the run journal:
+   * finished requests are kept and never sent twice.
+   */
+  cacheKey?: string
+  /** the model whose prices apply to `usage`, where there is one */
+  pricedModel?: string
   route(prompt: string, catalogue: Catalogue, signal: AbortSignal): Promise<Decision>
+  /** the request `route` would send for this prompt, for --dry-run; routers that send nothing omit it */
+  preview?(prompt: string, catalogue: Catalogue): unknown
+}
+
+export type RouterErrorKind = 'rate_limit' | 'overloaded' | 'server' | 'timeout' | 'connection' | 'bad_output' | 'auth' | 'not_found' | 'bad_request'
+
+/**
+ * A failed request, classified so the run engine knows what to do with it:
+ * retry (with the server's retry-after when it sent one), record it against
+ * the case, or stop the whole run because no request can succeed.
+ */
+export class RouterError extends Error {
+  override name = 'RouterError'
+  readonly kind: RouterErrorKind
+  readonly retryable: boolean
+  /** no request of this run can succeed (bad key, unknown model): stop at once */
+  readonly fatal: boolean
+  readonly retryAfterMs: number | undefined
+  constructor(kind: RouterErrorKind, message: string, opts: { retryable?: boolean; fatal?: boolean; retryAfterMs?: number } = {}) {
+    super(message)
+    this.kind = kind
+    this.retryable = opts.retryable ?? ['rate_limit', 'overloaded', 'server', 'timeout', 'connection', 'bad_output'].includes(kind)
+    this.fatal = opts.fatal ?? false
+    this.retryAfterMs = opts.retryAfterMs
+  }
 }

@@ -1,7 +1,9 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import pLimit from 'p-limit'
 import type { Catalogue } from '../load/catalogue.js'
 import { NONE, type Case } from '../load/dataset.js'
-import { decisionSchema, type Decision, type Router } from './router.js'
+import type { Journal } from './journal.js'
+import { decisionSchema, RouterError, type Decision, type Router, type Usage } from './router.js'
 
 /** One routing request: a case at one repeat index. One line of results.jsonl. */
 export type Attempt = {
@@ -10,46 +12,190 @@ export type Attempt = {
   decision?: Decision
   /** set when the request failed; such an attempt is never scored as a decision */
   error?: string
+  /** how many times it was sent (1 = no retry); 0 when answered from the journal or never sent */
+  tries: number
+  /** answered from the run journal of an earlier run */
+  cached?: boolean
+  /** never sent: the budget ran out or the run was stopped */
+  notSent?: boolean
+  /** what kind of failure `error` is, for routers that classify them */
+  errorKind?: string
+}
+
+export type RetryPolicy = {
+  /** attempts per request, the first included */
+  maxTries: number
+  baseDelayMs: number
+  maxDelayMs: number
+}
+
+export const DEFAULT_RETRY: RetryPolicy = { maxTries: 6, baseDelayMs: 500, maxDelayMs: 30_000 }
+
+export type Budget = {
+  maxUsd: number
+  /** the price of one request's usage */
+  costOf: (usage: Usage) => number
+  /** what a request is expected to cost before any has finished */
+  firstEstimateUsd: number
 }
 
 export type RunSettings = {
   repeats: number
   concurrency: number
   timeoutMs: number
+  retry?: RetryPolicy
+  /** finished requests are looked up here first and appended as they finish */
+  journal?: Journal
+  /** send the first request alone, so a prompt cache is written once before the fan-out */
+  warmUp?: boolean
+  budget?: Budget
   signal?: AbortSignal
   /** called as each attempt finishes, in completion order */
   onAttempt?: (attempt: Attempt) => void
+  onRetry?: (error: RouterError, attempt: { caseId: string; repeat: number; tries: number }) => void
 }
 
-/** Routes every case `repeats` times; returns attempts in case order, then repeat order. */
+/**
+ * Thrown when no request of the run can succeed: a bad key or an unknown
+ * model (bad input: exit 2), or a server the warm-up request could not reach
+ * (exit 3), where sending hundreds more requests would only fail slower.
+ */
+export class FatalRouterError extends Error {
+  override name = 'FatalRouterError'
+  readonly unreachable: boolean
+  constructor(message: string, unreachable = false) {
+    super(message)
+    this.unreachable = unreachable
+  }
+}
+
+type Job = { c: Case; repeat: number }
+
+/**
+ * Routes every case `repeats` times and returns the attempts in case order,
+ * then repeat order. Errors that survive the retries are recorded against
+ * their attempt, never turned into a decision.
+ */
 export async function routeCases(cases: readonly Case[], catalogue: Catalogue, router: Router, settings: RunSettings): Promise<Attempt[]> {
-  const limit = pLimit(settings.concurrency)
   const known = new Set(catalogue.agents.map((a) => a.name))
-  const jobs = cases.flatMap((c) =>
-    Array.from({ length: settings.repeats }, (_, repeat) =>
-      limit(async (): Promise<Attempt> => {
-        const attempt = await routeOnce(c, repeat, catalogue, router, known, settings)
-        settings.onAttempt?.(attempt)
-        return attempt
-      }),
-    ),
-  )
-  return Promise.all(jobs)
+  const results = new Map<string, Attempt>()
+  const id = (caseId: string, repeat: number) => `${caseId}\u0000${repeat}`
+  const finish = (a: Attempt) => {
+    results.set(id(a.caseId, a.repeat), a)
+    settings.onAttempt?.(a)
+  }
+
+  const pending: Job[] = []
+  for (const c of cases) {
+    for (let repeat = 0; repeat < settings.repeats; repeat++) {
+      const cached = settings.journal?.get(c.prompt, repeat)
+      if (cached) finish({ caseId: c.id, repeat, decision: flagUnknownAgent(cached, known), tries: 0, cached: true })
+      else pending.push({ c, repeat })
+    }
+  }
+
+  const stop = new AbortController()
+  const signal = settings.signal ? AbortSignal.any([settings.signal, stop.signal]) : stop.signal
+  let fatal: FatalRouterError | undefined
+  const spend = createSpendTracker(settings.budget)
+
+  const run = async ({ c, repeat }: Job): Promise<void> => {
+    if (signal.aborted) return finish({ caseId: c.id, repeat, error: 'not sent: the run was stopped', tries: 0, notSent: true })
+    if (!spend.admit()) return finish({ caseId: c.id, repeat, error: `not sent: --max-cost ${settings.budget!.maxUsd} USD would be passed`, tries: 0, notSent: true })
+    try {
+      const attempt = await routeWithRetries(c, repeat, catalogue, router, known, settings, signal)
+      spend.settle(attempt.decision?.usage)
+      if (attempt.decision) settings.journal?.append(c.prompt, repeat, attempt.decision)
+      finish(attempt)
+    } catch (e) {
+      spend.settle(undefined)
+      if (!(e instanceof FatalRouterError)) throw e
+      fatal ??= e
+      stop.abort(e)
+      finish({ caseId: c.id, repeat, error: e.message, tries: 1 })
+    }
+  }
+
+  const [first, ...rest] = pending
+  if (first && settings.warmUp) {
+    await run(first)
+    const warm = results.get(id(first.c.id, first.repeat))
+    if (warm?.errorKind === 'connection') throw new FatalRouterError(`${warm.error}; the first request failed, so nothing else was sent`, true)
+  }
+  const limit = pLimit(settings.concurrency)
+  await Promise.all((settings.warmUp ? rest : pending).map((job) => limit(() => run(job))))
+  if (fatal) throw fatal
+
+  return cases.flatMap((c) => Array.from({ length: settings.repeats }, (_, repeat) => results.get(id(c.id, repeat))!))
 }
 
-async function routeOnce(c: Case, repeat: number, catalogue: Catalogue, router: Router, known: ReadonlySet<string>, settings: RunSettings): Promise<Attempt> {
-  const base = { caseId: c.id, repeat }
-  if (settings.signal?.aborted) return { ...base, error: 'aborted before sending' }
-  const timeout = AbortSignal.timeout(settings.timeoutMs)
-  const signal = settings.signal ? AbortSignal.any([settings.signal, timeout]) : timeout
-  try {
-    const raw = await abortable(router.route(c.prompt, catalogue, signal), signal)
-    const parsed = decisionSchema.safeParse(raw)
-    if (!parsed.success) return { ...base, error: `router ${router.id} returned a malformed decision: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}` }
-    return { ...base, decision: flagUnknownAgent(parsed.data, known) }
-  } catch (e) {
-    if (timeout.aborted) return { ...base, error: `timed out after ${settings.timeoutMs / 1000}s` }
-    return { ...base, error: e instanceof Error ? e.message : String(e) }
+async function routeWithRetries(c: Case, repeat: number, catalogue: Catalogue, router: Router, known: ReadonlySet<string>, settings: RunSettings, runSignal: AbortSignal): Promise<Attempt> {
+  const policy = settings.retry ?? DEFAULT_RETRY
+  for (let tries = 1; ; tries++) {
+    const timeout = AbortSignal.timeout(settings.timeoutMs)
+    const signal = AbortSignal.any([runSignal, timeout])
+    let failure: RouterError
+    try {
+      const raw = await abortable(router.route(c.prompt, catalogue, signal), signal)
+      const parsed = decisionSchema.safeParse(raw)
+      if (parsed.success) return { caseId: c.id, repeat, decision: flagUnknownAgent(parsed.data, known), tries }
+      failure = new RouterError('bad_output', `router ${router.id} returned a malformed decision: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`, { retryable: false })
+    } catch (e) {
+      if (runSignal.aborted) return { caseId: c.id, repeat, error: 'not sent: the run was stopped', tries, notSent: true }
+      if (timeout.aborted) failure = new RouterError('timeout', `timed out after ${settings.timeoutMs / 1000}s`)
+      else if (e instanceof RouterError) failure = e
+      else failure = new RouterError('bad_request', e instanceof Error ? e.message : String(e), { retryable: false })
+    }
+    if (failure.fatal) throw new FatalRouterError(failure.message)
+    if (!failure.retryable || tries >= policy.maxTries) {
+      return { caseId: c.id, repeat, error: tries > 1 ? `${failure.message} (after ${tries} tries)` : failure.message, errorKind: failure.kind, tries }
+    }
+    settings.onRetry?.(failure, { caseId: c.id, repeat, tries })
+    try {
+      await sleep(retryDelayMs(tries, failure.retryAfterMs, policy), undefined, { signal: runSignal })
+    } catch {
+      return { caseId: c.id, repeat, error: 'not sent: the run was stopped', tries, notSent: true }
+    }
+  }
+}
+
+/**
+ * Exponential backoff with jitter (half fixed, half random, so retries spread
+ * out but never collapse to zero), or the server's retry-after when it gave
+ * one: the server knows its own rate window better than any formula.
+ */
+export function retryDelayMs(tries: number, retryAfterMs: number | undefined, policy: RetryPolicy, random: () => number = Math.random): number {
+  if (retryAfterMs !== undefined && retryAfterMs >= 0) return Math.min(retryAfterMs, 2 * policy.maxDelayMs)
+  const exp = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (tries - 1))
+  return exp / 2 + random() * (exp / 2)
+}
+
+/**
+ * Keeps spending under the budget: a request is admitted only if what has
+ * been spent, plus what the requests in flight are expected to cost, plus
+ * this one, stays within it. The expectation is the running mean of real
+ * request costs once there are some.
+ */
+function createSpendTracker(budget: Budget | undefined) {
+  let spent = 0
+  let settled = 0
+  let inFlight = 0
+  const expected = () => (settled === 0 ? budget!.firstEstimateUsd : spent / settled)
+  return {
+    admit(): boolean {
+      if (!budget) return true
+      if (spent + (inFlight + 1) * expected() > budget.maxUsd) return false
+      inFlight++
+      return true
+    },
+    settle(usage: Usage | undefined) {
+      if (!budget) return
+      inFlight--
+      if (usage) {
+        spent += budget.costOf(usage)
+        settled++
+      }
+    },
   }
 }
 

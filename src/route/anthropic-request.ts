@@ -1,0 +1,142 @@
+import type Anthropic from '@anthropic-ai/sdk'
+import { z } from 'zod'
+import type { Agent, Catalogue } from '../load/catalogue.js'
+import { NONE } from '../load/dataset.js'
+import { RouterError, type Decision } from './router.js'
+
+/**
+ * The Messages API requests the anthropic router sends, and how it reads the
+ * replies. Pure: no client, no clock. The catalogue part of a request is
+ * built once per catalogue and reused, so it is byte-identical in every
+ * request of a run and the prompt cache pays for it once.
+ */
+
+export type Style = 'claude-code' | 'classifier'
+export type RequestSettings = {
+  model: string
+  style: Style
+  /** the Agent tool's wording, with {{agents}} where the agent lines go */
+  template: string
+  maxTokens: number
+  temperature?: number
+}
+type Params = Anthropic.MessageCreateParamsNonStreaming
+
+const CLAUDE_CODE_SYSTEM =
+  'You are an interactive assistant for software engineering work, running in the user\'s terminal. ' +
+  'Use the tools available to you to help the user; answer directly when no tool is needed.'
+
+const CLASSIFIER_SYSTEM = `You route a user's request to the one subagent best suited to handle it, or to none.
+Read the request, compare it with each subagent's description below, and call the route tool once:
+- agent: the best-suited subagent's name, or "none" when no description fits (general questions, small talk, trivial one-line answers);
+- runnerUp: the second-best subagent's name, or "none";
+- confidence: how sure you are of the choice, from 0 to 1.
+
+Subagents:
+`
+
+/** `Read, Grep` · `All tools except Bash` · `All tools` (Claude Code's wording for an agent's tools). */
+export function toolsText(agent: Pick<Agent, 'tools' | 'disallowedTools'>): string {
+  if (agent.tools && agent.tools.length > 0 && !agent.tools.includes('*')) return agent.tools.join(', ')
+  if (agent.disallowedTools && agent.disallowedTools.length > 0) return `All tools except ${agent.disallowedTools.join(', ')}`
+  return 'All tools'
+}
+
+/** `- NAME: DESCRIPTION (Tools: TOOLS)`, one per agent, in catalogue order. */
+export function agentLines(catalogue: Catalogue): string {
+  return catalogue.agents.map((a) => `- ${a.name}: ${a.description} (Tools: ${toolsText(a)})`).join('\n')
+}
+
+export function renderTemplate(template: string, catalogue: Catalogue): string {
+  return template.replace('{{agents}}', agentLines(catalogue))
+}
+
+const EPHEMERAL = { type: 'ephemeral' } as const
+
+/** The part of every request that depends only on the catalogue and settings. */
+export function buildRequestPrefix(catalogue: Catalogue, s: RequestSettings): Omit<Params, 'messages'> {
+  const sampling = s.temperature === undefined ? {} : { temperature: s.temperature }
+  if (s.style === 'claude-code') {
+    return {
+      model: s.model,
+      max_tokens: s.maxTokens,
+      ...sampling,
+      system: [{ type: 'text', text: CLAUDE_CODE_SYSTEM }],
+      tools: [
+        {
+          name: 'Agent',
+          description: renderTemplate(s.template, catalogue),
+          input_schema: {
+            type: 'object',
+            properties: {
+              subagent_type: { type: 'string', description: 'The name of the subagent to start' },
+              description: { type: 'string', description: 'A short (3–5 word) description of the task' },
+              prompt: { type: 'string', description: 'The task for the subagent to perform' },
+            },
+            required: ['subagent_type', 'description', 'prompt'],
+          },
+          cache_control: EPHEMERAL,
+        },
+      ],
+    }
+  }
+  const names = [...catalogue.agents.map((a) => a.name), NONE]
+  return {
+    model: s.model,
+    max_tokens: s.maxTokens,
+    ...sampling,
+    tools: [
+      {
+        name: 'route',
+        description: 'Record which subagent should handle the request.',
+        input_schema: {
+          type: 'object',
+          properties: {
+            agent: { type: 'string', enum: names },
+            runnerUp: { type: 'string', enum: names },
+            confidence: { type: 'number', minimum: 0, maximum: 1 },
+          },
+          required: ['agent', 'confidence'],
+        },
+      },
+    ],
+    tool_choice: { type: 'tool', name: 'route' },
+    system: [{ type: 'text', text: `${CLASSIFIER_SYSTEM}${agentLines(catalogue)}`, cache_control: EPHEMERAL }],
+  }
+}
+
+export function buildRequest(prefix: Omit<Params, 'messages'>, prompt: string): Params {
+  return { ...prefix, messages: [{ role: 'user', content: prompt }] }
+}
+
+const agentToolInput = z.object({ subagent_type: z.string().min(1) })
+const routeToolInput = z.object({ agent: z.string().min(1), runnerUp: z.string().optional(), confidence: z.number().min(0).max(1).optional() })
+
+/** Reads a reply into a decision. A malformed tool call is a retryable `bad_output`. */
+export function readReply(style: Style, message: Pick<Anthropic.Message, 'content' | 'usage'>, latencyMs: number): Decision {
+  const usage = {
+    inputTokens: message.usage?.input_tokens ?? 0,
+    outputTokens: message.usage?.output_tokens ?? 0,
+    cacheReadTokens: message.usage?.cache_read_input_tokens ?? 0,
+    cacheWriteTokens: message.usage?.cache_creation_input_tokens ?? 0,
+  }
+  const toolName = style === 'claude-code' ? 'Agent' : 'route'
+  const call = message.content.find((b): b is Anthropic.ToolUseBlock => b.type === 'tool_use' && b.name === toolName)
+  if (style === 'claude-code') {
+    if (!call) return { agent: NONE, usage, latencyMs } // no delegation: the main assistant answers
+    const input = agentToolInput.safeParse(call.input)
+    if (!input.success) throw new RouterError('bad_output', `the model called the Agent tool without a subagent_type: ${JSON.stringify(call.input).slice(0, 200)}`)
+    return { agent: input.data.subagent_type, usage, latencyMs }
+  }
+  if (!call) throw new RouterError('bad_output', 'the model did not call the route tool')
+  const input = routeToolInput.safeParse(call.input)
+  if (!input.success) throw new RouterError('bad_output', `the route tool call is malformed: ${JSON.stringify(call.input).slice(0, 200)}`)
+  const { agent, runnerUp, confidence } = input.data
+  return {
+    agent,
+    ...(runnerUp !== undefined && runnerUp !== agent ? { runnerUp } : {}),
+    ...(confidence !== undefined ? { confidence } : {}),
+    usage,
+    latencyMs,
+  }
+}

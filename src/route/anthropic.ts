@@ -1,0 +1,128 @@
+import { readFileSync } from 'node:fs'
+import Anthropic from '@anthropic-ai/sdk'
+import type { Catalogue } from '../load/catalogue.js'
+import { sha256 } from '../load/catalogue.js'
+import { UsageError } from '../load/input-error.js'
+import { buildRequest, buildRequestPrefix, readReply, type RequestSettings, type Style } from './anthropic-request.js'
+import { RouterError, type Router } from './router.js'
+
+export const DEFAULT_MODEL = 'claude-haiku-4-5'
+export const DEFAULT_TEMPLATE_FILE = new URL('../../templates/claude-code-agent-tool.md', import.meta.url)
+
+export type AnthropicOptions = {
+  model?: string
+  style?: Style
+  /** path to a replacement for the claude-code style's Agent tool wording */
+  template?: string
+  maxTokens?: number
+  temperature?: number
+  timeoutMs: number
+  env?: NodeJS.ProcessEnv
+  /** build requests without a key: for --dry-run, which sends nothing */
+  dryRun?: boolean
+}
+
+/** Checks the key before anything is sent: one sentence, not a stack trace. */
+export function requireApiKey(env: NodeJS.ProcessEnv): { apiKey: string | null; authToken: string | null } {
+  const apiKey = env.ANTHROPIC_API_KEY?.trim() || null
+  const authToken = env.ANTHROPIC_AUTH_TOKEN?.trim() || null
+  if (!apiKey && !authToken) {
+    throw new UsageError('the anthropic router needs an API key: export ANTHROPIC_API_KEY (and ANTHROPIC_BASE_URL for another Messages-API server), or run offline with --router lexical')
+  }
+  return { apiKey, authToken }
+}
+
+export function readTemplate(file?: string): string {
+  const source = file ?? DEFAULT_TEMPLATE_FILE
+  let text: string
+  try {
+    text = readFileSync(source, 'utf8')
+  } catch {
+    throw new UsageError(`cannot read the prompt template ${String(file ?? source)}: check anthropic.template in the config`)
+  }
+  if (!text.includes('{{agents}}')) throw new UsageError(`the prompt template ${String(file ?? source)} has no {{agents}} placeholder for the agent list`)
+  return text
+}
+
+/**
+ * Claude as the router, through @anthropic-ai/sdk. The SDK's own retries are
+ * off: the run engine retries, so it can count retries and honour
+ * retry-after for every router alike.
+ */
+export function createAnthropicRouter(opts: AnthropicOptions): Router {
+  const env = opts.env ?? process.env
+  const settings: RequestSettings = {
+    model: opts.model ?? DEFAULT_MODEL,
+    style: opts.style ?? 'claude-code',
+    template: readTemplate(opts.template),
+    maxTokens: opts.maxTokens ?? 1024,
+    ...(opts.temperature !== undefined ? { temperature: opts.temperature } : {}),
+  }
+  const credentials = opts.dryRun ? { apiKey: 'dry-run', authToken: null } : requireApiKey(env)
+  const baseURL = env.ANTHROPIC_BASE_URL?.trim() || undefined
+  const client = new Anthropic({ ...credentials, ...(baseURL ? { baseURL } : {}), maxRetries: 0, timeout: opts.timeoutMs })
+  const prefixes = new WeakMap<Catalogue, ReturnType<typeof buildRequestPrefix>>()
+  const prefixFor = (catalogue: Catalogue) => {
+    let prefix = prefixes.get(catalogue)
+    if (!prefix) {
+      prefix = buildRequestPrefix(catalogue, settings)
+      prefixes.set(catalogue, prefix)
+    }
+    return prefix
+  }
+  const cacheSettings = { model: settings.model, style: settings.style, template: sha256(settings.template), maxTokens: settings.maxTokens, temperature: settings.temperature ?? null }
+
+  return {
+    id: `anthropic:${settings.model}:${settings.style}`,
+    deterministic: false,
+    cacheKey: `anthropic ${JSON.stringify(cacheSettings)}`,
+    pricedModel: settings.model,
+    preview: (prompt, catalogue) => buildRequest(prefixFor(catalogue), prompt),
+    async route(prompt, catalogue, signal) {
+      const started = performance.now()
+      try {
+        const message = await client.messages.create(buildRequest(prefixFor(catalogue), prompt), { signal })
+        return readReply(settings.style, message, performance.now() - started)
+      } catch (e) {
+        throw classifyError(e, settings.model, baseURL)
+      }
+    },
+  }
+}
+
+/** Maps an SDK failure to what the run engine should do with it. */
+export function classifyError(e: unknown, model: string, baseURL: string | undefined): RouterError {
+  if (e instanceof RouterError) return e
+  const where = baseURL ?? 'api.anthropic.com'
+  if (e instanceof Anthropic.APIConnectionTimeoutError) return new RouterError('timeout', 'the request timed out')
+  if (e instanceof Anthropic.APIUserAbortError) return new RouterError('timeout', 'the request was aborted')
+  if (e instanceof Anthropic.APIConnectionError) {
+    const cause = (e.cause as { code?: string; message?: string } | undefined) ?? {}
+    return new RouterError('connection', `cannot reach ${where}: ${cause.code ?? cause.message ?? e.message}`)
+  }
+  if (e instanceof Anthropic.APIError) {
+    const status = e.status ?? 0
+    const type = (e.error as { error?: { type?: string; message?: string } } | undefined)?.error?.type ?? ''
+    const detail = (e.error as { error?: { message?: string } } | undefined)?.error?.message ?? e.message
+    const message = `HTTP ${status}${type ? ` ${type}` : ''}: ${detail}`
+    if (status === 401 || status === 403) return new RouterError('auth', `${where} refused the API key (${message}); check ANTHROPIC_API_KEY`, { fatal: true })
+    if (status === 404) return new RouterError('not_found', `${where} does not know model "${model}" (${message}); pick another with --model`, { fatal: true })
+    if (status === 429) return new RouterError('rate_limit', message, retryAfter(e.headers))
+    if (status === 529 || type === 'overloaded_error') return new RouterError('overloaded', message, retryAfter(e.headers))
+    if (status === 408 || status === 409 || status >= 500) return new RouterError('server', message, retryAfter(e.headers))
+    return new RouterError('bad_request', message, { retryable: false })
+  }
+  return new RouterError('bad_request', e instanceof Error ? e.message : String(e), { retryable: false })
+}
+
+/** retry-after-ms, else retry-after in seconds or as an HTTP date. */
+function retryAfter(headers: Headers | undefined): { retryAfterMs?: number } {
+  const ms = Number(headers?.get('retry-after-ms'))
+  if (headers?.get('retry-after-ms') && Number.isFinite(ms)) return { retryAfterMs: ms }
+  const raw = headers?.get('retry-after')
+  if (!raw) return {}
+  const seconds = Number(raw)
+  if (Number.isFinite(seconds)) return { retryAfterMs: seconds * 1000 }
+  const date = Date.parse(raw)
+  return Number.isNaN(date) ? {} : { retryAfterMs: Math.max(0, date - Date.now()) }
+}

@@ -1,0 +1,107 @@
+import { closeSync, ftruncateSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs'
+import path from 'node:path'
+import { z } from 'zod'
+import { sha256 } from '../load/catalogue.js'
+import { InputError } from '../load/input-error.js'
+import { decisionSchema, type Decision } from './router.js'
+
+/**
+ * The run journal: every finished request, appended as one JSON line the
+ * moment it finishes. A killed run, run again, finds its answers here and
+ * sends only what is missing. Holds decisions and usage, never a key.
+ *
+ * One file per (router cacheKey × catalogue fingerprint), so a changed
+ * description or model starts a fresh journal and can never be answered
+ * from a stale one. Each line is written with a single write() on an
+ * O_APPEND descriptor, which keeps lines whole when two runs share a cache.
+ */
+const headerSchema = z.object({ routecheckJournal: z.literal(1), cacheKey: z.string(), catalogue: z.string() })
+const entrySchema = z.object({ key: z.string(), decision: decisionSchema })
+
+export type Journal = {
+  file: string
+  get(prompt: string, repeat: number): Decision | undefined
+  append(prompt: string, repeat: number, decision: Decision): void
+  /** entries read from disk when opened */
+  loaded: number
+  /** a cut-off last line (a run killed mid-write) was removed */
+  repairedTail: boolean
+  /** lines that could not be read and were skipped */
+  skippedLines: number[]
+  close(): void
+}
+
+export function attemptKey(prompt: string, repeat: number): string {
+  return `${sha256(prompt).slice(0, 32)}:${repeat}`
+}
+
+export function journalPath(cacheDir: string, cacheKey: string, catalogueFingerprint: string): string {
+  return path.join(cacheDir, `${sha256(`${cacheKey}\n${catalogueFingerprint}`).slice(0, 24)}.jsonl`)
+}
+
+/** Opens (or starts) the journal. `readOnly` looks without writing anything, for --dry-run. */
+export function openJournal(cacheDir: string, cacheKey: string, catalogueFingerprint: string, opts: { readOnly?: boolean } = {}): Journal {
+  const file = journalPath(cacheDir, cacheKey, catalogueFingerprint)
+  const entries = new Map<string, Decision>()
+  const skippedLines: number[] = []
+  let repairedTail = false
+  let text = ''
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch {
+    // no journal yet
+  }
+
+  if (text.length > 0) {
+    // A last line without its newline was cut off mid-write: drop it so the next append starts clean.
+    if (!text.endsWith('\n') && !opts.readOnly) {
+      const keep = text.lastIndexOf('\n') + 1
+      const fd = openSync(file, 'r+')
+      ftruncateSync(fd, Buffer.byteLength(text.slice(0, keep)))
+      closeSync(fd)
+      text = text.slice(0, keep)
+      repairedTail = true
+    }
+    const lines = text.split('\n')
+    lines.pop() // the part after the last newline: empty, or a cut-off line in read-only mode
+    const header = headerSchema.safeParse(safeJson(lines[0] ?? ''))
+    if (!header.success || header.data.cacheKey !== cacheKey || header.data.catalogue !== catalogueFingerprint) {
+      throw new InputError([{ file, line: 1, message: 'this is not a routecheck run journal for this router and catalogue (its first line is unreadable or belongs to another run)', fix: 'delete the file (its requests will be sent again), or run with --no-cache' }])
+    }
+    lines.slice(1).forEach((line, i) => {
+      const json = safeJson(line)
+      const entry = entrySchema.safeParse(json)
+      if (entry.success) entries.set(entry.data.key, entry.data.decision)
+      else if (!headerSchema.safeParse(json).success) skippedLines.push(i + 2) // a second header: two runs started the file at once
+    })
+  }
+
+  const get = (prompt: string, repeat: number) => entries.get(attemptKey(prompt, repeat))
+  if (opts.readOnly) {
+    return { file, loaded: entries.size, repairedTail, skippedLines, get, append: () => {}, close: () => {} }
+  }
+  mkdirSync(cacheDir, { recursive: true })
+  const fd = openSync(file, 'a')
+  if (text.length === 0) writeSync(fd, `${JSON.stringify({ routecheckJournal: 1, cacheKey, catalogue: catalogueFingerprint, created: new Date().toISOString() })}\n`)
+  return {
+    file,
+    loaded: entries.size,
+    repairedTail,
+    skippedLines,
+    get,
+    append(prompt, repeat, decision) {
+      const key = attemptKey(prompt, repeat)
+      entries.set(key, decision)
+      writeSync(fd, `${JSON.stringify({ key, decision })}\n`)
+    },
+    close: () => closeSync(fd),
+  }
+}
+
+function safeJson(line: string): unknown {
+  try {
+    return JSON.parse(line)
+  } catch {
+    return undefined
+  }
+}
