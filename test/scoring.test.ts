@@ -10,7 +10,7 @@ const single = (decision: string | null): CaseVote =>
     : { decision, votes: { [decision]: 1 }, split: false, flipped: false, decidedRepeats: 1 }
 
 const attempt = (repeat: number, agent: string | null): Attempt =>
-  agent === null ? { caseId: 'c', repeat, error: `boom ${repeat}` } : { caseId: 'c', repeat, decision: { agent, latencyMs: 1 } }
+  agent === null ? { caseId: 'c', repeat, error: `boom ${repeat}`, tries: 1 } : { caseId: 'c', repeat, decision: { agent, latencyMs: 1 }, tries: 1 }
 
 describe('wilsonInterval', () => {
   it('matches published values', () => {
@@ -37,7 +37,7 @@ describe('majorityVote', () => {
   })
 
   it('votes for the unknown name an invalid decision gave', () => {
-    const v = majorityVote([{ caseId: 'c', repeat: 0, decision: { agent: 'ghost', invalid: 'ghost', latencyMs: 1 } }])
+    const v = majorityVote([{ caseId: 'c', repeat: 0, decision: { agent: 'ghost', invalid: 'ghost', latencyMs: 1 }, tries: 1 }])
     expect(v.decision).toBe('ghost')
   })
 })

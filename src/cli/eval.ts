@@ -149,7 +149,7 @@ async function evalDataset(dataset: Dataset, loaded: LoadedCatalogue, router: Ro
     ...(run.budget ? { budget: run.budget } : {}),
     onAttempt: (a) => {
       const usd = run.price && a.decision?.usage && !a.cached ? usageCost(a.decision.usage, run.price) : undefined
-      progress.tick({ failed: a.error !== undefined, cached: a.cached === true, ...(usd !== undefined ? { usd } : {}) })
+      progress.tick({ failed: a.error !== undefined && !a.notSent, cached: a.cached === true, ...(usd !== undefined ? { usd } : {}) })
     },
     onRetry: () => progress.retry(),
   })

@@ -27,10 +27,10 @@ const CLAUDE_CODE_SYSTEM =
   'Use the tools available to you to help the user; answer directly when no tool is needed.'
 
 const CLASSIFIER_SYSTEM = `You route a user's request to the one subagent best suited to handle it, or to none.
-Read the request, compare it with each subagent's description below, and call the route tool once:
-- agent: the best-suited subagent's name, or "none" when no description fits (general questions, small talk, trivial one-line answers);
-- runnerUp: the second-best subagent's name, or "none";
-- confidence: how sure you are of the choice, from 0 to 1.
+Read the request, compare it with each subagent's description below, and call the route tool once.
+Set agent to the best-suited subagent's name, or to "none" when no description fits (general questions, small talk, trivial one-line answers).
+Set runnerUp to the second-best subagent's name, or to "none".
+Set confidence to how sure you are of the choice, from 0 to 1.
 
 Subagents:
 `

@@ -101,7 +101,7 @@ export async function routeCases(cases: readonly Case[], catalogue: Catalogue, r
 
   const run = async ({ c, repeat }: Job): Promise<void> => {
     if (signal.aborted) return finish({ caseId: c.id, repeat, error: 'not sent: the run was stopped', tries: 0, notSent: true })
-    if (!spend.admit()) return finish({ caseId: c.id, repeat, error: `not sent: --max-cost ${settings.budget!.maxUsd} USD would be passed`, tries: 0, notSent: true })
+    if (!(await spend.admit())) return finish({ caseId: c.id, repeat, error: `not sent: --max-cost ${settings.budget!.maxUsd} USD would be passed`, tries: 0, notSent: true })
     try {
       const attempt = await routeWithRetries(c, repeat, catalogue, router, known, settings, signal)
       spend.settle(attempt.decision?.usage)
@@ -173,28 +173,50 @@ export function retryDelayMs(tries: number, retryAfterMs: number | undefined, po
 /**
  * Keeps spending under the budget: a request is admitted only if what has
  * been spent, plus what the requests in flight are expected to cost, plus
- * this one, stays within it. The expectation is the running mean of real
- * request costs once there are some.
+ * this one, stays within it. When it does not fit but others are in flight,
+ * it waits for them: their real cost decides. Until a request has finished
+ * the expectation is the caller's estimate; then it is the dearest request
+ * after the first (the first writes the prompt cache and costs several times
+ * the rest). Once one request is turned away, all later ones are.
  */
 function createSpendTracker(budget: Budget | undefined) {
   let spent = 0
   let settled = 0
   let inFlight = 0
-  const expected = () => (settled === 0 ? budget!.firstEstimateUsd : spent / settled)
+  let first = 0
+  let dearest = 0
+  let exhausted = false
+  let waiters: Array<() => void> = []
+  const expected = () => (settled === 0 ? budget!.firstEstimateUsd : settled === 1 ? first : dearest)
   return {
-    admit(): boolean {
+    async admit(): Promise<boolean> {
       if (!budget) return true
-      if (spent + (inFlight + 1) * expected() > budget.maxUsd) return false
-      inFlight++
-      return true
+      for (;;) {
+        if (exhausted) return false
+        if (spent + (inFlight + 1) * expected() <= budget.maxUsd) {
+          inFlight++
+          return true
+        }
+        if (inFlight === 0) {
+          exhausted = true
+          return false
+        }
+        await new Promise<void>((resolve) => waiters.push(resolve))
+      }
     },
     settle(usage: Usage | undefined) {
       if (!budget) return
       inFlight--
       if (usage) {
-        spent += budget.costOf(usage)
+        const cost = budget.costOf(usage)
+        spent += cost
         settled++
+        if (settled === 1) first = cost
+        else dearest = Math.max(dearest, cost)
       }
+      const wake = waiters
+      waiters = []
+      for (const w of wake) w()
     },
   }
 }

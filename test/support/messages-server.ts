@@ -1,0 +1,450 @@
+/**
+ * A local stand-in for the Anthropic Messages API (POST /v1/messages), good enough for the real
+ * `@anthropic-ai/sdk` to talk to through `baseURL`. It answers the two request shapes the
+ * routecheck model router sends ("claude-code": an `Agent` tool; "classifier": a forced `route`
+ * tool) with a deterministic word-overlap rule, simulates prompt caching in `usage`, and can
+ * inject faults (HTTP errors, dropped connections, slow replies, malformed tool calls).
+ *
+ * Answering rule: the prompt and each agent's name + description are split into lowercase words
+ * [a-z0-9]+ of 3+ characters minus a few stop words; an agent scores the number of distinct
+ * prompt words its text holds; the best score wins, ties go to the alphabetically first name,
+ * and a best score of 0 means no delegation.
+ */
+import { createHash } from 'node:crypto'
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
+
+export type Fault = 'rate_limit' | 'server_error' | 'overloaded' | 'slow' | 'drop' | 'unknown_agent' | 'no_tool_call' | 'bad_tool_input'
+
+export const FAULTS: readonly Fault[] = ['rate_limit', 'server_error', 'overloaded', 'slow', 'drop', 'unknown_agent', 'no_tool_call', 'bad_tool_input']
+
+export type ServerOptions = {
+  /** ms to wait before every reply (default 0) */
+  delayMs?: number
+  /** ms a 'slow' fault waits before replying (default 5000); the client times out first */
+  slowMs?: number
+  /** decides a fault for a request; `seen` = how many times this exact request body was received before (0 on the first) */
+  fault?: (info: { prompt: string; seen: number; index: number }) => Fault | undefined
+  /** model ids that exist; any other model gets a 404 not_found_error (default: accept all) */
+  models?: string[]
+  /** seconds sent in retry-after with 'rate_limit' (default '0') */
+  retryAfter?: string
+}
+
+export type ReceivedRequest = {
+  /** arrival order, from 0 */
+  index: number
+  headers: Record<string, string | string[] | undefined>
+  /** the parsed JSON body (the raw text when it is not JSON) */
+  body: any
+  /** text of the last user message ('' when there is none) */
+  prompt: string
+  /** the fault injected into this request, if any */
+  fault?: Fault
+}
+
+export type MessagesServer = {
+  /** e.g. http://127.0.0.1:41234, for `new Anthropic({ baseURL })` */
+  url: string
+  /** every request received, faulted ones included, in arrival order */
+  requests: ReceivedRequest[]
+  /** closes the server and every open connection; safe to call twice */
+  close(): Promise<void>
+  /** forgets requests, counts, seen bodies and the prompt cache */
+  reset(): void
+  counts(): { requests: number; faults: Record<string, number> }
+}
+
+export type AgentEntry = { name: string; description: string }
+
+const MODEL_OUTPUT_TOKENS = 20
+
+/** Starts the server on 127.0.0.1, on a free port. */
+export async function startMessagesServer(opts: ServerOptions = {}): Promise<MessagesServer> {
+  const delayMs = opts.delayMs ?? 0
+  const slowMs = opts.slowMs ?? 5000
+  const retryAfter = opts.retryAfter ?? '0'
+  const models = opts.models ? new Set(opts.models) : undefined
+
+  const requests: ReceivedRequest[] = []
+  let faults: Record<string, number> = {}
+  let seenBodies = new Map<string, number>()
+  let cachedPrefixes = new Set<string>()
+  let nextIndex = 0
+  const pending = new Set<AbortController>()
+
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = []
+    req.on('data', (chunk: Buffer) => chunks.push(chunk))
+    req.on('end', () => {
+      const raw = Buffer.concat(chunks).toString('utf8')
+      const aborter = new AbortController()
+      pending.add(aborter)
+      res.on('close', () => {
+        aborter.abort()
+        pending.delete(aborter)
+      })
+      handle(req, res, raw, aborter.signal).catch((error: unknown) => {
+        if (!res.headersSent && !res.destroyed) {
+          sendError(res, 500, 'api_error', `test server failure: ${String(error)}`, 'req_test_failure')
+        }
+      })
+    })
+  })
+
+  async function handle(req: http.IncomingMessage, res: http.ServerResponse, raw: string, signal: AbortSignal): Promise<void> {
+    const index = nextIndex++
+    const requestId = `req_test${String(index).padStart(6, '0')}`
+    let body: any = raw
+    let parsed = true
+    try {
+      body = JSON.parse(raw)
+    } catch {
+      parsed = false
+    }
+    const prompt = parsed ? extractPrompt(body) : ''
+    const record: ReceivedRequest = { index, headers: { ...req.headers }, body, prompt }
+    requests.push(record)
+    const bodyKey = createHash('sha256').update(raw).digest('hex')
+    const seen = seenBodies.get(bodyKey) ?? 0
+    seenBodies.set(bodyKey, seen + 1)
+
+    if (delayMs > 0 && !(await sleep(delayMs, signal))) return
+
+    const url = new URL(req.url ?? '/', 'http://localhost')
+    if (req.method !== 'POST' || url.pathname !== '/v1/messages') {
+      return sendError(res, 404, 'not_found_error', `${req.method ?? 'GET'} ${url.pathname} is not served by the test server`, requestId)
+    }
+    if (!req.headers['x-api-key'] && !req.headers.authorization) {
+      return sendError(res, 401, 'authentication_error', 'x-api-key header is required', requestId)
+    }
+    if (!parsed || !isObject(body)) {
+      return sendError(res, 400, 'invalid_request_error', 'request body is not valid JSON', requestId)
+    }
+    const invalid = validate(body)
+    if (invalid) return sendError(res, 400, 'invalid_request_error', invalid, requestId)
+    if (models && !models.has(body.model)) {
+      return sendError(res, 404, 'not_found_error', `model: ${String(body.model)}`, requestId)
+    }
+
+    const fault = opts.fault?.({ prompt, seen, index })
+    if (fault) {
+      record.fault = fault
+      faults[fault] = (faults[fault] ?? 0) + 1
+    }
+    switch (fault) {
+      case 'rate_limit':
+        return sendError(res, 429, 'rate_limit_error', 'Number of request tokens has exceeded your per-minute rate limit (test server)', requestId, {
+          'retry-after': retryAfter,
+        })
+      case 'server_error':
+        return sendError(res, 500, 'api_error', 'Internal server error (test server)', requestId)
+      case 'overloaded':
+        return sendError(res, 529, 'overloaded_error', 'Overloaded (test server)', requestId)
+      case 'drop':
+        req.socket.destroy()
+        return
+      case 'slow':
+        if (!(await sleep(slowMs, signal))) return
+        break
+      default:
+        break
+    }
+    if (res.destroyed || req.socket.destroyed) return
+
+    const content = answer(body, prompt, fault, index)
+    sendJson(res, 200, {
+      id: `msg_test${String(index).padStart(6, '0')}`,
+      type: 'message',
+      role: 'assistant',
+      model: body.model,
+      content,
+      stop_reason: content.some((block) => block.type === 'tool_use') ? 'tool_use' : 'end_turn',
+      stop_sequence: null,
+      usage: usage(body),
+    }, requestId)
+  }
+
+  function usage(body: Record<string, any>) {
+    const prefix = JSON.stringify(body.tools ?? null) + JSON.stringify(body.system ?? null)
+    const rest = JSON.stringify(body.messages)
+    const usage = { input_tokens: 0, output_tokens: MODEL_OUTPUT_TOKENS, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 }
+    if (isCacheable(body)) {
+      const key = `${String(body.model)}\n${prefix}`
+      if (cachedPrefixes.has(key)) usage.cache_read_input_tokens = tokens(prefix)
+      else {
+        cachedPrefixes.add(key)
+        usage.cache_creation_input_tokens = tokens(prefix)
+      }
+      usage.input_tokens = tokens(rest)
+    } else {
+      usage.input_tokens = tokens(prefix) + tokens(rest)
+    }
+    return usage
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      server.off('error', reject)
+      resolve()
+    })
+  })
+  const { port } = server.address() as AddressInfo
+
+  let closing: Promise<void> | undefined
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        for (const aborter of pending) aborter.abort()
+        server.close(() => resolve())
+        server.closeAllConnections()
+      })
+      return closing
+    },
+    reset() {
+      requests.length = 0
+      faults = {}
+      seenBodies = new Map()
+      cachedPrefixes = new Set()
+      nextIndex = 0
+    },
+    counts() {
+      return { requests: requests.length, faults: { ...faults } }
+    },
+  }
+}
+
+/**
+ * A fault picker that fails `rate` of first attempts (seen === 0) deterministically by prompt
+ * hash, cycling through `kinds` (the kind is also picked by the hash, so it does not depend on
+ * arrival order). Retries of the same body (seen > 0) never fail.
+ */
+export function faultOnFirstAttempt(rate: number, kinds: Fault[]): ServerOptions['fault'] {
+  if (!(rate >= 0 && rate <= 1)) throw new RangeError(`rate must be in [0, 1], got ${rate}`)
+  return ({ prompt, seen }) => {
+    if (seen > 0 || kinds.length === 0) return undefined
+    const digest = createHash('sha256').update(prompt).digest()
+    const unit = digest.readUInt32BE(0) / 2 ** 32
+    if (unit >= rate) return undefined
+    return kinds[digest.readUInt32BE(4) % kinds.length]
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Request reading
+
+type Style = 'claude-code' | 'classifier' | 'plain'
+
+type ContentBlock =
+  | { type: 'text'; text: string }
+  | { type: 'tool_use'; id: string; name: string; input: Record<string, unknown> }
+
+function isObject(value: unknown): value is Record<string, any> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+function validate(body: Record<string, any>): string | undefined {
+  if (typeof body.model !== 'string' || body.model === '') return 'model: Field required'
+  if (typeof body.max_tokens !== 'number') return 'max_tokens: Field required'
+  if (!Array.isArray(body.messages) || body.messages.length === 0) return 'messages: at least one message is required'
+  if (body.stream === true) return 'stream: the test server does not stream'
+  return undefined
+}
+
+/** Text of a string or an array of text blocks. */
+function textOf(content: unknown): string {
+  if (typeof content === 'string') return content
+  if (!Array.isArray(content)) return ''
+  return content
+    .filter((block): block is { type: 'text'; text: string } => isObject(block) && block.type === 'text' && typeof block.text === 'string')
+    .map((block) => block.text)
+    .join('\n')
+}
+
+/** The text of the last user message. */
+export function extractPrompt(body: unknown): string {
+  if (!isObject(body) || !Array.isArray(body.messages)) return ''
+  for (let i = body.messages.length - 1; i >= 0; i--) {
+    const message: unknown = body.messages[i]
+    if (isObject(message) && message.role === 'user') return textOf(message.content)
+  }
+  return ''
+}
+
+function findTool(body: Record<string, any>, name: string): Record<string, any> | undefined {
+  if (!Array.isArray(body.tools)) return undefined
+  return body.tools.find((tool: unknown) => isObject(tool) && tool.name === name)
+}
+
+function styleOf(body: Record<string, any>): Style {
+  if (isObject(body.tool_choice) && body.tool_choice.type === 'none') return 'plain'
+  if (findTool(body, 'route')) return 'classifier'
+  if (findTool(body, 'Agent')) return 'claude-code'
+  return 'plain'
+}
+
+function isCacheable(body: Record<string, any>): boolean {
+  const marked = (block: unknown) => isObject(block) && block.cache_control != null
+  return (
+    body.cache_control != null ||
+    (Array.isArray(body.tools) && body.tools.some(marked)) ||
+    (Array.isArray(body.system) && body.system.some(marked))
+  )
+}
+
+const ENTRY_START = /^- ([a-z0-9][a-z0-9_-]*):(.*)$/
+
+/**
+ * Agent entries in a catalogue text: an entry starts at a line "- NAME: DESCRIPTION" and runs
+ * (descriptions may hold newlines) until the next such line or the end of the text. A trailing
+ * " (Tools: …)" is part of the entry and is cut from the description.
+ */
+export function parseAgentLines(text: string): AgentEntry[] {
+  const entries: { name: string; lines: string[] }[] = []
+  for (const line of text.split(/\r?\n/)) {
+    const start = ENTRY_START.exec(line)
+    if (start) entries.push({ name: start[1] ?? '', lines: [(start[2] ?? '').trim()] })
+    else entries.at(-1)?.lines.push(line)
+  }
+  return entries.map(({ name, lines }) => ({
+    name,
+    description: lines.join('\n').trim().replace(/\s*\(Tools:[^()]*\)\s*$/, ''),
+  }))
+}
+
+function catalogueOf(body: Record<string, any>, style: Style): AgentEntry[] {
+  if (style === 'claude-code') {
+    const tool = findTool(body, 'Agent')
+    return parseAgentLines(typeof tool?.description === 'string' ? tool.description : '')
+  }
+  if (style === 'classifier') {
+    const described = new Map(parseAgentLines(textOf(body.system)).map((entry) => [entry.name, entry.description]))
+    const names: unknown = findTool(body, 'route')?.input_schema?.properties?.agent?.enum
+    const list = Array.isArray(names) ? names.filter((name): name is string => typeof name === 'string' && name !== 'none') : [...described.keys()]
+    return list.map((name) => ({ name, description: described.get(name) ?? '' }))
+  }
+  return []
+}
+
+// ---------------------------------------------------------------------------------------------
+// Answering
+
+const STOP_WORDS = new Set(
+  (
+    'the and for with this that these those from into onto over under about above after before are was were been being ' +
+    'has have had having does did doing not but nor any all each both few more most other some such only own same than ' +
+    'too very can will just should could would might must shall may you your yours our ours they them their its his her ' +
+    'him she what which who whom why how when where there here then also use used uses using please want need make get'
+  ).split(' '),
+)
+
+/** Lowercase words [a-z0-9]+ of 3+ characters, stop words removed. */
+export function words(text: string): Set<string> {
+  const out = new Set<string>()
+  for (const word of text.toLowerCase().match(/[a-z0-9]+/g) ?? []) {
+    if (word.length >= 3 && !STOP_WORDS.has(word)) out.add(word)
+  }
+  return out
+}
+
+export type Ranking = { agent: string; runnerUp: string; confidence: number; scores: Record<string, number> }
+
+/** The deterministic answer: best agent (or 'none'), runner-up and confidence. */
+export function rankAgents(prompt: string, agents: readonly AgentEntry[]): Ranking {
+  const promptWords = words(prompt)
+  const scored = agents.map(({ name, description }) => {
+    const own = words(`${name} ${description}`)
+    let score = 0
+    for (const word of promptWords) if (own.has(word)) score++
+    return { name, score }
+  })
+  scored.sort((a, b) => b.score - a.score || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+  const scores = Object.fromEntries(scored.map(({ name, score }) => [name, score]))
+  const first = scored[0]
+  const second = scored[1]
+  if (!first || first.score === 0) {
+    return { agent: 'none', runnerUp: first?.name ?? 'none', confidence: 0, scores }
+  }
+  const secondScore = second?.score ?? 0
+  return {
+    agent: first.name,
+    runnerUp: second && second.score > 0 ? second.name : 'none',
+    confidence: first.score / (first.score + secondScore + 1),
+    scores,
+  }
+}
+
+function shortDescription(prompt: string): string {
+  const head = prompt.trim().split(/\s+/).slice(0, 5).join(' ')
+  return head === '' ? 'Handle the request' : head
+}
+
+function answer(body: Record<string, any>, prompt: string, fault: Fault | undefined, index: number): ContentBlock[] {
+  const style = styleOf(body)
+  const toolId = `toolu_test${String(index).padStart(6, '0')}`
+  if (style === 'plain' || fault === 'no_tool_call') {
+    return [{ type: 'text', text: 'I can help with that directly.' }]
+  }
+  const toolName = style === 'claude-code' ? 'Agent' : 'route'
+  if (fault === 'bad_tool_input') {
+    return [{ type: 'tool_use', id: toolId, name: toolName, input: { description: 'x' } }]
+  }
+  const ranking = rankAgents(prompt, catalogueOf(body, style))
+  const agent = fault === 'unknown_agent' ? 'ghost-agent' : ranking.agent
+  if (style === 'classifier') {
+    return [{ type: 'tool_use', id: toolId, name: 'route', input: { agent, runnerUp: ranking.runnerUp, confidence: ranking.confidence } }]
+  }
+  if (agent === 'none') {
+    return [{ type: 'text', text: "I'll handle this myself; none of the available agents fits this request." }]
+  }
+  return [
+    {
+      type: 'tool_use',
+      id: toolId,
+      name: 'Agent',
+      input: { subagent_type: agent, description: shortDescription(prompt), prompt },
+    },
+  ]
+}
+
+// ---------------------------------------------------------------------------------------------
+// Replying
+
+function tokens(text: string): number {
+  return Math.ceil(text.length / 4)
+}
+
+function sendJson(res: http.ServerResponse, status: number, payload: unknown, requestId: string, headers: Record<string, string> = {}): void {
+  if (res.destroyed || res.headersSent) return
+  const text = JSON.stringify(payload)
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': String(Buffer.byteLength(text)),
+    'request-id': requestId,
+    ...headers,
+  })
+  res.end(text)
+}
+
+function sendError(res: http.ServerResponse, status: number, type: string, message: string, requestId: string, headers: Record<string, string> = {}): void {
+  sendJson(res, status, { type: 'error', error: { type, message }, request_id: requestId }, requestId, headers)
+}
+
+/** Resolves true after `ms`, or false as soon as `signal` aborts (the client went away, or the server closed). */
+function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
+  if (signal.aborted) return Promise.resolve(false)
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort)
+      resolve(true)
+    }, ms)
+    const onAbort = () => {
+      clearTimeout(timer)
+      resolve(false)
+    }
+    signal.addEventListener('abort', onAbort, { once: true })
+  })
+}
