@@ -62,3 +62,28 @@ describe('--router ./file.mjs', () => {
     expect(r.stderr).toMatch(/must export a default function/)
   })
 })
+
+it('a custom router’s error marked retryable is retried; a plain one is not', async () => {
+  const dir = await tempProject()
+  await writeFiles(dir, {
+    'cases.csv': 'id,prompt,expected\nc1,flaky,none\nc2,broken,none\n',
+    'flaky-router.mjs': `const seen = new Map()
+export default () => ({
+  id: 'flaky',
+  async route(prompt) {
+    const n = (seen.get(prompt) ?? 0) + 1
+    seen.set(prompt, n)
+    if (prompt === 'flaky' && n < 3) throw Object.assign(new Error('busy'), { retryable: true, retryAfterMs: 5 })
+    if (prompt === 'broken') throw new Error('bad request')
+    return { agent: 'none', latencyMs: 1 }
+  },
+})
+`,
+  })
+  const r = await runCli(['eval', '--dataset', 'cases.csv', '--router', './flaky-router.mjs', '--repeats', '1', '--out', 'run'], { cwd: dir })
+  expect(r.code).toBe(3)
+  const s = JSON.parse(await readFile(path.join(dir, 'run/summary.json'), 'utf8'))
+  expect(s.cases[0]).toMatchObject({ decision: 'none', correct: true })
+  expect(s.cases[1]).toMatchObject({ decision: null, error: 'bad request' })
+  expect(s.requests).toMatchObject({ retries: 2, errored: 1 })
+})

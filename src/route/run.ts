@@ -143,8 +143,7 @@ async function routeWithRetries(c: Case, repeat: number, catalogue: Catalogue, r
     } catch (e) {
       if (runSignal.aborted) return { caseId: c.id, repeat, error: 'not sent: the run was stopped', tries, notSent: true }
       if (timeout.aborted) failure = new RouterError('timeout', `timed out after ${settings.timeoutMs / 1000}s`)
-      else if (e instanceof RouterError) failure = e
-      else failure = new RouterError('bad_request', e instanceof Error ? e.message : String(e), { retryable: false })
+      else failure = asRouterError(e)
     }
     if (failure.fatal) throw new FatalRouterError(failure.message)
     if (!failure.retryable || tries >= policy.maxTries) {
@@ -219,6 +218,16 @@ function createSpendTracker(budget: Budget | undefined) {
       for (const w of wake) w()
     },
   }
+}
+
+/** Custom routers throw plain errors; `retryable: true` (and `retryAfterMs`) on one asks for a retry. */
+function asRouterError(e: unknown): RouterError {
+  if (e instanceof RouterError) return e
+  const { retryable, retryAfterMs } = (e ?? {}) as { retryable?: unknown; retryAfterMs?: unknown }
+  return new RouterError(retryable === true ? 'server' : 'bad_request', e instanceof Error ? e.message : String(e), {
+    retryable: retryable === true,
+    ...(typeof retryAfterMs === 'number' ? { retryAfterMs } : {}),
+  })
 }
 
 /** An agent name the catalogue does not have is kept as `invalid`, and scored as wrong. */
