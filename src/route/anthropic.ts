@@ -60,7 +60,9 @@ export function createAnthropicRouter(opts: AnthropicOptions): Router {
   }
   const credentials = opts.dryRun ? { apiKey: 'dry-run', authToken: null } : requireApiKey(env)
   const baseURL = env.ANTHROPIC_BASE_URL?.trim() || undefined
-  const client = new Anthropic({ ...credentials, ...(baseURL ? { baseURL } : {}), maxRetries: 0, timeout: opts.timeoutMs })
+  if (baseURL !== undefined && !URL.canParse(baseURL)) throw new UsageError(`ANTHROPIC_BASE_URL is not a URL: "${baseURL}"`)
+  // An empty ANTHROPIC_BASE_URL means "unset"; the SDK would read it as a URL, so name the default.
+  const client = new Anthropic({ ...credentials, baseURL: baseURL ?? 'https://api.anthropic.com', maxRetries: 0, timeout: opts.timeoutMs })
   const prefixes = new WeakMap<Catalogue, ReturnType<typeof buildRequestPrefix>>()
   const prefixFor = (catalogue: Catalogue) => {
     let prefix = prefixes.get(catalogue)

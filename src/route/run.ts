@@ -120,7 +120,8 @@ export async function routeCases(cases: readonly Case[], catalogue: Catalogue, r
   if (first && settings.warmUp) {
     await run(first)
     const warm = results.get(id(first.c.id, first.repeat))
-    if (warm?.errorKind === 'connection') throw new FatalRouterError(`${warm.error}; the first request failed, so nothing else was sent`, true)
+    // A first request that fails after its retries says the rest would too: stop before paying for them.
+    if (warm?.error !== undefined && !warm.notSent) throw new FatalRouterError(`${warm.error}; the first request failed, so nothing else was sent`, true)
   }
   const limit = pLimit(settings.concurrency)
   await Promise.all((settings.warmUp ? rest : pending).map((job) => limit(() => run(job))))
