@@ -119,6 +119,7 @@ export async function routeCases(cases: readonly Case[], catalogue: Catalogue, r
   const [first, ...rest] = pending
   if (first && settings.warmUp) {
     await run(first)
+    if (fatal) throw fatal
     const warm = results.get(id(first.c.id, first.repeat))
     // A first request that fails after its retries says the rest would too: stop before paying for them.
     if (warm?.error !== undefined && !warm.notSent) throw new FatalRouterError(`${warm.error}; the first request failed, so nothing else was sent`, true)
