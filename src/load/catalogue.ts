@@ -42,8 +42,13 @@ export type InvalidAgentFile = { file: string; line: number; reason: string; fix
 
 export type LoadedCatalogue = { catalogue: Catalogue; invalid: InvalidAgentFile[] }
 
+/**
+ * The routing fingerprint: what the router sees, with runs of whitespace
+ * folded, so a re-wrapped or re-indented description is not a change (the
+ * gate's --only-if-changed then sends nothing) while any change of words is.
+ */
 export function agentFingerprint(a: Pick<Agent, 'name' | 'description' | 'tools' | 'disallowedTools'>): string {
-  const routing = { name: a.name, description: a.description, tools: a.tools ?? null, disallowedTools: a.disallowedTools ?? null }
+  const routing = { name: a.name, description: a.description.replace(/\s+/g, ' ').trim(), tools: a.tools ?? null, disallowedTools: a.disallowedTools ?? null }
   return sha256(JSON.stringify(routing))
 }
 
