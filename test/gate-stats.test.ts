@@ -48,7 +48,8 @@ describe('compareDataset and decideGate', () => {
     expect(c.accuracy).toMatchObject({ before: 0.8, after: 0.6, broke: 1, fixed: 0 })
     const v = decideGate([c], { before: [], after: [] }, t)
     expect(v.passed).toBe(false)
-    expect(v.failures.map((f) => f.rule).sort()).toEqual(['accuracy-drop', 'agent-f1-drop', 'stable-flips'])
+    expect([...new Set(v.failures.map((f) => f.rule))].sort()).toEqual(['accuracy-drop', 'agent-f1-drop', 'stable-flips'])
+    expect(v.failures.filter((f) => f.rule === 'agent-f1-drop').map((f) => f.agents[0])).toContain('a')
     expect(v.failures.find((f) => f.rule === 'stable-flips')!.agents.sort()).toEqual(['a', 'b'])
   })
 
