@@ -50,7 +50,7 @@ export function planEval(config: Config, flags: Flags): EvalPlan {
 }
 
 /** Everything an eval run routes with, ready before the first request. */
-type Setup = { plan: EvalPlan; loaded: LoadedCatalogue; datasets: Dataset[]; router: Router; price: Price | undefined }
+export type Setup = { plan: EvalPlan; loaded: LoadedCatalogue; datasets: Dataset[]; router: Router; price: Price | undefined }
 
 export async function evalCommand(flags: Flags, io: CommandIO): Promise<number> {
   const setup = await prepareEval(flags, io)
@@ -58,13 +58,17 @@ export async function evalCommand(flags: Flags, io: CommandIO): Promise<number> 
   return runEval(setup, io)
 }
 
-/** Loads and checks every input before anything is routed: bad input writes nothing and sends nothing. */
-export async function prepareEval(flags: Flags, io: CommandIO): Promise<Setup> {
+/**
+ * Loads and checks every input before anything is routed: bad input writes
+ * nothing and sends nothing. The gate loads invalid agent files as changes to
+ * report (`skipInvalid`) and accepts labels naming agents the baseline had.
+ */
+export async function prepareEval(flags: Flags, io: CommandIO, opts: { skipInvalid?: boolean; datasets?: string[]; alsoKnownAgents?: readonly string[] } = {}): Promise<Setup> {
   const { config } = await loadConfig(flags.config)
-  const plan = planEval(config, flags)
-  const loaded = await loadCatalogue(plan.agentsDir, { skipInvalid: flags['skip-invalid'] })
+  const plan = planEval(config, opts.datasets ? { ...flags, dataset: opts.datasets } : flags)
+  const loaded = await loadCatalogue(plan.agentsDir, { skipInvalid: opts.skipInvalid ?? flags['skip-invalid'] })
   for (const bad of loaded.invalid) io.err(`warning: skipped ${bad.file}:${bad.line}: ${bad.reason}\n`)
-  const names = loaded.catalogue.agents.map((a) => a.name)
+  const names = [...new Set([...loaded.catalogue.agents.map((a) => a.name), ...(opts.alsoKnownAgents ?? [])])]
   const datasets: Dataset[] = []
   for (const file of plan.datasets) datasets.push(await loadDataset(file, names))
   const router = await createRouter(plan.routerSpec, {
@@ -82,15 +86,48 @@ export async function prepareEval(flags: Flags, io: CommandIO): Promise<Setup> {
   return { plan, loaded, datasets, router, price }
 }
 
-async function runEval({ plan, loaded, datasets, router, price }: Setup, io: CommandIO): Promise<number> {
-  const flags = plan.flags
-  const journal = router.cacheKey && !flags['no-cache'] ? openJournal(plan.config.cacheDir, router.cacheKey, loaded.catalogue.fingerprint) : undefined
-  if (journal) {
-    if (journal.repairedTail) io.err(`journal ${journal.file}: removed a last line cut off mid-write (a run killed while writing)\n`)
-    if (journal.skippedLines.length > 0) io.err(`journal ${journal.file}: skipped ${journal.skippedLines.length} unreadable line(s) (${journal.skippedLines.slice(0, 5).join(', ')}…); their requests will be sent again\n`)
-    if (journal.loaded > 0) io.err(`journal ${journal.file}: ${journal.loaded} finished request(s) from earlier runs\n`)
-  }
+async function runEval(setup: Setup, io: CommandIO): Promise<number> {
+  const { summaries, fatalExit } = await runDatasets(setup, io, { scorecards: !setup.plan.flags.json })
+  if (fatalExit !== undefined) return fatalExit
+  if (setup.plan.flags.json) io.out(summaries.length === 1 ? summaryJson(summaries[0]!) : `[\n${summaries.map((s) => summaryJson(s).trimEnd()).join(',\n')}\n]\n`)
+  else if (summaries.length > 1) io.out(`\n${renderRunsTable(summaries, { color: io.color })}\n`)
+  return completionExit(summaries, setup.plan.flags, io)
+}
 
+/** Exit 3 (with what to do) when some case has no decision; else 0. */
+export function completionExit(summaries: readonly Summary[], flags: Flags, io: CommandIO): number {
+  const errored = summaries.reduce((n, s) => n + s.metrics.errored, 0)
+  const notSent = summaries.reduce((n, s) => n + s.requests.notSent, 0)
+  if (notSent > 0 && flags['max-cost'] !== undefined) {
+    io.err(`stopped before passing --max-cost ${flags['max-cost']} USD: ${notSent} request(s) not sent. Finished work is in the journal; run again with a larger --max-cost to finish.\n`)
+  }
+  if (errored > 0) {
+    io.err(`${errored} case(s) have no decision (every request for them failed or was not sent): the run is incomplete (exit 3). Run again to retry them; finished requests are not sent twice.\n`)
+    return EXIT.incomplete
+  }
+  return EXIT.ok
+}
+
+/** Opens the run journal for the router, saying what it found. */
+export function openRunJournal(setup: Setup, io: CommandIO): Journal | undefined {
+  const { router, plan, loaded } = setup
+  if (!router.cacheKey || plan.flags['no-cache']) return undefined
+  const journal = openJournal(plan.config.cacheDir, router.cacheKey, loaded.catalogue.fingerprint)
+  if (journal.repairedTail) io.err(`journal ${journal.file}: removed a last line cut off mid-write (a run killed while writing)\n`)
+  if (journal.skippedLines.length > 0) io.err(`journal ${journal.file}: skipped ${journal.skippedLines.length} unreadable line(s) (${journal.skippedLines.slice(0, 5).join(', ')}…); their requests will be sent again\n`)
+  if (journal.loaded > 0) io.err(`journal ${journal.file}: ${journal.loaded} finished request(s) from earlier runs\n`)
+  return journal
+}
+
+/**
+ * Routes, scores and writes the run folder of every dataset. A fatal router
+ * error (bad key, unknown model, unreachable server) ends it with the exit
+ * code to return; the runs finished before it are kept.
+ */
+export async function runDatasets(setup: Setup, io: CommandIO, opts: { scorecards: boolean; repeatsFor?: (dataset: Dataset) => number }): Promise<{ summaries: Summary[]; fatalExit?: number }> {
+  const { plan, loaded, datasets, router, price } = setup
+  const flags = plan.flags
+  const journal = openRunJournal(setup, io)
   // Ctrl-C once stops sending and still writes the run folder; twice quits at once.
   const stop = new AbortController()
   const onSigint = () => {
@@ -105,38 +142,25 @@ async function runEval({ plan, loaded, datasets, router, price }: Setup, io: Com
   try {
     for (const dataset of datasets) {
       const budget = flags['max-cost'] !== undefined && price ? budgetFor(flags['max-cost'] - spentUsd, price, router, loaded, dataset) : undefined
-      const summary = await evalDataset(dataset, loaded, router, plan, io, { journal, price, budget, signal: stop.signal })
+      const repeats = opts.repeatsFor?.(dataset) ?? plan.repeats ?? (router.deterministic ? 1 : 3)
+      const summary = await evalDataset(dataset, repeats, setup, io, { journal, price, budget, signal: stop.signal, scorecard: opts.scorecards })
       spentUsd += summary.cost?.usdThisRun ?? 0
       summaries.push(summary)
     }
   } catch (e) {
     if (!(e instanceof FatalRouterError)) throw e
     io.err(`routecheck: ${e.message}\n`)
-    return e.unreachable ? EXIT.incomplete : EXIT.badInput
+    return { summaries, fatalExit: e.unreachable ? EXIT.incomplete : EXIT.badInput }
   } finally {
     process.off('SIGINT', onSigint)
     journal?.close()
   }
-
-  if (flags.json) io.out(summaries.length === 1 ? summaryJson(summaries[0]!) : `[\n${summaries.map((s) => summaryJson(s).trimEnd()).join(',\n')}\n]\n`)
-  else if (summaries.length > 1) io.out(`\n${renderRunsTable(summaries, { color: io.color })}\n`)
-
-  const errored = summaries.reduce((n, s) => n + s.metrics.errored, 0)
-  const notSent = summaries.reduce((n, s) => n + s.requests.notSent, 0)
-  if (notSent > 0 && flags['max-cost'] !== undefined && !stop.signal.aborted) {
-    io.err(`stopped before passing --max-cost ${flags['max-cost']} USD: ${notSent} request(s) not sent. Finished work is in the journal; run again with a larger --max-cost to finish.\n`)
-  }
-  if (errored > 0) {
-    io.err(`${errored} case(s) have no decision (every request for them failed or was not sent): the run is incomplete (exit 3). Run again to retry them; finished requests are not sent twice.\n`)
-    return EXIT.incomplete
-  }
-  return EXIT.ok
+  return { summaries }
 }
 
-type DatasetRun = { journal: Journal | undefined; price: Price | undefined; budget: Budget | undefined; signal: AbortSignal }
+type DatasetRun = { journal: Journal | undefined; price: Price | undefined; budget: Budget | undefined; signal: AbortSignal; scorecard: boolean }
 
-async function evalDataset(dataset: Dataset, loaded: LoadedCatalogue, router: Router, plan: EvalPlan, io: CommandIO, run: DatasetRun): Promise<Summary> {
-  const repeats = plan.repeats ?? (router.deterministic ? 1 : 3)
+async function evalDataset(dataset: Dataset, repeats: number, { loaded, router, plan }: Setup, io: CommandIO, run: DatasetRun): Promise<Summary> {
   const progress = createProgress(`${path.basename(dataset.path)} · ${router.id}`, dataset.cases.length * repeats)
   const attempts = await routeCases(dataset.cases, loaded.catalogue, router, {
     repeats,
@@ -169,8 +193,8 @@ async function evalDataset(dataset: Dataset, loaded: LoadedCatalogue, router: Ro
   })
   const dir = plan.outFor(dataset.path)
   await writeRunFolder(dir, { summary, attempts, cases: dataset.cases })
-  io.err(`wrote ${path.join(dir, 'summary.json')} and results.jsonl\n`)
-  if (!plan.flags.json) io.out(`\n${renderScorecard(summary, { color: io.color })}\n`)
+  io.err(`wrote ${dir}/ (summary.json, results.jsonl, report.md, junit.xml)\n`)
+  if (run.scorecard) io.out(`\n${renderScorecard(summary, { color: io.color })}\n`)
   return summary
 }
 

@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs'
 import { InputError, UsageError } from '../load/input-error.js'
 import { evalCommand } from './eval.js'
+import { baselineCommand, gateCommand } from './gate.js'
 import { parseFlags, type Flags } from './flags.js'
 import { EXIT, type CommandIO } from './io.js'
 
@@ -32,6 +33,8 @@ Usage: routecheck <command> [flags]
 
 Commands:
   eval       route every dataset prompt, score it, write the run folder, print the scorecard
+  baseline   run the datasets (or read run folders) and write reports/baseline.json
+  gate       compare the agents as they are now with the baseline; exit 1 if routing got worse
 
 Run "routecheck <command> --help" for a command's flags.
 Exit codes: 0 ok · 1 gate failed · 2 bad input or usage · 3 run incomplete
@@ -44,10 +47,43 @@ and prints a scorecard (stdout). Progress goes to stderr.
 ${COMMON}
 Exit codes: 0 ok · 2 bad input or usage · 3 some cases have no decision
 `,
+  baseline: `Usage: routecheck baseline [RUN_DIR...] [flags]
+
+Runs the configured datasets (or reads the given run folders, which must have
+been routed with the agents as they are now) and writes the baseline the gate
+compares with: per dataset the per-case decisions and votes and the metrics,
+the router, every agent's fingerprint and the near-duplicate pairs. Commit it.
+
+  --baseline FILE        where to write it (default: reports/baseline.json)
+${COMMON}`,
+  gate: `Usage: routecheck gate [RUN_DIR...] [flags]
+
+Routes the baseline's datasets with the agents as they are now (or reads the
+given run folders) and compares them case by case with the baseline. Lists
+changed, added and removed agents, per-agent F1 changes, flipped cases, the
+exact McNemar p-value and a paired bootstrap interval of the accuracy change.
+Fails (exit 1) when accuracy drops more than gate.maxAccuracyDrop, an agent
+with support >= gate.minSupport loses more than gate.maxAgentF1Drop F1, more
+than gate.maxStableFlips cases go right -> wrong with every repeat agreeing,
+or a new near-duplicate pair appears. Flipped cases of model routers are
+re-tested; a flip its re-test does not reproduce is flaky and does not count.
+
+  --baseline FILE        the baseline (default: reports/baseline.json)
+  --only-if-changed      exit 0 at once, sending nothing, when no agent's routing fields changed
+  --dataset FILE         compare only this dataset of the baseline (repeatable)
+${COMMON}
+With GITHUB_ACTIONS set it prints ::error annotations on the agent files that
+go with the failures, and appends report.md to $GITHUB_STEP_SUMMARY.
+Exit codes: 0 passed · 1 failed · 2 bad input, or runs that cannot be compared · 3 incomplete
+`,
 }
 
-const COMMANDS: Record<string, (flags: Flags, io: CommandIO) => Promise<number>> = {
-  eval: evalCommand,
+type Command = { run: (flags: Flags, io: CommandIO, args: string[]) => Promise<number>; takesArgs: boolean }
+
+const COMMANDS: Record<string, Command> = {
+  eval: { run: (flags, io) => evalCommand(flags, io), takesArgs: false },
+  baseline: { run: baselineCommand, takesArgs: true },
+  gate: { run: gateCommand, takesArgs: true },
 }
 
 function version(): string {
@@ -78,9 +114,9 @@ export async function main(argv: readonly string[]): Promise<number> {
       io.out(HELP[name] ?? HELP.main!)
       return EXIT.ok
     }
-    if (rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}" (flags start with --; see routecheck ${name} --help)`)
+    if (rest.length > 0 && !command.takesArgs) throw new UsageError(`unexpected argument "${rest[0]}" (flags start with --; see routecheck ${name} --help)`)
     io.color = process.stdout.isTTY === true && !flags.json && !flags['no-color'] && process.env.NO_COLOR === undefined
-    return await command(flags, io)
+    return await command.run(flags, io, rest)
   } catch (e) {
     if (e instanceof InputError) {
       io.err(`routecheck: bad input\n${e.message}\n`)

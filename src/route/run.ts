@@ -41,6 +41,8 @@ export type Budget = {
 
 export type RunSettings = {
   repeats: number
+  /** repeat indices start here (a re-test asks for fresh repeats, not the journal's) */
+  firstRepeat?: number
   concurrency: number
   timeoutMs: number
   retry?: RetryPolicy
@@ -85,9 +87,10 @@ export async function routeCases(cases: readonly Case[], catalogue: Catalogue, r
     settings.onAttempt?.(a)
   }
 
+  const firstRepeat = settings.firstRepeat ?? 0
   const pending: Job[] = []
   for (const c of cases) {
-    for (let repeat = 0; repeat < settings.repeats; repeat++) {
+    for (let repeat = firstRepeat; repeat < firstRepeat + settings.repeats; repeat++) {
       const cached = settings.journal?.get(c.prompt, repeat)
       if (cached) finish({ caseId: c.id, repeat, decision: flagUnknownAgent(cached, known), tries: 0, cached: true })
       else pending.push({ c, repeat })
@@ -128,7 +131,7 @@ export async function routeCases(cases: readonly Case[], catalogue: Catalogue, r
   await Promise.all((settings.warmUp ? rest : pending).map((job) => limit(() => run(job))))
   if (fatal) throw fatal
 
-  return cases.flatMap((c) => Array.from({ length: settings.repeats }, (_, repeat) => results.get(id(c.id, repeat))!))
+  return cases.flatMap((c) => Array.from({ length: settings.repeats }, (_, i) => results.get(id(c.id, firstRepeat + i))!))
 }
 
 async function routeWithRetries(c: Case, repeat: number, catalogue: Catalogue, router: Router, known: ReadonlySet<string>, settings: RunSettings, runSignal: AbortSignal): Promise<Attempt> {

@@ -48,3 +48,42 @@ export function termCounts(list: readonly string[]): Map<string, number> {
   for (const t of list) counts.set(t, (counts.get(t) ?? 0) + 1)
   return counts
 }
+
+/** One kept word of a text: its stem, its lower-cased surface form, and which clause it sits in. */
+export type TermToken = { term: string; word: string; clause: number }
+
+// Punctuation that ends a clause: adjacent terms across it are not a phrase.
+const CLAUSE_BREAK = /[.,;:!?()[\]{}<>"'`|\n\r]/
+
+const stemCache = new Map<string, string>()
+function cachedStem(word: string): string {
+  let stem = stemCache.get(word)
+  if (stem === undefined) {
+    if (stemCache.size >= 100_000) stemCache.clear()
+    stem = stemmer(word)
+    stemCache.set(word, stem)
+  }
+  return stem
+}
+
+/**
+ * The same terms as `terms(text)`, in the same order, each with the word it
+ * came from and a clause number that grows at every punctuation mark, so
+ * callers can form phrases (adjacent terms in one clause) and show a stem as
+ * a readable word.
+ */
+export function termTokens(text: string): TermToken[] {
+  const out: TermToken[] = []
+  const lower = text.toLowerCase()
+  let clause = 0
+  let last = 0
+  for (const match of lower.matchAll(WORD)) {
+    const at = match.index ?? 0
+    if (CLAUSE_BREAK.test(lower.slice(last, at))) clause++
+    last = at + match[0].length
+    const word = match[0]
+    if (word.length < 2 || STOP_WORDS.has(word) || /^\d+$/.test(word)) continue
+    out.push({ term: cachedStem(word), word, clause })
+  }
+  return out
+}

@@ -1,0 +1,349 @@
+/**
+ * ## Overlap: weights and thresholds
+ *
+ * Every pair of agents gets a **text** score: the TF-IDF cosine of their
+ * names and descriptions, where the trigger (the words before the first
+ * `<example>` or "Examples:") counts in full, example blocks count 0.3,
+ * two-word phrases count 0.5 of a word, and tags and the agent's own name are
+ * dropped. A run adds **confusion** (cases routed across the pair on primary
+ * labels, over the pair's decided cases), **co-acceptance** (cases accepting
+ * both, over cases accepting either), and the shares of the pair's cases with
+ * **split votes** or a **low margin** (a gap between the top two in the run's
+ * lowest quarter). The combined score is a noisy-OR,
+ * `1 − (1 − text)(1 − 0.4·confusion)(1 − 0.3·coAcceptance)(1 − 0.15·split)(1 − 0.15·lowMargin)`:
+ * each signal is a separate chance to see the overlap, so a run can confirm
+ * overlap but never clear it (a router that happens to separate two
+ * look-alike descriptions today may not tomorrow). Run signals join once the
+ * pair has 5 decided cases; with no run the score is the text score. A pair
+ * is a **near-duplicate** at a score of 0.2 or more, or a text score of 0.45
+ * or more whatever the run says. On the bundled agents the ten pairs of
+ * Python agents score 0.13–0.34 on text and every other pair 0.07 or less;
+ * 0.2 flags six of the Python pairs, enough to join all five into one
+ * cluster (the weakest link needed is 0.23). With the lexical router's runs
+ * on the bundled datasets the Python pairs score 0.16–0.41 and other pairs at
+ * most 0.17. Copies and paraphrases planted among the bundled agents score
+ * 0.49–0.97 on text, so from 0.45 the advice is "merge", not "reword". A
+ * coin-toss confusion (0.5) or a labeller who always accepts both is enough
+ * on its own to flag a pair (0.2 and 0.3). Lint flags descriptions under 40
+ * characters (too little to route on) or over 1,500 (≈375 tokens, paid on
+ * every routing call), and text scores of 0.95 or more as near-exact copies.
+ */
+import { lintAgents } from './lint.js'
+import { collectRunSignals, pairKey, type RunSignals } from './run.js'
+import type { InvalidFile, OverlapAgent, OverlapCase, OverlapCluster, OverlapPair, OverlapReport, SignalName } from './schema.js'
+import { buildTextIndex, distinctiveTerms, sharedTerms, similarPairs, type TextIndex, type TextModelOptions } from './text.js'
+
+export type { InvalidFile, LintFinding, OverlapAgent, OverlapCase, OverlapCluster, OverlapPair, OverlapReport, SignalName } from './schema.js'
+export { overlapAgentSchema, overlapCaseSchema, overlapReportSchema } from './schema.js'
+export { PLAIN_TEXT_MODEL, type TextModelOptions } from './text.js'
+export { renderOverlapText } from './render.js'
+
+/** How descriptions become vectors. On the planted-duplicate test the weakest planted pair scores 1.45× the best Python pair, against 1.23× under plain TF-IDF (PLAIN_TEXT_MODEL). */
+export const TEXT_MODEL: TextModelOptions = { triggerWeight: 1, exampleWeight: 0.3, nameWeight: 1, bigramWeight: 0.5, stripScaffolding: true }
+// exampleWeight 0.3: examples are transcripts whose scaffolding every agent shares; a copied trigger with new examples rises from 0.57 to 0.80.
+// nameWeight 1: weighting names 2–3× raised the Python pairs (which share "python backend") more than the planted copies, narrowing the gap.
+// bigramWeight 0.5: shared phrases mark copying more than shared topic words; at 1 paraphrases lose more than copies gain.
+
+/** Noisy-OR weights (what a signal at full strength says alone): text is the cause and needs no run; confusion is the symptom users feel (a coin toss, 0.5, flags alone); co-acceptance is the labeller saying "either will do"; split votes and low margins are noisy hints that only add to others. */
+export const SIGNAL_WEIGHTS: Readonly<Record<SignalName, number>> = { text: 1, confusion: 0.4, coAcceptance: 0.3, splitVotes: 0.15, lowMargins: 0.15 }
+
+/** Combined score from which a pair is a near-duplicate: above every pair of distinct roles on the bundled agents (≤ 0.07 on text, ≤ 0.17 with a lexical run), below the links that join the five Python agents (≥ 0.23). */
+export const NEAR_DUPLICATE_SCORE = 0.2
+
+/** Text score from which two descriptions are one agent written twice: merge, don't reword; a near-duplicate whatever a run says. Above every Python pair (≤ 0.34), below every planted copy or paraphrase (≥ 0.49). */
+export const MERGE_TEXT = 0.45
+
+/** Text score from which lint calls two descriptions near-exact copies. */
+export const NEAR_EXACT_TEXT = 0.95
+
+/** Decided cases a pair needs (primary among the two) before run signals join its score: one misrouted case is not a pattern. */
+export const MIN_PAIR_SUPPORT = 5
+
+/** A margin in the run's lowest quarter is a low margin: scale-free, so it works for any router's scores. */
+export const LOW_MARGIN_QUANTILE = 0.25
+
+/** Under 40 characters a description cannot say both what an agent does and when to use it. */
+export const MIN_DESCRIPTION_CHARS = 40
+
+/** Over 1,500 characters (≈375 tokens) a description is mostly examples, and every description is sent on every routing call. */
+export const MAX_DESCRIPTION_CHARS = 1500
+
+/** The usual rough estimate for English prose. */
+export const CHARS_PER_TOKEN = 4
+
+/** Text pairs kept per agent while scanning, so each agent's nearest neighbours are always known. */
+export const TEXT_PAIRS_PER_AGENT = 10
+
+/** Pairs listed per agent of the catalogue (at least; every near-duplicate is listed). */
+export const LISTED_PAIRS_PER_AGENT = 5
+
+/** Terms common to more than half the agents do not generate candidate pairs in large catalogues (their weight still counts). */
+export const CANDIDATE_MAX_DF_SHARE = 0.5
+
+/** Catalogues up to this size compare every pair. */
+export const EXHAUSTIVE_UP_TO = 200
+
+/** Shared and distinctive terms shown per pair and per member. */
+export const SHARED_TERMS = 8
+export const DISTINCTIVE_TERMS = 6
+
+/** Ids kept per evidence list (the counts are always complete). */
+export const EVIDENCE_LIMIT = 25
+
+export type OverlapThresholds = {
+  nearDuplicate: number
+  mergeText: number
+  nearExactText: number
+  minPairSupport: number
+  lowMarginQuantile: number
+  /** an absolute low-margin line in the router's score units, instead of the quantile */
+  lowMargin: number | undefined
+  minDescriptionChars: number
+  maxDescriptionChars: number
+  weights: Readonly<Record<SignalName, number>>
+  textModel: TextModelOptions
+}
+
+export const OVERLAP_DEFAULTS: OverlapThresholds = {
+  nearDuplicate: NEAR_DUPLICATE_SCORE,
+  mergeText: MERGE_TEXT,
+  nearExactText: NEAR_EXACT_TEXT,
+  minPairSupport: MIN_PAIR_SUPPORT,
+  lowMarginQuantile: LOW_MARGIN_QUANTILE,
+  lowMargin: undefined,
+  minDescriptionChars: MIN_DESCRIPTION_CHARS,
+  maxDescriptionChars: MAX_DESCRIPTION_CHARS,
+  weights: SIGNAL_WEIGHTS,
+  textModel: TEXT_MODEL,
+}
+
+export type OverlapInput = {
+  agents: readonly OverlapAgent[]
+  /** a run's cases (summary.json `cases`); without them only the text signal is computed */
+  cases?: readonly OverlapCase[]
+  /** files the loader could not read as agents, passed through */
+  invalid?: readonly InvalidFile[]
+}
+
+type Scored = OverlapPair & { i: number; j: number }
+
+const codeUnitOrder = (x: string, y: string) => (x < y ? -1 : x > y ? 1 : 0)
+
+/**
+ * Scores pairs of agents on every signal the input allows, flags
+ * near-duplicates, groups them into clusters with what sets each member
+ * apart, and lints the agents. Pure: same input, same report.
+ */
+export function analyseOverlap(input: OverlapInput, opts: Partial<OverlapThresholds> = {}): OverlapReport {
+  const t: OverlapThresholds = { ...OVERLAP_DEFAULTS, ...opts }
+  // Sorted by name (code-unit order), so the report never depends on the order agents came in and every pair reads a < b.
+  const agents = [...input.agents].sort((x, y) => codeUnitOrder(x.name, y.name))
+  const n = agents.length
+  const names = agents.map((a) => a.name)
+  const index = buildTextIndex(agents, t.textModel)
+  const textPairs = similarPairs(index, {
+    perAgent: TEXT_PAIRS_PER_AGENT,
+    overall: LISTED_PAIRS_PER_AGENT * n,
+    maxDfShare: CANDIDATE_MAX_DF_SHARE,
+    exhaustiveUpTo: EXHAUSTIVE_UP_TO,
+  })
+  const cases = input.cases ?? []
+  const run = cases.length > 0 ? collectRunSignals(cases, new Set(names), { lowMarginQuantile: t.lowMarginQuantile, lowMargin: t.lowMargin }) : undefined
+  const signals: SignalName[] = ['text', ...(['confusion', 'coAcceptance', 'splitVotes', 'lowMargins'] as const).filter((s) => run?.available.has(s))]
+
+  // Candidates: the text pairs worth listing, and every pair the run has anything to say about.
+  const position = new Map(names.map((name, i) => [name, i]))
+  const candidates = new Map<string, { i: number; j: number; text: number | undefined }>()
+  for (const p of textPairs.values()) candidates.set(pairKey(names[p.i]!, names[p.j]!), { i: p.i, j: p.j, text: p.score })
+  for (const key of run?.pairs.keys() ?? []) {
+    if (candidates.has(key)) continue
+    const [x, y] = key.split('\u0000') as [string, string]
+    const i = position.get(x)
+    const j = position.get(y)
+    if (i === undefined || j === undefined) continue
+    candidates.set(key, { i: Math.min(i, j), j: Math.max(i, j), text: undefined })
+  }
+
+  const scored: Scored[] = []
+  for (const [key, c] of candidates) {
+    const text = c.text ?? cosineOf(index, c.i, c.j)
+    scored.push(scorePair(names[c.i]!, names[c.j]!, c.i, c.j, text, run?.pairs.get(key), run, t))
+  }
+  scored.sort((x, y) => y.score - x.score || x.i - y.i || x.j - y.j)
+
+  const nearCount = scored.filter((p) => p.nearDuplicate).length
+  const listed = scored.slice(0, Math.max(LISTED_PAIRS_PER_AGENT * n, nearCount))
+  const pairs: OverlapPair[] = listed.map(({ i, j, ...p }) => ({ ...p, sharedTerms: sharedTerms(index, i, j, SHARED_TERMS) }))
+
+  const clusters = buildClusters(index, scored.filter((p) => p.nearDuplicate), run, t)
+  const { lint, tokens } = lintAgents(
+    agents,
+    scored.map((p) => ({ a: p.a, b: p.b, text: p.text })),
+    { minDescriptionChars: t.minDescriptionChars, maxDescriptionChars: t.maxDescriptionChars, charsPerToken: CHARS_PER_TOKEN, nearExactText: t.nearExactText },
+  )
+  const invalid = (input.invalid ?? []).map(({ file, line, reason }) => ({ file, line, reason }))
+  return { signals, pairs, clusters, invalid, lint, tokens }
+}
+
+function cosineOf(index: TextIndex, i: number, j: number): number {
+  const a = index.vectors[i]!
+  const b = index.vectors[j]!
+  let x = 0
+  let y = 0
+  let dot = 0
+  while (x < a.ids.length && y < b.ids.length) {
+    if (a.ids[x] === b.ids[y]) dot += a.weights[x++]! * b.weights[y++]!
+    else if (a.ids[x]! < b.ids[y]!) x++
+    else y++
+  }
+  return Math.min(1, dot)
+}
+
+function scorePair(a: string, b: string, i: number, j: number, text: number, stats: ReturnType<RunSignals['pairs']['get']>, run: RunSignals | undefined, t: OverlapThresholds): Scored {
+  const pair: Scored = { a, b, i, j, score: text, text, nearDuplicate: false, sharedTerms: [], evidence: {} }
+  // Noisy-OR: each signal is a separate chance to see the overlap; 1 − Π(1 − weight × value).
+  let miss = 1 - t.weights.text * text
+  let joined = false
+  if (run) {
+    const support = (run.support.get(a) ?? 0) + (run.support.get(b) ?? 0)
+    const routed = stats?.routedAcross ?? []
+    const co = stats?.coAccepted ?? []
+    const either = (run.accepted.get(a) ?? 0) + (run.accepted.get(b) ?? 0) - co.length
+    const counts = support >= t.minPairSupport
+    const add = (signal: SignalName, value: number) => {
+      if (!counts) return
+      miss *= 1 - t.weights[signal] * Math.min(1, value)
+      joined = true
+    }
+    if (support > 0) {
+      pair.confusion = routed.length / support
+      add('confusion', pair.confusion)
+    }
+    pair.evidence.routedAcross = routed.slice(0, EVIDENCE_LIMIT)
+    if (either > 0) {
+      pair.coAcceptance = co.length / either
+      add('coAcceptance', pair.coAcceptance)
+      pair.evidence.coAccepted = co.slice(0, EVIDENCE_LIMIT)
+    }
+    if (run.available.has('splitVotes')) {
+      const split = stats?.splitVotes ?? []
+      pair.splitVotes = split.length
+      add('splitVotes', split.length / support)
+      pair.evidence.splitVotes = split.slice(0, EVIDENCE_LIMIT)
+    }
+    if (run.available.has('lowMargins')) {
+      const low = stats?.lowMargins ?? []
+      pair.lowMargins = low.length
+      add('lowMargins', low.length / support)
+      pair.evidence.lowMargins = low.slice(0, EVIDENCE_LIMIT)
+    }
+  }
+  // With no run signal joined, the score is the text score itself.
+  pair.score = joined ? 1 - miss : text
+  pair.nearDuplicate = pair.score >= t.nearDuplicate || text >= t.mergeText
+  return pair
+}
+
+function buildClusters(index: TextIndex, near: readonly Scored[], run: RunSignals | undefined, t: OverlapThresholds): OverlapCluster[] {
+  // Union-find over the near-duplicate pairs.
+  const parent = new Map<number, number>()
+  const find = (x: number): number => {
+    let r = x
+    while (parent.get(r) !== r) r = parent.get(r)!
+    while (parent.get(x) !== r) {
+      const next = parent.get(x)!
+      parent.set(x, r)
+      x = next
+    }
+    return r
+  }
+  for (const p of near) {
+    for (const x of [p.i, p.j]) if (!parent.has(x)) parent.set(x, x)
+    const [ri, rj] = [find(p.i), find(p.j)]
+    if (ri !== rj) parent.set(Math.max(ri, rj), Math.min(ri, rj))
+  }
+  const groups = new Map<number, number[]>()
+  for (const x of parent.keys()) {
+    const r = find(x)
+    const g = groups.get(r)
+    if (g) g.push(x)
+    else groups.set(r, [x])
+  }
+  const pairsOf = new Map<number, Scored[]>()
+  for (const p of near) {
+    const r = find(p.i)
+    const list = pairsOf.get(r)
+    if (list) list.push(p)
+    else pairsOf.set(r, [p])
+  }
+
+  const clusters: Array<OverlapCluster & { top: number }> = []
+  for (const [root, members] of groups) {
+    members.sort((x, y) => x - y)
+    const memberNames = members.map((m) => index.names[m]!)
+    const distinct = distinctiveTerms(index, members, DISTINCTIVE_TERMS, t.textModel.bigramWeight > 0 ? 1 / t.textModel.bigramWeight : 1)
+    const distinctive = Object.fromEntries(members.map((m) => [index.names[m]!, distinct.get(m) ?? []]))
+    const winsAlone = run ? Object.fromEntries(memberNames.map((m) => [m, run.wins.get(m) ?? []])) : undefined
+    const links = pairsOf.get(root) ?? []
+    clusters.push({
+      members: memberNames,
+      distinctive,
+      ...(winsAlone ? { winsAlone } : {}),
+      suggestion: suggest(memberNames, links, distinctive, winsAlone, t),
+      top: Math.max(...links.map((p) => p.score)),
+    })
+  }
+  clusters.sort((x, y) => y.members.length - x.members.length || y.top - x.top || codeUnitOrder(x.members[0]!, y.members[0]!))
+  return clusters.map(({ top: _top, ...c }) => c)
+}
+
+/** Members named one by one in a suggestion; a bigger cluster's suggestion says how many more. */
+export const SUGGESTED_MEMBERS = 8
+
+function listNames(names: readonly string[]): string {
+  return names.length <= SUGGESTED_MEMBERS ? names.join(', ') : `${names.slice(0, SUGGESTED_MEMBERS).join(', ')} and ${names.length - SUGGESTED_MEMBERS} more`
+}
+
+const quoteTerms = (terms: readonly string[], k = 4) => `"${terms.slice(0, k).join(', ')}"`
+
+/** One plain suggestion for a cluster: merge what adds nothing, reword the rest to lead with what sets it apart. */
+export function suggest(
+  members: readonly string[],
+  links: readonly Scored[],
+  distinctive: Readonly<Record<string, string[]>>,
+  winsAlone: Readonly<Record<string, string[]>> | undefined,
+  t: Pick<OverlapThresholds, 'mergeText'>,
+): string {
+  const wins = (m: string) => winsAlone?.[m]?.length ?? 0
+  // The member to keep: the one that wins most prompts alone; without a run, the one closest to all the others.
+  const closeness = (m: string) => links.filter((p) => p.a === m || p.b === m).reduce((s, p) => s + p.text, 0)
+  const keeper = [...members].sort((x, y) => wins(y) - wins(x) || closeness(y) - closeness(x) || codeUnitOrder(x, y))[0]!
+  const winsNote = (m: string) => (winsAlone ? ` (wins ${wins(m)} prompt${wins(m) === 1 ? '' : 's'} alone)` : '')
+  const lead = (ms: readonly string[]) =>
+    ms
+      .filter((m) => (distinctive[m] ?? []).length > 0)
+      .map((m) => `${m} → ${quoteTerms(distinctive[m]!)}`)
+      .join('; ')
+
+  if (members.length === 2) {
+    const [x, y] = members as [string, string]
+    const text = links[0]?.text ?? 0
+    const other = keeper === x ? y : x
+    const thin = (m: string) => (distinctive[m] ?? []).length < 2
+    if (text >= t.mergeText || thin(other) || (winsAlone && wins(other) === 0)) {
+      const why = text >= t.mergeText ? `their descriptions say nearly the same thing (text ${text.toFixed(2)})` : winsAlone && wins(other) === 0 ? `${other} wins no prompt alone` : `${other} has little of its own to say`
+      return `Merge ${other} into ${keeper}${winsNote(keeper)}: ${why}. If both must stay, reword so the first words differ: ${lead([keeper, other])}.`
+    }
+    return `Reword both so a router can tell them apart, leading each description with what only it does: ${lead([x, y])}.`
+  }
+
+  const idle = winsAlone ? members.filter((m) => m !== keeper && wins(m) === 0) : []
+  const rest = members.filter((m) => !idle.includes(m))
+  const parts = [`${members.length} agents cover the same ground.`]
+  if (idle.length > 0) parts.push(`${listNames(idle)} win${idle.length === 1 ? 's' : ''} no prompt alone: merge ${idle.length === 1 ? 'it' : 'them'} into ${keeper}${winsNote(keeper)}.`)
+  else parts.push(`Merge them into ${keeper}${winsAlone ? winsNote(keeper) : ' (the closest to all the others)'}, or keep only the ones with a job of their own.`)
+  const shown = rest.slice(0, SUGGESTED_MEMBERS)
+  const more = rest.length > shown.length ? `; and ${rest.length - shown.length} more (see distinctive terms)` : ''
+  if (rest.length >= 2) parts.push(`To keep ${idle.length > 0 ? 'the rest' : 'them'} apart, lead each description with what only it does: ${lead(shown)}${more}.`)
+  return parts.join(' ')
+}

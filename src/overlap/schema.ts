@@ -1,0 +1,104 @@
+import { z } from 'zod'
+
+/**
+ * The shapes that cross the overlap module's boundary: what it reads (agents,
+ * a run's cases, invalid files from the loader) and the report it returns,
+ * which goes into summary.json and `--json` output. Types are inferred from
+ * these schemas; field names are a contract (DESIGN "Overlap").
+ */
+
+export const overlapAgentSchema = z.object({
+  name: z.string(),
+  description: z.string(),
+  /** path as given by the user, for lint messages */
+  file: z.string(),
+})
+export type OverlapAgent = z.infer<typeof overlapAgentSchema>
+
+/** One case of a run, as summary.json's `cases` has it (extra fields are ignored). */
+export const overlapCaseSchema = z.object({
+  id: z.string(),
+  /** acceptable agents, best first; `expected[0]` is the primary */
+  expected: z.array(z.string()).min(1),
+  /** the majority decision; null when every repeat errored */
+  decision: z.string().nullable(),
+  /** decisions per label over the repeats */
+  votes: z.record(z.string(), z.number()).optional(),
+  /** the winning repeat's second choice and the gap between its two best scores, where the router scores */
+  runnerUp: z.string().optional(),
+  margin: z.number().optional(),
+})
+export type OverlapCase = z.infer<typeof overlapCaseSchema>
+
+export const invalidFileSchema = z.object({ file: z.string(), line: z.number(), reason: z.string() })
+export type InvalidFile = z.infer<typeof invalidFileSchema>
+
+const routedAcrossSchema = z.object({ id: z.string(), expected: z.string(), decision: z.string() })
+
+export const overlapPairSchema = z.strictObject({
+  a: z.string(),
+  b: z.string(),
+  /** the combined score the pairs are ranked by; with no run, the text score */
+  score: z.number(),
+  text: z.number(),
+  confusion: z.number().optional(),
+  coAcceptance: z.number().optional(),
+  splitVotes: z.number().int().optional(),
+  lowMargins: z.number().int().optional(),
+  nearDuplicate: z.boolean(),
+  sharedTerms: z.array(z.string()),
+  evidence: z.strictObject({
+    /** cases whose primary is one of the two and whose decision is the other */
+    routedAcross: z.array(routedAcrossSchema).optional(),
+    /** cases whose expected set holds both */
+    coAccepted: z.array(z.string()).optional(),
+    /** cases whose repeats voted for both */
+    splitVotes: z.array(z.string()).optional(),
+    /** cases decided between the two by a small margin */
+    lowMargins: z.array(z.string()).optional(),
+  }),
+})
+export type OverlapPair = z.infer<typeof overlapPairSchema>
+
+export const overlapClusterSchema = z.strictObject({
+  members: z.array(z.string()),
+  /** per member: its own terms, rare in the rest of the cluster */
+  distinctive: z.record(z.string(), z.array(z.string())),
+  /** per member: the cases whose primary it is and which it was routed */
+  winsAlone: z.record(z.string(), z.array(z.string())).optional(),
+  suggestion: z.string(),
+})
+export type OverlapCluster = z.infer<typeof overlapClusterSchema>
+
+export const lintRules = [
+  'description-too-short',
+  'description-too-long',
+  'name-file-mismatch',
+  'duplicate-description',
+  'near-duplicate-description',
+  'missing-trigger',
+] as const
+export const lintFindingSchema = z.strictObject({
+  agent: z.string(),
+  file: z.string(),
+  rule: z.enum(lintRules),
+  /** `warning`: fix it; `info`: a soft rule, worth a look */
+  severity: z.enum(['warning', 'info']),
+  message: z.string(),
+})
+export type LintFinding = z.infer<typeof lintFindingSchema>
+
+export const signalNames = ['text', 'confusion', 'coAcceptance', 'splitVotes', 'lowMargins'] as const
+export type SignalName = (typeof signalNames)[number]
+
+export const overlapReportSchema = z.strictObject({
+  /** the signals this report could compute: `text` always, the rest only from a run */
+  signals: z.array(z.enum(signalNames)),
+  pairs: z.array(overlapPairSchema),
+  clusters: z.array(overlapClusterSchema),
+  invalid: z.array(invalidFileSchema),
+  lint: z.array(lintFindingSchema),
+  /** per agent: estimated tokens its description costs on every routing call (chars / 4) */
+  tokens: z.record(z.string(), z.number().int()),
+})
+export type OverlapReport = z.infer<typeof overlapReportSchema>

@@ -1,0 +1,449 @@
+import { nameWords, termTokens, type TermToken } from '../text/terms.js'
+
+/**
+ * The text signal: TF-IDF cosine of agent descriptions and names, on sparse
+ * vectors, with pairs found through an inverted index so a catalogue of
+ * thousands never needs an N×N matrix.
+ */
+
+/** How a description is read into a vector. */
+export type TextModelOptions = {
+  /** weight of the words before the first `<example>` / "Examples:" (the trigger: what the router reads first) */
+  triggerWeight: number
+  /** weight of the words inside the examples (illustrations, mostly transcript scaffolding) */
+  exampleWeight: number
+  /** weight of the name's words */
+  nameWeight: number
+  /** weight of a two-word phrase (adjacent terms in one clause) against a single word */
+  bigramWeight: number
+  /** drop XML tags and the agent's own name from the description before reading it */
+  stripScaffolding: boolean
+}
+
+/** Textbook TF-IDF over description and name words, the baseline the tuned model is compared with. */
+export const PLAIN_TEXT_MODEL: TextModelOptions = { triggerWeight: 1, exampleWeight: 1, nameWeight: 1, bigramWeight: 0, stripScaffolding: false }
+
+export type SparseVector = {
+  /** term ids, ascending */
+  ids: Int32Array
+  /** unit-length weights, aligned with ids */
+  weights: Float64Array
+}
+
+export type TextIndex = {
+  names: string[]
+  vectors: SparseVector[]
+  /** term id → the term (a stem, or two stems joined by a space) */
+  terms: string[]
+  /** the term → its id */
+  termId: Map<string, number>
+  /** term id → number of agents whose vector holds it */
+  df: Int32Array
+  /** term id → true when the term comes from the agent's name (per agent: ids in its name) */
+  nameTerms: Array<Set<number>>
+  /** term → how to show it: a stem's most frequent word, a phrase's first-seen words */
+  surface: Map<string, string>
+}
+
+const EXAMPLES_START = /<example>|(?:^|\n|\s)examples?\s*:/i
+const TAG = /<\/?[a-z][^<>]*>/gi
+
+/** Splits a description into its trigger part and its examples part. */
+export function splitDescription(description: string): { trigger: string; examples: string } {
+  const m = EXAMPLES_START.exec(description)
+  if (!m) return { trigger: description, examples: '' }
+  return { trigger: description.slice(0, m.index), examples: description.slice(m.index) }
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+}
+
+/** Builds the index: every description is tokenised exactly once. */
+export function buildTextIndex(agents: ReadonlyArray<{ name: string; description: string }>, model: TextModelOptions): TextIndex {
+  const dictionary = new Map<string, number>()
+  const terms: string[] = []
+  const idOf = (t: string): number => {
+    let id = dictionary.get(t)
+    if (id === undefined) {
+      id = terms.length
+      dictionary.set(t, id)
+      terms.push(t)
+    }
+    return id
+  }
+  const surfaceCounts = new Map<string, Map<string, number>>()
+  // A phrase is shown as the words it was first seen as; a single stem as its most frequent word.
+  const phraseSurface = new Map<string, string>()
+  const countSurface = (tokens: readonly TermToken[]) => {
+    for (const { term, word } of tokens) {
+      let m = surfaceCounts.get(term)
+      if (!m) surfaceCounts.set(term, (m = new Map()))
+      m.set(word, (m.get(word) ?? 0) + 1)
+    }
+  }
+
+  const rawDocs: Array<Map<number, number>> = []
+  const nameTerms: Array<Set<number>> = []
+  for (const agent of agents) {
+    const tf = new Map<number, number>()
+    const add = (tokens: readonly TermToken[], weight: number) => {
+      if (weight <= 0) return
+      for (let i = 0; i < tokens.length; i++) {
+        const tok = tokens[i]!
+        const id = idOf(tok.term)
+        tf.set(id, (tf.get(id) ?? 0) + weight)
+        const next = tokens[i + 1]
+        if (model.bigramWeight > 0 && next && next.clause === tok.clause && next.term !== tok.term) {
+          const phrase = `${tok.term} ${next.term}`
+          const bid = idOf(phrase)
+          if (!phraseSurface.has(phrase)) phraseSurface.set(phrase, `${tok.word} ${next.word}`)
+          tf.set(bid, (tf.get(bid) ?? 0) + weight * model.bigramWeight)
+        }
+      }
+    }
+    let text = agent.description
+    if (model.stripScaffolding) {
+      text = text.replace(TAG, ' . ').replace(new RegExp(`\\b${escapeRegExp(agent.name)}\\b`, 'gi'), ' ')
+    }
+    const { trigger, examples } = model.stripScaffolding || model.triggerWeight !== model.exampleWeight ? splitDescription(text) : { trigger: text, examples: '' }
+    const triggerTokens = termTokens(trigger)
+    const exampleTokens = termTokens(examples)
+    const nameTokens = termTokens(nameWords(agent.name))
+    countSurface(triggerTokens)
+    countSurface(exampleTokens)
+    countSurface(nameTokens)
+    add(triggerTokens, model.triggerWeight)
+    add(exampleTokens, model.exampleWeight)
+    // Name words are one phrase each ("python backend"), never joined to the description's words.
+    add(nameTokens, model.nameWeight)
+    nameTerms.push(new Set(nameTokens.map((t) => dictionary.get(t.term)!)))
+    rawDocs.push(tf)
+  }
+
+  const n = agents.length
+  const df = new Int32Array(terms.length)
+  for (const d of rawDocs) for (const id of d.keys()) df[id]!++
+  const vectors = rawDocs.map((d) => {
+    const ids = Int32Array.from([...d.keys()].sort((a, b) => a - b))
+    const weights = new Float64Array(ids.length)
+    let norm = 0
+    for (let k = 0; k < ids.length; k++) {
+      const id = ids[k]!
+      // Sublinear term weight (log1p of the weighted count) times a smoothed idf that stays positive for terms every agent has.
+      const w = Math.log1p(d.get(id)!) * Math.log(1 + n / df[id]!)
+      weights[k] = w
+      norm += w * w
+    }
+    norm = Math.sqrt(norm) || 1
+    for (let k = 0; k < weights.length; k++) weights[k]! /= norm
+    return { ids, weights }
+  })
+
+  const surface = phraseSurface
+  for (const [stem, words] of surfaceCounts) {
+    let best = ''
+    let bestCount = -1
+    for (const [w, c] of words) if (c > bestCount || (c === bestCount && w < best)) [best, bestCount] = [w, c]
+    surface.set(stem, best)
+  }
+  return { names: agents.map((a) => a.name), vectors, terms, termId: dictionary, df, nameTerms, surface }
+}
+
+/** Cosine of two unit vectors: a merge of their sorted ids. */
+export function cosine(a: SparseVector, b: SparseVector): number {
+  let i = 0
+  let j = 0
+  let dot = 0
+  while (i < a.ids.length && j < b.ids.length) {
+    const x = a.ids[i]!
+    const y = b.ids[j]!
+    if (x === y) dot += a.weights[i++]! * b.weights[j++]!
+    else if (x < y) i++
+    else j++
+  }
+  return Math.min(1, dot)
+}
+
+export type ScoredPair = { i: number; j: number; score: number }
+
+/** Keeps the `size` highest-scoring pairs: a min-heap on score. */
+export class TopPairs {
+  private readonly heap: ScoredPair[] = []
+  constructor(private readonly size: number) {}
+  get floor(): number {
+    return this.heap.length < this.size ? -Infinity : this.heap[0]!.score
+  }
+  offer(p: ScoredPair): void {
+    if (this.size <= 0) return
+    const h = this.heap
+    if (h.length < this.size) {
+      h.push(p)
+      let k = h.length - 1
+      while (k > 0) {
+        const parent = (k - 1) >> 1
+        if (!worse(h[k]!, h[parent]!)) break
+        ;[h[k], h[parent]] = [h[parent]!, h[k]!]
+        k = parent
+      }
+      return
+    }
+    if (!worse(h[0]!, p)) return
+    h[0] = p
+    let k = 0
+    for (;;) {
+      const l = 2 * k + 1
+      const r = l + 1
+      let m = k
+      if (l < h.length && worse(h[l]!, h[m]!)) m = l
+      if (r < h.length && worse(h[r]!, h[m]!)) m = r
+      if (m === k) break
+      ;[h[k], h[m]] = [h[m]!, h[k]!]
+      k = m
+    }
+  }
+  items(): ScoredPair[] {
+    return [...this.heap]
+  }
+}
+
+/** Lower score first; on a tie the later pair is the worse one, so results never depend on visiting order. */
+function worse(a: ScoredPair, b: ScoredPair): boolean {
+  if (a.score !== b.score) return a.score < b.score
+  return a.i !== b.i ? a.i > b.i : a.j > b.j
+}
+
+export type SimilarityOptions = {
+  /** pairs kept for each agent */
+  perAgent: number
+  /** pairs kept over the whole catalogue */
+  overall: number
+  /** a term in more than this share of agents is not used to find candidate pairs (its weight still counts once a pair is found) */
+  maxDfShare: number
+  /** catalogues this small use every term to find candidates, and list pairs that share nothing */
+  exhaustiveUpTo: number
+}
+
+/**
+ * Text similarity of the pairs worth listing: each agent's `perAgent` best
+ * and the `overall` best, with exact cosines. Candidates come from an inverted
+ * index over terms in at most `maxDfShare` of the agents; the contribution of
+ * the skipped common terms is added back exactly for every candidate, so a
+ * listed score is always the true cosine. Memory: the postings, one row of
+ * accumulators, and the kept pairs.
+ */
+export function similarPairs(index: TextIndex, opts: SimilarityOptions): Map<string, ScoredPair> {
+  const n = index.vectors.length
+  const exhaustive = n <= opts.exhaustiveUpTo
+  const maxDf = exhaustive ? n : Math.max(2, Math.floor(n * opts.maxDfShare))
+  const termCount = index.terms.length
+
+  // Postings (CSR) over the terms used for candidates; the rest, per agent, in a small side vector.
+  const start = new Int32Array(termCount + 1)
+  for (const v of index.vectors) for (const id of v.ids) if (index.df[id]! <= maxDf && index.df[id]! >= 2) start[id + 1]!++
+  for (let t = 0; t < termCount; t++) start[t + 1]! += start[t]!
+  const postDoc = new Int32Array(start[termCount]!)
+  const postWeight = new Float64Array(start[termCount]!)
+  const fill = start.slice(0, termCount)
+  const common: SparseVector[] = []
+  index.vectors.forEach((v, doc) => {
+    const cIds: number[] = []
+    const cWeights: number[] = []
+    for (let k = 0; k < v.ids.length; k++) {
+      const id = v.ids[k]!
+      const d = index.df[id]!
+      if (d > maxDf) {
+        cIds.push(id)
+        cWeights.push(v.weights[k]!)
+      } else if (d >= 2) {
+        postDoc[fill[id]!] = doc
+        postWeight[fill[id]!++] = v.weights[k]!
+      }
+    }
+    common.push({ ids: Int32Array.from(cIds), weights: Float64Array.from(cWeights) })
+  })
+
+  const perAgent = index.vectors.map(() => new TopPairs(opts.perAgent))
+  const overall = new TopPairs(opts.overall)
+  const acc = new Float64Array(n)
+  const seen = new Uint8Array(n)
+  const touched = new Int32Array(n)
+  for (let i = 0; i < n; i++) {
+    let count = 0
+    const v = index.vectors[i]!
+    for (let k = 0; k < v.ids.length; k++) {
+      const id = v.ids[k]!
+      const end = start[id + 1]!
+      const w = v.weights[k]!
+      for (let p = start[id]!; p < end; p++) {
+        const j = postDoc[p]!
+        if (j <= i) continue
+        if (!seen[j]) {
+          seen[j] = 1
+          touched[count++] = j
+        }
+        acc[j]! += w * postWeight[p]!
+      }
+    }
+    if (exhaustive) {
+      for (let j = i + 1; j < n; j++) {
+        if (!seen[j]) {
+          seen[j] = 1
+          touched[count++] = j
+        }
+      }
+    }
+    const ci = common[i]!
+    for (let c = 0; c < count; c++) {
+      const j = touched[c]!
+      const score = Math.min(1, acc[j]! + (ci.ids.length > 0 ? cosine(ci, common[j]!) : 0))
+      acc[j] = 0
+      seen[j] = 0
+      const pair = { i, j, score }
+      if (score > perAgent[i]!.floor) perAgent[i]!.offer(pair)
+      if (score > perAgent[j]!.floor) perAgent[j]!.offer(pair)
+      if (score > overall.floor) overall.offer(pair)
+    }
+  }
+
+  const kept = new Map<string, ScoredPair>()
+  for (const p of [...overall.items(), ...perAgent.flatMap((t) => t.items())]) kept.set(`${p.i} ${p.j}`, p)
+  return kept
+}
+
+/** A stem or stem pair as words: "process pipelin" → "processing pipelines". */
+export function readable(index: TextIndex, term: string): string {
+  return (
+    index.surface.get(term) ??
+    term
+      .split(' ')
+      .map((s) => index.surface.get(s) ?? s)
+      .join(' ')
+  )
+}
+
+/**
+ * Terms as words, best first. A phrase replaces the single words it already
+ * shows, and phrases that chain ("machine learning" + "learning models") are
+ * joined into one ("machine learning models").
+ */
+function preferPhrases(index: TextIndex, ids: readonly number[], limit: number): string[] {
+  type Item = { stems: string[]; words: string[] }
+  const out: Item[] = []
+  const covers = (item: Item, stem: string) => item.stems.length > 1 && item.stems.includes(stem)
+  for (const id of ids) {
+    const term = index.terms[id]!
+    const stems = term.split(' ')
+    const words = readable(index, term).split(' ')
+    if (stems.length === 1) {
+      if (out.some((o) => covers(o, term))) continue
+      out.push({ stems, words })
+    } else {
+      const item: Item = { stems, words }
+      // Join with a phrase it chains onto, either way round.
+      const before = out.find((o) => o.stems.length > 1 && o.stems[o.stems.length - 1] === stems[0] && !o.stems.includes(stems[1]!))
+      const after = out.find((o) => o.stems.length > 1 && o.stems[0] === stems[1] && !o.stems.includes(stems[0]!))
+      if (before) {
+        before.stems.push(stems[1]!)
+        before.words.push(words[1]!)
+      } else if (after) {
+        after.stems.unshift(stems[0]!)
+        after.words.unshift(words[0]!)
+      }
+      const joined = before ?? after
+      const replacing = out.findIndex((o) => o.stems.length === 1 && stems.includes(o.stems[0]!))
+      const kept = out.filter((o) => !(o.stems.length === 1 && stems.includes(o.stems[0]!)))
+      if (!joined) {
+        if (replacing >= 0) kept.splice(Math.min(replacing, kept.length), 0, item)
+        else kept.push(item)
+      }
+      out.splice(0, out.length, ...kept)
+    }
+    if (out.length >= limit) break
+  }
+  const shown = new Set<string>()
+  return out
+    .map((o) => o.words.join(' '))
+    .filter((w) => !shown.has(w) && (shown.add(w), true))
+    .slice(0, limit)
+}
+
+/** The shared terms that drive a pair's cosine, biggest contribution first, as words. */
+export function sharedTerms(index: TextIndex, i: number, j: number, limit: number): string[] {
+  const a = index.vectors[i]!
+  const b = index.vectors[j]!
+  const shared: Array<{ id: number; c: number }> = []
+  let x = 0
+  let y = 0
+  while (x < a.ids.length && y < b.ids.length) {
+    const p = a.ids[x]!
+    const q = b.ids[y]!
+    if (p === q) {
+      shared.push({ id: p, c: a.weights[x]! * b.weights[y]! })
+      x++
+      y++
+    } else if (p < q) x++
+    else y++
+  }
+  shared.sort((u, v) => v.c - u.c || u.id - v.id)
+  return preferPhrases(
+    index,
+    shared.slice(0, limit * 3).map((s) => s.id),
+    limit,
+  )
+}
+
+/**
+ * Words that describe how an agent talks about itself rather than what it
+ * does ("comprehensive", "elite", "encountering", "best practices"). They are
+ * real evidence of copied boilerplate, so they stay in the vectors, but they
+ * make poor advice: a description should never lead with them.
+ */
+const FILLER_WORDS = `absolute advanced authority battle best class comprehensive cutting deep edge effective efficient elite
+better encountering ensure excel excels excellent expertise following include includes including involve involves knowledge
+master masters mastery mention mentions modern power powerful practice practices production proper related robust
+scalable seamless solution solutions specialize specializes specializing specialty structure thorough trigger triggers
+various well world`
+
+const FILLER: ReadonlySet<string> = new Set(termTokens(FILLER_WORDS).map((t) => t.term))
+
+/**
+ * What each member of a group has that the others lack: its description's
+ * terms (name words and filler left out: the name already says them, filler
+ * says nothing), weighted by how much they count in its vector and by how
+ * few of the other members have them. A phrase is ranked as if it were one
+ * word, so "type hints" can replace "hints".
+ */
+export function distinctiveTerms(index: TextIndex, members: readonly number[], limit: number, phraseBoost = 1): Map<number, string[]> {
+  const holders = new Map<number, number>()
+  for (const m of members) for (const id of index.vectors[m]!.ids) holders.set(id, (holders.get(id) ?? 0) + 1)
+  const others = Math.max(1, members.length - 1)
+  const out = new Map<number, string[]>()
+  for (const m of members) {
+    const v = index.vectors[m]!
+    const rarityOf = (id: number | undefined) => (id === undefined ? 0 : 1 - ((holders.get(id) ?? 1) - 1) / others)
+    const scored: Array<{ id: number; s: number }> = []
+    for (let k = 0; k < v.ids.length; k++) {
+      const id = v.ids[k]!
+      if (index.nameTerms[m]!.has(id)) continue
+      const parts = index.terms[id]!.split(' ')
+      if (parts.some((p) => FILLER.has(p))) continue
+      const rarity = rarityOf(id)
+      if (rarity <= 0) continue
+      // A phrase is worth showing for its own words: "machine learning" yes, "fastapi django" (two shared words side by side) no.
+      const own = parts.length === 1 ? 1 : (phraseBoost * parts.reduce((sum, p) => sum + rarityOf(index.termId.get(p)), 0)) / parts.length
+      if (own <= 0) continue
+      scored.push({ id, s: v.weights[k]! * rarity * rarity * own })
+    }
+    scored.sort((a, b) => b.s - a.s || a.id - b.id)
+    out.set(
+      m,
+      preferPhrases(
+        index,
+        scored.slice(0, limit * 3).map((s) => s.id),
+        limit,
+      ),
+    )
+  }
+  return out
+}

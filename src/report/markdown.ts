@@ -1,0 +1,83 @@
+import type { DatasetComparison } from '../gate/compare.js'
+import { accuracyLine, changeLines, type GateOutcome } from './gate-text.js'
+import type { Summary } from './summary.js'
+
+/** GitHub's step summary and comment limits are generous; 60 KB keeps us far inside them. */
+export const MARKDOWN_LIMIT_BYTES = 60_000
+
+const f2 = (x: number) => x.toFixed(2)
+const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ')
+
+/**
+ * report.md: the run as Markdown, for $GITHUB_STEP_SUMMARY or a PR comment.
+ * With a gate outcome it leads with the verdict and the before/after.
+ */
+export function renderMarkdown(summaries: readonly Summary[], gate?: GateOutcome): string {
+  const parts: string[] = []
+  if (gate) parts.push(gateSection(gate))
+  for (const s of summaries) parts.push(runSection(s))
+  return fitToLimit(parts.join('\n\n'))
+}
+
+function gateSection(g: GateOutcome): string {
+  const head = g.verdict.passed ? '## ✅ Routing gate passed' : '## ❌ Routing gate failed'
+  const lines = [head, '', `Router \`${g.routerId}\` against \`${g.baselineFile}\`.`, '', ...changeLines(g.changes).map((l) => `- ${l.trim()}`)]
+  if (g.verdict.failures.length > 0) {
+    lines.push('', '| rule | agents | why |', '| --- | --- | --- |')
+    for (const f of g.verdict.failures) lines.push(`| ${f.rule} | ${cell(f.agents.join(', '))} | ${cell(f.message)} |`)
+  }
+  for (const c of g.comparisons) lines.push('', comparisonSection(c))
+  return lines.join('\n')
+}
+
+function comparisonSection(c: DatasetComparison): string {
+  const lines = [`### ${c.path}: before / after`, '', accuracyLine(c)]
+  const moved = c.perAgent.filter((a) => Math.abs(a.delta) >= 0.005).sort((x, y) => x.delta - y.delta)
+  if (moved.length > 0) {
+    lines.push('', '| agent | support | F1 before | F1 after | Δ F1 | recall before → after |', '| --- | ---: | ---: | ---: | ---: | ---: |')
+    for (const a of moved) lines.push(`| ${a.label} | ${a.support} | ${f2(a.f1Before)} | ${f2(a.f1After)} | ${a.delta >= 0 ? '+' : ''}${f2(a.delta)} | ${f2(a.recallBefore)} → ${f2(a.recallAfter)} |`)
+  }
+  if (c.flips.length > 0) {
+    lines.push('', `<details><summary>${c.flips.length} flipped case(s)</summary>`, '', '| case | expected | before | after | |', '| --- | --- | --- | --- | --- |')
+    for (const f of c.flips) lines.push(`| ${cell(f.id)} | ${cell(f.expected.join(' \\| '))} | ${f.before ?? '–'} | ${f.after ?? '–'} | ${f.direction === 'broke' ? 'right → wrong' : 'wrong → right'}${f.flaky ? ' (flaky)' : ''} |`)
+    lines.push('', '</details>')
+  }
+  return lines.join('\n')
+}
+
+function runSection(s: Summary): string {
+  const m = s.metrics
+  const lines = [
+    `## ${s.dataset.path}`,
+    '',
+    `Router \`${s.router.id}\` · ${s.agents.length} agents · ${s.dataset.cases} cases · ${s.repeats} repeat(s)`,
+    '',
+    `**accuracy ${f2(m.accuracy)}** (95% CI ${f2(m.accuracyInterval[0])}–${f2(m.accuracyInterval[1])}) · primary ${f2(m.primaryAccuracy)} · macro-F1 ${f2(m.macroF1)} · none recall ${f2(m.none.recall)}${m.errored > 0 ? ` · **${m.errored} errored**` : ''}`,
+    '',
+    '| agent | precision | recall | F1 | support | most often confused with |',
+    '| --- | ---: | ---: | ---: | ---: | --- |',
+  ]
+  const rows = [...s.perLabel].sort((a, b) => b.f1 - a.f1)
+  for (const r of [...rows, s.noneLabel]) {
+    const top = r.confusedWith[0]
+    lines.push(`| ${r.label} | ${f2(r.precision)} | ${f2(r.recall)} | ${f2(r.f1)} | ${r.support} | ${top ? `${top.label} ×${top.count}` : ''} |`)
+  }
+  return lines.join('\n')
+}
+
+/** Keeps the file under the limit, cutting whole lines from the end and saying so. */
+function fitToLimit(text: string): string {
+  if (Buffer.byteLength(text) <= MARKDOWN_LIMIT_BYTES) return `${text}\n`
+  const note = '\n\n_…cut to stay under 60 KB; summary.json and report.html have everything._\n'
+  const lines = text.split('\n')
+  let size = Buffer.byteLength(note)
+  const kept: string[] = []
+  for (const line of lines) {
+    size += Buffer.byteLength(line) + 1
+    if (size > MARKDOWN_LIMIT_BYTES) break
+    kept.push(line)
+  }
+  // Close a <details> block the cut left open, so the rest of the page renders.
+  const open = kept.filter((l) => l.startsWith('<details>')).length - kept.filter((l) => l === '</details>').length
+  return `${kept.join('\n')}${open > 0 ? '\n\n</details>' : ''}${note}`
+}
