@@ -31,7 +31,7 @@
 import { lintAgents } from './lint.js'
 import { collectRunSignals, pairKey, type RunSignals } from './run.js'
 import type { InvalidFile, OverlapAgent, OverlapCase, OverlapCluster, OverlapPair, OverlapReport, SignalName } from './schema.js'
-import { buildTextIndex, distinctiveTerms, sharedTerms, similarPairs, type TextIndex, type TextModelOptions } from './text.js'
+import { buildTextIndex, cosine, distinctiveTerms, sharedTerms, similarPairs, type TextIndex, type TextModelOptions } from './text.js'
 
 export type { InvalidFile, LintFinding, OverlapAgent, OverlapCase, OverlapCluster, OverlapPair, OverlapReport, SignalName } from './schema.js'
 export { overlapAgentSchema, overlapCaseSchema, overlapReportSchema } from './schema.js'
@@ -166,7 +166,7 @@ export function analyseOverlap(input: OverlapInput, opts: Partial<OverlapThresho
 
   const scored: Scored[] = []
   for (const [key, c] of candidates) {
-    const text = c.text ?? cosineOf(index, c.i, c.j)
+    const text = c.text ?? cosine(index.vectors[c.i]!, index.vectors[c.j]!)
     scored.push(scorePair(names[c.i]!, names[c.j]!, c.i, c.j, text, run?.pairs.get(key), run, t))
   }
   scored.sort((x, y) => y.score - x.score || x.i - y.i || x.j - y.j)
@@ -185,20 +185,6 @@ export function analyseOverlap(input: OverlapInput, opts: Partial<OverlapThresho
   return { signals, pairs, clusters, invalid, lint, tokens }
 }
 
-function cosineOf(index: TextIndex, i: number, j: number): number {
-  const a = index.vectors[i]!
-  const b = index.vectors[j]!
-  let x = 0
-  let y = 0
-  let dot = 0
-  while (x < a.ids.length && y < b.ids.length) {
-    if (a.ids[x] === b.ids[y]) dot += a.weights[x++]! * b.weights[y++]!
-    else if (a.ids[x]! < b.ids[y]!) x++
-    else y++
-  }
-  return Math.min(1, dot)
-}
-
 function scorePair(a: string, b: string, i: number, j: number, text: number, stats: ReturnType<RunSignals['pairs']['get']>, run: RunSignals | undefined, t: OverlapThresholds): Scored {
   const pair: Scored = { a, b, i, j, score: text, text, nearDuplicate: false, sharedTerms: [], evidence: {} }
   // Noisy-OR: each signal is a separate chance to see the overlap; 1 − Π(1 − weight × value).
@@ -209,7 +195,7 @@ function scorePair(a: string, b: string, i: number, j: number, text: number, sta
     const routed = stats?.routedAcross ?? []
     const co = stats?.coAccepted ?? []
     const either = (run.accepted.get(a) ?? 0) + (run.accepted.get(b) ?? 0) - co.length
-    const counts = support >= t.minPairSupport
+    const counts = support > 0 && support >= t.minPairSupport
     const add = (signal: SignalName, value: number) => {
       if (!counts) return
       miss *= 1 - t.weights[signal] * Math.min(1, value)

@@ -39,13 +39,13 @@ export type TextIndex = {
   termId: Map<string, number>
   /** term id → number of agents whose vector holds it */
   df: Int32Array
-  /** term id → true when the term comes from the agent's name (per agent: ids in its name) */
+  /** per agent: the ids of the terms its name gives */
   nameTerms: Array<Set<number>>
   /** term → how to show it: a stem's most frequent word, a phrase's first-seen words */
   surface: Map<string, string>
 }
 
-const EXAMPLES_START = /<example>|(?:^|\n|\s)examples?\s*:/i
+const EXAMPLES_START = /<example>|(?:^|[\n.!?]\s*)Examples?\s*:/
 const TAG = /<\/?[a-z][^<>]*>/gi
 
 /** Splits a description into its trigger part and its examples part. */
@@ -102,13 +102,12 @@ export function buildTextIndex(agents: ReadonlyArray<{ name: string; description
         }
       }
     }
-    let text = agent.description
-    if (model.stripScaffolding) {
-      text = text.replace(TAG, ' . ').replace(new RegExp(`\\b${escapeRegExp(agent.name)}\\b`, 'gi'), ' ')
-    }
-    const { trigger, examples } = model.stripScaffolding || model.triggerWeight !== model.exampleWeight ? splitDescription(text) : { trigger: text, examples: '' }
-    const triggerTokens = termTokens(trigger)
-    const exampleTokens = termTokens(examples)
+    const parts = model.stripScaffolding || model.triggerWeight !== model.exampleWeight ? splitDescription(agent.description) : { trigger: agent.description, examples: '' }
+    const ownName = new RegExp(`\\b${escapeRegExp(agent.name)}\\b`, 'gi')
+    // Tags end a clause (no phrase spans them); the agent's own name is said by the name words already.
+    const clean = (text: string) => (model.stripScaffolding ? text.replace(TAG, ' . ').replace(ownName, ' ') : text)
+    const triggerTokens = termTokens(clean(parts.trigger))
+    const exampleTokens = termTokens(clean(parts.examples))
     const nameTokens = termTokens(nameWords(agent.name))
     countSurface(triggerTokens)
     countSurface(exampleTokens)

@@ -58,8 +58,11 @@ export function creditedLabel(expected: readonly string[], decision: string): st
 }
 
 /** Scores a run: one majority vote per case, against the catalogue's agent names. */
-export function scoreCases(cases: ReadonlyArray<{ id: string; expected: string[]; vote: CaseVote }>, agentNames: readonly string[]): Scores {
-  const known = new Set([...agentNames, NONE])
+export function scoreCases(cases: ReadonlyArray<{ id: string; expected: string[]; vote: CaseVote }>, catalogueNames: readonly string[]): Scores {
+  // Gold labels naming an agent the catalogue no longer has (the gate compares across such changes) still get a row.
+  const missing = [...new Set(cases.flatMap((c) => c.expected))].filter((l) => l !== NONE && !catalogueNames.includes(l)).sort()
+  const agentNames = [...catalogueNames, ...missing]
+  const known = new Set([...catalogueNames, NONE])
   const scored: ScoredCase[] = cases.map(({ id, expected, vote }) => {
     const { decision, ...rest } = vote
     if (decision === null) return { id, expected, decision: null, correct: null, credited: expected[0]!, ...rest }
