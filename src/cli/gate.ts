@@ -25,7 +25,7 @@ export function nearDuplicatePairs(catalogue: Catalogue): Array<[string, string]
 }
 
 /** Reads run folders (or their summary.json files) given on the command line. */
-async function readRuns(dirs: readonly string[]): Promise<Summary[]> {
+export async function readRuns(dirs: readonly string[]): Promise<Summary[]> {
   const summaries: Summary[] = []
   for (const dir of dirs) {
     const file = dir.endsWith('.json') ? dir : path.join(dir, 'summary.json')

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs'
 import { InputError, UsageError } from '../load/input-error.js'
 import { evalCommand } from './eval.js'
 import { baselineCommand, gateCommand } from './gate.js'
+import { overlapCommand } from './overlap.js'
 import { parseFlags, type Flags } from './flags.js'
 import { EXIT, type CommandIO } from './io.js'
 
@@ -33,6 +34,7 @@ Usage: routecheck <command> [flags]
 
 Commands:
   eval       route every dataset prompt, score it, write the run folder, print the scorecard
+  overlap    find near-duplicate agents, with the evidence and what to do; lint the agent files
   baseline   run the datasets (or read run folders) and write reports/baseline.json
   gate       compare the agents as they are now with the baseline; exit 1 if routing got worse
 
@@ -46,6 +48,21 @@ against the labels, writes summary.json and results.jsonl to the run folder,
 and prints a scorecard (stdout). Progress goes to stderr.
 ${COMMON}
 Exit codes: 0 ok · 2 bad input or usage · 3 some cases have no decision
+`,
+  overlap: `Usage: routecheck overlap [RUN_DIR...] [flags]
+
+Scores every pair of agents for overlap and prints the top pairs, the clusters
+of near-duplicates (what each member has that the others lack, the prompts only
+it wins, and a suggestion: merge or reword), and lint findings (descriptions
+too short or too long, with their token cost; names that differ from the file
+name; copied descriptions; files Claude Code would drop). With no run folder it
+uses the descriptions alone; run folders (from eval) add confusion,
+co-acceptance, split votes and low score margins.
+
+  --agents DIR           the catalogue folder (default: agents/)
+  --json                 print the report as JSON
+  --skip-invalid         list files Claude Code would drop instead of failing on them
+  --config FILE          config file (default: routecheck.config.json, if present)
 `,
   baseline: `Usage: routecheck baseline [RUN_DIR...] [flags]
 
@@ -82,6 +99,7 @@ type Command = { run: (flags: Flags, io: CommandIO, args: string[]) => Promise<n
 
 const COMMANDS: Record<string, Command> = {
   eval: { run: (flags, io) => evalCommand(flags, io), takesArgs: false },
+  overlap: { run: overlapCommand, takesArgs: true },
   baseline: { run: baselineCommand, takesArgs: true },
   gate: { run: gateCommand, takesArgs: true },
 }

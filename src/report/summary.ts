@@ -3,6 +3,7 @@ import type { Catalogue, InvalidAgentFile } from '../load/catalogue.js'
 import type { Case, Dataset } from '../load/dataset.js'
 import { usageCost, type Price } from '../route/cost.js'
 import type { Attempt } from '../route/run.js'
+import { analyseOverlap, overlapReportSchema } from '../overlap/index.js'
 import type { Scores } from '../score/metrics.js'
 
 /**
@@ -88,7 +89,7 @@ export const summarySchema = z.looseObject({
       tags: z.array(z.string()),
     }),
   ),
-  overlap: z.looseObject({ pairs: z.array(z.unknown()), clusters: z.array(z.unknown()) }),
+  overlap: overlapReportSchema,
 })
 export type Summary = z.infer<typeof summarySchema>
 
@@ -126,7 +127,11 @@ export function buildSummary(facts: RunFacts): Summary {
     latencyMs: latencies.length === 0 ? null : { p50: quantile(latencies, 0.5), p95: quantile(latencies, 0.95) },
     ...usageFigures(facts.attempts, facts.pricing),
     cases: facts.scores.cases.map((c) => ({ ...c, tags: caseById.get(c.id)?.tags ?? [] })),
-    overlap: { pairs: [], clusters: [] },
+    overlap: analyseOverlap({
+      agents: facts.catalogue.agents.map((a) => ({ name: a.name, description: a.description, file: a.file })),
+      cases: facts.scores.cases,
+      invalid: facts.invalidAgents.map(({ file, line, reason }) => ({ file, line, reason })),
+    }),
   }
 }
 

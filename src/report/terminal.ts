@@ -1,4 +1,5 @@
 import Table from 'cli-table3'
+import { renderOverlapText } from '../overlap/index.js'
 import type { Summary } from './summary.js'
 
 type LabelRow = Summary['perLabel'][number]
@@ -52,6 +53,7 @@ export function renderScorecard(s: Summary, style: ScorecardStyle): string {
   for (const r of ranked) table.push(row(r))
   table.push(row(s.noneLabel).map((cell, i) => (i === 0 ? dim('none (no subagent)') : cell)))
   lines.push(table.toString())
+  lines.push('', renderOverlapText(s.overlap, { color: style.color, top: 5, clusters: 3 }))
   if (s.invalidAgents.length > 0) {
     lines.push(paint(33, `${s.invalidAgents.length} agent file(s) skipped (--skip-invalid): `) + s.invalidAgents.map((a) => `${a.file}:${a.line}`).join(', '))
   }

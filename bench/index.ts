@@ -1,0 +1,52 @@
+/**
+ * npm run bench: every benchmark case in a fresh Node process (so each peak
+ * RSS is that case's own), printed as a table and written to
+ * bench/results.json. Figures, not assertions: the tests never time anything.
+ *
+ *   npm run bench                  all cases
+ *   npm run bench -- overlap       the cases whose name starts with "overlap"
+ */
+import { execFileSync } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { benchOverlap } from './overlap.js'
+
+type Row = Record<string, number | string>
+const CASES: Record<string, () => Row | Promise<Row>> = {
+  'overlap:200': () => benchOverlap(200),
+  'overlap:1000': () => benchOverlap(1000),
+  'overlap:2000': () => benchOverlap(2000),
+}
+
+const here = path.dirname(fileURLToPath(import.meta.url))
+
+async function runOne(name: string): Promise<void> {
+  const baselineRss = process.memoryUsage().rss
+  const row = await CASES[name]!()
+  const peak = Math.max(process.memoryUsage().rss, process.resourceUsage().maxRSS * 1024)
+  process.stdout.write(JSON.stringify({ case: name, ...row, peakRssMb: Math.round(peak / 1048576), startRssMb: Math.round(baselineRss / 1048576) }))
+}
+
+function main(): void {
+  const filter = process.argv[2]
+  const names = Object.keys(CASES).filter((n) => !filter || n.startsWith(filter))
+  const rows: Row[] = []
+  for (const name of names) {
+    process.stderr.write(`bench ${name} …\n`)
+    const out = execFileSync(process.execPath, ['--import', 'tsx', path.join(here, 'index.ts'), '--case', name], { encoding: 'utf8', maxBuffer: 64 << 20 })
+    rows.push(JSON.parse(out) as Row)
+  }
+  const keys = [...new Set(rows.flatMap((r) => Object.keys(r)))]
+  const width = (k: string) => Math.max(k.length, ...rows.map((r) => String(r[k] ?? '').length))
+  const line = (cells: string[]) => cells.map((c, i) => c.padStart(width(keys[i]!))).join('  ')
+  console.log(line(keys))
+  for (const r of rows) console.log(line(keys.map((k) => String(r[k] ?? ''))))
+  const file = path.join(here, 'results.json')
+  writeFileSync(file, `${JSON.stringify({ date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, cpu: os.cpus()[0]?.model, rows }, null, 2)}\n`)
+  console.log(`\nwrote ${path.relative(process.cwd(), file)}`)
+}
+
+if (process.argv[2] === '--case') await runOne(process.argv[3]!)
+else main()
