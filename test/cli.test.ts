@@ -29,7 +29,8 @@ describe('routecheck eval', () => {
     const s = JSON.parse(r.stdout)
     expect(s).toMatchObject({ schemaVersion: 1, router: { id: 'lexical' }, repeats: 1, dataset: { cases: 3, path: 'cases.csv' } })
     expect(s.dataset.fingerprint).toMatch(/^[0-9a-f]{64}$/)
-    expect(s.agents[0]).toEqual({ name: 'code-reviewer', file: 'agents/code-reviewer.md', fingerprint: expect.stringMatching(/^[0-9a-f]{64}$/) })
+    expect(s.agents[0]).toMatchObject({ name: 'code-reviewer', file: 'agents/code-reviewer.md', fingerprint: expect.stringMatching(/^[0-9a-f]{64}$/), description: expect.stringMatching(/^Use this agent/) })
+    expect(s.cases[0].prompt).toMatch(/terraform plan/)
   })
 
   it('runs every dataset of the config into OUT/<stem>/ and flags override the config', async () => {
