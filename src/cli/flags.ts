@@ -81,6 +81,8 @@ function explainParseError(e: Error): string {
     const hint = didYouMean(unknown.replace(/^-+/, ''), Object.keys(FLAG_SPEC))
     return `unknown flag ${unknown}${hint ? `: ${hint.replace(/"([^"]+)"/g, '--$1')}` : ''} (see --help)`
   }
+  const ambiguous = /Option '(-{1,2}[^']+?)' argument is ambiguous/.exec(e.message)?.[1]
+  if (ambiguous) return `${ambiguous} needs a value; for one starting with "-", write ${ambiguous}=-1 (see --help)`
   const missing = /Option '(-{1,2}[^']+?)(?: <value>)?' argument missing/.exec(e.message)?.[1]
   if (missing) return `${missing} needs a value (see --help)`
   return `${e.message} (see --help)`
