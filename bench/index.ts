@@ -11,10 +11,23 @@ import { writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { benchBigDataset } from './big-dataset.js'
+import { benchHarness } from './harness.js'
+import { benchLexical } from './lexical.js'
 import { benchOverlap } from './overlap.js'
+import { benchPipeline } from './pipeline.js'
 
 type Row = Record<string, number | string>
 const CASES: Record<string, () => Row | Promise<Row>> = {
+  'harness:c1': () => benchHarness(1),
+  'harness:c8': () => benchHarness(8),
+  'harness:c32': () => benchHarness(32),
+  'harness:c64': () => benchHarness(64),
+  'lexical:15': () => benchLexical(15),
+  'lexical:200': () => benchLexical(200),
+  'lexical:1000': () => benchLexical(1000),
+  'pipeline:10000x200': () => benchPipeline(10_000, 200),
+  'dataset:100000': () => benchBigDataset(100_000),
   'overlap:200': () => benchOverlap(200),
   'overlap:1000': () => benchOverlap(1000),
   'overlap:2000': () => benchOverlap(2000),

@@ -33,7 +33,8 @@ export const LEXICAL_DEFAULTS: LexicalOptions = { noneThreshold: 3.0, nameWeight
 
 type Index = {
   names: string[]
-  docs: Array<Map<string, number>>
+  /** term → the agents that have it, with the term's weighted count there: the inverted index */
+  postings: Map<string, Array<[agent: number, tf: number]>>
   lengths: number[]
   avgLength: number
   idf: Map<string, number>
@@ -48,27 +49,33 @@ export function buildLexicalIndex(catalogue: Catalogue, nameWeight: number): Ind
   })
   const lengths = docs.map((d) => [...d.values()].reduce((s, n) => s + n, 0))
   const avgLength = lengths.reduce((s, n) => s + n, 0) / Math.max(1, lengths.length)
-  const df = new Map<string, number>()
-  for (const d of docs) for (const t of d.keys()) df.set(t, (df.get(t) ?? 0) + 1)
+  const postings = new Map<string, Array<[number, number]>>()
+  docs.forEach((d, i) => {
+    for (const [t, tf] of d) {
+      const list = postings.get(t)
+      if (list) list.push([i, tf])
+      else postings.set(t, [[i, tf]])
+    }
+  })
   const n = docs.length
   // BM25's idf with the +1 inside the log, so a term in every document still counts a little, never negatively.
-  const idf = new Map([...df].map(([t, f]) => [t, Math.log(1 + (n - f + 0.5) / (f + 0.5))]))
-  return { names, docs, lengths, avgLength, idf }
+  const idf = new Map([...postings].map(([t, list]) => [t, Math.log(1 + (n - list.length + 0.5) / (list.length + 0.5))]))
+  return { names, postings, lengths, avgLength, idf }
 }
 
-/** BM25 of the prompt against every agent, in catalogue order. */
+/** BM25 of the prompt against every agent, in catalogue order. Only the agents sharing a term are visited. */
 export function lexicalScores(prompt: string, index: Index, opts: Pick<LexicalOptions, 'k1' | 'b'>): number[] {
-  const query = new Set(terms(prompt))
-  return index.docs.map((doc, i) => {
-    const norm = opts.k1 * (1 - opts.b + (opts.b * index.lengths[i]!) / index.avgLength)
-    let score = 0
-    for (const t of query) {
-      const tf = doc.get(t)
-      if (tf === undefined) continue
-      score += (index.idf.get(t) ?? 0) * ((tf * (opts.k1 + 1)) / (tf + norm))
+  const scores = new Array<number>(index.names.length).fill(0)
+  for (const t of new Set(terms(prompt))) {
+    const list = index.postings.get(t)
+    if (!list) continue
+    const idf = index.idf.get(t)!
+    for (const [i, tf] of list) {
+      const norm = opts.k1 * (1 - opts.b + (opts.b * index.lengths[i]!) / index.avgLength)
+      scores[i]! += idf * ((tf * (opts.k1 + 1)) / (tf + norm))
     }
-    return score
-  })
+  }
+  return scores
 }
 
 export function createLexicalRouter(options: Partial<LexicalOptions> = {}): Router {
@@ -85,17 +92,20 @@ export function createLexicalRouter(options: Partial<LexicalOptions> = {}): Rout
         indexes.set(catalogue, index)
       }
       const raw = lexicalScores(prompt, index, opts)
-      // Ties go to the earlier name, so the decision never depends on anything but the input.
-      const ranked = raw.map((score, i) => ({ name: index.names[i]!, score })).sort((a, b) => b.score - a.score)
-      const best = ranked[0]
-      const agent = best && best.score >= opts.noneThreshold ? best.name : NONE
-      const runnerUp = agent === NONE ? best?.name : ranked[1]?.name
-      return {
-        agent,
-        scores: Object.fromEntries(ranked.map((r) => [r.name, round(r.score)])),
-        ...(runnerUp !== undefined ? { runnerUp } : {}),
-        latencyMs: performance.now() - started,
-      }
+      // The best two in one pass; ties go to the earlier name, so the decision depends on nothing but the input.
+      let best = -1
+      let second = -1
+      raw.forEach((score, i) => {
+        if (best === -1 || score > raw[best]!) {
+          second = best
+          best = i
+        } else if (second === -1 || score > raw[second]!) second = i
+      })
+      const agent = best !== -1 && raw[best]! >= opts.noneThreshold ? index.names[best]! : NONE
+      const runnerUp = agent === NONE ? index.names[best] : index.names[second]
+      const scores: Record<string, number> = {}
+      raw.forEach((score, i) => (scores[index.names[i]!] = round(score)))
+      return { agent, scores, ...(runnerUp !== undefined ? { runnerUp } : {}), latencyMs: performance.now() - started }
     },
   }
 }

@@ -1,0 +1,7 @@
+/** A Messages-API server in its own process, for the harness benchmark: answers every request after a fixed delay. */
+import { startMessagesServer } from '../test/support/messages-server.js'
+
+const delayMs = Number(process.argv[2] ?? 50)
+const server = await startMessagesServer({ delayMs })
+process.stdout.write(`${server.url}\n`)
+process.on('SIGTERM', () => void server.close().then(() => process.exit(0)))
