@@ -109,6 +109,16 @@ export function buildRequest(prefix: Omit<Params, 'messages'>, prompt: string): 
   return { ...prefix, messages: [{ role: 'user', content: prompt }] }
 }
 
+/**
+ * The request body as JSON text, from the prefix serialised once: every
+ * request then carries the very same catalogue bytes by construction, and a
+ * run does not re-serialise 15 descriptions per prompt (the harness benchmark
+ * found JSON.stringify of the body among the client's top costs).
+ */
+export function requestBodyText(prefixJson: string, prompt: string): string {
+  return `${prefixJson.slice(0, -1)},"messages":${JSON.stringify([{ role: 'user', content: prompt }])}}`
+}
+
 const agentToolInput = z.object({ subagent_type: z.string().min(1) })
 const routeToolInput = z.object({ agent: z.string().min(1), runnerUp: z.string().optional(), confidence: z.number().min(0).max(1).optional() })
 

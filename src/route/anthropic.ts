@@ -3,7 +3,7 @@ import Anthropic from '@anthropic-ai/sdk'
 import type { Catalogue } from '../load/catalogue.js'
 import { sha256 } from '../load/catalogue.js'
 import { UsageError } from '../load/input-error.js'
-import { buildRequest, buildRequestPrefix, readReply, type RequestSettings, type Style } from './anthropic-request.js'
+import { buildRequest, buildRequestPrefix, readReply, requestBodyText, type RequestSettings, type Style } from './anthropic-request.js'
 import { RouterError, type Router } from './router.js'
 
 export const DEFAULT_MODEL = 'claude-haiku-4-5'
@@ -63,14 +63,15 @@ export function createAnthropicRouter(opts: AnthropicOptions): Router {
   if (baseURL !== undefined && !URL.canParse(baseURL)) throw new UsageError(`ANTHROPIC_BASE_URL is not a URL: "${baseURL}"`)
   // An empty ANTHROPIC_BASE_URL means "unset"; the SDK would read it as a URL, so name the default.
   const client = new Anthropic({ ...credentials, baseURL: baseURL ?? 'https://api.anthropic.com', maxRetries: 0, timeout: opts.timeoutMs })
-  const prefixes = new WeakMap<Catalogue, ReturnType<typeof buildRequestPrefix>>()
+  const prefixes = new WeakMap<Catalogue, { prefix: ReturnType<typeof buildRequestPrefix>; json: string }>()
   const prefixFor = (catalogue: Catalogue) => {
-    let prefix = prefixes.get(catalogue)
-    if (!prefix) {
-      prefix = buildRequestPrefix(catalogue, settings)
-      prefixes.set(catalogue, prefix)
+    let built = prefixes.get(catalogue)
+    if (!built) {
+      const prefix = buildRequestPrefix(catalogue, settings)
+      built = { prefix, json: JSON.stringify(prefix) }
+      prefixes.set(catalogue, built)
     }
-    return prefix
+    return built
   }
   const cacheSettings = { model: settings.model, style: settings.style, template: sha256(settings.template), maxTokens: settings.maxTokens, temperature: settings.temperature ?? null }
 
@@ -79,11 +80,16 @@ export function createAnthropicRouter(opts: AnthropicOptions): Router {
     deterministic: false,
     cacheKey: `anthropic ${JSON.stringify(cacheSettings)}`,
     pricedModel: settings.model,
-    preview: (prompt, catalogue) => buildRequest(prefixFor(catalogue), prompt),
+    preview: (prompt, catalogue) => buildRequest(prefixFor(catalogue).prefix, prompt),
     async route(prompt, catalogue, signal) {
       const started = performance.now()
       try {
-        const message = await client.messages.create(buildRequest(prefixFor(catalogue), prompt), { signal })
+        // The SDK's own post, with the body already JSON: same client, headers, errors and timeouts as messages.create.
+        const message = await client.post<Anthropic.Message>('/v1/messages', {
+          body: requestBodyText(prefixFor(catalogue).json, prompt),
+          headers: { 'content-type': 'application/json' },
+          signal,
+        })
         return readReply(settings.style, message, performance.now() - started)
       } catch (e) {
         throw classifyError(e, settings.model, baseURL)

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events'
 import { setTimeout as sleep } from 'node:timers/promises'
 import pLimit from 'p-limit'
 import type { Catalogue } from '../load/catalogue.js'
@@ -99,6 +100,7 @@ export async function routeCases(cases: readonly Case[], catalogue: Catalogue, r
 
   const stop = new AbortController()
   const signal = settings.signal ? AbortSignal.any([settings.signal, stop.signal]) : stop.signal
+  setMaxListeners(0, signal) // every request in flight listens for the run to stop
   let fatal: FatalRouterError | undefined
   const spend = createSpendTracker(settings.budget)
 
@@ -137,8 +139,8 @@ export async function routeCases(cases: readonly Case[], catalogue: Catalogue, r
 async function routeWithRetries(c: Case, repeat: number, catalogue: Catalogue, router: Router, known: ReadonlySet<string>, settings: RunSettings, runSignal: AbortSignal): Promise<Attempt> {
   const policy = settings.retry ?? DEFAULT_RETRY
   for (let tries = 1; ; tries++) {
-    const timeout = AbortSignal.timeout(settings.timeoutMs)
-    const signal = AbortSignal.any([runSignal, timeout])
+    const deadline = attemptDeadline(runSignal, settings.timeoutMs)
+    const signal = deadline.signal
     let failure: RouterError
     try {
       const raw = await abortable(router.route(c.prompt, catalogue, signal), signal)
@@ -147,8 +149,10 @@ async function routeWithRetries(c: Case, repeat: number, catalogue: Catalogue, r
       failure = new RouterError('bad_output', `router ${router.id} returned a malformed decision: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`, { retryable: false })
     } catch (e) {
       if (runSignal.aborted) return { caseId: c.id, repeat, error: 'not sent: the run was stopped', tries, notSent: true }
-      if (timeout.aborted) failure = new RouterError('timeout', `timed out after ${settings.timeoutMs / 1000}s`)
+      if (deadline.timedOut()) failure = new RouterError('timeout', `timed out after ${settings.timeoutMs / 1000}s`)
       else failure = asRouterError(e)
+    } finally {
+      deadline.dispose()
     }
     if (failure.fatal) throw new FatalRouterError(failure.message)
     if (!failure.retryable || tries >= policy.maxTries) {
@@ -239,6 +243,31 @@ function asRouterError(e: unknown): RouterError {
 function flagUnknownAgent(d: Decision, known: ReadonlySet<string>): Decision {
   if (d.invalid !== undefined || d.agent === NONE || known.has(d.agent)) return d
   return { ...d, invalid: d.agent }
+}
+
+/**
+ * One request's signal: aborts when the run stops or the timeout passes. One
+ * controller and one timer, both released as soon as the request ends (the
+ * harness benchmark showed AbortSignal.any/timeout per request as overhead).
+ */
+function attemptDeadline(runSignal: AbortSignal, timeoutMs: number) {
+  const controller = new AbortController()
+  let timedOut = false
+  const timer = setTimeout(() => {
+    timedOut = true
+    controller.abort(new Error(`timed out after ${timeoutMs / 1000}s`))
+  }, timeoutMs)
+  const onStop = () => controller.abort(runSignal.reason)
+  if (runSignal.aborted) onStop()
+  else runSignal.addEventListener('abort', onStop, { once: true })
+  return {
+    signal: controller.signal,
+    timedOut: () => timedOut,
+    dispose() {
+      clearTimeout(timer)
+      runSignal.removeEventListener('abort', onStop)
+    },
+  }
 }
 
 /** Rejects when the signal fires, even if the router ignores it. */
