@@ -104,10 +104,7 @@ export function classifyError(e: unknown, model: string, baseURL: string | undef
   const where = baseURL ?? 'api.anthropic.com'
   if (e instanceof Anthropic.APIConnectionTimeoutError) return new RouterError('timeout', 'the request timed out')
   if (e instanceof Anthropic.APIUserAbortError) return new RouterError('timeout', 'the request was aborted')
-  if (e instanceof Anthropic.APIConnectionError) {
-    const cause = (e.cause as { code?: string; message?: string } | undefined) ?? {}
-    return new RouterError('connection', `cannot reach ${where}: ${cause.code ?? cause.message ?? e.message}`)
-  }
+  if (e instanceof Anthropic.APIConnectionError) return new RouterError('connection', `cannot reach ${where}: ${rootCause(e)}`)
   if (e instanceof Anthropic.APIError) {
     const status = e.status ?? 0
     const type = (e.error as { error?: { type?: string; message?: string } } | undefined)?.error?.type ?? ''
@@ -121,6 +118,18 @@ export function classifyError(e: unknown, model: string, baseURL: string | undef
     return new RouterError('bad_request', message, { retryable: false })
   }
   return new RouterError('bad_request', e instanceof Error ? e.message : String(e), { retryable: false })
+}
+
+/** The deepest cause's code or message: fetch wraps ECONNREFUSED two levels down, under "fetch failed". */
+function rootCause(e: Error): string {
+  let cur: unknown = e
+  let best = e.message
+  for (let depth = 0; cur instanceof Error && depth < 5; depth++) {
+    const code = (cur as { code?: unknown }).code
+    best = typeof code === 'string' ? code : cur.message
+    cur = cur.cause
+  }
+  return best
 }
 
 /** retry-after-ms, else retry-after in seconds or as an HTTP date. */
