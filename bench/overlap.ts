@@ -1,3 +1,4 @@
+import { seededRandom as rng } from '../src/gate/stats.js'
 import { analyseOverlap, type OverlapAgent } from '../src/overlap/index.js'
 
 /**
@@ -7,17 +8,6 @@ import { analyseOverlap, type OverlapAgent } from '../src/overlap/index.js'
  * copies), timed through `analyseOverlap`. Returns the rows; prints nothing.
  */
 
-/** Deterministic PRNG (mulberry32), so every run measures the same catalogues. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 const ROLES: Array<[string, string]> = [
   ['frontend', 'react components hooks nextjs tailwind css accessibility aria hydration bundle webpack vite redux zustand storybook'],
