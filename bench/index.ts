@@ -16,6 +16,7 @@ import { benchHarness } from './harness.js'
 import { benchLexical } from './lexical.js'
 import { benchOverlap } from './overlap.js'
 import { benchPipeline } from './pipeline.js'
+import { benchReport } from './report.js'
 
 type Row = Record<string, number | string>
 const CASES: Record<string, () => Row | Promise<Row>> = {
@@ -31,6 +32,8 @@ const CASES: Record<string, () => Row | Promise<Row>> = {
   'overlap:200': () => benchOverlap(200),
   'overlap:1000': () => benchOverlap(1000),
   'overlap:2000': () => benchOverlap(2000),
+  'report:300': () => benchReport(300),
+  'report:10000': () => benchReport(10_000),
 }
 
 const here = path.dirname(fileURLToPath(import.meta.url))

@@ -14,7 +14,7 @@ describe('routecheck eval', () => {
     expect(r.stdout).toMatch(/accuracy \d\.\d\d \[95% \d\.\d\d–\d\.\d\d\]/)
     expect(r.stdout).toContain('none (no subagent)')
     expect(r.stdout).not.toContain('wrote')
-    expect(r.stderr).toContain('wrote run/ (summary.json, results.jsonl, report.md, junit.xml)')
+    expect(r.stderr).toContain('wrote run/ (summary.json, results.jsonl, report.html, report.md, junit.xml)')
     const results = (await readFile(path.join(dir, 'run/results.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l))
     expect(results.map((x) => x.id)).toEqual(['c1', 'c2', 'c3'])
     expect(Object.keys(results[0].scores)).toHaveLength(15)

@@ -193,7 +193,7 @@ async function evalDataset(dataset: Dataset, repeats: number, { loaded, router, 
   })
   const dir = plan.outFor(dataset.path)
   await writeRunFolder(dir, { summary, attempts, cases: dataset.cases })
-  io.err(`wrote ${dir}/ (summary.json, results.jsonl, report.md, junit.xml)\n`)
+  io.err(`wrote ${dir}/ (summary.json, results.jsonl, report.html, report.md, junit.xml)\n`)
   if (run.scorecard) io.out(`\n${renderScorecard(summary, { color: io.color })}\n`)
   return summary
 }

@@ -19,8 +19,8 @@ import { EXIT, type CommandIO } from './io.js'
 export const DEFAULT_BASELINE = 'reports/baseline.json'
 
 /** Pairs the text signal alone calls near-duplicates: what the gate's fourth rule compares. */
-export function nearDuplicatePairs(catalogue: Catalogue): Array<[string, string]> {
-  const report = analyseOverlap({ agents: catalogue.agents.map((a) => ({ name: a.name, description: a.description, file: a.file })) })
+export function nearDuplicatePairs(agents: ReadonlyArray<{ name: string; description: string; file: string }>): Array<[string, string]> {
+  const report = analyseOverlap({ agents: agents.map(({ name, description, file }) => ({ name, description, file })) })
   return report.pairs.filter((p) => p.nearDuplicate).map((p) => [p.a, p.b] as [string, string])
 }
 
@@ -92,7 +92,7 @@ export async function baselineCommand(flags: Flags, io: CommandIO, runDirs: stri
     summaries = run.summaries
     catalogue = setup.loaded.catalogue
   }
-  const baseline = buildBaseline({ summaries, catalogue, nearDuplicatePairs: nearDuplicatePairs(catalogue), toolVersion: io.version, createdAt: new Date() })
+  const baseline = buildBaseline({ summaries, catalogue, nearDuplicatePairs: nearDuplicatePairs(catalogue.agents), toolVersion: io.version, createdAt: new Date() })
   await mkdir(path.dirname(target), { recursive: true })
   await writeAtomic(target, `${JSON.stringify(baseline, null, 2)}\n`)
   const cases = baseline.datasets.reduce((n, d) => n + d.cases.length, 0)
@@ -137,8 +137,8 @@ export async function gateCommand(flags: Flags, io: CommandIO, runDirs: string[]
     const retest = setup && !setup.router.deterministic ? await retestFlips(setup, io, first, base.repeats) : new Map<string, Record<string, number>>()
     comparisons.push(retest.size > 0 ? compareDataset(base, s.cases, names, retest) : first)
   }
-  const verdict = decideGate(comparisons, { before: baseline.nearDuplicatePairs, after: nearDuplicatePairs(current.catalogue) }, config.gate)
-  const outcome: GateOutcome = { baselineFile, routerId: baseline.router.id, changes, comparisons, verdict }
+  const verdict = decideGate(comparisons, { before: baseline.nearDuplicatePairs, after: nearDuplicatePairs(current.catalogue.agents) }, config.gate)
+  const outcome: GateOutcome = { baselineFile, routerId: baseline.router.id, changes, comparisons, verdict, baselineAgents: baseline.agents.map(({ name, description }) => ({ name, description })) }
 
   io.out(`${renderGateText(outcome, { color: io.color })}\n`)
   if (setup) {
@@ -166,7 +166,7 @@ function pickDatasets(baseline: Baseline, wanted: string[] | undefined, baseline
 }
 
 /** The gate compares like with like: the same router and the same labelled cases. */
-function refuseMismatch(baseline: Baseline, baselineFile: string, routerId: string, datasets: ReadonlyArray<{ path: string; fingerprint: string }>): void {
+export function refuseMismatch(baseline: Baseline, baselineFile: string, routerId: string, datasets: ReadonlyArray<{ path: string; fingerprint: string }>): void {
   if (routerId !== baseline.router.id) {
     throw new UsageError(`cannot compare: ${baselineFile} was made with router ${baseline.router.id}, this run uses ${routerId}; pass the same --router/--model/--style, or make a new baseline`)
   }

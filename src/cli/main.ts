@@ -4,6 +4,7 @@ import { InputError, UsageError } from '../load/input-error.js'
 import { evalCommand } from './eval.js'
 import { baselineCommand, gateCommand } from './gate.js'
 import { overlapCommand } from './overlap.js'
+import { reportCommand } from './report.js'
 import { parseFlags, type Flags } from './flags.js'
 import { EXIT, type CommandIO } from './io.js'
 
@@ -37,6 +38,7 @@ Commands:
   overlap    find near-duplicate agents, with the evidence and what to do; lint the agent files
   baseline   run the datasets (or read run folders) and write reports/baseline.json
   gate       compare the agents as they are now with the baseline; exit 1 if routing got worse
+  report     rebuild a run folder's report.html from its summary.json (optionally with a before/after)
 
 Run "routecheck <command> --help" for a command's flags.
 Exit codes: 0 ok · 1 gate failed · 2 bad input or usage · 3 run incomplete
@@ -93,6 +95,20 @@ With GITHUB_ACTIONS set it prints ::error annotations on the agent files that
 go with the failures, and appends report.md to $GITHUB_STEP_SUMMARY.
 Exit codes: 0 passed · 1 failed · 2 bad input, or runs that cannot be compared · 3 incomplete
 `,
+  report: `Usage: routecheck report RUN_DIR [--baseline FILE]
+
+Rebuilds RUN_DIR/report.html from RUN_DIR/summary.json, sending nothing: one
+self-contained page (no network, opens from file://) with the headline figures
+and their intervals, the per-agent table, the confusion matrix with the
+prompts behind each cell, the overlap between agents, and the misrouted cases.
+eval and gate write it into every run folder; this command remakes it.
+
+  --baseline FILE        add the before/after against this baseline (the gate's
+                         comparison and rules, from the run's saved decisions)
+  --config FILE          config file for the gate thresholds (default: routecheck.config.json, if present)
+
+Exit codes: 0 ok · 2 a missing or invalid run folder or baseline, or runs that cannot be compared
+`,
 }
 
 type Command = { run: (flags: Flags, io: CommandIO, args: string[]) => Promise<number>; takesArgs: boolean }
@@ -102,6 +118,7 @@ const COMMANDS: Record<string, Command> = {
   overlap: { run: overlapCommand, takesArgs: true },
   baseline: { run: baselineCommand, takesArgs: true },
   gate: { run: gateCommand, takesArgs: true },
+  report: { run: reportCommand, takesArgs: true },
 }
 
 function version(): string {

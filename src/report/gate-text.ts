@@ -7,6 +7,8 @@ export type GateOutcome = {
   changes: AgentChanges
   comparisons: DatasetComparison[]
   verdict: GateVerdict
+  /** the baseline's agents and their descriptions, for report.html's description diff */
+  baselineAgents?: Array<{ name: string; description: string }>
 }
 
 const signed = (x: number, digits = 3) => `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(digits)}`

@@ -4,6 +4,7 @@ import type { Case } from '../load/dataset.js'
 import type { Attempt } from '../route/run.js'
 import type { Flip } from '../gate/compare.js'
 import type { GateOutcome } from './gate-text.js'
+import { renderHtml } from './html.js'
 import { renderJunit } from './junit.js'
 import { renderMarkdown } from './markdown.js'
 import { summaryJson, type Summary } from './summary.js'
@@ -36,7 +37,7 @@ export async function writeRunFolder(dir: string, files: { summary: Summary; att
   ]
 }
 
-/** report.md and junit.xml of one run; with a gate outcome, its before/after and flips too. */
+/** report.md, junit.xml and report.html of one run; with a gate outcome, its before/after and flips too. */
 export async function writeReports(dir: string, summary: Summary, cases: readonly Pick<Case, 'id' | 'prompt'>[], gate?: GateOutcome): Promise<string[]> {
   const prompts = new Map([[summary.dataset.path, new Map(cases.map((c) => [c.id, c.prompt]))]])
   const comparison = gate?.comparisons.find((c) => c.path === summary.dataset.path)
@@ -45,6 +46,7 @@ export async function writeReports(dir: string, summary: Summary, cases: readonl
   return [
     await writeAtomic(path.join(dir, 'report.md'), renderMarkdown([summary], gateForThis)),
     await writeAtomic(path.join(dir, 'junit.xml'), renderJunit([summary], prompts, flips)),
+    await writeAtomic(path.join(dir, 'report.html'), renderHtml(summary, gateForThis, { prompts: prompts.get(summary.dataset.path) })),
   ]
 }
 
