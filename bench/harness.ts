@@ -31,12 +31,16 @@ export async function benchHarness(concurrency: number, n = 2000, delayMs = 50):
     const { catalogue } = await loadCatalogue(path.join(root, 'agents'))
     const cases: Case[] = Array.from({ length: n }, (_, i) => ({ id: `h${i}`, prompt: `my goroutines leak when the grpc client cancels (request ${i})`, expected: ['golang-pro'], tags: [], line: i + 2 }))
     const router = createAnthropicRouter({ timeoutMs: 60_000, env: { ANTHROPIC_BASE_URL: server.url, ANTHROPIC_API_KEY: 'bench' } })
+    const cpu = process.cpuUsage()
     const started = performance.now()
     const attempts = await routeCases(cases, catalogue, router, { repeats: 1, concurrency, timeoutMs: 60_000, warmUp: true })
     const ms = performance.now() - started
+    const used = process.cpuUsage(cpu)
     const failed = attempts.filter((a) => a.error).length
     const ideal = Math.ceil(n / concurrency) * delayMs
-    return { n, concurrency, ms: Math.round(ms), idealMs: ideal, ratio: Math.round((ms / ideal) * 1000) / 1000, failed }
+    // Client CPU per request: what the harness itself costs, whatever the machine's load.
+    const clientCpuMsPerRequest = Math.round(((used.user + used.system) / 1000 / n) * 100) / 100
+    return { n, concurrency, ms: Math.round(ms), idealMs: ideal, ratio: Math.round((ms / ideal) * 1000) / 1000, clientCpuMsPerRequest, failed }
   } finally {
     server.stop()
   }

@@ -4,6 +4,7 @@ import type { Catalogue } from '../load/catalogue.js'
 import { sha256 } from '../load/catalogue.js'
 import { UsageError } from '../load/input-error.js'
 import { buildRequest, buildRequestPrefix, readReply, requestBodyText, type RequestSettings, type Style } from './anthropic-request.js'
+import { createNodeFetch } from './node-fetch.js'
 import { RouterError, type Router } from './router.js'
 
 export const DEFAULT_MODEL = 'claude-haiku-4-5'
@@ -62,7 +63,7 @@ export function createAnthropicRouter(opts: AnthropicOptions): Router {
   const baseURL = env.ANTHROPIC_BASE_URL?.trim() || undefined
   if (baseURL !== undefined && !URL.canParse(baseURL)) throw new UsageError(`ANTHROPIC_BASE_URL is not a URL: "${baseURL}"`)
   // An empty ANTHROPIC_BASE_URL means "unset"; the SDK would read it as a URL, so name the default.
-  const client = new Anthropic({ ...credentials, baseURL: baseURL ?? 'https://api.anthropic.com', maxRetries: 0, timeout: opts.timeoutMs })
+  const client = new Anthropic({ ...credentials, baseURL: baseURL ?? 'https://api.anthropic.com', maxRetries: 0, timeout: opts.timeoutMs, fetch: createNodeFetch() })
   const prefixes = new WeakMap<Catalogue, { prefix: ReturnType<typeof buildRequestPrefix>; json: string }>()
   const prefixFor = (catalogue: Catalogue) => {
     let built = prefixes.get(catalogue)
