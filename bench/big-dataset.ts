@@ -22,7 +22,7 @@ export function benchBigDataset(rows: number): Record<string, number> {
     const preload = path.join(dir, 'rss.cjs')
     writeFileSync(preload, "process.on('exit', () => process.stderr.write(`\\nmaxrss ${process.resourceUsage().maxRSS}\\n`))\n")
     const started = performance.now()
-    const r = spawnSync(process.execPath, ['--require', preload, path.join(root, 'dist/cli/main.js'), 'eval', '--agents', path.join(root, 'agents'), '--dataset', file, '--out', path.join(dir, 'run'), '--json'], { cwd: dir, encoding: 'utf8', maxBuffer: 1 << 30 })
+    const r = spawnSync(process.execPath, ['--require', preload, path.join(root, 'dist/cli/main.js'), 'eval', '--agents', path.join(root, 'agents'), '--dataset', file, '--out', path.join(dir, 'run')], { cwd: dir, encoding: 'utf8', maxBuffer: 1 << 30 })
     const ms = performance.now() - started
     if (r.status !== 0) throw new Error(`eval exited ${r.status}: ${r.stderr.slice(-500)}`)
     const maxRssKb = Number(/maxrss (\d+)/.exec(r.stderr)?.[1] ?? 0)

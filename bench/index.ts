@@ -7,7 +7,7 @@
  *   npm run bench -- overlap       the cases whose name starts with "overlap"
  */
 import { execFileSync } from 'node:child_process'
-import { writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -28,6 +28,7 @@ const CASES: Record<string, () => Row | Promise<Row>> = {
   'lexical:200': () => benchLexical(200),
   'lexical:1000': () => benchLexical(1000),
   'pipeline:10000x200': () => benchPipeline(10_000, 200),
+  'dataset:10000': () => benchBigDataset(10_000),
   'dataset:100000': () => benchBigDataset(100_000),
   'overlap:200': () => benchOverlap(200),
   'overlap:1000': () => benchOverlap(1000),
@@ -60,7 +61,15 @@ function main(): void {
   console.log(line(keys))
   for (const r of rows) console.log(line(keys.map((k) => String(r[k] ?? ''))))
   const file = path.join(here, 'results.json')
-  writeFileSync(file, `${JSON.stringify({ date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, cpu: os.cpus()[0]?.model, rows }, null, 2)}\n`)
+  // A filtered run replaces its own rows and keeps the others, so results.json always has every case.
+  let kept: Row[] = []
+  try {
+    kept = (JSON.parse(readFileSync(file, 'utf8')) as { rows: Row[] }).rows.filter((r) => !names.includes(String(r.case)))
+  } catch {
+    // no earlier results
+  }
+  const all = [...kept, ...rows].sort((a, b) => Object.keys(CASES).indexOf(String(a.case)) - Object.keys(CASES).indexOf(String(b.case)))
+  writeFileSync(file, `${JSON.stringify({ date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, cpu: os.cpus()[0]?.model, rows: all }, null, 2)}\n`)
   console.log(`\nwrote ${path.relative(process.cwd(), file)}`)
 }
 

@@ -1,4 +1,6 @@
+import { createWriteStream } from 'node:fs'
 import { mkdir, rename, writeFile } from 'node:fs/promises'
+import { once } from 'node:events'
 import path from 'node:path'
 import type { Case } from '../load/dataset.js'
 import type { Attempt } from '../route/run.js'
@@ -7,21 +9,19 @@ import type { GateOutcome } from './gate-text.js'
 import { renderHtml } from './html.js'
 import { renderJunit } from './junit.js'
 import { renderMarkdown } from './markdown.js'
-import { summaryJson, type Summary } from './summary.js'
+import { summaryJsonChunks, type Summary } from './summary.js'
 
-/** results.jsonl: one line per case × repeat, with the gold set beside the decision. */
-export function resultsJsonl(attempts: readonly Attempt[], cases: readonly Case[]): string {
+/** results.jsonl, a line at a time: one per case × repeat, with the gold set beside the decision. */
+export function* resultsLines(attempts: readonly Attempt[], cases: readonly Case[]): Generator<string> {
   const expected = new Map(cases.map((c) => [c.id, c.expected]))
-  return attempts
-    .map((a) => {
-      const gold = expected.get(a.caseId) ?? []
-      const d = a.decision
-      const line = d
-        ? { id: a.caseId, repeat: a.repeat, expected: gold, ...d, correct: d.invalid === undefined && gold.includes(d.agent) }
-        : { id: a.caseId, repeat: a.repeat, expected: gold, error: a.error ?? 'no decision' }
-      return `${JSON.stringify(line)}\n`
-    })
-    .join('')
+  for (const a of attempts) {
+    const gold = expected.get(a.caseId) ?? []
+    const d = a.decision
+    const line = d
+      ? { id: a.caseId, repeat: a.repeat, expected: gold, ...d, correct: d.invalid === undefined && gold.includes(d.agent) }
+      : { id: a.caseId, repeat: a.repeat, expected: gold, error: a.error ?? 'no decision' }
+    yield `${JSON.stringify(line)}\n`
+  }
 }
 
 /**
@@ -31,8 +31,8 @@ export function resultsJsonl(attempts: readonly Attempt[], cases: readonly Case[
 export async function writeRunFolder(dir: string, files: { summary: Summary; attempts: readonly Attempt[]; cases: readonly Case[] }): Promise<string[]> {
   await mkdir(dir, { recursive: true })
   return [
-    await writeAtomic(path.join(dir, 'results.jsonl'), resultsJsonl(files.attempts, files.cases)),
-    await writeAtomic(path.join(dir, 'summary.json'), summaryJson(files.summary)),
+    await writeAtomic(path.join(dir, 'results.jsonl'), resultsLines(files.attempts, files.cases)),
+    await writeAtomic(path.join(dir, 'summary.json'), summaryJsonChunks(files.summary)),
     ...(await writeReports(dir, files.summary, files.cases)),
   ]
 }
@@ -50,9 +50,21 @@ export async function writeReports(dir: string, summary: Summary, cases: readonl
   ]
 }
 
-export async function writeAtomic(file: string, text: string): Promise<string> {
+export async function writeAtomic(file: string, text: string | Iterable<string>): Promise<string> {
   const tmp = `${file}.${process.pid}.tmp`
-  await writeFile(tmp, text)
+  if (typeof text === 'string') await writeFile(tmp, text)
+  else await writeChunks(tmp, text)
   await rename(tmp, file)
   return file
+}
+
+/** Streams pieces to a file, waiting when the stream asks to, so big files are never one string in memory. */
+async function writeChunks(file: string, chunks: Iterable<string>): Promise<void> {
+  const out = createWriteStream(file)
+  try {
+    for (const chunk of chunks) if (!out.write(chunk)) await once(out, 'drain')
+  } finally {
+    out.end()
+    await once(out, 'close')
+  }
 }

@@ -175,7 +175,33 @@ export function quantile(values: readonly number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? 0
 }
 
-/** summary.json text: floats to 6 places so the file diffs cleanly between runs. */
+/** Floats to 6 places, so the file diffs cleanly between runs. */
+const roundFloats = (_key: string, v: unknown) => (typeof v === 'number' && !Number.isInteger(v) ? Math.round(v * 1e6) / 1e6 : v)
+const CASES_SLOT = '\u0000cases\u0000'
+
+/**
+ * summary.json's text in pieces: everything but the cases, then one case at
+ * a time, so a 100,000-case run never holds the whole file as one string.
+ * Joined, the pieces are exactly JSON.stringify(summary, …, 2).
+ */
+export function* summaryJsonChunks(summary: Summary): Generator<string> {
+  const head = JSON.stringify({ ...summary, cases: CASES_SLOT }, roundFloats, 2)
+  const slot = JSON.stringify(CASES_SLOT)
+  const at = head.indexOf(slot)
+  yield head.slice(0, at)
+  if (summary.cases.length === 0) yield '[]'
+  else {
+    yield '[\n'
+    for (const [i, c] of summary.cases.entries()) {
+      const item = JSON.stringify(c, roundFloats, 2).replace(/^/gm, '    ')
+      yield i < summary.cases.length - 1 ? `${item},\n` : `${item}\n`
+    }
+    yield '  ]'
+  }
+  yield `${head.slice(at + slot.length)}\n`
+}
+
+/** summary.json text, whole: for --json and small runs. */
 export function summaryJson(summary: Summary): string {
-  return `${JSON.stringify(summary, (_k, v) => (typeof v === 'number' && !Number.isInteger(v) ? Math.round(v * 1e6) / 1e6 : v), 2)}\n`
+  return [...summaryJsonChunks(summary)].join('')
 }
