@@ -70,7 +70,13 @@ describe('routecheck gate on a copy of agents/', () => {
     expect(r.stdout).toMatch(/gate: passed/)
     const quick = await runCli(['gate', '--only-if-changed'], { cwd: dir })
     expect(quick.code).toBe(0)
-    expect(quick.stdout).toMatch(/no agent's routing fields .* changed since reports\/baseline\.json; nothing sent/)
+    expect(quick.stdout).toMatch(/no agent's routing fields .* and no dataset changed since reports\/baseline\.json; nothing sent/)
+    // A changed dataset is not skipped: the gate runs, and asks for a new baseline.
+    const csv = path.join(dir, 'datasets/routing.csv')
+    await writeFile(csv, (await readFile(csv, 'utf8')).replace('r001,', 'r001b,'))
+    const dataChanged = await runCli(['gate', '--only-if-changed'], { cwd: dir })
+    expect(dataChanged.code).toBe(2)
+    expect(dataChanged.stderr).toMatch(/datasets\/routing\.csv changed since reports\/baseline\.json/)
   })
 
   it('a genuine improvement passes, with its fixes listed', async () => {

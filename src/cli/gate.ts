@@ -4,6 +4,7 @@ import { buildBaseline, baselineSchema, type Baseline } from '../gate/baseline.j
 import { compareDataset, decideGate, diffAgents, hasChanges, type DatasetComparison } from '../gate/compare.js'
 import { loadCatalogue, type Catalogue } from '../load/catalogue.js'
 import { loadConfig } from '../load/config.js'
+import { loadDataset } from '../load/dataset.js'
 import { InputError, UsageError } from '../load/input-error.js'
 import { analyseOverlap } from '../overlap/index.js'
 import { routeCases } from '../route/run.js'
@@ -109,12 +110,12 @@ export async function gateCommand(flags: Flags, io: CommandIO, runDirs: string[]
   const current = await loadCatalogue(flags.agents ?? config.agents, { skipInvalid: true })
   const changes = diffAgents(baseline.agents, current.catalogue.agents, current.invalid)
 
-  if (flags['only-if-changed'] && !hasChanges(changes)) {
-    io.out(`gate: no agent's routing fields (name, description, tools) changed since ${baselineFile}; nothing sent, nothing to check\n`)
+  const wanted = pickDatasets(baseline, flags.dataset, baselineFile)
+  if (flags['only-if-changed'] && !hasChanges(changes) && !(await datasetsChanged(wanted, baseline, current.catalogue))) {
+    io.out(`gate: no agent's routing fields (name, description, tools) and no dataset changed since ${baselineFile}; nothing sent, nothing to check\n`)
     return EXIT.ok
   }
 
-  const wanted = pickDatasets(baseline, flags.dataset, baselineFile)
   let summaries: Summary[]
   let setup: Setup | undefined
   if (runDirs.length > 0) {
@@ -153,6 +154,19 @@ export async function gateCommand(flags: Flags, io: CommandIO, runDirs: string[]
   const incomplete = completionExit(summaries, flags, io)
   if (incomplete !== EXIT.ok) return incomplete
   return verdict.passed ? EXIT.ok : EXIT.gateFailed
+}
+
+/** Whether any of the baseline's datasets reads differently now (a missing or unreadable one counts as changed). */
+async function datasetsChanged(wanted: Baseline['datasets'], baseline: Baseline, catalogue: Catalogue): Promise<boolean> {
+  const names = [...new Set([...baseline.agents.map((a) => a.name), ...catalogue.agents.map((a) => a.name)])]
+  for (const d of wanted) {
+    try {
+      if ((await loadDataset(d.path, names)).fingerprint !== d.fingerprint) return true
+    } catch {
+      return true
+    }
+  }
+  return false
 }
 
 function pickDatasets(baseline: Baseline, wanted: string[] | undefined, baselineFile: string): Baseline['datasets'] {
