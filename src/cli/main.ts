@@ -88,7 +88,7 @@ or a new near-duplicate pair appears. Flipped cases of model routers are
 re-tested; a flip its re-test does not reproduce is flaky and does not count.
 
   --baseline FILE        the baseline (default: reports/baseline.json)
-  --only-if-changed      exit 0 at once, sending nothing, when no agent's routing fields changed
+  --only-if-changed      exit 0 at once, sending nothing, when no agent's routing fields and no dataset changed
   --dataset FILE         compare only this dataset of the baseline (repeatable)
 ${COMMON}
 With GITHUB_ACTIONS set it prints ::error annotations on the agent files that
