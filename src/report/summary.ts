@@ -4,25 +4,13 @@ import type { Case, Dataset } from '../load/dataset.js'
 import { usageCost, type Price } from '../route/cost.js'
 import type { Attempt } from '../route/run.js'
 import { analyseOverlap, overlapReportSchema } from '../overlap/index.js'
-import type { Scores } from '../score/metrics.js'
+import { labelScoreSchema, runMetricsSchema, type Scores } from '../score/metrics.js'
 
 /**
  * summary.json (DESIGN "summary.json"): scripts outside the code read it, so
  * fields may be added but never renamed. The schema is also how the gate and
  * `routecheck report` read a summary back.
  */
-const interval = z.tuple([z.number(), z.number()])
-const labelScoreSchema = z.object({
-  label: z.string(),
-  precision: z.number(),
-  recall: z.number(),
-  f1: z.number(),
-  support: z.number().int(),
-  predicted: z.number().int(),
-  precisionInterval: interval,
-  recallInterval: interval,
-  confusedWith: z.array(z.object({ label: z.string(), count: z.number().int() })),
-})
 
 export const summarySchema = z.looseObject({
   schemaVersion: z.literal(1),
@@ -34,19 +22,7 @@ export const summarySchema = z.looseObject({
   catalogueFingerprint: z.string(),
   invalidAgents: z.array(z.object({ file: z.string(), line: z.number(), reason: z.string() })),
   repeats: z.number().int().positive(),
-  metrics: z.looseObject({
-    accuracy: z.number(),
-    accuracyInterval: interval,
-    primaryAccuracy: z.number(),
-    macroF1: z.number(),
-    microF1: z.number(),
-    flipRate: z.number(),
-    splitRate: z.number(),
-    errored: z.number().int(),
-    decided: z.number().int(),
-    invalid: z.number().int(),
-    none: z.looseObject({ support: z.number().int(), recall: z.number(), falseDelegationRate: z.number(), predicted: z.number().int(), precision: z.number() }),
-  }),
+  metrics: runMetricsSchema,
   perLabel: z.array(labelScoreSchema),
   noneLabel: labelScoreSchema,
   confusion: z.object({ labels: z.array(z.string()), matrix: z.array(z.array(z.number().int())) }),

@@ -1,3 +1,4 @@
+import { z } from 'zod'
 import { NONE } from '../load/dataset.js'
 import type { CaseVote } from './votes.js'
 import { wilsonInterval } from './wilson.js'
@@ -15,32 +16,39 @@ export type ScoredCase = {
   invalid?: boolean
 } & Omit<CaseVote, 'decision'>
 
-export type LabelScore = {
-  label: string
-  precision: number
-  recall: number
-  f1: number
-  support: number
-  predicted: number
-  precisionInterval: [number, number]
-  recallInterval: [number, number]
-  confusedWith: Array<{ label: string; count: number }>
-}
+const interval = z.tuple([z.number(), z.number()])
+
+/** One row of the per-label report. The schema is shared with summary.json's reader, so the shape is written once. */
+export const labelScoreSchema = z.object({
+  label: z.string(),
+  precision: z.number(),
+  recall: z.number(),
+  f1: z.number(),
+  support: z.number().int(),
+  predicted: z.number().int(),
+  precisionInterval: interval,
+  recallInterval: interval,
+  confusedWith: z.array(z.object({ label: z.string(), count: z.number().int() })),
+})
+export type LabelScore = z.infer<typeof labelScoreSchema>
+
+/** The headline figures of a run (DESIGN "Scoring"). */
+export const runMetricsSchema = z.looseObject({
+  accuracy: z.number(),
+  accuracyInterval: interval,
+  primaryAccuracy: z.number(),
+  macroF1: z.number(),
+  microF1: z.number(),
+  flipRate: z.number(),
+  splitRate: z.number(),
+  errored: z.number().int(),
+  decided: z.number().int(),
+  invalid: z.number().int(),
+  none: z.looseObject({ support: z.number().int(), recall: z.number(), falseDelegationRate: z.number(), predicted: z.number().int(), precision: z.number() }),
+})
 
 export type Scores = {
-  metrics: {
-    accuracy: number
-    accuracyInterval: [number, number]
-    primaryAccuracy: number
-    macroF1: number
-    microF1: number
-    flipRate: number
-    splitRate: number
-    errored: number
-    decided: number
-    invalid: number
-    none: { support: number; recall: number; falseDelegationRate: number; predicted: number; precision: number }
-  }
+  metrics: z.infer<typeof runMetricsSchema>
   perLabel: LabelScore[]
   noneLabel: LabelScore
   confusion: { labels: string[]; matrix: number[][] }
