@@ -8,7 +8,7 @@ import { createRouter } from '../route/create-router.js'
 import { openJournal, type Journal } from '../route/journal.js'
 import type { Router } from '../route/router.js'
 import { FatalRouterError, routeCases, type Budget } from '../route/run.js'
-import { writeRunFolder } from '../report/run-folder.js'
+import { writeResults, writeSummaryAndReports } from '../report/run-folder.js'
 import { buildSummary, summaryJson, type Summary } from '../report/summary.js'
 import { renderRunsTable, renderScorecard } from '../report/terminal.js'
 import { scoreCases } from '../score/metrics.js'
@@ -178,7 +178,12 @@ async function evalDataset(dataset: Dataset, repeats: number, { loaded, router, 
     onRetry: () => progress.retry(),
   })
   progress.done()
-  const scores = scoreCases(voteByCase(dataset.cases, attempts), loaded.catalogue.agents.map((a) => a.name))
+  const votes = voteByCase(dataset.cases, attempts)
+  const dir = plan.outFor(dataset.path)
+  await writeResults(dir, attempts, dataset.cases)
+  // Per-agent scores live on in results.jsonl; a 100,000-case run need not hold them while it builds the reports.
+  for (const a of attempts) delete a.decision?.scores
+  const scores = scoreCases(votes, loaded.catalogue.agents.map((a) => a.name))
   const summary = buildSummary({
     toolVersion: io.version,
     createdAt: new Date(),
@@ -191,8 +196,7 @@ async function evalDataset(dataset: Dataset, repeats: number, { loaded, router, 
     scores,
     ...(router.pricedModel ? { pricing: { model: router.pricedModel, price: run.price } } : {}),
   })
-  const dir = plan.outFor(dataset.path)
-  await writeRunFolder(dir, { summary, attempts, cases: dataset.cases })
+  await writeSummaryAndReports(dir, summary, dataset.cases)
   io.err(`wrote ${dir}/ (summary.json, results.jsonl, report.html, report.md, junit.xml)\n`)
   if (run.scorecard) io.out(`\n${renderScorecard(summary, { color: io.color })}\n`)
   return summary

@@ -25,16 +25,18 @@ export function* resultsLines(attempts: readonly Attempt[], cases: readonly Case
 }
 
 /**
- * Writes the run's files. Each goes to a temporary name first and is renamed
- * into place, so a reader (or a killed process) never sees half a file.
+ * The run's files, in two steps. Each file goes to a temporary name first and
+ * is renamed into place, so a reader (or a killed process) never sees half a
+ * file. results.jsonl goes first, so the caller can drop what only it needed
+ * (every agent's score of every request) before the summary and reports.
  */
-export async function writeRunFolder(dir: string, files: { summary: Summary; attempts: readonly Attempt[]; cases: readonly Case[] }): Promise<string[]> {
+export async function writeResults(dir: string, attempts: readonly Attempt[], cases: readonly Case[]): Promise<string> {
   await mkdir(dir, { recursive: true })
-  return [
-    await writeAtomic(path.join(dir, 'results.jsonl'), resultsLines(files.attempts, files.cases)),
-    await writeAtomic(path.join(dir, 'summary.json'), summaryJsonChunks(files.summary)),
-    ...(await writeReports(dir, files.summary, files.cases)),
-  ]
+  return writeAtomic(path.join(dir, 'results.jsonl'), resultsLines(attempts, cases))
+}
+
+export async function writeSummaryAndReports(dir: string, summary: Summary, cases: readonly Case[]): Promise<string[]> {
+  return [await writeAtomic(path.join(dir, 'summary.json'), summaryJsonChunks(summary)), ...(await writeReports(dir, summary, cases))]
 }
 
 /** report.md, junit.xml and report.html of one run; with a gate outcome, its before/after and flips too. */
