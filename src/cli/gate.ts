@@ -1,18 +1,19 @@
-import { appendFile, mkdir, readFile } from 'node:fs/promises'
+import { appendFile, mkdir } from 'node:fs/promises'
 import path from 'node:path'
 import { buildBaseline, baselineSchema, type Baseline } from '../gate/baseline.js'
 import { compareDataset, decideGate, diffAgents, hasChanges, type DatasetComparison } from '../gate/compare.js'
 import { loadCatalogue, type Catalogue } from '../load/catalogue.js'
 import { loadConfig } from '../load/config.js'
 import { loadDataset } from '../load/dataset.js'
-import { InputError, UsageError } from '../load/input-error.js'
+import { UsageError } from '../load/input-error.js'
+import { readJsonFile } from '../load/json-file.js'
 import { analyseOverlap } from '../overlap/index.js'
 import { routeCases } from '../route/run.js'
 import { renderGateText, type GateOutcome } from '../report/gate-text.js'
 import { renderMarkdown } from '../report/markdown.js'
 import { writeAtomic, writeReports } from '../report/run-folder.js'
 import { summarySchema, type Summary } from '../report/summary.js'
-import { decidedLabel } from '../route/run.js'
+import { voteByCase } from '../score/votes.js'
 import { completionExit, openRunJournal, prepareEval, runDatasets, type Setup } from './eval.js'
 import type { Flags } from './flags.js'
 import { EXIT, type CommandIO } from './io.js'
@@ -30,41 +31,26 @@ export async function readRuns(dirs: readonly string[]): Promise<Summary[]> {
   const summaries: Summary[] = []
   for (const dir of dirs) {
     const file = dir.endsWith('.json') ? dir : path.join(dir, 'summary.json')
-    let json: unknown
-    try {
-      json = JSON.parse(await readFile(file, 'utf8'))
-    } catch (e) {
-      throw new InputError([{ file, message: `cannot read the run's summary: ${(e as Error).message}`, fix: 'give a run folder written by routecheck eval (it holds summary.json)' }])
-    }
-    const parsed = summarySchema.safeParse(json)
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0]!
-      throw new InputError([{ file, message: `not a routecheck summary: "${issue.path.join('.')}": ${issue.message}`, fix: 'give a run folder written by routecheck eval' }])
-    }
-    summaries.push(parsed.data)
+    summaries.push(
+      await readJsonFile(file, summarySchema, {
+        unreadable: "cannot read the run's summary: {error}",
+        notJson: "cannot read the run's summary: {error}",
+        wrongShape: 'not a routecheck summary',
+        fix: 'give a run folder written by routecheck eval (it holds summary.json)',
+      }),
+    )
   }
   return summaries
 }
 
-export async function readBaseline(file: string): Promise<Baseline> {
-  let text: string
-  try {
-    text = await readFile(file, 'utf8')
-  } catch {
-    throw new InputError([{ file, message: 'the baseline file does not exist or cannot be read', fix: 'make one with `routecheck baseline` and commit it, or pass --baseline FILE' }])
-  }
-  let json: unknown
-  try {
-    json = JSON.parse(text)
-  } catch (e) {
-    throw new InputError([{ file, message: `the baseline is not JSON: ${(e as Error).message}`, fix: 'regenerate it with `routecheck baseline`' }])
-  }
-  const parsed = baselineSchema.safeParse(json)
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!
-    throw new InputError([{ file, message: `not a routecheck baseline: "${issue.path.join('.')}": ${issue.message}`, fix: 'regenerate it with `routecheck baseline`' }])
-  }
-  return parsed.data
+export function readBaseline(file: string): Promise<Baseline> {
+  return readJsonFile(file, baselineSchema, {
+    unreadable: 'the baseline file does not exist or cannot be read',
+    unreadableFix: 'make one with `routecheck baseline` and commit it, or pass --baseline FILE',
+    notJson: 'the baseline is not JSON: {error}',
+    wrongShape: 'not a routecheck baseline',
+    fix: 'regenerate it with `routecheck baseline`',
+  })
 }
 
 /** `routecheck baseline`: run the configured datasets (or read runs) and write the baseline file. */
@@ -201,25 +187,19 @@ async function retestFlips(setup: Setup, io: CommandIO, comparison: DatasetCompa
   const ids = new Set(comparison.flips.filter((f) => !f.flaky).map((f) => f.id))
   const dataset = setup.datasets.find((d) => d.path === comparison.path)
   if (ids.size === 0 || !dataset) return new Map()
-  io.err(`re-testing ${ids.size} flipped case(s) ${repeats} more time(s) each to tell regressions from noise\n`)
+  const times = Math.max(3, repeats)
+  io.err(`re-testing ${ids.size} flipped case(s) ${times} more times each to tell regressions from noise\n`)
+  const retested = dataset.cases.filter((c) => ids.has(c.id))
   const journal = openRunJournal(setup, io)
   try {
-    const attempts = await routeCases(dataset.cases.filter((c) => ids.has(c.id)), setup.loaded.catalogue, setup.router, {
-      repeats: Math.max(3, repeats),
+    const attempts = await routeCases(retested, setup.loaded.catalogue, setup.router, {
+      repeats: times,
       firstRepeat: 1000,
       concurrency: setup.plan.concurrency,
       timeoutMs: setup.plan.timeoutMs,
       ...(journal ? { journal } : {}),
     })
-    const votes = new Map<string, Record<string, number>>()
-    for (const a of attempts) {
-      if (!a.decision) continue
-      const v = votes.get(a.caseId) ?? {}
-      const label = decidedLabel(a.decision)
-      v[label] = (v[label] ?? 0) + 1
-      votes.set(a.caseId, v)
-    }
-    return votes
+    return new Map(voteByCase(retested, attempts).map((c) => [c.id, c.vote.votes]))
   } finally {
     journal?.close()
   }
