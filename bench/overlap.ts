@@ -1,4 +1,4 @@
-import { seededRandom as rng } from '../src/gate/stats.js'
+import { seededRandom as rng } from '../src/score/stats.js'
 import { analyseOverlap, type OverlapAgent } from '../src/overlap/index.js'
 
 /**

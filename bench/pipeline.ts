@@ -2,7 +2,7 @@ import { NONE } from '../src/load/dataset.js'
 import { analyseOverlap } from '../src/overlap/index.js'
 import { scoreCases } from '../src/score/metrics.js'
 import { majorityVote } from '../src/score/votes.js'
-import { seededRandom } from '../src/gate/stats.js'
+import { seededRandom } from '../src/score/stats.js'
 import { benchCatalogue } from './lexical.js'
 
 /**

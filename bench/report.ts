@@ -1,4 +1,4 @@
-import { seededRandom as rng } from '../src/gate/stats.js'
+import { seededRandom as rng } from '../src/score/stats.js'
 import { analyseOverlap } from '../src/overlap/index.js'
 import { renderHtml } from '../src/report/html.js'
 import { summarySchema, type Summary } from '../src/report/summary.js'

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import type { BaselineDataset } from '../src/gate/baseline.js'
 import { compareDataset, decideGate, type SideCase } from '../src/gate/compare.js'
-import { mcnemarExact, pairedBootstrapInterval } from '../src/gate/stats.js'
+import { mcnemarExact, pairedBootstrapInterval } from '../src/score/stats.js'
 
 describe('mcnemarExact', () => {
   it('matches hand-computed binomial tails', () => {

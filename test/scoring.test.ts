@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import type { Attempt } from '../src/route/run.js'
 import { creditedLabel, scoreCases } from '../src/score/metrics.js'
 import { majorityVote, type CaseVote } from '../src/score/votes.js'
-import { wilsonInterval } from '../src/score/wilson.js'
+import { wilsonInterval } from '../src/score/stats.js'
 
 const single = (decision: string | null): CaseVote =>
   decision === null

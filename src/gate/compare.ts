@@ -3,7 +3,9 @@ import { NONE } from '../load/dataset.js'
 import { scoreCases, type LabelScore } from '../score/metrics.js'
 import type { CaseVote } from '../score/votes.js'
 import type { Baseline, BaselineCase, BaselineDataset } from './baseline.js'
-import { mcnemarExact, pairedBootstrapInterval } from './stats.js'
+import { pairKey } from '../overlap/index.js'
+import { mcnemarExact, pairedBootstrapInterval } from '../score/stats.js'
+import { pct } from '../text/format.js'
 
 export type GateThresholds = Config['gate']
 
@@ -204,8 +206,8 @@ export function decideGate(comparisons: readonly DatasetComparison[], nearDuplic
       })
     }
   }
-  const known = new Set(nearDuplicates.before.map(pairKey))
-  const newNearDuplicates = nearDuplicates.after.filter((p) => !known.has(pairKey(p)))
+  const known = new Set(nearDuplicates.before.map(([a, b]) => pairKey(a, b)))
+  const newNearDuplicates = nearDuplicates.after.filter((p) => !known.has(pairKey(...p)))
   if (t.failOnNewNearDuplicates) {
     for (const [a, b] of newNearDuplicates) {
       failures.push({ rule: 'new-near-duplicate', message: `${a} and ${b} are now near-duplicates (their descriptions say nearly the same thing); a model router cannot tell them apart`, agents: [a, b] })
@@ -225,5 +227,3 @@ function topAgents(flips: readonly Flip[]): string[] {
   return [...counts].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, 4).map(([n]) => n)
 }
 
-const pairKey = ([a, b]: readonly [string, string]) => (a < b ? `${a}\u0000${b}` : `${b}\u0000${a}`)
-const pct = (x: number) => `${(x * 100).toFixed(1)}%`

@@ -7,7 +7,9 @@ import { InputError, type Problem } from './input-error.js'
 
 export const DEFAULT_CONFIG_FILE = 'routecheck.config.json'
 
+/** The anthropic router's request styles: the Agent tool as Claude Code offers it, or a forced `route` classifier tool. */
 export const routerStyleSchema = z.enum(['claude-code', 'classifier'])
+export type RouterStyle = z.infer<typeof routerStyleSchema>
 
 /** routecheck.config.json. Every object is strict: a misspelt key is an error, not a silent default. */
 export const configSchema = z.strictObject({
@@ -33,7 +35,7 @@ export const configSchema = z.strictObject({
       k1: z.number().positive().optional(),
       b: z.number().min(0).max(1).optional(),
     })
-    .default({}),
+    .prefault({}),
   anthropic: z
     .strictObject({
       model: z.string().min(1).optional(),
@@ -45,7 +47,7 @@ export const configSchema = z.strictObject({
       /** a price table replacing the bundled one (USD per million tokens) */
       prices: z.string().min(1).optional(),
     })
-    .default({}),
+    .prefault({}),
   gate: z
     .strictObject({
       maxAccuracyDrop: z.number().min(0).max(1).default(0.02),
@@ -54,7 +56,7 @@ export const configSchema = z.strictObject({
       maxStableFlips: z.number().int().min(0).default(0),
       failOnNewNearDuplicates: z.boolean().default(true),
     })
-    .default({ maxAccuracyDrop: 0.02, maxAgentF1Drop: 0.1, minSupport: 5, maxStableFlips: 0, failOnNewNearDuplicates: true }),
+    .prefault({}),
 })
 export type Config = z.infer<typeof configSchema>
 
@@ -140,7 +142,7 @@ function allowedKeys(at: readonly PropertyKey[]): string[] {
 
 function unwrap(schema: z.ZodType): z.ZodType {
   let s = schema
-  while (s instanceof z.ZodDefault || s instanceof z.ZodOptional) s = s.unwrap() as z.ZodType
+  while (s instanceof z.ZodDefault || s instanceof z.ZodPrefault || s instanceof z.ZodOptional) s = s.unwrap() as z.ZodType
   return s
 }
 

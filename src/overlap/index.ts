@@ -37,6 +37,7 @@ export type { InvalidFile, LintFinding, OverlapAgent, OverlapCase, OverlapCluste
 export { overlapAgentSchema, overlapCaseSchema, overlapReportSchema } from './schema.js'
 export { PLAIN_TEXT_MODEL, type TextModelOptions } from './text.js'
 export { renderOverlapText } from './render.js'
+export { pairKey } from './run.js'
 
 /** How descriptions become vectors. On the planted-duplicate test the weakest planted pair scores 1.45× the best Python pair, against 1.23× under plain TF-IDF (PLAIN_TEXT_MODEL). */
 export const TEXT_MODEL: TextModelOptions = { triggerWeight: 1, exampleWeight: 0.3, nameWeight: 1, bigramWeight: 0.5, stripScaffolding: true }
@@ -67,9 +68,6 @@ export const MIN_DESCRIPTION_CHARS = 40
 
 /** Over 1,500 characters (≈375 tokens) a description is mostly examples, and every description is sent on every routing call. */
 export const MAX_DESCRIPTION_CHARS = 1500
-
-/** The usual rough estimate for English prose. */
-export const CHARS_PER_TOKEN = 4
 
 /** Text pairs kept per agent while scanning, so each agent's nearest neighbours are always known. */
 export const TEXT_PAIRS_PER_AGENT = 10
@@ -179,7 +177,7 @@ export function analyseOverlap(input: OverlapInput, opts: Partial<OverlapThresho
   const { lint, tokens } = lintAgents(
     agents,
     scored.map((p) => ({ a: p.a, b: p.b, text: p.text })),
-    { minDescriptionChars: t.minDescriptionChars, maxDescriptionChars: t.maxDescriptionChars, charsPerToken: CHARS_PER_TOKEN, nearExactText: t.nearExactText },
+    { minDescriptionChars: t.minDescriptionChars, maxDescriptionChars: t.maxDescriptionChars, nearExactText: t.nearExactText },
   )
   const invalid = (input.invalid ?? []).map(({ file, line, reason }) => ({ file, line, reason }))
   return { signals, pairs, clusters, invalid, lint, tokens }

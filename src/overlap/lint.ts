@@ -1,11 +1,11 @@
 import path from 'node:path'
+import { CHARS_PER_TOKEN, estimateTokens } from '../text/tokens.js'
 import { lintRules, type LintFinding, type OverlapAgent } from './schema.js'
 
 /** What the agent lint needs to know besides the agents: text scores of the pairs already computed. */
 export type LintSettings = {
   minDescriptionChars: number
   maxDescriptionChars: number
-  charsPerToken: number
   nearExactText: number
 }
 
@@ -18,10 +18,6 @@ const TRIGGER = /\b(use (this agent |this subagent |it )?(proactively|when|whene
 
 export function hasTrigger(description: string): boolean {
   return TRIGGER.test(description)
-}
-
-export function estimateTokens(description: string, charsPerToken: number): number {
-  return Math.ceil(description.length / charsPerToken)
 }
 
 function normalise(description: string): string {
@@ -41,7 +37,7 @@ export function lintAgents(
   const lint: LintFinding[] = []
   const tokens: Record<string, number> = {}
   const byName = new Map(agents.map((a) => [a.name, a]))
-  const total = agents.reduce((sum, a) => sum + estimateTokens(a.description, s.charsPerToken), 0)
+  const total = agents.reduce((sum, a) => sum + estimateTokens(a.description), 0)
 
   const sameText = new Map<string, OverlapAgent[]>()
   for (const a of agents) {
@@ -53,7 +49,7 @@ export function lintAgents(
 
   for (const a of agents) {
     const chars = a.description.trim().length
-    const t = estimateTokens(a.description, s.charsPerToken)
+    const t = estimateTokens(a.description)
     tokens[a.name] = t
     const at = (rule: LintFinding['rule'], severity: LintFinding['severity'], message: string) => lint.push({ agent: a.name, file: a.file, rule, severity, message })
 
@@ -69,7 +65,7 @@ export function lintAgents(
       at(
         'description-too-long',
         'warning',
-        `the description is ${a.description.length.toLocaleString('en-US')} characters ≈ ${t} tokens (over ${s.maxDescriptionChars.toLocaleString('en-US')} ≈ ${Math.ceil(s.maxDescriptionChars / s.charsPerToken)}), ${pct(t, total)} of the catalogue's ${total} description tokens, paid on every routing call; keep the trigger and one short example, move the rest into the body`,
+        `the description is ${a.description.length.toLocaleString('en-US')} characters ≈ ${t} tokens (over ${s.maxDescriptionChars.toLocaleString('en-US')} ≈ ${Math.ceil(s.maxDescriptionChars / CHARS_PER_TOKEN)}), ${pct(t, total)} of the catalogue's ${total} description tokens, paid on every routing call; keep the trigger and one short example, move the rest into the body`,
       )
     }
 

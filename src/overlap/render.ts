@@ -1,4 +1,5 @@
 import Table from 'cli-table3'
+import { f2, painter } from '../text/format.js'
 import type { OverlapPair, OverlapReport } from './schema.js'
 
 export type OverlapTextStyle = {
@@ -14,14 +15,12 @@ export type OverlapTextStyle = {
 /** Links and members listed per cluster before "… N more". */
 const MEMBER_LINES = 12
 
-const f2 = (x: number | undefined) => (x === undefined ? '–' : x.toFixed(2))
-
 /**
  * The overlap report for the terminal: the top pairs, each cluster with its
  * evidence and a suggestion, then the lint findings and invalid files.
  */
 export function renderOverlapText(report: OverlapReport, style: OverlapTextStyle): string {
-  const paint = (code: number, text: string) => (style.color ? `\u001b[${code}m${text}\u001b[0m` : text)
+  const paint = painter(style.color)
   const bold = (t: string) => paint(1, t)
   const dim = (t: string) => paint(2, t)
   const width = style.width ?? 100

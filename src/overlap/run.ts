@@ -1,3 +1,4 @@
+import { quantile } from '../score/stats.js'
 import type { OverlapCase, SignalName } from './schema.js'
 
 /**
@@ -36,11 +37,6 @@ export function pairKey(a: string, b: string): string {
   return a < b ? `${a}\u0000${b}` : `${b}\u0000${a}`
 }
 
-/** Nearest-rank quantile of a non-empty list. */
-function quantile(values: number[], q: number): number {
-  const sorted = [...values].sort((x, y) => x - y)
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!
-}
 
 export function collectRunSignals(
   cases: readonly OverlapCase[],

@@ -1,5 +1,6 @@
 import Table from 'cli-table3'
 import type { AgentChanges, DatasetComparison, GateVerdict } from '../gate/compare.js'
+import { MOVED_F1, painter, signed } from '../text/format.js'
 
 export type GateOutcome = {
   baselineFile: string
@@ -11,7 +12,6 @@ export type GateOutcome = {
   baselineAgents?: Array<{ name: string; description: string }>
 }
 
-const signed = (x: number, digits = 3) => `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(digits)}`
 const list = (xs: readonly string[]) => (xs.length === 0 ? '—' : xs.join(', '))
 
 /** Lines saying which agents changed since the baseline. */
@@ -28,11 +28,11 @@ export function accuracyLine(c: DatasetComparison): string {
 }
 
 export function renderGateText(o: GateOutcome, style: { color: boolean }): string {
-  const paint = (code: number, t: string) => (style.color ? `\u001b[${code}m${t}\u001b[0m` : t)
+  const paint = painter(style.color)
   const lines: string[] = [`gate · router ${o.routerId} · baseline ${o.baselineFile}`, ...changeLines(o.changes)]
   for (const c of o.comparisons) {
     lines.push('', paint(1, c.path), accuracyLine(c))
-    const moved = c.perAgent.filter((a) => Math.abs(a.delta) >= 0.005).sort((x, y) => x.delta - y.delta)
+    const moved = c.perAgent.filter((a) => Math.abs(a.delta) >= MOVED_F1).sort((x, y) => x.delta - y.delta)
     if (moved.length > 0) {
       const t = new Table({ head: ['agent', 'support', 'F1 before', 'F1 after', 'Δ'], colAligns: ['left', 'right', 'right', 'right', 'right'], style: { head: [], border: [], compact: true } })
       for (const a of moved) t.push([a.label, String(a.support), a.f1Before.toFixed(2), a.f1After.toFixed(2), signed(a.delta, 2)])

@@ -29,7 +29,9 @@ export function renderJunit(summaries: readonly Summary[], prompts: ReadonlyMap<
     const byAgent = new Map<string, Summary['cases']>()
     for (const c of s.cases) {
       const key = c.expected[0]!
-      byAgent.set(key, [...(byAgent.get(key) ?? []), c])
+      const group = byAgent.get(key)
+      if (group) group.push(c)
+      else byAgent.set(key, [c])
     }
     for (const [agent, cases] of [...byAgent].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
       const body: string[] = []

@@ -1,11 +1,11 @@
 import type { DatasetComparison } from '../gate/compare.js'
+import { f2, MOVED_F1 } from '../text/format.js'
 import { accuracyLine, changeLines, type GateOutcome } from './gate-text.js'
 import type { Summary } from './summary.js'
 
 /** GitHub's step summary and comment limits are generous; 60 KB keeps us far inside them. */
 export const MARKDOWN_LIMIT_BYTES = 60_000
 
-const f2 = (x: number) => x.toFixed(2)
 const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ')
 
 /**
@@ -32,7 +32,7 @@ function gateSection(g: GateOutcome): string {
 
 function comparisonSection(c: DatasetComparison): string {
   const lines = [`### ${c.path}: before / after`, '', accuracyLine(c)]
-  const moved = c.perAgent.filter((a) => Math.abs(a.delta) >= 0.005).sort((x, y) => x.delta - y.delta)
+  const moved = c.perAgent.filter((a) => Math.abs(a.delta) >= MOVED_F1).sort((x, y) => x.delta - y.delta)
   if (moved.length > 0) {
     lines.push('', '| agent | support | F1 before | F1 after | Δ F1 | recall before → after |', '| --- | ---: | ---: | ---: | ---: | ---: |')
     for (const a of moved) lines.push(`| ${a.label} | ${a.support} | ${f2(a.f1Before)} | ${f2(a.f1After)} | ${a.delta >= 0 ? '+' : ''}${f2(a.delta)} | ${f2(a.recallBefore)} → ${f2(a.recallAfter)} |`)

@@ -1,17 +1,17 @@
 import Table from 'cli-table3'
 import { renderOverlapText } from '../overlap/index.js'
+import { ACCURACY_GAP_CALLOUT, f2, painter } from '../text/format.js'
 import type { Summary } from './summary.js'
 
 type LabelRow = Summary['perLabel'][number]
 
 export type ScorecardStyle = { color: boolean }
 
-const f2 = (x: number) => x.toFixed(2)
 const interval = ([lo, hi]: readonly [number, number]) => `${f2(lo)}–${f2(hi)}`
 
 /** The terminal scorecard for one run: headline, per-agent table, the none row. */
 export function renderScorecard(s: Summary, style: ScorecardStyle): string {
-  const paint = (code: number, text: string) => (style.color ? `\u001b[${code}m${text}\u001b[0m` : text)
+  const paint = painter(style.color)
   const bold = (t: string) => paint(1, t)
   const dim = (t: string) => paint(2, t)
   const m = s.metrics
@@ -31,7 +31,7 @@ export function renderScorecard(s: Summary, style: ScorecardStyle): string {
   lines.push(dim(extras.join('   ')))
   const traffic = trafficLine(s)
   if (traffic) lines.push(dim(traffic))
-  if (m.accuracy - m.primaryAccuracy >= 0.15) {
+  if (m.accuracy - m.primaryAccuracy >= ACCURACY_GAP_CALLOUT) {
     lines.push(paint(33, `accuracy is ${f2(m.accuracy - m.primaryAccuracy)} above primary accuracy: the router often picks an acceptable agent other than the labeller's first choice, the mark of interchangeable agents`))
   }
 

@@ -3,6 +3,7 @@ import { z } from 'zod'
 import type { Agent, Catalogue } from '../load/catalogue.js'
 import { NONE } from '../load/dataset.js'
 import { RouterError, type Decision } from './router.js'
+import type { RouterStyle } from '../load/config.js'
 
 /**
  * The Messages API requests the anthropic router sends, and how it reads the
@@ -11,10 +12,9 @@ import { RouterError, type Decision } from './router.js'
  * request of a run and the prompt cache pays for it once.
  */
 
-export type Style = 'claude-code' | 'classifier'
 export type RequestSettings = {
   model: string
-  style: Style
+  style: RouterStyle
   /** the Agent tool's wording, with {{agents}} where the agent lines go */
   template: string
   maxTokens: number
@@ -123,7 +123,7 @@ const agentToolInput = z.object({ subagent_type: z.string().min(1) })
 const routeToolInput = z.object({ agent: z.string().min(1), runnerUp: z.string().optional(), confidence: z.number().min(0).max(1).optional() })
 
 /** Reads a reply into a decision. A malformed tool call is a retryable `bad_output`. */
-export function readReply(style: Style, message: Pick<Anthropic.Message, 'content' | 'usage'>, latencyMs: number): Decision {
+export function readReply(style: RouterStyle, message: Pick<Anthropic.Message, 'content' | 'usage'>, latencyMs: number): Decision {
   const usage = {
     inputTokens: message.usage?.input_tokens ?? 0,
     outputTokens: message.usage?.output_tokens ?? 0,

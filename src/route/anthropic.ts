@@ -3,16 +3,17 @@ import Anthropic from '@anthropic-ai/sdk'
 import type { Catalogue } from '../load/catalogue.js'
 import { sha256 } from '../load/catalogue.js'
 import { UsageError } from '../load/input-error.js'
-import { buildRequest, buildRequestPrefix, readReply, requestBodyText, type RequestSettings, type Style } from './anthropic-request.js'
+import { buildRequest, buildRequestPrefix, readReply, requestBodyText, type RequestSettings } from './anthropic-request.js'
 import { createNodeFetch } from './node-fetch.js'
 import { RouterError, type Router } from './router.js'
+import type { RouterStyle } from '../load/config.js'
 
 export const DEFAULT_MODEL = 'claude-haiku-4-5'
 export const DEFAULT_TEMPLATE_FILE = new URL('../../templates/claude-code-agent-tool.md', import.meta.url)
 
 export type AnthropicOptions = {
   model?: string
-  style?: Style
+  style?: RouterStyle
   /** path to a replacement for the claude-code style's Agent tool wording */
   template?: string
   maxTokens?: number

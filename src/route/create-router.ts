@@ -1,6 +1,6 @@
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
-import type { Config } from '../load/config.js'
+import type { Config, RouterStyle } from '../load/config.js'
 import { UsageError } from '../load/input-error.js'
 import { createAnthropicRouter } from './anthropic.js'
 import { createLexicalRouter } from './lexical.js'
@@ -9,7 +9,7 @@ import type { Router } from './router.js'
 export type RouterSettings = Pick<Config, 'lexical' | 'anthropic'> & {
   /** --model and --style, over the config's anthropic settings */
   model?: string
-  style?: 'claude-code' | 'classifier'
+  style?: RouterStyle
   timeoutMs: number
   dryRun: boolean
 }

@@ -1,7 +1,7 @@
 import { z } from 'zod'
 import { NONE } from '../load/dataset.js'
 import type { CaseVote } from './votes.js'
-import { wilsonInterval } from './wilson.js'
+import { harmonicMean, wilsonInterval } from './stats.js'
 
 /** Column of the confusion matrix for decisions naming an agent the catalogue lacks. */
 export const INVALID_LABEL = '(invalid)'
@@ -110,7 +110,7 @@ export function scoreCases(cases: ReadonlyArray<{ id: string; expected: string[]
       label,
       precision,
       recall,
-      f1: harmonic(precision, recall),
+      f1: harmonicMean(precision, recall),
       support,
       predicted,
       precisionInterval: wilsonInterval(tp, predicted),
@@ -134,7 +134,7 @@ export function scoreCases(cases: ReadonlyArray<{ id: string; expected: string[]
       accuracyInterval: wilsonInterval(correct, decided.length),
       primaryAccuracy: ratio(decided.filter((c) => c.decision === c.expected[0]).length, decided.length),
       macroF1: active.length === 0 ? 0 : sum(active.map((l) => l.f1)) / active.length,
-      microF1: harmonic(microP, microR),
+      microF1: harmonicMean(microP, microR),
       flipRate: ratio(withRepeats.filter((c) => c.flipped).length, withRepeats.length),
       splitRate: ratio(withRepeats.filter((c) => c.split).length, withRepeats.length),
       errored: scored.length - decided.length,
@@ -164,6 +164,3 @@ function ratio(k: number, n: number): number {
   return n === 0 ? 0 : k / n
 }
 
-function harmonic(p: number, r: number): number {
-  return p + r === 0 ? 0 : (2 * p * r) / (p + r)
-}

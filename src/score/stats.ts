@@ -1,0 +1,140 @@
+/**
+ * Every statistic routecheck reports, in one place: intervals for proportions
+ * (Wilson), the paired test and interval the gate compares runs with (exact
+ * McNemar, paired bootstrap), the F1 bootstrap for the report's headline,
+ * quantiles, and the seeded generator that makes every resample reproducible.
+ */
+
+/**
+ * 95% Wilson score interval for k successes in n trials. Unlike the normal
+ * approximation it stays inside [0, 1] and is honest for small n and for
+ * proportions near 0 or 1, which per-agent precision on 15 cases always is.
+ */
+export function wilsonInterval(k: number, n: number, z = 1.959963984540054): [number, number] {
+  if (n === 0) return [0, 1]
+  const p = k / n
+  const z2 = z * z
+  const denom = 1 + z2 / n
+  const center = (p + z2 / (2 * n)) / denom
+  const half = (z * Math.sqrt((p * (1 - p)) / n + z2 / (4 * n * n))) / denom
+  return [Math.max(0, center - half), Math.min(1, center + half)]
+}
+
+/** Nearest-rank quantile; 0 for an empty list. */
+export function quantile(values: readonly number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? 0
+}
+
+/** The 2.5th and 97.5th percentiles of resampled statistics: a percentile bootstrap's 95% interval. */
+function percentileInterval(xs: Float64Array): [number, number] {
+  const sorted = Float64Array.from(xs).sort()
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.round(q * (sorted.length - 1))))]!
+  return [at(0.025), at(0.975)]
+}
+
+/**
+ * Exact two-sided McNemar test: of the n = b + c discordant cases (b went
+ * right → wrong, c wrong → right), how surprising is a split this uneven if
+ * either direction were equally likely? Binomial(n, ½), doubled tail.
+ */
+export function mcnemarExact(b: number, c: number): number {
+  const n = b + c
+  if (n === 0) return 1
+  const k = Math.min(b, c)
+  // Sum C(n, i) / 2^n for i ≤ k in log space, so n in the thousands cannot overflow.
+  let logChoose = 0 // log C(n, 0)
+  let tail = 0
+  for (let i = 0; i <= k; i++) {
+    if (i > 0) logChoose += Math.log(n - i + 1) - Math.log(i)
+    tail += Math.exp(logChoose - n * Math.LN2)
+  }
+  return Math.min(1, 2 * tail)
+}
+
+/** mulberry32: a small seeded PRNG, so the same runs always give the same interval. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+/**
+ * Paired bootstrap 95% interval of the mean of per-case differences
+ * (candidate correct − baseline correct, each −1, 0 or 1): resample cases
+ * with replacement, keep each case's pair together, take the 2.5th and 97.5th
+ * percentiles of the resampled means.
+ */
+export function pairedBootstrapInterval(diffs: readonly number[], opts: { resamples?: number; seed?: number } = {}): [number, number] {
+  const n = diffs.length
+  if (n === 0) return [0, 0]
+  const resamples = opts.resamples ?? 2000
+  const random = seededRandom(opts.seed ?? 20_240_601)
+  const means = new Float64Array(resamples)
+  for (let r = 0; r < resamples; r++) {
+    let sum = 0
+    for (let i = 0; i < n; i++) sum += diffs[Math.floor(random() * n)]!
+    means[r] = sum / n
+  }
+  return percentileInterval(means)
+}
+
+/**
+ * Percentile bootstrap of macro- and micro-F1 over decided cases, given as
+ * (credited label, decision) index pairs into one label list whose first
+ * `agents` entries are the agents. Seeded by n, so a report is reproducible.
+ */
+export function f1Bootstrap(rows: readonly number[], cols: readonly number[], agents: number, resamples: number): { macroF1: [number, number]; microF1: [number, number] } | null {
+  const n = rows.length
+  if (n === 0 || agents === 0) return null
+  const random = seededRandom(0x5eed ^ n)
+  const tp = new Int32Array(agents)
+  const support = new Int32Array(agents)
+  const predicted = new Int32Array(agents)
+  const macro = new Float64Array(resamples)
+  const micro = new Float64Array(resamples)
+  for (let rep = 0; rep < resamples; rep++) {
+    tp.fill(0)
+    support.fill(0)
+    predicted.fill(0)
+    for (let i = 0; i < n; i++) {
+      const pick = Math.floor(random() * n)
+      const r = rows[pick]!
+      const k = cols[pick]!
+      if (r < agents) support[r]! += 1
+      if (k < agents) predicted[k]! += 1
+      if (r === k && r < agents) tp[r]! += 1
+    }
+    let f1Sum = 0
+    let active = 0
+    let tpAll = 0
+    let predAll = 0
+    let supAll = 0
+    for (let a = 0; a < agents; a++) {
+      if (support[a] === 0 && predicted[a] === 0) continue
+      active++
+      f1Sum += f1Score(tp[a]!, predicted[a]!, support[a]!)
+      tpAll += tp[a]!
+      predAll += predicted[a]!
+      supAll += support[a]!
+    }
+    macro[rep] = active === 0 ? 0 : f1Sum / active
+    micro[rep] = f1Score(tpAll, predAll, supAll)
+  }
+  return { macroF1: percentileInterval(macro), microF1: percentileInterval(micro) }
+}
+
+/** F1 from counts: the harmonic mean of precision tp/predicted and recall tp/support. */
+export function f1Score(tp: number, predicted: number, support: number): number {
+  return harmonicMean(predicted === 0 ? 0 : tp / predicted, support === 0 ? 0 : tp / support)
+}
+
+/** F1 from precision and recall; 0 when both are 0. */
+export function harmonicMean(p: number, r: number): number {
+  return p + r === 0 ? 0 : (2 * p * r) / (p + r)
+}
