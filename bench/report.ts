@@ -1,7 +1,7 @@
 import { seededRandom as rng } from '../src/score/stats.js'
 import { analyseOverlap } from '../src/overlap/index.js'
 import { renderHtml } from '../src/report/html.js'
-import { summarySchema, type Summary } from '../src/report/summary.js'
+import { summarySchema, type Summary } from '../src/run/record.js'
 import { scoreCases } from '../src/score/metrics.js'
 import { syntheticCatalogue } from './overlap.js'
 

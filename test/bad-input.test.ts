@@ -1,7 +1,7 @@
 import { access, cp } from 'node:fs/promises'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { ROOT, runCli, tempDir, writeFiles } from './support/cli.js'
+import { ROOT, runInProcess as runCli, tempDir, writeFiles } from './support/cli.js'
 
 /**
  * Every malformed input is bad input: exit 2, a message that names the place

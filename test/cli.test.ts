@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { runCli, tempProject, writeFiles } from './support/cli.js'
+import { runCli as runBuiltCli, runInProcess as runCli, tempProject, writeFiles } from './support/cli.js'
 
 const CASES = 'id,prompt,expected,tags\nc1,my terraform plan wants to destroy the prod kubernetes cluster,devops-engineer,devops\nc2,what is the capital of peru,none,oos\nc3,goroutine leak in my grpc server,golang-pro,go\n'
 
@@ -78,10 +78,10 @@ describe('routecheck eval', () => {
   })
 
   it('--help for the tool and for eval', async () => {
-    const top = await runCli(['--help'])
+    const top = await runBuiltCli(['--help'])
     expect(top.code).toBe(0)
     expect(top.stdout).toContain('Exit codes: 0 ok')
-    const ev = await runCli(['eval', '--help'])
+    const ev = await runBuiltCli(['eval', '--help'])
     expect(ev.code).toBe(0)
     expect(ev.stdout).toContain('--skip-invalid')
   })

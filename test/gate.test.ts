@@ -41,7 +41,7 @@ describe('routecheck gate on a copy of agents/', () => {
     const mobile = await readFile(path.join(dir, 'agents/mobile-developer.md'), 'utf8')
     await editAgent(dir, 'golang-pro', (t) => t.replace(descriptionLine(t), descriptionLine(mobile)))
     await editAgent(dir, 'mobile-developer', (t) => t.replace(descriptionLine(t), descriptionLine(go)))
-    const r = await runCli(['gate', '--json'], { cwd: dir })
+    const r = await runCli(['gate'], { cwd: dir })
     expect(r.code).toBe(1)
     expect(r.stdout).toMatch(/agents changed: golang-pro, mobile-developer/)
     const f1Drops = [...r.stdout.matchAll(/FAIL agent-f1-drop \(datasets\/routing\.csv\): ([a-z-]+):/g)].map((m) => m[1])

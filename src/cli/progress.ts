@@ -1,15 +1,10 @@
+import type { Progress } from '../run/evaluate.js'
+
 /**
  * Progress on stderr, so stdout stays the result: a bar redrawn in place on a
  * TTY; otherwise a plain line every 10% (at most every 2 s, at least every
  * 10 s), so CI logs of a slow run show it alive and a fast run prints one line.
  */
-export type Progress = {
-  /** one attempt finished; `usd` is what it cost, when priced */
-  tick(outcome: { failed: boolean; cached: boolean; usd?: number }): void
-  retry(): void
-  done(): void
-}
-
 export function createProgress(label: string, total: number, stream: NodeJS.WriteStream = process.stderr): Progress {
   const started = Date.now()
   let finished = 0

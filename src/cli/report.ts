@@ -1,14 +1,11 @@
 import path from 'node:path'
-import { compareDataset, decideGate, diffAgents } from '../gate/compare.js'
-import { loadConfig } from '../load/config.js'
-import { UsageError } from '../load/input-error.js'
-import type { GateOutcome } from '../report/gate-text.js'
+import { gateOutcomeForRun } from '../gate/check.js'
 import { renderHtml } from '../report/html.js'
-import { writeAtomic } from '../report/run-folder.js'
-import type { Summary } from '../report/summary.js'
-import type { Flags } from './flags.js'
-import { nearDuplicatePairs, readBaseline, readRuns, refuseMismatch } from './gate.js'
-import { EXIT, type CommandIO } from './io.js'
+import { writeAtomic } from '../run/files.js'
+import { readRuns } from '../run/read.js'
+import { defineCommand } from './command.js'
+import { EXIT } from './io.js'
+import { pick } from './options.js'
 
 /**
  * `routecheck report RUN_DIR [--baseline FILE]`: rebuilds RUN_DIR/report.html
@@ -16,37 +13,27 @@ import { EXIT, type CommandIO } from './io.js'
  * with the before/after the gate would show for this run: the same
  * comparison and rules, from the saved decisions.
  */
-export async function reportCommand(flags: Flags, io: CommandIO, args: string[]): Promise<number> {
-  if (args.length !== 1) throw new UsageError(`report takes one run folder (routecheck report RUN_DIR [--baseline FILE]); got ${args.length === 0 ? 'none' : args.length}`)
-  const target = args[0]!
-  const [summary] = await readRuns([target])
-  const dir = target.endsWith('.json') ? path.dirname(target) : target
-  const gate = flags.baseline !== undefined ? await gateOutcome(summary!, flags.baseline, flags.config) : undefined
-  const file = await writeAtomic(path.join(dir, 'report.html'), renderHtml(summary!, gate))
-  const verdict = gate ? ` (gate ${gate.verdict.passed ? 'passed' : 'failed'} against ${flags.baseline})` : ''
-  io.out(`wrote ${file}${verdict}\n`)
-  return EXIT.ok
-}
-
-/** The gate's comparison of a saved run with the baseline, as `routecheck gate RUN_DIR` makes it. */
-async function gateOutcome(summary: Summary, baselineFile: string, configFile: string | undefined): Promise<GateOutcome> {
-  const baseline = await readBaseline(baselineFile)
-  const { config } = await loadConfig(configFile)
-  refuseMismatch(baseline, baselineFile, summary.router.id, [summary.dataset])
-  const base = baseline.datasets.find((d) => d.path === summary.dataset.path)!
-  const changes = diffAgents(baseline.agents, summary.agents, summary.invalidAgents)
-  const names = [...new Set([...baseline.agents.map((a) => a.name), ...summary.agents.map((a) => a.name)])].sort()
-  const comparison = compareDataset(base, summary.cases, names)
-  // The gate's fourth rule looks at the descriptions alone; a summary without them cannot add a pair.
-  const described = summary.agents.flatMap((a) => (a.description !== undefined ? [{ name: a.name, description: a.description, file: a.file }] : []))
-  const after = described.length === summary.agents.length ? nearDuplicatePairs(described) : baseline.nearDuplicatePairs
-  const verdict = decideGate([comparison], { before: baseline.nearDuplicatePairs, after }, config.gate)
-  return {
-    baselineFile,
-    routerId: baseline.router.id,
-    changes,
-    comparisons: [comparison],
-    verdict,
-    baselineAgents: baseline.agents.map(({ name, description }) => ({ name, description })),
-  }
-}
+export const reportCommand = defineCommand({
+  name: 'report',
+  summary: "rebuild a run folder's report.html from its summary.json (optionally with a before/after)",
+  args: { usage: 'RUN_DIR', what: 'one run folder', min: 1, max: 1 },
+  description: `Rebuilds RUN_DIR/report.html from RUN_DIR/summary.json, sending nothing: one
+self-contained page (no network, opens from file://) with the headline figures
+and their intervals, the per-agent table, the confusion matrix with the
+prompts behind each cell, the overlap between agents, and the misrouted cases.
+eval and gate write it into every run folder; this command remakes it.`,
+  options: pick(['baseline', 'config'], {
+    baseline: "add the before/after against this baseline (the gate's comparison and rules, from the run's saved decisions)",
+    config: 'config file for the gate thresholds (default: routecheck.config.json, if present)',
+  }),
+  footer: 'Exit codes: 0 ok · 2 a missing or invalid run folder or baseline, or runs that cannot be compared',
+  async run(flags, io, [target]) {
+    const [summary] = await readRuns([target!])
+    const dir = target!.endsWith('.json') ? path.dirname(target!) : target!
+    const gate = flags.baseline !== undefined ? await gateOutcomeForRun(summary!, flags.baseline, flags.config) : undefined
+    const file = await writeAtomic(path.join(dir, 'report.html'), renderHtml(summary!, gate))
+    const verdict = gate ? ` (gate ${gate.verdict.passed ? 'passed' : 'failed'} against ${flags.baseline})` : ''
+    io.out(`wrote ${file}${verdict}\n`)
+    return EXIT.ok
+  },
+})

@@ -1,6 +1,9 @@
 import { z } from 'zod'
 import type { Catalogue } from '../load/catalogue.js'
-import type { Summary } from '../report/summary.js'
+import { readJsonFile } from '../load/json-file.js'
+import type { Summary } from '../run/record.js'
+
+export const DEFAULT_BASELINE = 'reports/baseline.json'
 
 /**
  * reports/baseline.json: what the gate compares a pull request with. Meant to
@@ -78,4 +81,14 @@ export function buildBaseline(input: { summaries: readonly Summary[]; catalogue:
       cases: s.cases.map((c) => ({ id: c.id, expected: c.expected, decision: c.decision, correct: c.correct, votes: c.votes, split: c.split, flipped: c.flipped })),
     })),
   }
+}
+
+export function readBaseline(file: string): Promise<Baseline> {
+  return readJsonFile(file, baselineSchema, {
+    unreadable: 'the baseline file does not exist or cannot be read',
+    unreadableFix: 'make one with `routecheck baseline` and commit it, or pass --baseline FILE',
+    notJson: 'the baseline is not JSON: {error}',
+    wrongShape: 'not a routecheck baseline',
+    fix: 'regenerate it with `routecheck baseline`',
+  })
 }

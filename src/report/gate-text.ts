@@ -1,16 +1,7 @@
 import Table from 'cli-table3'
-import type { AgentChanges, DatasetComparison, GateVerdict } from '../gate/compare.js'
+import type { AgentChanges, DatasetComparison } from '../gate/compare.js'
+import type { GateOutcome } from '../gate/outcome.js'
 import { MOVED_F1, painter, signed } from '../text/format.js'
-
-export type GateOutcome = {
-  baselineFile: string
-  routerId: string
-  changes: AgentChanges
-  comparisons: DatasetComparison[]
-  verdict: GateVerdict
-  /** the baseline's agents and their descriptions, for report.html's description diff */
-  baselineAgents?: Array<{ name: string; description: string }>
-}
 
 const list = (xs: readonly string[]) => (xs.length === 0 ? '—' : xs.join(', '))
 

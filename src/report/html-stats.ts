@@ -1,6 +1,6 @@
 import { f1Bootstrap, wilsonInterval } from '../score/stats.js'
 import { INVALID_LABEL } from '../score/metrics.js'
-import type { Summary } from './summary.js'
+import type { Summary } from '../run/record.js'
 
 /**
  * Intervals for the report's headline figures that summary.json does not

@@ -4,13 +4,14 @@ import type { DatasetComparison } from '../gate/compare.js'
 import { NONE } from '../load/dataset.js'
 import type { OverlapPair } from '../overlap/schema.js'
 import { INVALID_LABEL } from '../score/metrics.js'
-import { accuracyLine, changeLines, type GateOutcome } from './gate-text.js'
+import type { GateOutcome } from '../gate/outcome.js'
+import { accuracyLine, changeLines } from './gate-text.js'
 import { REPORT_SCRIPT } from './html-client.js'
 import { wordDiff } from './html-diff.js'
 import { html, jsonForScript, trusted, type Html, type Part } from './html-markup.js'
 import { headlineIntervals, type HeadlineIntervals } from './html-stats.js'
 import { REPORT_CSS } from './html-style.js'
-import type { Summary } from './summary.js'
+import type { Summary } from '../run/record.js'
 
 /**
  * report.html: one self-contained page per run. Styles, script and data are

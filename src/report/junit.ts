@@ -1,6 +1,6 @@
 import path from 'node:path'
 import type { Flip } from '../gate/compare.js'
-import type { Summary } from './summary.js'
+import type { Summary } from '../run/record.js'
 
 const xml = (s: string) =>
   s

@@ -1,7 +1,8 @@
 import type { DatasetComparison } from '../gate/compare.js'
 import { f2, MOVED_F1 } from '../text/format.js'
-import { accuracyLine, changeLines, type GateOutcome } from './gate-text.js'
-import type { Summary } from './summary.js'
+import type { GateOutcome } from '../gate/outcome.js'
+import { accuracyLine, changeLines } from './gate-text.js'
+import type { Summary } from '../run/record.js'
 
 /** GitHub's step summary and comment limits are generous; 60 KB keeps us far inside them. */
 export const MARKDOWN_LIMIT_BYTES = 60_000

@@ -1,7 +1,7 @@
 import Table from 'cli-table3'
 import { renderOverlapText } from '../overlap/index.js'
 import { ACCURACY_GAP_CALLOUT, f2, painter } from '../text/format.js'
-import type { Summary } from './summary.js'
+import type { Summary } from '../run/record.js'
 
 type LabelRow = Summary['perLabel'][number]
 

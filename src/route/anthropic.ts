@@ -7,6 +7,7 @@ import { buildRequest, buildRequestPrefix, readReply, requestBodyText, type Requ
 import { createNodeFetch } from './node-fetch.js'
 import { RouterError, type Router } from './router.js'
 import type { RouterStyle } from '../load/config.js'
+import { estimateTokens } from '../text/tokens.js'
 
 export const DEFAULT_MODEL = 'claude-haiku-4-5'
 export const DEFAULT_TEMPLATE_FILE = new URL('../../templates/claude-code-agent-tool.md', import.meta.url)
@@ -19,13 +20,13 @@ export type AnthropicOptions = {
   maxTokens?: number
   temperature?: number
   timeoutMs: number
-  env?: NodeJS.ProcessEnv
+  env?: Readonly<Record<string, string | undefined>>
   /** build requests without a key: for --dry-run, which sends nothing */
   dryRun?: boolean
 }
 
 /** Checks the key before anything is sent: one sentence, not a stack trace. */
-export function requireApiKey(env: NodeJS.ProcessEnv): { apiKey: string | null; authToken: string | null } {
+export function requireApiKey(env: Readonly<Record<string, string | undefined>>): { apiKey: string | null; authToken: string | null } {
   const apiKey = env.ANTHROPIC_API_KEY?.trim() || null
   const authToken = env.ANTHROPIC_AUTH_TOKEN?.trim() || null
   if (!apiKey && !authToken) {
@@ -45,6 +46,9 @@ export function readTemplate(file?: string): string {
   if (!text.includes('{{agents}}')) throw new UsageError(`the prompt template ${String(file ?? source)} has no {{agents}} placeholder for the agent list`)
   return text
 }
+
+/** Output tokens per request, for estimates: a claude-code call writes a brief for the subagent, a classifier call a few fields. */
+const ESTIMATED_OUTPUT_TOKENS: Record<RouterStyle, number> = { 'claude-code': 150, classifier: 40 }
 
 /**
  * Claude as the router, through @anthropic-ai/sdk. The SDK's own retries are
@@ -83,6 +87,11 @@ export function createAnthropicRouter(opts: AnthropicOptions): Router {
     cacheKey: `anthropic ${JSON.stringify(cacheSettings)}`,
     pricedModel: settings.model,
     preview: (prompt, catalogue) => buildRequest(prefixFor(catalogue).prefix, prompt),
+    estimate: (prompt, catalogue) => ({
+      prefixTokens: estimateTokens(prefixFor(catalogue).json),
+      promptTokens: estimateTokens(JSON.stringify(buildRequest(prefixFor(catalogue).prefix, prompt).messages)),
+      outputTokens: ESTIMATED_OUTPUT_TOKENS[settings.style],
+    }),
     async route(prompt, catalogue, signal) {
       const started = performance.now()
       try {

@@ -12,6 +12,8 @@ export type RouterSettings = Pick<Config, 'lexical' | 'anthropic'> & {
   style?: RouterStyle
   timeoutMs: number
   dryRun: boolean
+  /** where keys and base URLs come from (the process's environment in the CLI) */
+  env: Readonly<Record<string, string | undefined>>
 }
 
 /** `lexical`, `anthropic`, or a path to a module whose default export is a Router factory. */
@@ -25,6 +27,7 @@ export async function createRouter(spec: string, settings: RouterSettings): Prom
       ...(settings.style ? { style: settings.style } : {}),
       timeoutMs: settings.timeoutMs,
       dryRun: settings.dryRun,
+      env: settings.env,
     })
   }
   if (/[\\/]|\.(m?js|cjs)$/.test(spec)) return loadCustomRouter(spec, settings)

@@ -21,8 +21,23 @@ export const decisionSchema = z.object({
   confidence: z.number().min(0).max(1).optional(),
   usage: usageSchema.optional(),
   latencyMs: z.number().nonnegative(),
+  /**
+   * What the engine did (claude-code router): delegated to a catalogue agent, to one of Claude
+   * Code's own agents, called another tool itself (`tool` names it), or answered in text.
+   */
+  kind: z.enum(['custom', 'builtin', 'tool', 'answer']).optional(),
+  /** the tool the main assistant called itself, when `kind` is "tool" */
+  tool: z.string().optional(),
 })
 export type Decision = z.infer<typeof decisionSchema>
+
+/** A request's size before it is sent, for --dry-run figures and the --max-cost budget. */
+export type RequestEstimate = {
+  /** the part every request of a run shares (the catalogue), written to the prompt cache once, then read */
+  prefixTokens: number
+  promptTokens: number
+  outputTokens: number
+}
 
 /** The one interface every router implements. */
 export interface Router {
@@ -41,6 +56,8 @@ export interface Router {
   route(prompt: string, catalogue: Catalogue, signal: AbortSignal): Promise<Decision>
   /** the request `route` would send for this prompt, for --dry-run; routers that send nothing omit it */
   preview?(prompt: string, catalogue: Catalogue): unknown
+  /** what that request is likely to cost in tokens; routers that send nothing omit it */
+  estimate?(prompt: string, catalogue: Catalogue): RequestEstimate
 }
 
 export type RouterErrorKind = 'rate_limit' | 'overloaded' | 'server' | 'timeout' | 'connection' | 'bad_output' | 'auth' | 'not_found' | 'bad_request'

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll } from 'vitest'
+import { run, version } from '../../src/cli/run.js'
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 export const CLI = path.join(ROOT, 'dist/cli/main.js')
@@ -23,6 +24,41 @@ export function runCli(args: readonly string[], opts: { cwd?: string; env?: Node
       },
     )
   })
+}
+
+let queue: Promise<unknown> = Promise.resolve()
+
+/**
+ * Runs a command in this process, through the same `run` the CLI calls, with
+ * captured output, the given environment and working folder. Paths on the
+ * command line are relative to the working folder, so calls take turns.
+ */
+export function runInProcess(args: readonly string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
+  const next = queue.then(async () => {
+    let stdout = ''
+    let stderr = ''
+    const home = process.cwd()
+    process.chdir(opts.cwd ?? ROOT)
+    try {
+      const code = await run(args, {
+        out: (t) => void (stdout += t),
+        warn: (t) => void (stderr += t),
+        color: false,
+        env: { ...process.env, NO_COLOR: '1', ...opts.env },
+        columns: undefined,
+        now: () => new Date(),
+        progress: () => ({ tick() {}, retry() {}, done() {} }),
+        toolVersion: version(),
+        signal: new AbortController().signal,
+        stoppable: () => ({ signal: new AbortController().signal, release() {} }),
+      })
+      return { code, stdout, stderr }
+    } finally {
+      process.chdir(home)
+    }
+  })
+  queue = next.catch(() => undefined)
+  return next
 }
 
 const made: string[] = []

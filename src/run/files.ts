@@ -4,12 +4,7 @@ import { once } from 'node:events'
 import path from 'node:path'
 import type { Case } from '../load/dataset.js'
 import type { Attempt } from '../route/run.js'
-import type { Flip } from '../gate/compare.js'
-import type { GateOutcome } from './gate-text.js'
-import { renderHtml } from './html.js'
-import { renderJunit } from './junit.js'
-import { renderMarkdown } from './markdown.js'
-import { summaryJsonChunks, type Summary } from './summary.js'
+import { summaryJsonChunks, type Summary } from './record.js'
 
 /** results.jsonl, a line at a time: one per case × repeat, with the gold set beside the decision. */
 export function* resultsLines(attempts: readonly Attempt[], cases: readonly Case[]): Generator<string> {
@@ -25,33 +20,20 @@ export function* resultsLines(attempts: readonly Attempt[], cases: readonly Case
 }
 
 /**
- * The run's files, in two steps. Each file goes to a temporary name first and
- * is renamed into place, so a reader (or a killed process) never sees half a
- * file. results.jsonl goes first, so the caller can drop what only it needed
- * (every agent's score of every request) before the summary and reports.
+ * The run record, in two steps. results.jsonl goes first, so the caller can
+ * drop what only it needed (every agent's score of every request) before
+ * building the summary.
  */
 export async function writeResults(dir: string, attempts: readonly Attempt[], cases: readonly Case[]): Promise<string> {
   await mkdir(dir, { recursive: true })
   return writeAtomic(path.join(dir, 'results.jsonl'), resultsLines(attempts, cases))
 }
 
-export async function writeSummaryAndReports(dir: string, summary: Summary, cases: readonly Case[]): Promise<string[]> {
-  return [await writeAtomic(path.join(dir, 'summary.json'), summaryJsonChunks(summary)), ...(await writeReports(dir, summary, cases))]
+export function writeSummary(dir: string, summary: Summary): Promise<string> {
+  return writeAtomic(path.join(dir, 'summary.json'), summaryJsonChunks(summary))
 }
 
-/** report.md, junit.xml and report.html of one run; with a gate outcome, its before/after and flips too. */
-export async function writeReports(dir: string, summary: Summary, cases: readonly Pick<Case, 'id' | 'prompt'>[], gate?: GateOutcome): Promise<string[]> {
-  const prompts = new Map([[summary.dataset.path, new Map(cases.map((c) => [c.id, c.prompt]))]])
-  const comparison = gate?.comparisons.find((c) => c.path === summary.dataset.path)
-  const flips = new Map<string, readonly Flip[]>(comparison ? [[summary.dataset.path, comparison.flips]] : [])
-  const gateForThis = gate && comparison ? { ...gate, comparisons: [comparison] } : gate
-  return [
-    await writeAtomic(path.join(dir, 'report.md'), renderMarkdown([summary], gateForThis)),
-    await writeAtomic(path.join(dir, 'junit.xml'), renderJunit([summary], prompts, flips)),
-    await writeAtomic(path.join(dir, 'report.html'), renderHtml(summary, gateForThis, { prompts: prompts.get(summary.dataset.path) })),
-  ]
-}
-
+/** Each file goes to a temporary name first and is renamed into place, so a reader (or a killed process) never sees half a file. */
 export async function writeAtomic(file: string, text: string | Iterable<string>): Promise<string> {
   const tmp = `${file}.${process.pid}.tmp`
   if (typeof text === 'string') await writeFile(tmp, text)

@@ -3,8 +3,9 @@ import type { Catalogue, InvalidAgentFile } from '../load/catalogue.js'
 import type { Case, Dataset } from '../load/dataset.js'
 import { usageCost, type Price } from '../route/cost.js'
 import type { Attempt } from '../route/run.js'
-import { analyseOverlap, overlapReportSchema } from '../overlap/index.js'
+import { overlapReportSchema, type OverlapReport } from '../overlap/index.js'
 import { labelScoreSchema, runMetricsSchema, type Scores } from '../score/metrics.js'
+import { quantile } from '../score/stats.js'
 
 /**
  * summary.json (DESIGN "summary.json"): scripts outside the code read it, so
@@ -82,6 +83,8 @@ export type RunFacts = {
   scores: Scores
   /** the router's model and its price, when it has one */
   pricing?: { model: string; price: Price | undefined }
+  /** the overlap analysis of the catalogue with this run's signals */
+  overlap: OverlapReport
 }
 
 export function buildSummary(facts: RunFacts): Summary {
@@ -104,11 +107,7 @@ export function buildSummary(facts: RunFacts): Summary {
     latencyMs: latencies.length === 0 ? null : { p50: quantile(latencies, 0.5), p95: quantile(latencies, 0.95) },
     ...usageFigures(facts.attempts, facts.pricing),
     cases: facts.scores.cases.map((c) => ({ ...c, tags: caseById.get(c.id)?.tags ?? [], prompt: caseById.get(c.id)?.prompt ?? '' })),
-    overlap: analyseOverlap({
-      agents: facts.catalogue.agents.map((a) => ({ name: a.name, description: a.description, file: a.file })),
-      cases: facts.scores.cases,
-      invalid: facts.invalidAgents.map(({ file, line, reason }) => ({ file, line, reason })),
-    }),
+    overlap: facts.overlap,
   }
 }
 
@@ -143,12 +142,6 @@ function usageFigures(attempts: readonly Attempt[], pricing: RunFacts['pricing']
         }
       : null
   return { requests, usage, cost }
-}
-
-/** Nearest-rank quantile. */
-export function quantile(values: readonly number[], q: number): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? 0
 }
 
 /** Floats to 6 places, so the file diffs cleanly between runs. */

@@ -1,0 +1,154 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util'
+import { z } from 'zod'
+import { didYouMean } from '../load/closest-names.js'
+import { configSchema, routerStyleSchema } from '../load/config.js'
+import { UsageError } from '../load/input-error.js'
+
+/**
+ * Every flag is declared once, here: its kind, its zod schema, its line of
+ * help. A command lists the flags it takes; the parseArgs options, the
+ * validation, the parsed type and the help text all come from that list
+ * (written by hand rather than with commander or cac, because neither
+ * derives types from zod schemas, and node:util parseArgs already does the
+ * tokenising).
+ */
+export type OptionSpec = {
+  kind: 'string' | 'boolean'
+  multiple?: true
+  short?: string
+  /** the value's placeholder in help: FILE, DIR, N */
+  value?: string
+  group: OptionGroup
+  help: string
+  /** validates parseArgs' raw value (a string, strings, or a boolean) */
+  schema: z.ZodType
+}
+export type OptionGroup = 'Inputs' | 'Router' | 'Run' | 'Output' | 'Gate'
+export type OptionTable = Readonly<Record<string, OptionSpec>>
+
+type CamelCase<S extends string> = S extends `${infer Head}-${infer Tail}` ? `${Head}${Capitalize<CamelCase<Tail>>}` : S
+/** A command's parsed flags: camelCase keys, each typed by its schema. */
+export type ParsedOptions<T extends OptionTable> = { [K in keyof T & string as CamelCase<K>]: z.output<T[K]['schema']> }
+
+const camelCase = (flag: string) => flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())
+
+const count = (flag: string, min: number, max: number) =>
+  z.coerce
+    .number({ error: `--${flag} takes a whole number` })
+    .int(`--${flag} takes a whole number`)
+    .min(min, `--${flag} must be at least ${min}`)
+    .max(max, `--${flag} must be at most ${max}`)
+
+const text = z.string().optional()
+const flag = z.boolean().default(false)
+/** The config's own default for a key, so help states the value a run really gets. */
+const configDefault = (key: 'concurrency' | 'timeout' | 'out' | 'agents') => String(configSchema.shape[key].parse(undefined))
+
+/** The one table of flags. */
+export const OPTIONS = {
+  config: { kind: 'string', value: 'FILE', group: 'Inputs', help: 'config file (default: routecheck.config.json, if present)', schema: text },
+  agents: { kind: 'string', value: 'DIR', group: 'Inputs', help: `the catalogue folder (default: ${configDefault('agents')}/)`, schema: text },
+  dataset: { kind: 'string', multiple: true, value: 'FILE', group: 'Inputs', help: "a .csv or .jsonl dataset; repeat for several (default: the config's list)", schema: z.array(z.string()).optional() },
+  'skip-invalid': { kind: 'boolean', group: 'Inputs', help: 'load the agent files that parse, report the rest, go on', schema: flag },
+  router: { kind: 'string', value: 'NAME', group: 'Router', help: 'lexical (offline, the default), anthropic, or ./my-router.mjs', schema: text },
+  model: { kind: 'string', value: 'ID', group: 'Router', help: 'anthropic model id', schema: text },
+  style: { kind: 'string', value: 'STYLE', group: 'Router', help: `the anthropic request style: ${routerStyleSchema.options.join(' (default) or ')}`, schema: routerStyleSchema.optional() },
+  repeats: { kind: 'string', value: 'K', group: 'Run', help: 'route each case K times, majority vote (default 1 lexical, 3 model routers)', schema: count('repeats', 1, 50).optional() },
+  concurrency: { kind: 'string', value: 'N', group: 'Run', help: `requests in flight (default ${configDefault('concurrency')})`, schema: count('concurrency', 1, 512).optional() },
+  timeout: {
+    kind: 'string',
+    value: 'SECONDS',
+    group: 'Run',
+    help: `per request (default ${configDefault('timeout')})`,
+    schema: z.coerce.number({ error: '--timeout takes a number of seconds' }).positive('--timeout must be above 0 seconds').optional(),
+  },
+  'max-cost': {
+    kind: 'string',
+    value: 'USD',
+    group: 'Run',
+    help: 'stop sending before the run would cost more than this (finished requests are kept)',
+    schema: z.coerce.number({ error: '--max-cost takes an amount in USD' }).positive('--max-cost must be above 0').optional(),
+  },
+  'dry-run': { kind: 'boolean', group: 'Run', help: 'print the first request and the estimated requests, tokens and cost; send nothing', schema: flag },
+  'no-cache': { kind: 'boolean', group: 'Run', help: 'neither read nor write the run journal of finished requests', schema: flag },
+  out: { kind: 'string', value: 'DIR', group: 'Output', help: `the run folder (default: ${configDefault('out')}/<dataset-stem>/; one dataset: DIR itself)`, schema: text },
+  json: { kind: 'boolean', group: 'Output', help: 'print JSON to stdout instead of text', schema: flag },
+  'no-color': { kind: 'boolean', group: 'Output', help: 'plain text even on a terminal', schema: flag },
+  baseline: { kind: 'string', value: 'FILE', group: 'Gate', help: 'the baseline file (default: reports/baseline.json)', schema: text },
+  'only-if-changed': { kind: 'boolean', group: 'Gate', help: "exit 0 at once, sending nothing, when no agent's routing fields and no dataset changed", schema: flag },
+} as const satisfies OptionTable
+
+/** The flags every command takes, handled before the command runs. */
+export const GLOBAL_OPTIONS = {
+  help: { kind: 'boolean', short: 'h', group: 'Output', help: 'show this help', schema: flag },
+  version: { kind: 'boolean', short: 'V', group: 'Output', help: "print routecheck's version", schema: flag },
+} as const satisfies OptionTable
+
+type Shared = typeof OPTIONS
+/** Some of the shared flags, with a command's own wording of the help where its meaning narrows. */
+export function pick<K extends keyof Shared>(names: readonly K[], help: Partial<Record<K, string>> = {}): { [N in K]: Shared[N] } {
+  return Object.fromEntries(names.map((n) => [n, help[n] ? { ...OPTIONS[n], help: help[n] } : OPTIONS[n]])) as { [N in K]: Shared[N] }
+}
+
+function parseArgsOptions(table: OptionTable): NonNullable<ParseArgsConfig['options']> {
+  return Object.fromEntries(
+    Object.entries(table).map(([name, o]) => [name, { type: o.kind, ...(o.multiple ? { multiple: true } : {}), ...(o.short ? { short: o.short } : {}) }]),
+  )
+}
+
+/**
+ * Parses a command's arguments against its table: unknown flags, flags the
+ * command does not take, and bad values are usage errors naming the fix.
+ * `everyFlag` lets the message tell "not for this command" from "no such flag".
+ */
+export function parseOptions<T extends OptionTable>(
+  command: string,
+  table: T,
+  argv: readonly string[],
+  everyFlag: readonly string[],
+): { flags: ParsedOptions<T> & { help: boolean; version: boolean }; positionals: string[] } {
+  const all: OptionTable = { ...table, ...GLOBAL_OPTIONS }
+  let parsed: ReturnType<typeof parseArgs>
+  try {
+    parsed = parseArgs({ args: [...argv], options: parseArgsOptions(all), allowPositionals: true, strict: true })
+  } catch (e) {
+    throw new UsageError(explainParseError(command, e as Error, Object.keys(table), everyFlag))
+  }
+  const values: Record<string, unknown> = {}
+  for (const [name, spec] of Object.entries(all)) {
+    const result = spec.schema.safeParse(parsed.values[name])
+    if (!result.success) throw new UsageError(valueError(name, result.error.issues[0]!))
+    values[camelCase(name)] = result.data
+  }
+  return { flags: values as ParsedOptions<T> & { help: boolean; version: boolean }, positionals: parsed.positionals }
+}
+
+function valueError(flag: string, issue: z.core.$ZodIssue): string {
+  if (issue.code === 'invalid_value') return `--${flag} takes ${issue.values.map(String).join(' or ')}`
+  return issue.message.startsWith('--') ? issue.message : `--${flag}: ${issue.message}`
+}
+
+function explainParseError(command: string, e: Error, takes: readonly string[], everyFlag: readonly string[]): string {
+  const see = `(see routecheck ${command} --help)`
+  const unknown = /Unknown option '(-{1,2}[^']+)'/.exec(e.message)?.[1]
+  if (unknown) {
+    const name = unknown.replace(/^-+/, '')
+    const list = takes.map((t) => `--${t}`).join(', ')
+    if (everyFlag.includes(name)) return `${command} does not take ${unknown}; it takes ${list || 'no flags'} ${see}`
+    const hint = didYouMean(name, takes)
+    return `unknown flag ${unknown}${hint ? `: ${hint.replace(/"([^"]+)"/g, '--$1')}` : ''} ${see}`
+  }
+  const ambiguous = /Option '(-{1,2}[^']+?)' argument is ambiguous/.exec(e.message)?.[1]
+  if (ambiguous) return `${ambiguous} needs a value; for one starting with "-", write ${ambiguous}=-1 ${see}`
+  const missing = /Option '(-{1,2}[^']+?)(?: <value>)?' argument missing/.exec(e.message)?.[1]
+  if (missing) return `${missing} needs a value ${see}`
+  return `${e.message} ${see}`
+}
+
+/** The help's flag lines, grouped, from the table. */
+export function optionsHelp(table: OptionTable): string {
+  const rows = Object.entries({ ...table, ...GLOBAL_OPTIONS } as OptionTable).map(([name, o]) => ({ group: o.group, left: `${o.short ? `-${o.short}, ` : ''}--${name}${o.value ? ` ${o.value}` : ''}`, help: o.help }))
+  const width = Math.max(...rows.map((r) => r.left.length)) + 2
+  const groups = [...new Set(rows.map((r) => r.group))]
+  return groups.map((g) => [`${g}:`, ...rows.filter((r) => r.group === g).map((r) => `  ${r.left.padEnd(width)} ${r.help}`)].join('\n')).join('\n')
+}

@@ -1,0 +1,68 @@
+import { analyseOverlap } from '../overlap/index.js'
+import type { Baseline, BaselineDataset } from './baseline.js'
+import { compareDataset, decideGate, diffAgents, type AgentChanges, type DatasetComparison, type GateThresholds, type GateVerdict, type SideCase } from './compare.js'
+
+/** Everything the gate decided, as every report shows it. */
+export type GateOutcome = {
+  baselineFile: string
+  routerId: string
+  changes: AgentChanges
+  comparisons: DatasetComparison[]
+  verdict: GateVerdict
+  /** the baseline's agents and their descriptions, for report.html's description diff */
+  baselineAgents?: Array<{ name: string; description: string }>
+}
+
+/** Extra repeats of a dataset's flipped cases, by case id: how a model router's flips are told from noise. */
+export type Retest = (comparison: DatasetComparison, baseline: BaselineDataset) => Promise<ReadonlyMap<string, Record<string, number>>>
+
+export type OutcomeInput = {
+  baseline: Baseline
+  baselineFile: string
+  /** the agents as they are now; `description` is needed for the near-duplicate rule */
+  agents: ReadonlyArray<{ name: string; fingerprint: string; file: string; description?: string | undefined }>
+  invalid: AgentChanges['invalid']
+  /** each candidate run: a dataset of the baseline and its cases' decisions */
+  runs: ReadonlyArray<{ path: string; cases: readonly SideCase[] }>
+  thresholds: GateThresholds
+  retest?: Retest | undefined
+}
+
+/**
+ * The gate, from a baseline and candidate runs: which agents changed, each
+ * dataset compared case by case (flips re-tested when a `retest` is given),
+ * and the four rules' verdict.
+ */
+export async function buildOutcome(input: OutcomeInput): Promise<GateOutcome> {
+  const { baseline } = input
+  const names = agentNames(baseline.agents, input.agents)
+  const comparisons: DatasetComparison[] = []
+  for (const run of input.runs) {
+    const base = baseline.datasets.find((d) => d.path === run.path)!
+    const first = compareDataset(base, run.cases, names)
+    const retested = input.retest ? await input.retest(first, base) : new Map<string, Record<string, number>>()
+    comparisons.push(retested.size > 0 ? compareDataset(base, run.cases, names, retested) : first)
+  }
+  // The fourth rule reads the descriptions alone; agents known without them (an old summary) cannot add a pair.
+  const described = input.agents.flatMap((a) => (a.description !== undefined ? [{ name: a.name, description: a.description, file: a.file }] : []))
+  const after = described.length === input.agents.length ? nearDuplicatePairs(described) : baseline.nearDuplicatePairs
+  return {
+    baselineFile: input.baselineFile,
+    routerId: baseline.router.id,
+    changes: diffAgents(baseline.agents, input.agents, input.invalid),
+    comparisons,
+    verdict: decideGate(comparisons, { before: baseline.nearDuplicatePairs, after }, input.thresholds),
+    baselineAgents: baseline.agents.map(({ name, description }) => ({ name, description })),
+  }
+}
+
+/** Pairs the text signal alone calls near-duplicates: what the gate's fourth rule compares. */
+export function nearDuplicatePairs(agents: ReadonlyArray<{ name: string; description: string; file: string }>): Array<[string, string]> {
+  const report = analyseOverlap({ agents: agents.map(({ name, description, file }) => ({ name, description, file })) })
+  return report.pairs.filter((p) => p.nearDuplicate).map((p) => [p.a, p.b] as [string, string])
+}
+
+/** Every agent name the baseline or the candidate knows, sorted: the labels a comparison scores. */
+export function agentNames(...lists: ReadonlyArray<ReadonlyArray<{ name: string }>>): string[] {
+  return [...new Set(lists.flatMap((l) => l.map((a) => a.name)))].sort()
+}

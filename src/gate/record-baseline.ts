@@ -1,0 +1,57 @@
+import { mkdir } from 'node:fs/promises'
+import path from 'node:path'
+import { loadCatalogue, type Catalogue } from '../load/catalogue.js'
+import { loadConfig } from '../load/config.js'
+import { UsageError } from '../load/input-error.js'
+import { completion, prepareEval, runDatasets, type EvalOptions, type RunEnv } from '../run/evaluate.js'
+import { writeAtomic } from '../run/files.js'
+import { readRuns } from '../run/read.js'
+import type { Summary } from '../run/record.js'
+import { buildBaseline, DEFAULT_BASELINE, type Baseline } from './baseline.js'
+import { nearDuplicatePairs } from './outcome.js'
+
+export type BaselineRequest = EvalOptions & {
+  /** where to write it (default reports/baseline.json) */
+  baseline?: string | undefined
+  /** run folders to take the decisions from instead of routing now */
+  runDirs: readonly string[]
+}
+
+export type RecordedBaseline =
+  | { kind: 'written'; file: string; baseline: Baseline }
+  | { kind: 'fatal'; message: string; unreachable: boolean }
+  | { kind: 'incomplete'; notes: string[] }
+
+/**
+ * The baseline use case: route the configured datasets (or read run folders
+ * routed with the agents as they are now) and write the baseline file. A
+ * baseline must have a decision for every case.
+ */
+export async function recordBaseline(request: BaselineRequest, env: RunEnv, signal?: AbortSignal): Promise<RecordedBaseline> {
+  const target = request.baseline ?? DEFAULT_BASELINE
+  let summaries: Summary[]
+  let catalogue: Catalogue
+  if (request.runDirs.length > 0) {
+    const { config } = await loadConfig(request.config)
+    const agentsDir = request.agents ?? config.agents
+    catalogue = (await loadCatalogue(agentsDir)).catalogue
+    summaries = await readRuns(request.runDirs)
+    for (const [i, s] of summaries.entries()) {
+      if (s.catalogueFingerprint !== catalogue.fingerprint) {
+        throw new UsageError(`${request.runDirs[i]} was routed with other agent descriptions than ${agentsDir} has now; run it again, or run routecheck baseline without run folders`)
+      }
+    }
+  } else {
+    const setup = await prepareEval(request, env)
+    const run = await runDatasets(setup, env, signal ? { signal } : {})
+    if (run.fatal) return { kind: 'fatal', ...run.fatal }
+    const done = completion(run.summaries, request.maxCost)
+    if (!done.complete) return { kind: 'incomplete', notes: [...done.notes, 'no baseline written: a baseline must have a decision for every case'] }
+    summaries = run.summaries
+    catalogue = setup.loaded.catalogue
+  }
+  const baseline = buildBaseline({ summaries, catalogue, nearDuplicatePairs: nearDuplicatePairs(catalogue.agents), toolVersion: env.toolVersion, createdAt: env.now() })
+  await mkdir(path.dirname(target), { recursive: true })
+  await writeAtomic(target, `${JSON.stringify(baseline, null, 2)}\n`)
+  return { kind: 'written', file: target, baseline }
+}

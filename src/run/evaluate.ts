@@ -1,0 +1,277 @@
+import path from 'node:path'
+import { loadCatalogue, type LoadedCatalogue } from '../load/catalogue.js'
+import { loadConfig, type Config, type RouterStyle } from '../load/config.js'
+import { loadDataset, type Dataset } from '../load/dataset.js'
+import { UsageError } from '../load/input-error.js'
+import { analyseOverlap } from '../overlap/index.js'
+import { loadPrices, priceFor, usageCost, type Price } from '../route/cost.js'
+import { createRouter } from '../route/create-router.js'
+import { openJournal, type Journal } from '../route/journal.js'
+import type { Router } from '../route/router.js'
+import { FatalRouterError, routeCases, type Budget } from '../route/run.js'
+import { scoreCases } from '../score/metrics.js'
+import { voteByCase } from '../score/votes.js'
+import { writeResults, writeSummary } from './files.js'
+import { buildSummary, type Summary } from './record.js'
+
+/**
+ * The eval use case: load and check every input, route each dataset, score
+ * it, analyse the overlap, and write the run record (results.jsonl and
+ * summary.json). `eval`, `baseline` and `gate` all route through here; what
+ * they print and which reports they add is theirs.
+ */
+
+/** What a command asks of a run; unset values fall back to the config. */
+export type EvalOptions = {
+  config?: string | undefined
+  agents?: string | undefined
+  dataset?: string[] | undefined
+  router?: string | undefined
+  model?: string | undefined
+  style?: RouterStyle | undefined
+  repeats?: number | undefined
+  concurrency?: number | undefined
+  timeout?: number | undefined
+  out?: string | undefined
+  noCache?: boolean | undefined
+  dryRun?: boolean | undefined
+  maxCost?: number | undefined
+  skipInvalid?: boolean | undefined
+}
+
+/** What a run reports back while it works: warnings and progress, to stderr in the CLI. */
+export type RunEnv = {
+  warn: (text: string) => void
+  progress: (label: string, total: number) => Progress
+  now: () => Date
+  toolVersion: string
+  /** where routers find keys and base URLs */
+  env: Readonly<Record<string, string | undefined>>
+}
+
+export type Progress = {
+  /** one attempt finished; `usd` is what it cost, when priced */
+  tick(outcome: { failed: boolean; cached: boolean; usd?: number }): void
+  retry(): void
+  done(): void
+}
+
+/** What one run needs once config and options are merged (options win). */
+export type EvalPlan = {
+  agentsDir: string
+  datasets: string[]
+  routerSpec: string
+  repeats: number | undefined
+  concurrency: number
+  timeoutMs: number
+  /** the run folder for each dataset */
+  outFor: (dataset: string) => string
+  config: Config
+  options: EvalOptions
+}
+
+export function planEval(config: Config, options: EvalOptions): EvalPlan {
+  const datasets = options.dataset ?? config.datasets
+  // --out names the run folder itself when there is one dataset; with several, each gets OUT/<stem>.
+  const out = options.out ?? config.out
+  const single = options.out !== undefined && datasets.length === 1
+  return {
+    agentsDir: options.agents ?? config.agents,
+    datasets,
+    routerSpec: options.router ?? config.router,
+    repeats: options.repeats ?? config.repeats,
+    concurrency: options.concurrency ?? config.concurrency,
+    timeoutMs: (options.timeout ?? config.timeout) * 1000,
+    outFor: (dataset) => (single ? out : path.join(out, path.basename(dataset, path.extname(dataset)))),
+    config,
+    options,
+  }
+}
+
+/** Everything a run routes with, ready before the first request. */
+export type Setup = { plan: EvalPlan; loaded: LoadedCatalogue; datasets: Dataset[]; router: Router; price: Price | undefined }
+
+/**
+ * Loads and checks every input before anything is routed: bad input writes
+ * nothing and sends nothing. The gate loads invalid agent files as changes to
+ * report (`skipInvalid`) and accepts labels naming agents the baseline had.
+ */
+export async function prepareEval(options: EvalOptions, env: Pick<RunEnv, 'warn' | 'env'>, opts: { skipInvalid?: boolean; alsoKnownAgents?: readonly string[] } = {}): Promise<Setup> {
+  const { config } = await loadConfig(options.config)
+  const plan = planEval(config, options)
+  const loaded = await loadCatalogue(plan.agentsDir, { skipInvalid: opts.skipInvalid ?? options.skipInvalid ?? false })
+  for (const bad of loaded.invalid) env.warn(`warning: skipped ${bad.file}:${bad.line}: ${bad.reason}\n`)
+  const names = [...new Set([...loaded.catalogue.agents.map((a) => a.name), ...(opts.alsoKnownAgents ?? [])])]
+  const datasets: Dataset[] = []
+  for (const file of plan.datasets) datasets.push(await loadDataset(file, names))
+  const router = await createRouter(plan.routerSpec, {
+    lexical: config.lexical,
+    anthropic: config.anthropic,
+    ...(options.model ? { model: options.model } : {}),
+    ...(options.style ? { style: options.style } : {}),
+    timeoutMs: plan.timeoutMs,
+    dryRun: options.dryRun ?? false,
+    env: env.env,
+  })
+  const price = router.pricedModel ? priceFor(router.pricedModel, loadPrices(config.anthropic.prices)) : undefined
+  if (options.maxCost !== undefined && router.pricedModel && !price) {
+    throw new UsageError(`--max-cost needs a price for model "${router.pricedModel}": add it to a price table and point anthropic.prices in the config at it`)
+  }
+  return { plan, loaded, datasets, router, price }
+}
+
+/** Repeats per case: the option, else the config, else 1 for a deterministic router and 3 for a model. */
+export function repeatsOf(setup: Setup): number {
+  return setup.plan.repeats ?? (setup.router.deterministic ? 1 : 3)
+}
+
+/** Opens the run journal for the router, saying what it found. */
+export function openRunJournal(setup: Setup, env: Pick<RunEnv, 'warn'>): Journal | undefined {
+  const { router, plan, loaded } = setup
+  if (!router.cacheKey || plan.options.noCache) return undefined
+  const journal = openJournal(plan.config.cacheDir, router.cacheKey, loaded.catalogue.fingerprint)
+  if (journal.repairedTail) env.warn(`journal ${journal.file}: removed a last line cut off mid-write (a run killed while writing)\n`)
+  if (journal.skippedLines.length > 0) env.warn(`journal ${journal.file}: skipped ${journal.skippedLines.length} unreadable line(s) (${journal.skippedLines.slice(0, 5).join(', ')}…); their requests will be sent again\n`)
+  if (journal.loaded > 0) env.warn(`journal ${journal.file}: ${journal.loaded} finished request(s) from earlier runs\n`)
+  return journal
+}
+
+export type DatasetsRun = {
+  summaries: Summary[]
+  /** no request could succeed (bad key, unknown model, unreachable server): the runs finished before it are kept */
+  fatal?: { message: string; unreachable: boolean }
+}
+
+/**
+ * Routes, scores and records every dataset. `onRun` sees each summary as
+ * soon as its run folder holds the record, so a caller can add its reports
+ * and print while the next dataset routes.
+ */
+export async function runDatasets(
+  setup: Setup,
+  env: RunEnv,
+  opts: { signal?: AbortSignal; repeatsFor?: (dataset: Dataset) => number; onRun?: (summary: Summary, dir: string, dataset: Dataset) => Promise<void> } = {},
+): Promise<DatasetsRun> {
+  const { plan, loaded, datasets, router, price } = setup
+  const maxCost = plan.options.maxCost
+  const journal = openRunJournal(setup, env)
+  const summaries: Summary[] = []
+  let spentUsd = 0
+  try {
+    for (const dataset of datasets) {
+      const budget = maxCost !== undefined && price ? budgetFor(maxCost - spentUsd, price, router, loaded, dataset) : undefined
+      const repeats = opts.repeatsFor?.(dataset) ?? repeatsOf(setup)
+      const dir = plan.outFor(dataset.path)
+      const summary = await evalDataset(dataset, repeats, dir, setup, env, { journal, budget, signal: opts.signal })
+      spentUsd += summary.cost?.usdThisRun ?? 0
+      summaries.push(summary)
+      await opts.onRun?.(summary, dir, dataset)
+    }
+  } catch (e) {
+    if (!(e instanceof FatalRouterError)) throw e
+    return { summaries, fatal: { message: e.message, unreachable: e.unreachable } }
+  } finally {
+    journal?.close()
+  }
+  return { summaries }
+}
+
+type DatasetRun = { journal: Journal | undefined; budget: Budget | undefined; signal: AbortSignal | undefined }
+
+async function evalDataset(dataset: Dataset, repeats: number, dir: string, { loaded, router, plan, price }: Setup, env: RunEnv, run: DatasetRun): Promise<Summary> {
+  const progress = env.progress(`${path.basename(dataset.path)} · ${router.id}`, dataset.cases.length * repeats)
+  const attempts = await routeCases(dataset.cases, loaded.catalogue, router, {
+    repeats,
+    concurrency: plan.concurrency,
+    timeoutMs: plan.timeoutMs,
+    retry: { maxTries: plan.config.maxTries, baseDelayMs: 500, maxDelayMs: 30_000 },
+    warmUp: !router.deterministic,
+    ...(run.signal ? { signal: run.signal } : {}),
+    ...(run.journal ? { journal: run.journal } : {}),
+    ...(run.budget ? { budget: run.budget } : {}),
+    onAttempt: (a) => {
+      const usd = price && a.decision?.usage && !a.cached ? usageCost(a.decision.usage, price) : undefined
+      progress.tick({ failed: a.error !== undefined && !a.notSent, cached: a.cached === true, ...(usd !== undefined ? { usd } : {}) })
+    },
+    onRetry: () => progress.retry(),
+  })
+  progress.done()
+  const votes = voteByCase(dataset.cases, attempts)
+  await writeResults(dir, attempts, dataset.cases)
+  // Per-agent scores live on in results.jsonl; a 100,000-case run need not hold them while it builds the reports.
+  for (const a of attempts) delete a.decision?.scores
+  const scores = scoreCases(votes, loaded.catalogue.agents.map((a) => a.name))
+  const invalid = loaded.invalid.map(({ file, line, reason }) => ({ file, line, reason }))
+  const summary = buildSummary({
+    toolVersion: env.toolVersion,
+    createdAt: env.now(),
+    router: { id: router.id },
+    dataset,
+    catalogue: loaded.catalogue,
+    invalidAgents: loaded.invalid,
+    repeats,
+    attempts,
+    scores,
+    ...(router.pricedModel ? { pricing: { model: router.pricedModel, price } } : {}),
+    overlap: analyseOverlap({ agents: loaded.catalogue.agents.map((a) => ({ name: a.name, description: a.description, file: a.file })), cases: scores.cases, invalid }),
+  })
+  await writeSummary(dir, summary)
+  return summary
+}
+
+/** Whether every case got a decision, and what to tell the user when not (or when the budget stopped some requests). */
+export function completion(summaries: readonly Summary[], maxCost: number | undefined): { complete: boolean; notes: string[] } {
+  const errored = summaries.reduce((n, s) => n + s.metrics.errored, 0)
+  const notSent = summaries.reduce((n, s) => n + s.requests.notSent, 0)
+  const notes: string[] = []
+  if (notSent > 0 && maxCost !== undefined) {
+    notes.push(`stopped before passing --max-cost ${maxCost} USD: ${notSent} request(s) not sent. Finished work is in the journal; run again with a larger --max-cost to finish.`)
+  }
+  if (errored > 0) {
+    notes.push(`${errored} case(s) have no decision (every request for them failed or was not sent): the run is incomplete (exit 3). Run again to retry them; finished requests are not sent twice.`)
+  }
+  return { complete: errored === 0, notes }
+}
+
+function budgetFor(maxUsd: number, price: Price, router: Router, loaded: LoadedCatalogue, dataset: Dataset): Budget {
+  const estimate = router.estimate?.(dataset.cases[0]?.prompt ?? '', loaded.catalogue) ?? { prefixTokens: 0, promptTokens: 0, outputTokens: 0 }
+  // Before any request has finished, assume the first one writes the whole prompt cache: the dearest case.
+  const firstEstimateUsd = usageCost({ inputTokens: estimate.promptTokens, outputTokens: estimate.outputTokens, cacheReadTokens: 0, cacheWriteTokens: estimate.prefixTokens }, price)
+  return { maxUsd, costOf: (u) => usageCost(u, price), firstEstimateUsd }
+}
+
+/** --dry-run: the first request and what the run would send and cost, as text; nothing is sent. */
+export function dryRunReport(setup: Setup): string {
+  const { plan, loaded, datasets, router, price } = setup
+  const journal = router.cacheKey && !plan.options.noCache ? openJournal(plan.config.cacheDir, router.cacheKey, loaded.catalogue.fingerprint, { readOnly: true }) : undefined
+  const lines: string[] = []
+  let totalUsd = 0
+  let totalRequests = 0
+  let outputTokens = 0
+  for (const dataset of datasets) {
+    const repeats = repeatsOf(setup)
+    const pending = dataset.cases.flatMap((c) => Array.from({ length: repeats }, (_, r) => r).filter((r) => !journal?.get(c.prompt, r)).map(() => c))
+    totalRequests += pending.length
+    if (router.preview && pending[0] && lines.length === 0) {
+      lines.push(`First request (${router.id}):`, JSON.stringify(router.preview(pending[0].prompt, loaded.catalogue), null, 2), '')
+    }
+    let usd = 0
+    let tokens = 0
+    pending.forEach((c, i) => {
+      const e = router.estimate?.(c.prompt, loaded.catalogue)
+      if (!e) return
+      outputTokens = e.outputTokens
+      const usage = { inputTokens: e.promptTokens, outputTokens: e.outputTokens, cacheReadTokens: i === 0 ? 0 : e.prefixTokens, cacheWriteTokens: i === 0 ? e.prefixTokens : 0 }
+      tokens += e.prefixTokens + e.promptTokens
+      if (price) usd += usageCost(usage, price)
+    })
+    totalUsd += usd
+    const cached = dataset.cases.length * repeats - pending.length
+    lines.push(
+      `${dataset.path}: ${pending.length} request(s) to send (${dataset.cases.length} cases × ${repeats} repeats${cached > 0 ? `, ${cached} already in the journal` : ''}), ` +
+        (router.estimate ? `≈${tokens.toLocaleString('en-US')} input tokens, ${price ? `≈$${usd.toFixed(4)}` : 'no price known for this model'}` : 'routed locally, no cost'),
+    )
+  }
+  lines.push(`dry run: nothing was sent. Total: ${totalRequests} request(s)${price ? `, ≈$${totalUsd.toFixed(4)} (tokens ≈ characters/4; output ≈${outputTokens} tokens a request; the catalogue prefix written to the prompt cache once, then read)` : ''}.`)
+  return `${lines.join('\n')}\n`
+}
