@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest'
 import { loadCatalogue, parseAgentFile } from '../src/load/catalogue.js'
 import { quoteRiskyValues, readFrontmatter } from '../src/load/frontmatter.js'
 import { InputError } from '../src/load/input-error.js'
-import { ROOT, runCli, tempDir, tempProject, writeFiles } from './support/cli.js'
+import { ROOT, runInProcess as runCli, tempDir, tempProject, writeFiles } from './support/cli.js'
 
 const SEEDS = ['python-backend-architect', 'python-backend-engineer', 'python-backend-specialist', 'python-engineer', 'python-specialist']
 

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { runCli, tempProject, writeFiles } from './support/cli.js'
+import { runInProcess as runCli, tempProject, writeFiles } from './support/cli.js'
 
 const CASES = 'id,prompt,expected\nc1,my goroutines leak,golang-pro\nc2,swiftui list is slow,mobile-developer\nc3,hello there,none\n'
 

@@ -3,7 +3,7 @@ import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { parseDataset } from '../src/load/dataset.js'
 import { InputError } from '../src/load/input-error.js'
-import { runCli, tempProject, writeFiles } from './support/cli.js'
+import { runInProcess as runCli, tempProject, writeFiles } from './support/cli.js'
 
 const HEADER = 'id,prompt,expected,tags,note\n'
 

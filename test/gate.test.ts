@@ -2,7 +2,7 @@ import { readFile, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { parse as parseYaml } from 'yaml'
-import { ROOT, runCli, tempProject, writeFiles } from './support/cli.js'
+import { ROOT, runInProcess as runCli, tempProject, writeFiles } from './support/cli.js'
 import { startMessagesServer, type MessagesServer } from './support/messages-server.js'
 
 /** A temp copy of the project with a committed-style baseline made by the lexical router. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { runCli, tempProject, writeFiles } from './support/cli.js'
+import { runInProcess as runCli, tempProject, writeFiles } from './support/cli.js'
 
 const PYTHON = ['python-backend-architect', 'python-backend-engineer', 'python-backend-specialist', 'python-engineer', 'python-specialist']
 

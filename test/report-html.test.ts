@@ -3,7 +3,7 @@ import path from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ROOT, runCli, tempProject, writeFiles } from './support/cli.js'
+import { ROOT, runInProcess as runCli, tempProject, writeFiles } from './support/cli.js'
 
 /**
  * report.html in a real browser (Debian's Chromium, through playwright-core):

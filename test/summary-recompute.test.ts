@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { runCli, tempProject } from './support/cli.js'
+import { runInProcess as runCli, tempProject } from './support/cli.js'
 
 /**
  * Recomputes the headline numbers from summary.json's `cases` alone, written
