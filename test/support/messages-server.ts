@@ -5,6 +5,11 @@
  * tool) with a deterministic word-overlap rule, simulates prompt caching in `usage`, and can
  * inject faults (HTTP errors, dropped connections, slow replies, malformed tool calls).
  *
+ * It also answers Claude Code itself (the claude-code router's engine): requests that list the
+ * agents in a `<system-reminder>` ("Available agent types for the Agent tool:") get an Agent call,
+ * another tool call or text, as `engine` decides; `stream: true` gets the Messages streaming
+ * events (SSE); count_tokens and /api/hello are answered and logged like the rest.
+ *
  * Answering rule: the prompt and each agent's name + description are split into lowercase words
  * [a-z0-9]+ of 3+ characters minus a few stop words; an agent scores the number of distinct
  * prompt words its text holds; the best score wins, ties go to the alphabetically first name,
@@ -14,7 +19,8 @@ import { createHash } from 'node:crypto'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 
-export type Fault = 'rate_limit' | 'server_error' | 'overloaded' | 'slow' | 'drop' | 'unknown_agent' | 'no_tool_call' | 'bad_tool_input'
+/** `stream_cut` (not in FAULTS, which the non-streaming tests cycle through): a streamed reply cut off after message_start. */
+export type Fault = 'rate_limit' | 'server_error' | 'overloaded' | 'slow' | 'drop' | 'unknown_agent' | 'no_tool_call' | 'bad_tool_input' | 'stream_cut'
 
 export const FAULTS: readonly Fault[] = ['rate_limit', 'server_error', 'overloaded', 'slow', 'drop', 'unknown_agent', 'no_tool_call', 'bad_tool_input']
 
@@ -29,6 +35,30 @@ export type ServerOptions = {
   models?: string[]
   /** seconds sent in retry-after with 'rate_limit' (default '0') */
   retryAfter?: string
+  /** how to answer Claude Code's routing requests; undefined (or no option) = the word-overlap rule over every listed agent */
+  engine?: (info: { prompt: string; agents: AgentEntry[]; index: number; seen: number }) => EngineReply | undefined
+}
+
+/**
+ * A reply to Claude Code: delegate (`subagent` undefined leaves subagent_type out, which Claude
+ * Code reads as general-purpose), call another tool, or answer in text.
+ */
+export type EngineReply =
+  | { kind: 'agent'; subagent?: string; description?: string }
+  | { kind: 'tool'; name: string; input: Record<string, unknown> }
+  | { kind: 'text'; text?: string }
+
+/** What a Claude Code routing request held. */
+export type EngineRequest = {
+  /** characters of all system blocks */
+  systemChars: number
+  tools: string[]
+  /** the agent listing of the system-reminder, custom agents and built-ins alike */
+  agents: AgentEntry[]
+  /** the user's prompt: the last text block of the last user message */
+  prompt: string
+  /** what the server answered (set once decided; absent when a fault came first) */
+  reply?: EngineReply
 }
 
 export type ReceivedRequest = {
@@ -41,6 +71,12 @@ export type ReceivedRequest = {
   prompt: string
   /** the fault injected into this request, if any */
   fault?: Fault
+  /** the URL path, e.g. /v1/messages, /v1/messages/count_tokens, /api/hello */
+  path: string
+  /** set on Claude Code's routing requests (those listing agents in a system-reminder) */
+  engine?: EngineRequest
+  /** the content and usage sent back, when a message was sent */
+  sent?: { content: ContentBlock[]; usage: Record<string, number>; streamed: boolean }
 }
 
 export type MessagesServer = {
@@ -103,8 +139,10 @@ export async function startMessagesServer(opts: ServerOptions = {}): Promise<Mes
     } catch {
       parsed = false
     }
-    const prompt = parsed ? extractPrompt(body) : ''
-    const record: ReceivedRequest = { index, headers: { ...req.headers }, body, prompt }
+    const url = new URL(req.url ?? '/', 'http://localhost')
+    const engine = parsed ? readEngineRequest(body) : undefined
+    const prompt = engine ? engine.prompt : parsed ? extractPrompt(body) : ''
+    const record: ReceivedRequest = { index, headers: { ...req.headers }, body, prompt, path: url.pathname, ...(engine ? { engine } : {}) }
     requests.push(record)
     const bodyKey = createHash('sha256').update(raw).digest('hex')
     const seen = seenBodies.get(bodyKey) ?? 0
@@ -113,8 +151,10 @@ export async function startMessagesServer(opts: ServerOptions = {}): Promise<Mes
     // The delay counts from the request's arrival, so the server's own work is inside it, not on top.
     if (delayMs > 0 && !(await sleep(Math.max(0, delayMs - (performance.now() - arrived)), signal))) return
 
-    const url = new URL(req.url ?? '/', 'http://localhost')
-    if (req.method !== 'POST' || url.pathname !== '/v1/messages') {
+    // Claude Code's connectivity check (sent when non-essential traffic is on).
+    if (url.pathname === '/api/hello') return sendJson(res, 200, {}, requestId)
+    const countTokens = req.method === 'POST' && url.pathname === '/v1/messages/count_tokens'
+    if (req.method !== 'POST' || (url.pathname !== '/v1/messages' && !countTokens)) {
       return sendError(res, 404, 'not_found_error', `${req.method ?? 'GET'} ${url.pathname} is not served by the test server`, requestId)
     }
     if (!req.headers['x-api-key'] && !req.headers.authorization) {
@@ -123,6 +163,7 @@ export async function startMessagesServer(opts: ServerOptions = {}): Promise<Mes
     if (!parsed || !isObject(body)) {
       return sendError(res, 400, 'invalid_request_error', 'request body is not valid JSON', requestId)
     }
+    if (countTokens) return sendJson(res, 200, { input_tokens: tokens(raw) }, requestId)
     const invalid = validate(body)
     if (invalid) return sendError(res, 400, 'invalid_request_error', invalid, requestId)
     if (models && !models.has(body.model)) {
@@ -154,8 +195,14 @@ export async function startMessagesServer(opts: ServerOptions = {}): Promise<Mes
     }
     if (res.destroyed || req.socket.destroyed) return
 
-    const content = answer(body, prompt, fault, index)
-    sendJson(res, 200, {
+    let content: ContentBlock[]
+    if (engine) {
+      const contentFault = fault === 'no_tool_call' || fault === 'bad_tool_input' || fault === 'unknown_agent'
+      const reply = (contentFault ? undefined : opts.engine?.({ prompt, agents: engine.agents, index, seen })) ?? engineRule(prompt, engine.agents, fault)
+      engine.reply = reply
+      content = engineContent(reply, prompt, index)
+    } else content = answer(body, prompt, fault, index)
+    const message = {
       id: `msg_test${String(index).padStart(6, '0')}`,
       type: 'message',
       role: 'assistant',
@@ -164,7 +211,10 @@ export async function startMessagesServer(opts: ServerOptions = {}): Promise<Mes
       stop_reason: content.some((block) => block.type === 'tool_use') ? 'tool_use' : 'end_turn',
       stop_sequence: null,
       usage: usage(body),
-    }, requestId)
+    }
+    record.sent = { content, usage: message.usage, streamed: body.stream === true }
+    if (body.stream === true) sendSse(res, message, requestId, fault === 'stream_cut')
+    else sendJson(res, 200, message, requestId)
   }
 
   function usage(body: Record<string, any>) {
@@ -252,7 +302,6 @@ function validate(body: Record<string, any>): string | undefined {
   if (typeof body.model !== 'string' || body.model === '') return 'model: Field required'
   if (typeof body.max_tokens !== 'number') return 'max_tokens: Field required'
   if (!Array.isArray(body.messages) || body.messages.length === 0) return 'messages: at least one message is required'
-  if (body.stream === true) return 'stream: the test server does not stream'
   return undefined
 }
 
@@ -315,9 +364,13 @@ export function parseAgentLines(text: string): AgentEntry[] {
 }
 
 function parseAgentLinesUncached(text: string): AgentEntry[] {
+  return parseAgentEntries(text, ENTRY_START)
+}
+
+function parseAgentEntries(text: string, entryStart: RegExp): AgentEntry[] {
   const entries: { name: string; lines: string[] }[] = []
   for (const line of text.split(/\r?\n/)) {
-    const start = ENTRY_START.exec(line)
+    const start = entryStart.exec(line)
     if (start) entries.push({ name: start[1] ?? '', lines: [(start[2] ?? '').trim()] })
     else entries.at(-1)?.lines.push(line)
   }
@@ -325,6 +378,73 @@ function parseAgentLinesUncached(text: string): AgentEntry[] {
     name,
     description: lines.join('\n').trim().replace(/\s*\(Tools:[^()]*\)\s*$/, ''),
   }))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Claude Code's own request
+
+const AGENT_LISTING = 'Available agent types for the Agent tool:'
+/** Claude Code's names include built-ins such as "Explore" and "Plan". */
+const ENGINE_ENTRY_START = /^- ([A-Za-z0-9][A-Za-z0-9_:.-]*):(.*)$/
+
+/** Text blocks of every user message, in order. */
+function userTextBlocks(body: Record<string, any>): string[] {
+  if (!Array.isArray(body.messages)) return []
+  return body.messages
+    .filter((m: unknown) => isObject(m) && m.role === 'user')
+    .flatMap((m: Record<string, any>) => (typeof m.content === 'string' ? [m.content] : Array.isArray(m.content) ? m.content : []))
+    .map((b: unknown) => (typeof b === 'string' ? b : isObject(b) && b.type === 'text' && typeof b.text === 'string' ? b.text : undefined))
+    .filter((t: string | undefined): t is string => t !== undefined)
+}
+
+/** The listing, prompt and shape of a Claude Code routing request; undefined for any other request. */
+export function readEngineRequest(body: unknown): EngineRequest | undefined {
+  if (!isObject(body)) return undefined
+  const texts = userTextBlocks(body)
+  const reminder = texts.findLast((t) => t.includes(AGENT_LISTING))
+  if (reminder === undefined) return undefined
+  let listing = reminder.slice(reminder.indexOf(AGENT_LISTING) + AGENT_LISTING.length).split('</system-reminder>')[0] ?? ''
+  // The listing ends with a paragraph of advice, not an agent.
+  const paragraphs = listing.trim().split(/\n\s*\n/)
+  if (paragraphs.length > 1 && !paragraphs.at(-1)!.startsWith('- ')) listing = paragraphs.slice(0, -1).join('\n\n')
+  const last = body.messages.at(-1)
+  const lastTexts = isObject(last) && last.role === 'user' ? userTextBlocks({ messages: [last] }) : []
+  const system = typeof body.system === 'string' ? body.system : Array.isArray(body.system) ? body.system.map((b: any) => (typeof b?.text === 'string' ? b.text : '')).join('') : ''
+  return {
+    systemChars: system.length,
+    tools: Array.isArray(body.tools) ? body.tools.map((t: any) => String(t?.name)) : [],
+    agents: parseAgentEntries(listing, ENGINE_ENTRY_START),
+    prompt: lastTexts.at(-1) ?? '',
+  }
+}
+
+/** The default answer to Claude Code: the best-matching listed agent, or text when none matches. */
+function engineRule(prompt: string, agents: readonly AgentEntry[], fault: Fault | undefined): EngineReply {
+  if (fault === 'no_tool_call') return { kind: 'text' }
+  if (fault === 'bad_tool_input') return { kind: 'agent' }
+  if (fault === 'unknown_agent') return { kind: 'agent', subagent: 'ghost-agent' }
+  const ranking = rankAgents(prompt, agents)
+  return ranking.agent === 'none' ? { kind: 'text' } : { kind: 'agent', subagent: ranking.agent }
+}
+
+function engineContent(reply: EngineReply, prompt: string, index: number): ContentBlock[] {
+  const id = `toolu_test${String(index).padStart(6, '0')}`
+  switch (reply.kind) {
+    case 'text':
+      return [{ type: 'text', text: reply.text ?? 'I can help with that directly.' }]
+    case 'tool':
+      return [{ type: 'tool_use', id, name: reply.name, input: reply.input }]
+    case 'agent':
+      return [
+        { type: 'text', text: 'I will hand this to a subagent.' },
+        {
+          type: 'tool_use',
+          id,
+          name: 'Agent',
+          input: { ...(reply.subagent !== undefined ? { subagent_type: reply.subagent } : {}), description: reply.description ?? shortDescription(prompt), prompt },
+        },
+      ]
+  }
 }
 
 function catalogueOf(body: Record<string, any>, style: Style): AgentEntry[] {
@@ -453,6 +573,40 @@ function sendJson(res: http.ServerResponse, status: number, payload: unknown, re
     ...headers,
   })
   res.end(text)
+}
+
+/**
+ * The Messages streaming events for a finished message: message_start, then per block
+ * content_block_start / delta(s) / stop (tool input in two input_json_delta pieces, as the API
+ * splits it), message_delta with stop_reason and usage, message_stop. `cut` drops the
+ * connection after message_start.
+ */
+function sendSse(res: http.ServerResponse, message: { content: ContentBlock[]; usage: Record<string, number>; stop_reason: string } & Record<string, unknown>, requestId: string, cut: boolean): void {
+  if (res.destroyed || res.headersSent) return
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'request-id': requestId })
+  const send = (type: string, data: object) => res.write(`event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`)
+  const { content, usage, stop_reason, ...rest } = message
+  send('message_start', { message: { ...rest, content: [], stop_reason: null, usage: { ...usage, output_tokens: 1 } } })
+  if (cut) {
+    res.socket?.destroy()
+    return
+  }
+  content.forEach((block, index) => {
+    if (block.type === 'text') {
+      send('content_block_start', { index, content_block: { type: 'text', text: '' } })
+      send('content_block_delta', { index, delta: { type: 'text_delta', text: block.text } })
+    } else {
+      send('content_block_start', { index, content_block: { type: 'tool_use', id: block.id, name: block.name, input: {} } })
+      const json = JSON.stringify(block.input)
+      const half = Math.floor(json.length / 2)
+      send('content_block_delta', { index, delta: { type: 'input_json_delta', partial_json: json.slice(0, half) } })
+      send('content_block_delta', { index, delta: { type: 'input_json_delta', partial_json: json.slice(half) } })
+    }
+    send('content_block_stop', { index })
+  })
+  send('message_delta', { delta: { stop_reason, stop_sequence: null }, usage: { output_tokens: usage.output_tokens ?? 0 } })
+  send('message_stop', {})
+  res.end()
 }
 
 function sendError(res: http.ServerResponse, status: number, type: string, message: string, requestId: string, headers: Record<string, string> = {}): void {
