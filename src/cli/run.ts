@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs'
 import { didYouMean } from '../load/closest-names.js'
 import { InputError, UsageError } from '../load/input-error.js'
 import type { Command } from './command.js'
+import { compareCommand } from './compare.js'
 import { evalCommand } from './eval.js'
 import { baselineCommand, gateCommand } from './gate.js'
 import { EXIT, type CommandIO } from './io.js'
@@ -10,7 +11,7 @@ import { overlapCommand } from './overlap.js'
 import { createProgress } from './progress.js'
 import { reportCommand } from './report.js'
 
-export const COMMANDS: readonly Command[] = [evalCommand, overlapCommand, baselineCommand, gateCommand, reportCommand] as unknown as readonly Command[]
+export const COMMANDS: readonly Command[] = [evalCommand, overlapCommand, baselineCommand, gateCommand, reportCommand, compareCommand] as unknown as readonly Command[]
 
 const EVERY_FLAG = [...Object.keys(OPTIONS), ...Object.keys(GLOBAL_OPTIONS)]
 

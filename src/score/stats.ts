@@ -138,3 +138,26 @@ export function f1Score(tp: number, predicted: number, support: number): number 
 export function harmonicMean(p: number, r: number): number {
   return p + r === 0 ? 0 : (2 * p * r) / (p + r)
 }
+
+/**
+ * Cohen's kappa of two raters' labels on the same items: agreement beyond
+ * what their label frequencies alone would give by chance. 1 is perfect, 0
+ * chance level; Landis and Koch call 0.61–0.80 substantial, above 0.80 almost
+ * perfect.
+ */
+export function cohensKappa(a: readonly string[], b: readonly string[]): number {
+  const n = a.length
+  if (n === 0 || n !== b.length) return Number.NaN
+  const countA = new Map<string, number>()
+  const countB = new Map<string, number>()
+  let agree = 0
+  for (let i = 0; i < n; i++) {
+    if (a[i] === b[i]) agree++
+    countA.set(a[i]!, (countA.get(a[i]!) ?? 0) + 1)
+    countB.set(b[i]!, (countB.get(b[i]!) ?? 0) + 1)
+  }
+  const observed = agree / n
+  let expected = 0
+  for (const [label, k] of countA) expected += (k / n) * ((countB.get(label) ?? 0) / n)
+  return expected === 1 ? 1 : (observed - expected) / (1 - expected)
+}
