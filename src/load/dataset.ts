@@ -5,6 +5,7 @@ import { z } from 'zod'
 import { sha256 } from './catalogue.js'
 import { didYouMean } from './closest-names.js'
 import { InputError, throwIfProblems, type Problem } from './input-error.js'
+import { BUILTIN_AGENTS } from './builtin-agents.js'
 
 /** The gold label meaning "no subagent: the main assistant answers itself". */
 export const NONE = 'none'
@@ -141,7 +142,7 @@ function readJsonlRows(file: string, text: string): Array<{ raw: unknown; place:
 
 function validateRows(file: string, rows: Array<{ raw: unknown; place: Place }>, agentNames: readonly string[]): Case[] {
   const problems: Problem[] = []
-  const known = new Set(agentNames)
+  const known = new Set([...agentNames, ...BUILTIN_AGENTS])
   const seen = new Map<string, number>()
   const cases: Case[] = []
   const at = (place: Place, key: string) => {
@@ -183,8 +184,8 @@ function validateRows(file: string, rows: Array<{ raw: unknown; place: Place }>,
     }
     for (const label of expected) {
       if (label === NONE || known.has(label)) continue
-      const hint = didYouMean(label, agentNames)
-      fail('expected', `unknown agent "${label}"`, `${hint ? `${hint} ` : ''}use a name from the agents folder, or "${NONE}"`)
+      const hint = didYouMean(label, [...agentNames, ...BUILTIN_AGENTS])
+      fail('expected', `unknown agent "${label}"`, `${hint ? `${hint} ` : ''}use a name from the agents folder, one of Claude Code's own (${BUILTIN_AGENTS.join(', ')}), or "${NONE}"`)
     }
     if (!ok) continue
     cases.push({ id, prompt: row.prompt, expected: [...new Set(expected)], tags, ...(row.note ? { note: row.note } : {}), line: place.line })

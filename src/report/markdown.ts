@@ -2,6 +2,7 @@ import type { DatasetComparison } from '../gate/compare.js'
 import { f2, MOVED_F1 } from '../text/format.js'
 import type { GateOutcome } from '../gate/outcome.js'
 import { accuracyLine, changeLines } from './gate-text.js'
+import { whereParts } from './where.js'
 import type { Summary } from '../run/record.js'
 
 /** GitHub's step summary and comment limits are generous; 60 KB keeps us far inside them. */
@@ -54,6 +55,7 @@ function runSection(s: Summary): string {
     `Router \`${s.router.id}\` · ${s.agents.length} agents · ${s.dataset.cases} cases · ${s.repeats} repeat(s)`,
     '',
     `**accuracy ${f2(m.accuracy)}** (95% CI ${f2(m.accuracyInterval[0])}–${f2(m.accuracyInterval[1])}) · primary ${f2(m.primaryAccuracy)} · macro-F1 ${f2(m.macroF1)} · none recall ${f2(m.none.recall)}${m.errored > 0 ? ` · **${m.errored} errored**` : ''}`,
+    ...(s.decisionKinds ? ['', `Where the prompts went: ${whereParts(s.decisionKinds).join(' · ')}`] : []),
     '',
     '| agent | precision | recall | F1 | support | most often confused with |',
     '| --- | ---: | ---: | ---: | ---: | --- |',

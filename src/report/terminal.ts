@@ -1,6 +1,7 @@
 import Table from 'cli-table3'
 import { renderOverlapText } from '../overlap/index.js'
 import { ACCURACY_GAP_CALLOUT, f2, painter } from '../text/format.js'
+import { whereLine } from './where.js'
 import type { Summary } from '../run/record.js'
 
 type LabelRow = Summary['perLabel'][number]
@@ -29,6 +30,7 @@ export function renderScorecard(s: Summary, style: ScorecardStyle): string {
     ...(m.invalid > 0 ? [paint(33, `invalid agent named ${m.invalid}×`)] : []),
   ]
   lines.push(dim(extras.join('   ')))
+  if (s.decisionKinds) lines.push(whereLine(s.decisionKinds))
   const traffic = trafficLine(s)
   if (traffic) lines.push(dim(traffic))
   if (m.accuracy - m.primaryAccuracy >= ACCURACY_GAP_CALLOUT) {

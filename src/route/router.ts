@@ -10,6 +10,13 @@ export const usageSchema = z.object({
 export type Usage = z.infer<typeof usageSchema>
 
 /** What a router answers for one prompt (DESIGN "Routers"). Validated, since custom routers are user code. */
+/**
+ * What Claude Code did with a prompt: delegated to a catalogue agent, to one
+ * of its own agents, called another tool itself, or answered in text.
+ */
+export const DECISION_KINDS = ['custom', 'builtin', 'tool', 'answer'] as const
+export type DecisionKind = (typeof DECISION_KINDS)[number]
+
 export const decisionSchema = z.object({
   /** an agent name, or "none" */
   agent: z.string().min(1),
@@ -25,7 +32,7 @@ export const decisionSchema = z.object({
    * What the engine did (claude-code router): delegated to a catalogue agent, to one of Claude
    * Code's own agents, called another tool itself (`tool` names it), or answered in text.
    */
-  kind: z.enum(['custom', 'builtin', 'tool', 'answer']).optional(),
+  kind: z.enum(DECISION_KINDS).optional(),
   /** the tool the main assistant called itself, when `kind` is "tool" */
   tool: z.string().optional(),
 })
@@ -51,6 +58,8 @@ export interface Router {
    * finished requests are kept and never sent twice.
    */
   cacheKey?: string
+  /** it can pick Claude Code's own agents (Explore, general-purpose, Plan…), as Claude Code itself and its replay can */
+  picksBuiltins?: boolean
   /** the model whose prices apply to `usage`, where there is one */
   pricedModel?: string
   route(prompt: string, catalogue: Catalogue, signal: AbortSignal): Promise<Decision>

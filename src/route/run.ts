@@ -2,6 +2,7 @@ import { setMaxListeners } from 'node:events'
 import { setTimeout as sleep } from 'node:timers/promises'
 import pLimit from 'p-limit'
 import type { Catalogue } from '../load/catalogue.js'
+import { BUILTIN_AGENTS } from '../load/builtin-agents.js'
 import { NONE, type Case } from '../load/dataset.js'
 import type { Journal } from './journal.js'
 import { decisionSchema, RouterError, type Decision, type Router, type Usage } from './router.js'
@@ -80,7 +81,8 @@ type Job = { c: Case; repeat: number }
  * their attempt, never turned into a decision.
  */
 export async function routeCases(cases: readonly Case[], catalogue: Catalogue, router: Router, settings: RunSettings): Promise<Attempt[]> {
-  const known = new Set(catalogue.agents.map((a) => a.name))
+  // Claude Code's own agents are real choices too (the claude-code router picks them), never invalid names.
+  const known = new Set([...catalogue.agents.map((a) => a.name), ...BUILTIN_AGENTS])
   const results = new Map<string, Attempt>()
   const id = (caseId: string, repeat: number) => `${caseId}\u0000${repeat}`
   const finish = (a: Attempt) => {

@@ -1,6 +1,7 @@
 import path from 'node:path'
 import { loadCatalogue, type LoadedCatalogue } from '../load/catalogue.js'
 import { loadConfig, type Config, type RouterStyle } from '../load/config.js'
+import { isBuiltinAgent } from '../load/builtin-agents.js'
 import { loadDataset, type Dataset } from '../load/dataset.js'
 import { UsageError } from '../load/input-error.js'
 import { analyseOverlap } from '../overlap/index.js'
@@ -113,6 +114,15 @@ export async function prepareEval(options: EvalOptions, env: Pick<RunEnv, 'warn'
     dryRun: options.dryRun ?? false,
     env: env.env,
   })
+  if (!router.picksBuiltins) {
+    for (const d of datasets) {
+      const only = d.cases.filter((c) => c.expected.every(isBuiltinAgent))
+      const named = [...new Set(d.cases.flatMap((c) => c.expected.filter(isBuiltinAgent)))]
+      if (named.length > 0) {
+        env.warn(`warning: ${d.path} accepts Claude Code's own agents (${named.join(', ')}); the ${router.id} router cannot pick them, so the ${only.length} case(s) that accept only them count as misses. Route with --router claude-code to measure them.\n`)
+      }
+    }
+  }
   const price = router.pricedModel ? priceFor(router.pricedModel, loadPrices(config.anthropic.prices)) : undefined
   if (options.maxCost !== undefined && router.pricedModel && !price) {
     throw new UsageError(`--max-cost needs a price for model "${router.pricedModel}": add it to a price table and point anthropic.prices in the config at it`)

@@ -5,7 +5,9 @@ import { usageCost, type Price } from '../route/cost.js'
 import type { Attempt } from '../route/run.js'
 import { overlapReportSchema, type OverlapReport } from '../overlap/index.js'
 import { labelScoreSchema, runMetricsSchema, type Scores } from '../score/metrics.js'
+import { decisionKindsSchema } from '../score/kinds.js'
 import { quantile } from '../score/stats.js'
+import { DECISION_KINDS } from '../route/router.js'
 
 /**
  * summary.json (DESIGN "summary.json"): scripts outside the code read it, so
@@ -63,11 +65,16 @@ export const summarySchema = z.looseObject({
       error: z.string().optional(),
       runnerUp: z.string().optional(),
       margin: z.number().optional(),
+      /** what Claude Code did with the prompt (custom, builtin, tool, answer), where the router says */
+      decisionKind: z.enum(DECISION_KINDS).optional(),
+      tool: z.string().optional(),
       tags: z.array(z.string()),
       prompt: z.string().optional(),
     }),
   ),
   overlap: overlapReportSchema,
+  /** where the prompts went; null for routers that do not say what Claude Code did (absent in runs before 0.2) */
+  decisionKinds: decisionKindsSchema.nullable().optional(),
 })
 export type Summary = z.infer<typeof summarySchema>
 
@@ -104,6 +111,7 @@ export function buildSummary(facts: RunFacts): Summary {
     perLabel: facts.scores.perLabel,
     noneLabel: facts.scores.noneLabel,
     confusion: facts.scores.confusion,
+    decisionKinds: facts.scores.decisionKinds,
     latencyMs: latencies.length === 0 ? null : { p50: quantile(latencies, 0.5), p95: quantile(latencies, 0.95) },
     ...usageFigures(facts.attempts, facts.pricing),
     cases: facts.scores.cases.map((c) => ({ ...c, tags: caseById.get(c.id)?.tags ?? [], prompt: caseById.get(c.id)?.prompt ?? '' })),

@@ -1,5 +1,7 @@
 import { z } from 'zod'
+import { BUILTIN_AGENTS, isBuiltinAgent } from '../load/builtin-agents.js'
 import { NONE } from '../load/dataset.js'
+import { decisionKinds, type DecisionKinds } from './kinds.js'
 import type { CaseVote } from './votes.js'
 import { harmonicMean, wilsonInterval } from './stats.js'
 
@@ -53,6 +55,7 @@ export type Scores = {
   noneLabel: LabelScore
   confusion: { labels: string[]; matrix: number[][] }
   cases: ScoredCase[]
+  decisionKinds: DecisionKinds | null
 }
 
 /**
@@ -67,10 +70,12 @@ export function creditedLabel(expected: readonly string[], decision: string): st
 
 /** Scores a run: one majority vote per case, against the catalogue's agent names. */
 export function scoreCases(cases: ReadonlyArray<{ id: string; expected: string[]; vote: CaseVote }>, catalogueNames: readonly string[]): Scores {
-  // Gold labels naming an agent the catalogue no longer has (the gate compares across such changes) still get a row.
-  const missing = [...new Set(cases.flatMap((c) => c.expected))].filter((l) => l !== NONE && !catalogueNames.includes(l)).sort()
-  const agentNames = [...catalogueNames, ...missing]
-  const known = new Set([...catalogueNames, NONE])
+  // Gold labels naming an agent the catalogue no longer has (the gate compares across such changes) still get a row,
+  // and so do Claude Code's own agents where a label or a decision names them.
+  const pickedBuiltins = cases.flatMap((c) => (c.vote.decision !== null && isBuiltinAgent(c.vote.decision) ? [c.vote.decision] : []))
+  const extra = [...new Set([...cases.flatMap((c) => c.expected), ...pickedBuiltins])].filter((l) => l !== NONE && !catalogueNames.includes(l)).sort()
+  const agentNames = [...catalogueNames, ...extra]
+  const known = new Set([...catalogueNames, ...BUILTIN_AGENTS, NONE])
   const scored: ScoredCase[] = cases.map(({ id, expected, vote }) => {
     const { decision, ...rest } = vote
     if (decision === null) return { id, expected, decision: null, correct: null, credited: expected[0]!, ...rest }
@@ -152,6 +157,7 @@ export function scoreCases(cases: ReadonlyArray<{ id: string; expected: string[]
     noneLabel,
     confusion: { labels, matrix },
     cases: scored,
+    decisionKinds: decisionKinds(scored),
   }
 }
 

@@ -1,3 +1,4 @@
+import type { DecisionKind } from '../route/router.js'
 import type { Attempt } from '../route/run.js'
 import { decidedLabel } from '../route/run.js'
 
@@ -17,6 +18,10 @@ export type CaseVote = {
   runnerUp?: string
   /** the winning repeat's gap between its best and second-best score, where the router scores */
   margin?: number
+  /** what the winning repeat did, where the router says (custom or built-in agent, another tool, a text answer) */
+  decisionKind?: DecisionKind
+  /** the tool the main assistant called itself, when `kind` is "tool" */
+  tool?: string
 }
 
 /** Majority vote over one case's attempts. Ties go to the label the earliest repeat chose. */
@@ -47,6 +52,8 @@ export function majorityVote(attempts: readonly Attempt[]): CaseVote {
     ...(error ? { error } : {}),
     ...(winner.runnerUp !== undefined ? { runnerUp: winner.runnerUp } : {}),
     ...(winner.scores ? { margin: scoreMargin(winner.scores) } : {}),
+    ...(winner.kind ? { decisionKind: winner.kind } : {}),
+    ...(winner.tool ? { tool: winner.tool } : {}),
   }
 }
 
