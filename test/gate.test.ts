@@ -55,7 +55,7 @@ describe('routecheck gate on a copy of agents/', () => {
     const r = await runCli(['gate'], { cwd: dir, env: { GITHUB_ACTIONS: 'true' } })
     expect(r.code).toBe(1)
     expect(r.stdout).toMatch(/added: go-services-expert/)
-    expect(r.stdout).toMatch(/FAIL new-near-duplicate: (go-services-expert and golang-pro|golang-pro and go-services-expert) are now near-duplicates/)
+    expect(r.stdout).toMatch(/FAIL new-near-duplicate: the edit to go-services-expert made go-services-expert and golang-pro near-duplicates: text 0\.9\d \(a new pair/)
     // The annotation lands on the file the pull request added.
     expect(r.stdout).toMatch(/^::error file=agents\/go-services-expert\.md,line=3,title=routecheck gate: new-near-duplicate::/m)
   })

@@ -3,7 +3,8 @@ import { NONE } from '../load/dataset.js'
 import { scoreCases, type LabelScore } from '../score/metrics.js'
 import type { CaseVote } from '../score/votes.js'
 import type { Baseline, BaselineCase, BaselineDataset } from './baseline.js'
-import { pairKey } from '../overlap/index.js'
+import type { NewNearDuplicate } from './near-duplicates.js'
+import { NEAR_DUPLICATE_SCORE } from '../overlap/index.js'
 import { mcnemarExact, pairedBootstrapInterval } from '../score/stats.js'
 import { pct } from '../text/format.js'
 
@@ -170,7 +171,7 @@ export function compareDataset(
 }
 
 /** The four rules of DESIGN "Gate". Each failure names the agents it is about. */
-export function decideGate(comparisons: readonly DatasetComparison[], nearDuplicates: { before: Array<[string, string]>; after: Array<[string, string]> }, t: GateThresholds): GateVerdict {
+export function decideGate(comparisons: readonly DatasetComparison[], nearDuplicates: readonly NewNearDuplicate[], t: GateThresholds): GateVerdict {
   const failures: GateFailure[] = []
   for (const c of comparisons) {
     const drop = c.accuracy.settledBefore - c.accuracy.settledAfter
@@ -206,14 +207,17 @@ export function decideGate(comparisons: readonly DatasetComparison[], nearDuplic
       })
     }
   }
-  const known = new Set(nearDuplicates.before.map(([a, b]) => pairKey(a, b)))
-  const newNearDuplicates = nearDuplicates.after.filter((p) => !known.has(pairKey(...p)))
   if (t.failOnNewNearDuplicates) {
-    for (const [a, b] of newNearDuplicates) {
-      failures.push({ rule: 'new-near-duplicate', message: `${a} and ${b} are now near-duplicates (their descriptions say nearly the same thing); a model router cannot tell them apart`, agents: [a, b] })
+    for (const p of nearDuplicates) {
+      const was = p.before === undefined ? 'a new pair' : `was ${p.before.toFixed(2)}`
+      failures.push({
+        rule: 'new-near-duplicate',
+        message: `the edit to ${p.edited.join(' and ')} made ${p.a} and ${p.b} near-duplicates: text ${p.after.toFixed(2)} (${was}; the line is ${NEAR_DUPLICATE_SCORE}), sharing ${p.sharedTerms.slice(0, 6).join(', ')}; a model router cannot tell them apart`,
+        agents: [...p.edited, ...[p.a, p.b].filter((n) => !p.edited.includes(n))],
+      })
     }
   }
-  return { passed: failures.length === 0, failures, newNearDuplicates }
+  return { passed: failures.length === 0, failures, newNearDuplicates: nearDuplicates.map((p) => [p.a, p.b]) }
 }
 
 /** The agents a set of flips is about: the wrongly chosen ones and the ones that lost the cases, most frequent first. */

@@ -1,5 +1,5 @@
-import { analyseOverlap } from '../overlap/index.js'
 import type { Baseline, BaselineDataset } from './baseline.js'
+import { newNearDuplicates } from './near-duplicates.js'
 import { compareDataset, decideGate, diffAgents, type AgentChanges, type DatasetComparison, type GateThresholds, type GateVerdict, type SideCase } from './compare.js'
 
 /** Everything the gate decided, as every report shows it. */
@@ -44,22 +44,16 @@ export async function buildOutcome(input: OutcomeInput): Promise<GateOutcome> {
     comparisons.push(retested.size > 0 ? compareDataset(base, run.cases, names, retested) : first)
   }
   // The fourth rule reads the descriptions alone; agents known without them (an old summary) cannot add a pair.
-  const described = input.agents.flatMap((a) => (a.description !== undefined ? [{ name: a.name, description: a.description, file: a.file }] : []))
-  const after = described.length === input.agents.length ? nearDuplicatePairs(described) : baseline.nearDuplicatePairs
+  const described = input.agents.flatMap((a) => (a.description !== undefined ? [{ name: a.name, description: a.description, fingerprint: a.fingerprint }] : []))
+  const pairs = described.length === input.agents.length ? newNearDuplicates(baseline.agents, described) : []
   return {
     baselineFile: input.baselineFile,
     routerId: baseline.router.id,
     changes: diffAgents(baseline.agents, input.agents, input.invalid),
     comparisons,
-    verdict: decideGate(comparisons, { before: baseline.nearDuplicatePairs, after }, input.thresholds),
+    verdict: decideGate(comparisons, pairs, input.thresholds),
     baselineAgents: baseline.agents.map(({ name, description }) => ({ name, description })),
   }
-}
-
-/** Pairs the text signal alone calls near-duplicates: what the gate's fourth rule compares. */
-export function nearDuplicatePairs(agents: ReadonlyArray<{ name: string; description: string; file: string }>): Array<[string, string]> {
-  const report = analyseOverlap({ agents: agents.map(({ name, description, file }) => ({ name, description, file })) })
-  return report.pairs.filter((p) => p.nearDuplicate).map((p) => [p.a, p.b] as [string, string])
 }
 
 /** Every agent name the baseline or the candidate knows, sorted: the labels a comparison scores. */

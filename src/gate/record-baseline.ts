@@ -8,7 +8,7 @@ import { writeAtomic } from '../run/files.js'
 import { readRuns } from '../run/read.js'
 import type { Summary } from '../run/record.js'
 import { buildBaseline, DEFAULT_BASELINE, type Baseline } from './baseline.js'
-import { nearDuplicatePairs } from './outcome.js'
+import { nearDuplicatePairs } from './near-duplicates.js'
 
 export type BaselineRequest = EvalOptions & {
   /** where to write it (default reports/baseline.json) */

@@ -45,6 +45,16 @@ export const TEXT_MODEL: TextModelOptions = { triggerWeight: 1, exampleWeight: 0
 // nameWeight 1: weighting names 2–3× raised the Python pairs (which share "python backend") more than the planted copies, narrowing the gap.
 // bigramWeight 0.5: shared phrases mark copying more than shared topic words; at 1 paraphrases lose more than copies gain.
 
+/**
+ * Text scores of chosen pairs among `docs`, all under one model fitted on
+ * `docs`: the gate scores a pair's old and new descriptions side by side in
+ * it, so a pair's score moves only when its own words do.
+ */
+export function pairTextScores(docs: ReadonlyArray<{ name: string; description: string }>, pairs: ReadonlyArray<readonly [number, number]>): Array<{ text: number; sharedTerms: string[] }> {
+  const index = buildTextIndex(docs, TEXT_MODEL)
+  return pairs.map(([i, j]) => ({ text: cosine(index.vectors[i]!, index.vectors[j]!), sharedTerms: sharedTerms(index, i, j, SHARED_TERMS) }))
+}
+
 /** Noisy-OR weights (what a signal at full strength says alone): text is the cause and needs no run; confusion is the symptom users feel (a coin toss, 0.5, flags alone); co-acceptance is the labeller saying "either will do"; split votes and low margins are noisy hints that only add to others. */
 export const SIGNAL_WEIGHTS: Readonly<Record<SignalName, number>> = { text: 1, confusion: 0.4, coAcceptance: 0.3, splitVotes: 0.15, lowMargins: 0.15 }
 
