@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import type { Catalogue } from '../load/catalogue.js'
+import { sha256, type Catalogue } from '../load/catalogue.js'
 import { readJsonFile } from '../load/json-file.js'
 import type { Summary } from '../run/record.js'
 
@@ -20,6 +20,8 @@ const baselineCaseSchema = z.object({
   votes: z.record(z.string(), z.number()),
   split: z.boolean(),
   flipped: z.boolean(),
+  /** the prompt's hash, so the gate compares a case only while its prompt is the same (absent in baselines before 0.2) */
+  promptHash: z.string().optional(),
 })
 
 export const baselineSchema = z.object({
@@ -54,6 +56,9 @@ export type Baseline = z.infer<typeof baselineSchema>
 export type BaselineDataset = Baseline['datasets'][number]
 export type BaselineCase = z.infer<typeof baselineCaseSchema>
 
+/** 64 bits of the prompt's sha256: enough to notice a reworded prompt, short enough to keep a committed baseline small. */
+export const promptHash = (prompt: string): string => sha256(prompt).slice(0, 16)
+
 export function buildBaseline(input: { summaries: readonly Summary[]; catalogue: Catalogue; nearDuplicatePairs: Array<[string, string]>; toolVersion: string; createdAt: Date }): Baseline {
   const [first] = input.summaries
   if (!first) throw new Error('a baseline needs at least one run')
@@ -78,7 +83,7 @@ export function buildBaseline(input: { summaries: readonly Summary[]; catalogue:
       fingerprint: s.dataset.fingerprint,
       repeats: s.repeats,
       metrics: { accuracy: s.metrics.accuracy, primaryAccuracy: s.metrics.primaryAccuracy, macroF1: s.metrics.macroF1, microF1: s.metrics.microF1, errored: s.metrics.errored },
-      cases: s.cases.map((c) => ({ id: c.id, expected: c.expected, decision: c.decision, correct: c.correct, votes: c.votes, split: c.split, flipped: c.flipped })),
+      cases: s.cases.map((c) => ({ id: c.id, expected: c.expected, decision: c.decision, correct: c.correct, votes: c.votes, split: c.split, flipped: c.flipped, ...(c.prompt !== undefined ? { promptHash: promptHash(c.prompt) } : {}) })),
     })),
   }
 }

@@ -11,7 +11,7 @@ import { pct } from '../text/format.js'
 export type GateThresholds = Config['gate']
 
 /** A case as the gate sees it on one side: its majority decision and votes. */
-export type SideCase = Pick<BaselineCase, 'id' | 'expected' | 'decision' | 'votes' | 'split' | 'flipped'>
+export type SideCase = Pick<BaselineCase, 'id' | 'expected' | 'decision' | 'votes' | 'split' | 'flipped' | 'promptHash'>
 
 export type AgentChanges = {
   changed: string[]
@@ -35,9 +35,19 @@ export type Flip = {
 
 export type AgentDelta = { label: string; support: number; f1Before: number; f1After: number; delta: number; recallBefore: number; recallAfter: number; precisionBefore: number; precisionAfter: number }
 
+/** A case of the candidate's dataset that the baseline lacks or has otherwise: routed and shown, never compared. */
+export type UncomparedCase = { id: string; expected: string[]; decision: string | null; correct: boolean | null }
+
 export type DatasetComparison = {
   path: string
+  /** cases compared: in both runs with the same id, prompt and labels */
   cases: number
+  /** cases only the candidate has: routed, shown apart, not compared */
+  added: UncomparedCase[]
+  /** ids only the baseline has */
+  removed: string[]
+  /** same id, other labels or another prompt: shown apart, not compared */
+  changed: UncomparedCase[]
   accuracy: {
     before: number
     after: number
@@ -96,11 +106,15 @@ export function compareDataset(
   retestVotes: ReadonlyMap<string, Record<string, number>> = new Map(),
 ): DatasetComparison {
   const after = new Map(candidate.map((c) => [c.id, c]))
+  const before = new Map(baseline.cases.map((c) => [c.id, c]))
+  // Compared only while the case is the same case: its labels, and its prompt where both sides know it.
+  const same = (b: SideCase, a: SideCase) => b.expected.join('\u0000') === a.expected.join('\u0000') && (b.promptHash === undefined || a.promptHash === undefined || b.promptHash === a.promptHash)
   const pairs = baseline.cases.flatMap((b) => {
     const a = after.get(b.id)
-    return a ? [{ b, a }] : []
+    return a && same(b, a) ? [{ b, a }] : []
   })
   const correct = (c: SideCase) => c.decision !== null && c.expected.includes(c.decision)
+  const uncompared = (c: SideCase): UncomparedCase => ({ id: c.id, expected: c.expected, decision: c.decision, correct: c.decision === null ? null : correct(c) })
 
   const flips: Flip[] = []
   const flaky = new Set<string>()
@@ -129,25 +143,28 @@ export function compareDataset(
   const settled = pairs.map(({ b, a }) => (flaky.has(a.id) ? { ...a, decision: b.decision, votes: b.votes, split: b.split, flipped: b.flipped } : a))
 
   const scoreSide = (side: readonly SideCase[]) => scoreCases(side.map((c) => ({ id: c.id, expected: c.expected, vote: asVote(c) })), agentNames)
-  const before = scoreSide(pairs.map(({ b }) => b))
+  const scoredBefore = scoreSide(pairs.map(({ b }) => b))
   const afterSettled = scoreSide(settled)
   const afterRaw = scoreSide(pairs.map(({ a }) => a))
   const byLabel = (rows: LabelScore[]) => new Map(rows.map((r) => [r.label, r]))
-  const beforeRows = byLabel(before.perLabel)
+  const beforeRows = byLabel(scoredBefore.perLabel)
   const afterRows = byLabel(afterSettled.perLabel)
 
   return {
     path: baseline.path,
     cases: pairs.length,
+    added: candidate.filter((c) => !before.has(c.id)).map(uncompared),
+    removed: baseline.cases.filter((b) => !after.has(b.id)).map((b) => b.id),
+    changed: candidate.filter((c) => before.has(c.id) && !same(before.get(c.id)!, c)).map(uncompared),
     accuracy: {
-      before: before.metrics.accuracy,
+      before: scoredBefore.metrics.accuracy,
       after: afterRaw.metrics.accuracy,
-      delta: afterRaw.metrics.accuracy - before.metrics.accuracy,
+      delta: afterRaw.metrics.accuracy - scoredBefore.metrics.accuracy,
       interval: pairedBootstrapInterval(diffs),
       mcnemarP: mcnemarExact(diffs.filter((d) => d < 0).length, diffs.filter((d) => d > 0).length),
       broke: diffs.filter((d) => d < 0).length,
       fixed: diffs.filter((d) => d > 0).length,
-      settledBefore: before.metrics.accuracy,
+      settledBefore: scoredBefore.metrics.accuracy,
       settledAfter: afterSettled.metrics.accuracy,
     },
     perAgent: agentNames.map((label) => {

@@ -1,4 +1,5 @@
-import type { Baseline, BaselineDataset } from './baseline.js'
+import { UsageError } from '../load/input-error.js'
+import { promptHash, type Baseline, type BaselineDataset } from './baseline.js'
 import { newNearDuplicates } from './near-duplicates.js'
 import { compareDataset, decideGate, diffAgents, type AgentChanges, type DatasetComparison, type GateThresholds, type GateVerdict, type SideCase } from './compare.js'
 
@@ -22,8 +23,8 @@ export type OutcomeInput = {
   /** the agents as they are now; `description` is needed for the near-duplicate rule */
   agents: ReadonlyArray<{ name: string; fingerprint: string; file: string; description?: string | undefined }>
   invalid: AgentChanges['invalid']
-  /** each candidate run: a dataset of the baseline and its cases' decisions */
-  runs: ReadonlyArray<{ path: string; cases: readonly SideCase[] }>
+  /** each candidate run: a dataset of the baseline and its cases' decisions (with their prompts, where known) */
+  runs: ReadonlyArray<{ path: string; cases: ReadonlyArray<SideCase & { prompt?: string | undefined }> }>
   thresholds: GateThresholds
   retest?: Retest | undefined
 }
@@ -39,9 +40,13 @@ export async function buildOutcome(input: OutcomeInput): Promise<GateOutcome> {
   const comparisons: DatasetComparison[] = []
   for (const run of input.runs) {
     const base = baseline.datasets.find((d) => d.path === run.path)!
-    const first = compareDataset(base, run.cases, names)
+    const cases = run.cases.map(({ prompt, ...c }) => (prompt !== undefined ? { ...c, promptHash: promptHash(prompt) } : c))
+    const first = compareDataset(base, cases, names)
+    if (first.cases === 0) {
+      throw new UsageError(`cannot compare: ${run.path} shares no case with ${input.baselineFile} (same id, prompt and labels); make a new baseline with routecheck baseline`)
+    }
     const retested = input.retest ? await input.retest(first, base) : new Map<string, Record<string, number>>()
-    comparisons.push(retested.size > 0 ? compareDataset(base, run.cases, names, retested) : first)
+    comparisons.push(retested.size > 0 ? compareDataset(base, cases, names, retested) : first)
   }
   // The fourth rule reads the descriptions alone; agents known without them (an old summary) cannot add a pair.
   const described = input.agents.flatMap((a) => (a.description !== undefined ? [{ name: a.name, description: a.description, fingerprint: a.fingerprint }] : []))

@@ -18,11 +18,56 @@ export function accuracyLine(c: DatasetComparison): string {
   return `accuracy ${a.before.toFixed(3)} → ${a.after.toFixed(3)} (${signed(a.delta)}, 95% CI ${signed(a.interval[0])}…${signed(a.interval[1])}, McNemar p=${a.mcnemarP < 0.0001 ? a.mcnemarP.toExponential(1) : a.mcnemarP.toFixed(4)}); ${a.broke} broke, ${a.fixed} fixed, ${c.flaky.length} flaky`
 }
 
+const pValue = (p: number) => (p < 0.0001 ? p.toExponential(1) : p >= 0.9995 ? '1.0' : p.toFixed(p < 0.01 ? 4 : 2))
+
+/**
+ * The verdict in words, first: why it failed (the rule that matters most,
+ * with its cases), and "although" when accuracy rose all the same; or what
+ * passed on how many cases.
+ */
+export function verdictHeadline(o: GateOutcome): string {
+  const compared = o.comparisons.reduce((n, c) => n + c.cases, 0)
+  const [first] = o.verdict.failures
+  const c = o.comparisons.find((x) => x.path === first?.dataset) ?? o.comparisons[0]
+  const change = c ? `accuracy ${c.accuracy.before < c.accuracy.after ? 'rose' : c.accuracy.before > c.accuracy.after ? 'fell' : 'held at'} ${c.accuracy.before.toFixed(3)}${c.accuracy.before === c.accuracy.after ? '' : ` → ${c.accuracy.after.toFixed(3)}`} (p = ${pValue(c.accuracy.mcnemarP)})` : ''
+  if (!first) return `PASS: no rule failed on ${compared} compared case(s); ${change}`
+  const broke = c?.flips.filter((f) => f.direction === 'broke' && !f.flaky) ?? []
+  const why =
+    first.rule === 'stable-flips' || (first.rule === 'accuracy-drop' && broke.length > 0 && broke.length <= 3)
+      ? `${broke.length} case${broke.length === 1 ? '' : 's'} that routed right now route${broke.length === 1 ? 's' : ''} wrong (${broke
+          .slice(0, 3)
+          .map((f) => `${f.id} → ${f.after}`)
+          .join(', ')}${broke.length > 3 ? ', …' : ''})`
+      : first.message
+  const p = c ? ` (p = ${pValue(c.accuracy.mcnemarP)})` : ''
+  const although = c && c.accuracy.after > c.accuracy.before ? `, although ${change}` : first.rule === 'accuracy-drop' ? p : `; ${change}`
+  const more = o.verdict.failures.length > 1 ? ` (+${o.verdict.failures.length - 1} more rule failure${o.verdict.failures.length > 2 ? 's' : ''} below)` : ''
+  return `FAIL: ${why}${although}${more}`
+}
+
+/** Cases the gate routed but did not compare, because the dataset changed under them. */
+export function uncomparedLine(c: DatasetComparison): string | undefined {
+  if (c.added.length + c.removed.length + c.changed.length === 0) return undefined
+  const right = (xs: DatasetComparison['added']) => `${xs.filter((x) => x.correct).length} right, ${xs.filter((x) => x.correct === false).length} wrong`
+  return `compared ${c.cases} case(s) the baseline shares; not compared: ${c.added.length} new (${right(c.added)}), ${c.changed.length} relabelled or reworded (${right(c.changed)}), ${c.removed.length} removed`
+}
+
 export function renderGateText(o: GateOutcome, style: { color: boolean }): string {
   const paint = painter(style.color)
-  const lines: string[] = [`gate · router ${o.routerId} · baseline ${o.baselineFile}`, ...changeLines(o.changes)]
+  const lines: string[] = [paint(o.verdict.passed ? 32 : 31, verdictHeadline(o)), '', `gate · router ${o.routerId} · baseline ${o.baselineFile}`, ...changeLines(o.changes)]
   for (const c of o.comparisons) {
     lines.push('', paint(1, c.path), accuracyLine(c))
+    const uncompared = uncomparedLine(c)
+    if (uncompared) {
+      lines.push(uncompared)
+      const shown = [...c.added.map((x) => ({ ...x, what: 'new' })), ...c.changed.map((x) => ({ ...x, what: 'relabelled' }))]
+      if (shown.length > 0) {
+        const t = new Table({ head: ['case', '', 'expected', 'decision', ''], style: { head: [], border: [], compact: true } })
+        for (const x of shown.slice(0, 25)) t.push([x.id, x.what, x.expected.join('|'), x.decision ?? '–', x.correct === null ? 'no decision' : x.correct ? 'right' : 'wrong'])
+        lines.push(t.toString())
+        if (shown.length > 25) lines.push(`…and ${shown.length - 25} more (report.md lists them all)`)
+      }
+    }
     const moved = c.perAgent.filter((a) => Math.abs(a.delta) >= MOVED_F1).sort((x, y) => x.delta - y.delta)
     if (moved.length > 0) {
       const t = new Table({ head: ['agent', 'support', 'F1 before', 'F1 after', 'Δ'], colAligns: ['left', 'right', 'right', 'right', 'right'], style: { head: [], border: [], compact: true } })

@@ -1,7 +1,7 @@
 import type { DatasetComparison } from '../gate/compare.js'
 import { f2, MOVED_F1 } from '../text/format.js'
 import type { GateOutcome } from '../gate/outcome.js'
-import { accuracyLine, changeLines } from './gate-text.js'
+import { accuracyLine, changeLines, uncomparedLine, verdictHeadline } from './gate-text.js'
 import { whereParts } from './where.js'
 import type { Summary } from '../run/record.js'
 
@@ -23,7 +23,7 @@ export function renderMarkdown(summaries: readonly Summary[], gate?: GateOutcome
 
 function gateSection(g: GateOutcome): string {
   const head = g.verdict.passed ? '## ✅ Routing gate passed' : '## ❌ Routing gate failed'
-  const lines = [head, '', `Router \`${g.routerId}\` against \`${g.baselineFile}\`.`, '', ...changeLines(g.changes).map((l) => `- ${l.trim()}`)]
+  const lines = [head, '', `**${cell(verdictHeadline(g))}**`, '', `Router \`${g.routerId}\` against \`${g.baselineFile}\`.`, '', ...changeLines(g.changes).map((l) => `- ${l.trim()}`)]
   if (g.verdict.failures.length > 0) {
     lines.push('', '| rule | agents | why |', '| --- | --- | --- |')
     for (const f of g.verdict.failures) lines.push(`| ${f.rule} | ${cell(f.agents.join(', '))} | ${cell(f.message)} |`)
@@ -34,6 +34,15 @@ function gateSection(g: GateOutcome): string {
 
 function comparisonSection(c: DatasetComparison): string {
   const lines = [`### ${c.path}: before / after`, '', accuracyLine(c)]
+  const uncompared = uncomparedLine(c)
+  if (uncompared) {
+    lines.push('', uncompared)
+    const shown = [...c.added.map((x) => ({ ...x, what: 'new' })), ...c.changed.map((x) => ({ ...x, what: 'relabelled or reworded' }))]
+    if (shown.length > 0) {
+      lines.push('', '| case | | expected | decision | |', '| --- | --- | --- | --- | --- |')
+      for (const x of shown) lines.push(`| ${cell(x.id)} | ${x.what} | ${cell(x.expected.join(', '))} | ${cell(x.decision ?? '–')} | ${x.correct === null ? 'no decision' : x.correct ? 'right' : 'wrong'} |`)
+    }
+  }
   const moved = c.perAgent.filter((a) => Math.abs(a.delta) >= MOVED_F1).sort((x, y) => x.delta - y.delta)
   if (moved.length > 0) {
     lines.push('', '| agent | support | F1 before | F1 after | Δ F1 | recall before → after |', '| --- | ---: | ---: | ---: | ---: | ---: |')

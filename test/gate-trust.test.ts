@@ -1,0 +1,96 @@
+import { appendFile, readFile, writeFile } from 'node:fs/promises'
+import path from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { ROOT, runInProcess as runCli, tempProject } from './support/cli.js'
+
+/** A temp copy of the project with a baseline made by the lexical router. */
+async function projectWithBaseline(): Promise<string> {
+  const dir = await tempProject({ datasets: true })
+  await writeFile(path.join(dir, 'routecheck.config.json'), await readFile(path.join(ROOT, 'routecheck.config.json')))
+  const r = await runCli(['baseline'], { cwd: dir })
+  expect(r.code, r.stderr).toBe(0)
+  return dir
+}
+
+/** technical-writer's description replaced by one that no longer says what it does (the README's failing example). */
+async function wreckTechnicalWriter(dir: string): Promise<void> {
+  const file = path.join(dir, 'agents/technical-writer.md')
+  const text = await readFile(file, 'utf8')
+  const line = text.split('\n').find((l) => l.startsWith('description:'))!
+  await writeFile(file, text.replace(line, 'description: Use this agent for general help with projects and files.'))
+}
+
+const FIVE_NEW = [
+  'n1,write the upgrade guide for v3 of our SDK,technical-writer,,',
+  'n2,my goroutines pile up under load and never exit,golang-pro,,',
+  'n3,add an index so the orders report stops timing out,database-optimizer,,',
+  'n4,the swiftui list stutters when scrolling,mobile-developer,,',
+  'n5,what is the tallest mountain in africa,none,,',
+]
+
+describe('the gate on datasets that change with the agents', () => {
+  it('a PR that adds five prompts and rewords one agent: compares the shared cases, shows the five apart, fails on the rewording alone', async () => {
+    const reworded = await projectWithBaseline()
+    await wreckTechnicalWriter(reworded)
+    const alone = await runCli(['gate', '--dataset', 'datasets/routing.csv'], { cwd: reworded })
+
+    const both = await projectWithBaseline()
+    await wreckTechnicalWriter(both)
+    await appendFile(path.join(both, 'datasets/routing.csv'), `${FIVE_NEW.join('\n')}\n`)
+    const r = await runCli(['gate', '--dataset', 'datasets/routing.csv'], { cwd: both })
+
+    expect(alone.code).toBe(1)
+    expect(r.code, r.stderr).toBe(1)
+    expect(r.stdout).toMatch(/compared 352 case\(s\) the baseline shares; not compared: 5 new \(\d right, \d wrong\), 0 relabelled or reworded \(0 right, 0 wrong\), 0 removed/)
+    for (const id of ['n1', 'n2', 'n3', 'n4', 'n5']) expect(r.stdout).toMatch(new RegExp(`${id}\\s*│\\s*new\\s*│`))
+    // The verdict rests on the shared cases only: the same rules fail with and without the new prompts.
+    const rules = (out: string) => [...out.matchAll(/^FAIL (\S+) /gm)].map((m) => m[1])
+    expect(rules(r.stdout)).toEqual(rules(alone.stdout))
+    expect(rules(r.stdout).length).toBeGreaterThan(0)
+    const accuracy = (out: string) => /accuracy \d\.\d{3} → \d\.\d{3}/.exec(out)?.[0]
+    expect(accuracy(r.stdout)).toBe(accuracy(alone.stdout))
+  })
+
+  it('a relabelled case is shown apart, not compared; a dataset sharing nothing with the baseline is refused', async () => {
+    const dir = await projectWithBaseline()
+    const file = path.join(dir, 'datasets/routing.csv')
+    const csv = await readFile(file, 'utf8')
+    const [header, first, ...rest] = csv.split('\n')
+    const [id, ...fields] = first!.split(',')
+    await writeFile(file, [header, [id, ...fields.slice(0, -1), 'none'].join(','), ...rest].join('\n'))
+    const r = await runCli(['gate', '--dataset', 'datasets/routing.csv'], { cwd: dir })
+    expect(r.stdout, r.stderr).toMatch(/compared 351 case\(s\) the baseline shares; not compared: 0 new .*, 1 relabelled or reworded/)
+
+    await writeFile(file, 'id,prompt,expected\nz1,hello,none\n')
+    const none = await runCli(['gate', '--dataset', 'datasets/routing.csv'], { cwd: dir })
+    expect(none.code).toBe(2)
+    expect(none.stderr).toMatch(/cannot compare: datasets\/routing\.csv shares no case with reports\/baseline\.json/)
+  })
+
+  it('the verdict says why in its first line', async () => {
+    const dir = await projectWithBaseline()
+    await wreckTechnicalWriter(dir)
+    const r = await runCli(['gate'], { cwd: dir })
+    expect(r.stdout.split('\n')[0]).toMatch(/^FAIL: accuracy fell 2\.3% \(52\.3% → 50\.0%\), more than maxAccuracyDrop 2\.0%; 10 case\(s\) broke, mostly technical-writer, .* \(p = 0\.\d+\) \(\+2 more rule failures below\)$/)
+    const clean = await projectWithBaseline()
+    const pass = await runCli(['gate'], { cwd: clean })
+    expect(pass.code).toBe(0)
+    expect(pass.stdout.split('\n')[0]).toMatch(/^PASS: no rule failed on 490 compared case\(s\); accuracy held at 0\.\d{3} \(p = 1\.0\)$/)
+  })
+})
+
+describe('verdictHeadline', () => {
+  it('a failure while accuracy rose says "although", naming the case that broke', async () => {
+    const { compareDataset, decideGate } = await import('../src/gate/compare.js')
+    const { verdictHeadline } = await import('../src/report/gate-text.js')
+    const mk = (id: string, expected: string, decision: string) => ({ id, expected: [expected], decision, votes: { [decision]: 1 }, split: false, flipped: false })
+    // 48 cases: t34 breaks (api-designer), t40 and t41 get fixed: accuracy 33/48 → 34/48; McNemar(1, 2) = 1.
+    const before = Array.from({ length: 48 }, (_, i) => mk(`t${i}`, 'a', i < 32 || i === 34 ? 'a' : 'b'))
+    const after = before.map((c) => (c.id === 't34' ? mk('t34', 'a', 'api-designer') : c.id === 't40' || c.id === 't41' ? mk(c.id, 'a', 'a') : c))
+    const base = { path: 'd.csv', fingerprint: 'x', repeats: 1, metrics: { accuracy: 0, primaryAccuracy: 0, macroF1: 0, errored: 0 }, cases: before.map((c) => ({ ...c, correct: c.decision === 'a' })) }
+    const comparison = compareDataset(base, after, ['a', 'b', 'api-designer'])
+    const verdict = decideGate([comparison], [], { maxAccuracyDrop: 0.02, maxAgentF1Drop: 0.5, minSupport: 5, maxStableFlips: 0, failOnNewNearDuplicates: true })
+    const line = verdictHeadline({ baselineFile: 'b.json', routerId: 'lexical', changes: { changed: [], added: [], removed: [], invalid: [] }, comparisons: [comparison], verdict })
+    expect(line).toBe('FAIL: 1 case that routed right now routes wrong (t34 → api-designer), although accuracy rose 0.688 → 0.708 (p = 1.0)')
+  })
+})
