@@ -6,11 +6,12 @@ import type { OverlapPair } from '../overlap/schema.js'
 import { INVALID_LABEL } from '../score/metrics.js'
 import type { GateOutcome } from '../gate/outcome.js'
 import { accuracyLine, changeLines } from './gate-text.js'
-import { REPORT_SCRIPT } from './html-client.js'
 import { wordDiff } from './html-diff.js'
 import { html, jsonForScript, trusted, type Html, type Part } from './html-markup.js'
 import { headlineIntervals, type HeadlineIntervals } from './html-stats.js'
 import { REPORT_CSS } from './html-style.js'
+import { REPORT_SCRIPT } from './page-bundle.generated.js'
+import type { PageCase, PageData, PageFlip, PageSimilarity } from './page-data.js'
 import type { Summary } from '../run/record.js'
 
 /**
@@ -100,18 +101,14 @@ ${hasCost ? costSection(s) : ''}
 
 // ---------------------------------------------------------------- data for the script
 
-type SimilarityData = {
-  names: string[]
-  /** per name: its cluster's index, or -1 */
-  cluster: number[]
-  /** [i, j, score, text, confusion|null, coAcceptance|null, nearDuplicate 0/1, sharedTerms, routedAcross ids] */
-  pairs: Array<[number, number, number, number, number | null, number | null, 0 | 1, string[], string[]]>
-  total: number
-}
-
-function pageData(s: Summary, gate: GateOutcome | undefined, prompts: ReadonlyMap<string, string>, similarity: SimilarityData) {
+function pageData(s: Summary, gate: GateOutcome | undefined, prompts: ReadonlyMap<string, string>, similarity: PageSimilarity): PageData {
+  const at = new Map(s.confusion.labels.map((l, i) => [l, i]))
   const cases = s.cases.map((c) => {
-    const row: Record<string, unknown> = { i: c.id, p: prompts.get(c.id) ?? '', e: c.expected, d: c.decision, ok: c.correct === null ? null : c.correct ? 1 : 0 }
+    const row: PageCase = { i: c.id, p: prompts.get(c.id) ?? '', e: c.expected, d: c.decision, ok: c.correct === null ? null : c.correct ? 1 : 0 }
+    // The cell the summary counted the case in, so the page need not know how.
+    const credited = at.get(c.credited)
+    const decided = c.decision === null ? undefined : at.get(c.invalid ? INVALID_LABEL : c.decision)
+    if (credited !== undefined && decided !== undefined) row.k = [credited, decided]
     // One repeat voting for the decision is the common case; the script rebuilds it.
     const single = c.decision !== null && Object.keys(c.votes).length === 1 && c.votes[c.decision] === 1
     if (!single && Object.keys(c.votes).length > 0) row.v = c.votes
@@ -124,7 +121,7 @@ function pageData(s: Summary, gate: GateOutcome | undefined, prompts: ReadonlyMa
     if (c.tags.length > 0) row.t = c.tags
     return row
   })
-  const flips: Record<string, unknown[]> = {}
+  const flips: Record<string, PageFlip[]> = {}
   for (const c of gate?.comparisons ?? []) {
     flips[c.path] = c.flips.map((f) => ({ i: f.id, e: f.expected, b: f.before, a: f.after, dir: f.direction, fl: f.flaky ? 1 : 0, st: f.stable ? 1 : 0 }))
   }
@@ -143,7 +140,7 @@ function pageData(s: Summary, gate: GateOutcome | undefined, prompts: ReadonlyMa
  * together (by cluster, then name), then the rest by name. Past
  * SIMILARITY_CAP agents, the rest are those of the strongest pairs.
  */
-function similarityData(s: Summary): SimilarityData {
+function similarityData(s: Summary): PageSimilarity {
   const o = s.overlap
   const all = s.agents.map((a) => a.name)
   const chosen: string[] = []
@@ -168,12 +165,13 @@ function similarityData(s: Summary): SimilarityData {
   }
   const names = [...chosen, ...rest.sort()]
   const at = new Map(names.map((n, i) => [n, i]))
-  const pairs: SimilarityData['pairs'] = []
+  const pairs: PageSimilarity['pairs'] = []
   for (const p of o.pairs) {
-    const i = at.get(p.a)
-    const j = at.get(p.b)
-    if (i === undefined || j === undefined) continue
-    pairs.push([i, j, round(p.score), round(p.text), p.confusion ?? null, p.coAcceptance ?? null, p.nearDuplicate ? 1 : 0, p.sharedTerms, (p.evidence.routedAcross ?? []).map((r) => r.id)])
+    const a = at.get(p.a)
+    const b = at.get(p.b)
+    if (a === undefined || b === undefined) continue
+    const { confusion, coAcceptance, nearDuplicate, sharedTerms } = p
+    pairs.push({ a, b, score: round(p.score), text: round(p.text), confusion, coAcceptance, nearDuplicate, sharedTerms, routedAcross: (p.evidence.routedAcross ?? []).map((r) => r.id) })
   }
   return { names, cluster: names.map((n) => clusterOf.get(n) ?? -1), pairs, total: all.length }
 }
@@ -291,7 +289,7 @@ function confusionSection(s: Summary): Html {
   )
 }
 
-function overlapSection(s: Summary, prompts: ReadonlyMap<string, string>, sim: SimilarityData): Html {
+function overlapSection(s: Summary, prompts: ReadonlyMap<string, string>, sim: PageSimilarity): Html {
   const o = s.overlap
   const SIGNAL_NAMES: Record<string, string> = { text: 'text', confusion: 'confusion', coAcceptance: 'co-acceptance', splitVotes: 'split votes', lowMargins: 'low margins' }
   const signals = o.signals.map((x) => SIGNAL_NAMES[x] ?? x).join(', ')
