@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { existsSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import net from 'node:net'
 import os from 'node:os'
@@ -52,6 +52,20 @@ function workingDirectory(r: ReceivedRequest): string {
   const match = /Primary working directory: (.+)/.exec(JSON.stringify(r.body.messages).replaceAll('\\n', '\n'))
   if (!match?.[1]) throw new Error('no working directory in the request')
   return match[1].trim()
+}
+
+/** Engine processes talking to `url` (Linux: read from /proc; elsewhere unknown, so empty). */
+function enginesFor(url: string): string[] {
+  if (process.platform !== 'linux') return []
+  return readdirSync('/proc')
+    .filter((pid) => /^\d+$/.test(pid))
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/environ`, 'utf8').includes(`ANTHROPIC_BASE_URL=${url}\0`)
+      } catch {
+        return false
+      }
+    })
 }
 
 describe.skipIf(!available && !mustRun)('claude-code router (real Claude Code, local Messages server)', () => {
@@ -259,6 +273,8 @@ describe.skipIf(!available && !mustRun)('claude-code router (real Claude Code, l
       const stop = new AbortController()
       setTimeout(() => stop.abort(), 500)
       await expect(impatient.route('Anything else', catalogue, stop.signal)).rejects.toMatchObject({ kind: 'timeout' })
+      await new Promise((resolve) => setTimeout(resolve, 300))
+      expect(enginesFor(slow.url)).toEqual([])
     } finally {
       await impatient.close()
       await slow.close()

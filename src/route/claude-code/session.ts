@@ -1,3 +1,4 @@
+import { spawn, type ChildProcess } from 'node:child_process'
 import { z } from 'zod'
 import { RouterError } from '../router.js'
 import type { AgentSdk } from './engine.js'
@@ -62,8 +63,36 @@ const DENY = {
 
 export type ToolCall = { name: string; input: unknown }
 
-export function engineOptions(ws: Workspace, s: SessionSettings, abortController: AbortController, onToolCall: (call: ToolCall) => void): Record<string, unknown> {
+/**
+ * Engines still running. The SDK stops an engine gently (SIGTERM after 2 s, on unref'd timers),
+ * and an engine retrying against a dead server outlives its parent that way; a routing session
+ * has nothing to save, so it is killed outright, and on exit whatever is left is too.
+ */
+const engines = new Set<ChildProcess>()
+let exitHookInstalled = false
+
+function spawnEngine(o: { command: string; args: string[]; cwd?: string; env: Record<string, string | undefined>; signal: AbortSignal }): ChildProcess {
+  const child = spawn(o.command, o.args, { cwd: o.cwd, env: o.env, stdio: ['pipe', 'pipe', 'ignore'] })
+  engines.add(child)
+  child.once('exit', () => engines.delete(child))
+  child.once('error', () => engines.delete(child))
+  o.signal.addEventListener('abort', () => child.kill('SIGKILL'), { once: true })
+  if (!exitHookInstalled) {
+    exitHookInstalled = true
+    process.once('exit', () => {
+      for (const engine of engines) engine.kill('SIGKILL')
+    })
+  }
+  return child
+}
+
+export function engineOptions(ws: Workspace, s: SessionSettings, abortController: AbortController, onToolCall: (call: ToolCall) => void, onSpawn: (child: ChildProcess) => void = () => undefined): Record<string, unknown> {
   return {
+    spawnClaudeCodeProcess: (o: Parameters<typeof spawnEngine>[0]) => {
+      const child = spawnEngine(o)
+      onSpawn(child)
+      return child
+    },
     cwd: ws.project,
     pathToClaudeCodeExecutable: s.bin,
     model: s.model,
@@ -148,7 +177,8 @@ export async function runSession(ws: Workspace, prompt: string, s: SessionSettin
   let initSeen = false
   let result: z.infer<typeof resultSchema> | undefined
   let apiError: string | undefined
-  const query = s.sdk.query({ prompt, options: engineOptions(ws, s, controller, (call) => outcome.toolCalls.push(call)) })
+  let child: ChildProcess | undefined
+  const query = s.sdk.query({ prompt, options: engineOptions(ws, s, controller, (call) => outcome.toolCalls.push(call), (c) => (child = c)) })
   // An aborted engine takes seconds to shut down; the case is over at once, close() ends the process.
   const stopped = new Promise<never>((_, reject) => controller.signal.addEventListener('abort', () => reject(new Error('aborted')), { once: true }))
   stopped.catch(() => undefined)
@@ -181,6 +211,8 @@ export async function runSession(ws: Workspace, prompt: string, s: SessionSettin
     clearTimeout(timer)
     signal.removeEventListener('abort', onAbort)
     query.close?.()
+    // Done with a result, the engine exits by itself; otherwise nothing it does now matters.
+    if (!result) child?.kill('SIGKILL')
   }
   if (!result) throw sessionFailure(undefined, { timedOut, aborted: signal.aborted || controller.signal.aborted, started: initSeen, timeoutMs: s.timeoutMs })
   if (outcome.blocks.length === 0 && (result.is_error || apiError !== undefined)) throw apiFailure(result, apiError)
