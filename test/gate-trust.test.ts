@@ -94,3 +94,98 @@ describe('verdictHeadline', () => {
     expect(line).toBe('FAIL: 1 case that routed right now routes wrong (t34 → api-designer), although accuracy rose 0.688 → 0.708 (p = 1.0)')
   })
 })
+
+describe('a baseline is checked like any other input: every tampering fails or refuses, never passes', () => {
+  type Base = { datasets: Array<{ path: string; repeats: number; cases: Array<{ id: string; expected: string[]; decision: string | null; votes: Record<string, number> }>; metrics: { accuracy: number; errored: number } }> }
+  const readBase = async (dir: string) => JSON.parse(await readFile(path.join(dir, 'reports/baseline.json'), 'utf8')) as Base
+  const writeBase = (dir: string, b: Base) => writeFile(path.join(dir, 'reports/baseline.json'), JSON.stringify(b, null, 2))
+
+  it("technical-writer's cases cut from the baseline while its description is wrecked: the honest baseline fails, the cut one is refused", async () => {
+    const dir = await projectWithBaseline()
+    await wreckTechnicalWriter(dir)
+    const honest = await runCli(['gate'], { cwd: dir })
+    expect(honest.code).toBe(1)
+    expect(honest.stdout).toMatch(/FAIL agent-f1-drop \(datasets\/routing\.csv\): technical-writer/)
+
+    const b = await readBase(dir)
+    for (const d of b.datasets) d.cases = d.cases.filter((c) => !c.expected.includes('technical-writer'))
+    await writeBase(dir, b)
+    const cut = await runCli(['gate'], { cwd: dir })
+    expect(cut.code).toBe(2)
+    expect(cut.stderr).toMatch(/reports\/baseline\.json:\d+:\d+: "datasets\.0\.cases": the cases of datasets\/routing\.csv are not the ones this baseline recorded/)
+
+    // Cut cases and a recomputed-looking fingerprint removed: the recorded accuracy still gives it away.
+    for (const d of b.datasets) delete (d as { casesFingerprint?: string }).casesFingerprint
+    await writeBase(dir, b)
+    const unsigned = await runCli(['gate'], { cwd: dir })
+    expect(unsigned.code).toBe(2)
+    expect(unsigned.stderr).toMatch(/"datasets\.0\.metrics\.accuracy": the cases of datasets\/routing\.csv give accuracy 0\.\d{4}, not the recorded 0\.\d{4}/)
+  })
+
+  it.each([
+    ['no datasets', (b: Base) => void (b.datasets = []), /"datasets": a baseline needs at least one dataset/],
+    ['repeats 50 000', (b: Base) => void (b.datasets[0]!.repeats = 50_000), /"datasets\.0\.repeats": Too big: expected number to be <=50/],
+    ['repeats 1e9', (b: Base) => void (b.datasets[0]!.repeats = 1e9), /"datasets\.0\.repeats": Too big/],
+  ])('%s: exit 2 with the place', async (_what, tamper, message) => {
+    const dir = await projectWithBaseline()
+    const b = await readBase(dir)
+    tamper(b)
+    await writeBase(dir, b)
+    const r = await runCli(['gate'], { cwd: dir })
+    expect(r.code).toBe(2)
+    expect(r.stderr).toMatch(message)
+    expect(r.stderr).toMatch(/reports\/baseline\.json:\d+/)
+  })
+
+  it('decisions naming an agent that never existed are refused, not counted as fixed', async () => {
+    const dir = await projectWithBaseline()
+    const b = await readBase(dir)
+    const victim = b.datasets[0]!.cases.find((c) => c.decision === c.expected[0])!
+    victim.decision = 'ghost-agent'
+    victim.votes = { 'ghost-agent': 1 }
+    await writeBase(dir, b)
+    const r = await runCli(['gate'], { cwd: dir })
+    expect(r.code).toBe(2)
+    expect(r.stderr).toMatch(new RegExp(`case "${victim.id}" names "ghost-agent", an agent this baseline's agent list never had`))
+  })
+
+  it('an interrupted run is no baseline: `baseline RUN_DIR` and a baseline with undecided cases are refused, unless --allow-incomplete, which the verdict states', async () => {
+    const dir = await projectWithBaseline()
+    await writeFile(
+      path.join(dir, 'flaky-router.mjs'),
+      `let n = 0
+export default () => ({ id: 'lexical', deterministic: true, async route(prompt) { if (n++ % 3 === 0) throw new Error('connection reset'); return { agent: 'none', latencyMs: 1 } } })
+`,
+    )
+    const run = await runCli(['eval', '--router', './flaky-router.mjs', '--dataset', 'datasets/routing.csv', '--out', 'interrupted'], { cwd: dir })
+    expect(run.code).toBe(3)
+    const fromRun = await runCli(['baseline', 'interrupted', '--baseline', 'reports/cut.json'], { cwd: dir })
+    expect(fromRun.code).toBe(2)
+    expect(fromRun.stderr).toMatch(/interrupted\/summary\.json: \d+ of 352 cases have no decision/)
+
+    const b = await readBase(dir)
+    for (const c of b.datasets[0]!.cases.slice(0, 100)) {
+      c.decision = null
+      c.votes = {}
+    }
+    b.datasets[0]!.metrics.errored = 100
+    for (const d of b.datasets) delete (d as { casesFingerprint?: string }).casesFingerprint
+    const decided = b.datasets[0]!.cases.filter((c) => c.decision !== null)
+    b.datasets[0]!.metrics.accuracy = decided.filter((c) => c.expected.includes(c.decision!)).length / decided.length
+    await writeBase(dir, b)
+    const refused = await runCli(['gate'], { cwd: dir })
+    expect(refused.code).toBe(2)
+    expect(refused.stderr).toMatch(/100 of 352 cases of datasets\/routing\.csv have no decision/)
+    const allowed = await runCli(['gate', '--allow-incomplete'], { cwd: dir })
+    expect(allowed.code).toBe(0)
+    expect(allowed.stdout.split('\n')[0]).toMatch(/^PASS: no rule failed on 390 compared case\(s\).*\[baseline incomplete: 100 undecided case\(s\) not compared, allowed by --allow-incomplete\]$/)
+  })
+
+  it('--repeats beats the baseline for the gate', async () => {
+    const dir = await projectWithBaseline()
+    const r = await runCli(['gate', '--repeats', '2', '--out', 'twice', '--dataset', 'datasets/python-backend.csv'], { cwd: dir })
+    expect(r.code, r.stderr).toBe(0)
+    const s = JSON.parse(await readFile(path.join(dir, 'twice/summary.json'), 'utf8')) as { repeats: number }
+    expect(s.repeats).toBe(2)
+  })
+})

@@ -71,12 +71,12 @@ describe('routecheck gate on a copy of agents/', () => {
     const quick = await runCli(['gate', '--only-if-changed'], { cwd: dir })
     expect(quick.code).toBe(0)
     expect(quick.stdout).toMatch(/no agent's routing fields .* and no dataset changed since reports\/baseline\.json; nothing sent/)
-    // A changed dataset is not skipped: the gate runs, and asks for a new baseline.
+    // A changed dataset is not skipped: the gate runs, comparing the cases the baseline shares and showing the new one apart.
     const csv = path.join(dir, 'datasets/routing.csv')
     await writeFile(csv, (await readFile(csv, 'utf8')).replace('r001,', 'r001b,'))
     const dataChanged = await runCli(['gate', '--only-if-changed'], { cwd: dir })
-    expect(dataChanged.code).toBe(2)
-    expect(dataChanged.stderr).toMatch(/datasets\/routing\.csv changed since reports\/baseline\.json/)
+    expect(dataChanged.code, dataChanged.stderr).toBe(0)
+    expect(dataChanged.stdout).toMatch(/compared 351 case\(s\) the baseline shares; not compared: 1 new \(\d right, \d wrong\), 0 relabelled or reworded \(0 right, 0 wrong\), 1 removed/)
   })
 
   it('a genuine improvement passes, with its fixes listed', async () => {
@@ -97,7 +97,7 @@ describe('routecheck gate on a copy of agents/', () => {
     expect(junit).toContain('<testsuite name="routing · golang-pro"')
   })
 
-  it('refuses to compare another router or a changed dataset (exit 2, saying which)', async () => {
+  it('refuses to compare another router or a dataset sharing no case with the baseline (exit 2, saying which)', async () => {
     const dir = await projectWithBaseline()
     await writeFiles(dir, { 'r.mjs': "export default () => ({ id: 'other', deterministic: true, async route() { return { agent: 'none', latencyMs: 0 } } })\n" })
     const router = await runCli(['gate', '--router', './r.mjs'], { cwd: dir })
@@ -105,9 +105,10 @@ describe('routecheck gate on a copy of agents/', () => {
     expect(router.stderr).toMatch(/made with router lexical, this run uses other/)
     const csv = path.join(dir, 'datasets/python-backend.csv')
     await writeFile(csv, (await readFile(csv, 'utf8')).replace('pb001,', 'pb001x,'))
+    await writeFile(csv, 'id,prompt,expected\nonly1,hello there,none\n')
     const data = await runCli(['gate'], { cwd: dir })
     expect(data.code).toBe(2)
-    expect(data.stderr).toMatch(/datasets\/python-backend\.csv changed since reports\/baseline\.json/)
+    expect(data.stderr).toMatch(/cannot compare: datasets\/python-backend\.csv shares no case with reports\/baseline\.json/)
     const missing = await runCli(['gate', '--baseline', 'nope.json'], { cwd: dir })
     expect(missing.code).toBe(2)
     expect(missing.stderr).toMatch(/^nope\.json: the baseline file does not exist/m)

@@ -21,7 +21,7 @@ been routed with the agents as they are now) and writes the baseline the gate
 compares with: per dataset the per-case decisions and votes and the metrics,
 the router, every agent's fingerprint and the near-duplicate pairs. Commit it.`,
   stoppable: true,
-  options: pick([...ROUTING_FLAGS, 'out', 'baseline', 'no-color'], { baseline: 'where to write it (default: reports/baseline.json)' }),
+  options: pick([...ROUTING_FLAGS, 'out', 'baseline', 'allow-incomplete', 'no-color'], { baseline: 'where to write it (default: reports/baseline.json)' }),
   footer: 'Exit codes: 0 written · 2 bad input or usage · 3 some cases have no decision (nothing written)',
   async run(flags, io, runDirs) {
     const result = await recordBaseline({ ...flags, runDirs }, io, io.signal)
@@ -48,10 +48,13 @@ with support >= gate.minSupport loses more than gate.maxAgentF1Drop F1, more
 than gate.maxStableFlips cases go right -> wrong with every repeat agreeing,
 or a new near-duplicate pair appears. Flipped cases of model routers are
 re-tested; a flip its re-test does not reproduce is flaky and does not count.
-Each dataset is routed with the baseline's repeats.`,
+Each dataset is routed with the baseline's repeats unless --repeats says
+otherwise. The baseline is checked like any input: cut or edited cases,
+undecided cases and agents it never had are exit 2.`,
   stoppable: true,
-  options: pick(['baseline', 'only-if-changed', 'config', 'agents', 'dataset', 'router', 'model', 'style', 'concurrency', 'timeout', 'max-cost', 'no-cache', 'out', 'no-color'], {
+  options: pick(['baseline', 'only-if-changed', 'allow-incomplete', 'config', 'agents', 'dataset', 'router', 'model', 'style', 'repeats', 'concurrency', 'timeout', 'max-cost', 'no-cache', 'out', 'no-color'], {
     dataset: 'compare only this dataset of the baseline; repeat for several (default: all of them)',
+    repeats: "route each case K times (default: the baseline's repeats)",
   }),
   footer: `With GITHUB_ACTIONS set it prints ::error annotations on the agent files that
 go with the failures, and appends report.md to $GITHUB_STEP_SUMMARY.

@@ -1,7 +1,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { z } from 'zod'
 import { didYouMean } from '../load/closest-names.js'
-import { configSchema, routerStyleSchema } from '../load/config.js'
+import { configSchema, MAX_REPEATS, routerStyleSchema } from '../load/config.js'
 import { UsageError } from '../load/input-error.js'
 
 /**
@@ -53,7 +53,7 @@ export const OPTIONS = {
   router: { kind: 'string', value: 'NAME', group: 'Router', help: 'lexical (offline, the default), anthropic, or ./my-router.mjs', schema: text },
   model: { kind: 'string', value: 'ID', group: 'Router', help: 'anthropic model id', schema: text },
   style: { kind: 'string', value: 'STYLE', group: 'Router', help: `the anthropic request style: ${routerStyleSchema.options.join(' (default) or ')}`, schema: routerStyleSchema.optional() },
-  repeats: { kind: 'string', value: 'K', group: 'Run', help: 'route each case K times, majority vote (default 1 lexical, 3 model routers)', schema: count('repeats', 1, 50).optional() },
+  repeats: { kind: 'string', value: 'K', group: 'Run', help: 'route each case K times, majority vote (default 1 lexical, 3 model routers)', schema: count('repeats', 1, MAX_REPEATS).optional() },
   concurrency: { kind: 'string', value: 'N', group: 'Run', help: `requests in flight (default ${configDefault('concurrency')})`, schema: count('concurrency', 1, 512).optional() },
   timeout: {
     kind: 'string',
@@ -75,6 +75,12 @@ export const OPTIONS = {
   json: { kind: 'boolean', group: 'Output', help: 'print JSON to stdout instead of text', schema: flag },
   'no-color': { kind: 'boolean', group: 'Output', help: 'plain text even on a terminal', schema: flag },
   baseline: { kind: 'string', value: 'FILE', group: 'Gate', help: 'the baseline file (default: reports/baseline.json)', schema: text },
+  'allow-incomplete': {
+    kind: 'boolean',
+    group: 'Gate',
+    help: 'accept a baseline (or run folders) with undecided cases, comparing the decided ones; the verdict says so',
+    schema: flag,
+  },
   'only-if-changed': { kind: 'boolean', group: 'Gate', help: "exit 0 at once, sending nothing, when no agent's routing fields and no dataset changed", schema: flag },
 } as const satisfies OptionTable
 

@@ -17,6 +17,8 @@ export type GateRequest = EvalOptions & {
   baseline?: string | undefined
   /** pass at once, sending nothing, when no agent's routing fields and no dataset changed */
   onlyIfChanged?: boolean | undefined
+  /** accept a baseline with undecided cases; the verdict says so */
+  allowIncomplete?: boolean | undefined
   /** saved run folders to judge instead of routing now; `dataset` then names baseline datasets to compare */
   runDirs: readonly string[]
 }
@@ -43,7 +45,7 @@ export type GateCheck =
  */
 export async function checkGate(request: GateRequest, env: RunEnv, signal?: AbortSignal): Promise<GateCheck> {
   const baselineFile = request.baseline ?? DEFAULT_BASELINE
-  const baseline = await readBaseline(baselineFile)
+  const baseline = await readBaseline(baselineFile, { allowIncomplete: request.allowIncomplete })
   const { config } = await loadConfig(request.config)
   const current = await loadCatalogue(request.agents ?? config.agents, { skipInvalid: true })
   const changes = diffAgents(baseline.agents, current.catalogue.agents, current.invalid)
@@ -61,7 +63,7 @@ export async function checkGate(request: GateRequest, env: RunEnv, signal?: Abor
     setup = await prepareEval({ ...request, dataset: wanted.map((d) => d.path) }, env, { skipInvalid: true, alsoKnownAgents: baseline.agents.map((a) => a.name) })
     refuseMismatch(baseline, baselineFile, setup.router.id, setup.datasets)
     const repeatsOf = new Map(wanted.map((d) => [d.path, d.repeats]))
-    const run = await runDatasets(setup, env, { repeatsFor: (d) => repeatsOf.get(d.path) ?? 1, ...(signal ? { signal } : {}) })
+    const run = await runDatasets(setup, env, { repeatsFor: (d) => request.repeats ?? repeatsOf.get(d.path) ?? 1, ...(signal ? { signal } : {}) })
     if (run.fatal) return { kind: 'fatal', ...run.fatal }
     summaries = run.summaries
   }

@@ -40,7 +40,7 @@ export type UncomparedCase = { id: string; expected: string[]; decision: string 
 
 export type DatasetComparison = {
   path: string
-  /** cases compared: in both runs with the same id, prompt and labels */
+  /** cases compared: in both runs with the same id, prompt and labels, and decided in both */
   cases: number
   /** cases only the candidate has: routed, shown apart, not compared */
   added: UncomparedCase[]
@@ -152,7 +152,7 @@ export function compareDataset(
 
   return {
     path: baseline.path,
-    cases: pairs.length,
+    cases: decidedBoth.length,
     added: candidate.filter((c) => !before.has(c.id)).map(uncompared),
     removed: baseline.cases.filter((b) => !after.has(b.id)).map((b) => b.id),
     changed: candidate.filter((c) => before.has(c.id) && !same(before.get(c.id)!, c)).map(uncompared),

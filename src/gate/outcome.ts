@@ -12,6 +12,8 @@ export type GateOutcome = {
   verdict: GateVerdict
   /** the baseline's agents and their descriptions, for report.html's description diff */
   baselineAgents?: Array<{ name: string; description: string }>
+  /** baseline cases with no decision, compared as nothing (allowed by --allow-incomplete) */
+  undecidedBaselineCases?: number
 }
 
 /** Extra repeats of a dataset's flipped cases, by case id: how a model router's flips are told from noise. */
@@ -51,6 +53,7 @@ export async function buildOutcome(input: OutcomeInput): Promise<GateOutcome> {
   // The fourth rule reads the descriptions alone; agents known without them (an old summary) cannot add a pair.
   const described = input.agents.flatMap((a) => (a.description !== undefined ? [{ name: a.name, description: a.description, fingerprint: a.fingerprint }] : []))
   const pairs = described.length === input.agents.length ? newNearDuplicates(baseline.agents, described) : []
+  const undecided = baseline.datasets.reduce((n, d) => n + d.cases.filter((c) => c.decision === null).length, 0)
   return {
     baselineFile: input.baselineFile,
     routerId: baseline.router.id,
@@ -58,6 +61,7 @@ export async function buildOutcome(input: OutcomeInput): Promise<GateOutcome> {
     comparisons,
     verdict: decideGate(comparisons, pairs, input.thresholds),
     baselineAgents: baseline.agents.map(({ name, description }) => ({ name, description })),
+    ...(undecided > 0 ? { undecidedBaselineCases: undecided } : {}),
   }
 }
 

@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises'
 import path from 'node:path'
 import { loadCatalogue, type Catalogue } from '../load/catalogue.js'
 import { loadConfig } from '../load/config.js'
-import { UsageError } from '../load/input-error.js'
+import { InputError, UsageError } from '../load/input-error.js'
 import { completion, prepareEval, runDatasets, type EvalOptions, type RunEnv } from '../run/evaluate.js'
 import { writeAtomic } from '../run/files.js'
 import { readRuns } from '../run/read.js'
@@ -15,6 +15,8 @@ export type BaselineRequest = EvalOptions & {
   baseline?: string | undefined
   /** run folders to take the decisions from instead of routing now */
   runDirs: readonly string[]
+  /** accept run folders with undecided cases */
+  allowIncomplete?: boolean | undefined
 }
 
 export type RecordedBaseline =
@@ -39,6 +41,9 @@ export async function recordBaseline(request: BaselineRequest, env: RunEnv, sign
     for (const [i, s] of summaries.entries()) {
       if (s.catalogueFingerprint !== catalogue.fingerprint) {
         throw new UsageError(`${request.runDirs[i]} was routed with other agent descriptions than ${agentsDir} has now; run it again, or run routecheck baseline without run folders`)
+      }
+      if (s.metrics.errored > 0 && !request.allowIncomplete) {
+        throw new InputError([{ file: path.join(request.runDirs[i]!, 'summary.json'), message: `${s.metrics.errored} of ${s.dataset.cases} cases have no decision: the run was interrupted or its requests failed`, fix: 'finish it (run the same eval again: finished requests are not sent twice), or pass --allow-incomplete' }])
       }
     }
   } else {

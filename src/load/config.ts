@@ -1,11 +1,14 @@
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
-import { LineCounter, parseDocument } from 'yaml'
 import { z } from 'zod'
 import { didYouMean } from './closest-names.js'
 import { InputError, type Problem } from './input-error.js'
+import { jsonLocator } from './json-file.js'
 
 export const DEFAULT_CONFIG_FILE = 'routecheck.config.json'
+
+/** Repeats per case: past 50, a tie-break is already settled and each repeat is paid for. */
+export const MAX_REPEATS = 50
 
 /** The anthropic router's request styles: the Agent tool as Claude Code offers it, or a forced `route` classifier tool. */
 export const routerStyleSchema = z.enum(['claude-code', 'classifier'])
@@ -20,7 +23,7 @@ export const configSchema = z.strictObject({
   /** run folders go to OUT/<dataset-file-stem>/ */
   out: z.string().min(1).default('reports/latest'),
   /** default: 1 for deterministic routers, 3 for model routers */
-  repeats: z.number().int().min(1).max(50).optional(),
+  repeats: z.number().int().min(1).max(MAX_REPEATS).optional(),
   concurrency: z.number().int().min(1).max(512).default(8),
   /** seconds per routing request */
   timeout: z.number().positive().max(3600).default(60),
@@ -105,15 +108,7 @@ export function parseConfig(file: string, text: string): Config {
   }
   const parsed = configSchema.safeParse(json)
   if (parsed.success) return parsed.data
-  const lineCounter = new LineCounter()
-  const doc = parseDocument(text, { lineCounter })
-  const locate = (keys: PropertyKey[]) => {
-    const node = doc.getIn(keys, true) as { range?: [number, number, number] } | undefined
-    const start = node?.range?.[0]
-    if (start === undefined) return {}
-    const { line, col } = lineCounter.linePos(start)
-    return { line, column: col }
-  }
+  const locate = jsonLocator(text)
   const problems: Problem[] = parsed.error.issues.map((issue) => {
     const keys = [...issue.path]
     const where = keys.length > 0 ? `"${keys.map(String).join('.')}"` : 'the config'

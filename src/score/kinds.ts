@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import type { ScoredCase } from './metrics.js'
+import type { DecisionKind } from '../route/router.js'
 
 const counts = z.record(z.string(), z.number().int())
 
@@ -22,7 +22,7 @@ export const decisionKindsSchema = z.object({
 export type DecisionKinds = z.infer<typeof decisionKindsSchema>
 
 /** null when no decision carries a kind (routers other than Claude Code's engine and its replay). */
-export function decisionKinds(cases: readonly ScoredCase[]): DecisionKinds | null {
+export function decisionKinds(cases: ReadonlyArray<{ decision: string | null; decisionKind?: DecisionKind | undefined; tool?: string | undefined }>): DecisionKinds | null {
   const kinds: DecisionKinds = { cases: 0, custom: 0, builtin: 0, tool: 0, answer: 0, builtinAgents: {}, tools: {} }
   for (const c of cases) {
     if (c.decision === null || c.decisionKind === undefined) continue
