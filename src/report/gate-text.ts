@@ -27,6 +27,11 @@ const pValue = (p: number) => (p < 0.0001 ? p.toExponential(1) : p >= 0.9995 ? '
  */
 export function verdictHeadline(o: GateOutcome): string {
   const compared = o.comparisons.reduce((n, c) => n + c.cases, 0)
+  const incomplete = o.undecidedBaselineCases ? ` [baseline incomplete: ${o.undecidedBaselineCases} undecided case(s) not compared, allowed by --allow-incomplete]` : ''
+  return verdictReason(o, compared) + incomplete
+}
+
+function verdictReason(o: GateOutcome, compared: number): string {
   const [first] = o.verdict.failures
   const c = o.comparisons.find((x) => x.path === first?.dataset) ?? o.comparisons[0]
   const change = c ? `accuracy ${c.accuracy.before < c.accuracy.after ? 'rose' : c.accuracy.before > c.accuracy.after ? 'fell' : 'held at'} ${c.accuracy.before.toFixed(3)}${c.accuracy.before === c.accuracy.after ? '' : ` → ${c.accuracy.after.toFixed(3)}`} (p = ${pValue(c.accuracy.mcnemarP)})` : ''
