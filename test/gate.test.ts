@@ -57,7 +57,7 @@ describe('routecheck gate on a copy of agents/', () => {
     expect(r.stdout).toMatch(/added: go-services-expert/)
     expect(r.stdout).toMatch(/FAIL new-near-duplicate: the edit to go-services-expert made go-services-expert and golang-pro near-duplicates: text 0\.9\d \(a new pair/)
     // The annotation lands on the file the pull request added.
-    expect(r.stdout).toMatch(/^::error file=agents\/go-services-expert\.md,line=3,title=routecheck gate: new-near-duplicate::/m)
+    expect(r.stdout).toMatch(/^::error file=agents\/go-services-expert\.md,line=3,title=routecheck gate%3A new-near-duplicate::/m)
   })
 
   it('a body-only or whitespace-only edit passes; with --only-if-changed it sends nothing', async () => {

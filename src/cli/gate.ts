@@ -71,7 +71,7 @@ Exit codes: 0 passed · 1 failed · 2 bad input, or runs that cannot be compared
     if (check.outFor) {
       for (const s of summaries) await writeReports(check.outFor(s.dataset.path), s, s.cases.map((c) => ({ id: c.id, prompt: c.prompt ?? '' })), outcome)
     }
-    if (io.env.GITHUB_ACTIONS === 'true') io.out(githubAnnotations(outcome, check.catalogue, check.invalid))
+    if (io.env.GITHUB_ACTIONS === 'true') io.annotate(githubAnnotations(outcome, check.catalogue, check.invalid))
     if (io.env.GITHUB_STEP_SUMMARY) await appendFile(io.env.GITHUB_STEP_SUMMARY, renderMarkdown(summaries, outcome))
     const incomplete = completionExit(check.completion, io)
     if (incomplete !== EXIT.ok) return incomplete

@@ -11,6 +11,8 @@ export const EXIT = { ok: 0, gateFailed: 1, badInput: 2, incomplete: 3, internal
  */
 export type CommandIO = RunEnv & {
   out: (text: string) => void
+  /** GitHub workflow commands routecheck means to give, escaped by their own rules; printed on stdout as they are */
+  annotate: (text: string) => void
   color: boolean
   /** stdout's width when it is a terminal */
   columns: number | undefined

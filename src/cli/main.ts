@@ -9,6 +9,7 @@ import { run, version } from './run.js'
  */
 process.exitCode = await run(process.argv.slice(2), {
   out: (t) => void process.stdout.write(t),
+  annotate: (t) => void process.stdout.write(t),
   warn: (t) => void process.stderr.write(t),
   color: process.stdout.isTTY === true,
   env: process.env,

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { didYouMean } from '../load/closest-names.js'
 import { InputError, UsageError } from '../load/input-error.js'
+import { inertWorkflowLines, terminalText } from '../text/safe.js'
 import type { Command } from './command.js'
 import { compareCommand } from './compare.js'
 import { evalCommand } from './eval.js'
@@ -48,6 +49,17 @@ export function version(): string {
   }
 }
 
+/**
+ * Everything a command prints passes through here: control characters out
+ * (colour kept when on), and under GitHub Actions no line can act as a
+ * workflow command; only `annotate` prints commands, already escaped.
+ */
+function safeOutput(io: CommandIO, color: boolean): Pick<CommandIO, 'out' | 'warn'> {
+  const actions = io.env.GITHUB_ACTIONS === 'true'
+  const safe = (text: string) => (actions ? inertWorkflowLines(terminalText(text, color)) : terminalText(text, color))
+  return { out: (t) => io.out(safe(t)), warn: (t) => io.warn(safe(t)) }
+}
+
 /** The command line's first word, if it is one (not a flag). */
 function commandOf(argv: readonly string[]): { name: string | undefined; rest: string[] } {
   const [first, ...rest] = argv
@@ -56,6 +68,7 @@ function commandOf(argv: readonly string[]): { name: string | undefined; rest: s
 
 /** Runs one command line with the given I/O; returns the exit code. */
 export async function run(argv: readonly string[], io: CommandIO): Promise<number> {
+  const report = safeOutput(io, false).warn
   try {
     const { name, rest } = commandOf(argv)
     if (name === undefined) {
@@ -84,22 +97,23 @@ export async function run(argv: readonly string[], io: CommandIO): Promise<numbe
       throw new UsageError(`${name} takes ${args.what} (routecheck ${name} ${args.usage}); got ${positionals.length === 0 ? 'none' : positionals.length}`)
     }
     const plain = (flags as { json?: boolean }).json === true || (flags as { noColor?: boolean }).noColor === true || io.env.NO_COLOR !== undefined
+    const color = io.color && !plain
     const stop = command.stoppable ? io.stoppable() : undefined
     try {
-      return await command.run(flags, { ...io, color: io.color && !plain, ...(stop ? { signal: stop.signal } : {}) }, positionals)
+      return await command.run(flags, { ...io, ...safeOutput(io, color), color, ...(stop ? { signal: stop.signal } : {}) }, positionals)
     } finally {
       stop?.release()
     }
   } catch (e) {
     if (e instanceof InputError) {
-      io.warn(`routecheck: bad input\n${e.message}\n`)
+      report(`routecheck: bad input\n${e.message}\n`)
       return EXIT.badInput
     }
     if (e instanceof UsageError) {
-      io.warn(`routecheck: ${e.message}\n`)
+      report(`routecheck: ${e.message}\n`)
       return EXIT.badInput
     }
-    io.warn(`routecheck: internal error (please report it): ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`)
+    report(`routecheck: internal error (please report it): ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`)
     return EXIT.internal
   }
 }

@@ -1,22 +1,22 @@
 import type { Catalogue } from '../load/catalogue.js'
 import type { GateOutcome } from '../gate/outcome.js'
+import { workflowData, workflowProperty } from '../text/safe.js'
 
 /**
  * GitHub workflow commands: an error on each changed agent file that goes
  * with a failed rule, so the pull request's diff shows where to look.
  */
 export function githubAnnotations(o: GateOutcome, catalogue: Catalogue, invalid: ReadonlyArray<{ file: string; line: number; reason: string }>): string {
-  const esc = (s: string) => s.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A')
   const touched = new Set([...o.changes.changed, ...o.changes.added])
   const fileOf = new Map(catalogue.agents.map((a) => [a.name, a]))
   const lines: string[] = []
-  for (const bad of invalid) lines.push(`::error file=${bad.file},line=${bad.line},title=routecheck: agent dropped::${esc(bad.reason)}`)
+  for (const bad of invalid) lines.push(`::error file=${workflowProperty(bad.file)},line=${bad.line},title=${workflowProperty('routecheck: agent dropped')}::${workflowData(bad.reason)}`)
   for (const f of o.verdict.failures) {
     const involved = f.agents.filter((a) => touched.has(a))
     const targets = involved.length > 0 ? involved : [...touched]
     for (const name of targets) {
       const agent = fileOf.get(name)
-      if (agent) lines.push(`::error file=${agent.file},line=${agent.descriptionLine},title=routecheck gate: ${f.rule}::${esc(f.message)}`)
+      if (agent) lines.push(`::error file=${workflowProperty(agent.file)},line=${agent.descriptionLine},title=${workflowProperty(`routecheck gate: ${f.rule}`)}::${workflowData(f.message)}`)
     }
   }
   return lines.length > 0 ? `${lines.join('\n')}\n` : ''

@@ -1,5 +1,6 @@
 import type { DatasetComparison } from '../gate/compare.js'
 import { f2, MOVED_F1 } from '../text/format.js'
+import { markdownText } from '../text/safe.js'
 import type { GateOutcome } from '../gate/outcome.js'
 import { accuracyLine, changeLines, uncomparedLine, verdictHeadline } from './gate-text.js'
 import { whereParts } from './where.js'
@@ -8,7 +9,7 @@ import type { Summary } from '../run/record.js'
 /** GitHub's step summary and comment limits are generous; 60 KB keeps us far inside them. */
 export const MARKDOWN_LIMIT_BYTES = 60_000
 
-const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ')
+const cell = markdownText
 
 /**
  * report.md: the run as Markdown, for $GITHUB_STEP_SUMMARY or a PR comment.
@@ -23,7 +24,7 @@ export function renderMarkdown(summaries: readonly Summary[], gate?: GateOutcome
 
 function gateSection(g: GateOutcome): string {
   const head = g.verdict.passed ? '## ✅ Routing gate passed' : '## ❌ Routing gate failed'
-  const lines = [head, '', `**${cell(verdictHeadline(g))}**`, '', `Router \`${g.routerId}\` against \`${g.baselineFile}\`.`, '', ...changeLines(g.changes).map((l) => `- ${l.trim()}`)]
+  const lines = [head, '', `**${cell(verdictHeadline(g))}**`, '', `Router \`${g.routerId}\` against \`${g.baselineFile}\`.`, '', ...changeLines(g.changes).map((l) => `- ${cell(l.trim())}`)]
   if (g.verdict.failures.length > 0) {
     lines.push('', '| rule | agents | why |', '| --- | --- | --- |')
     for (const f of g.verdict.failures) lines.push(`| ${f.rule} | ${cell(f.agents.join(', '))} | ${cell(f.message)} |`)
@@ -33,7 +34,7 @@ function gateSection(g: GateOutcome): string {
 }
 
 function comparisonSection(c: DatasetComparison): string {
-  const lines = [`### ${c.path}: before / after`, '', accuracyLine(c)]
+  const lines = [`### ${cell(c.path)}: before / after`, '', accuracyLine(c)]
   const uncompared = uncomparedLine(c)
   if (uncompared) {
     lines.push('', uncompared)
@@ -46,11 +47,11 @@ function comparisonSection(c: DatasetComparison): string {
   const moved = c.perAgent.filter((a) => Math.abs(a.delta) >= MOVED_F1).sort((x, y) => x.delta - y.delta)
   if (moved.length > 0) {
     lines.push('', '| agent | support | F1 before | F1 after | Δ F1 | recall before → after |', '| --- | ---: | ---: | ---: | ---: | ---: |')
-    for (const a of moved) lines.push(`| ${a.label} | ${a.support} | ${f2(a.f1Before)} | ${f2(a.f1After)} | ${a.delta >= 0 ? '+' : ''}${f2(a.delta)} | ${f2(a.recallBefore)} → ${f2(a.recallAfter)} |`)
+    for (const a of moved) lines.push(`| ${cell(a.label)} | ${a.support} | ${f2(a.f1Before)} | ${f2(a.f1After)} | ${a.delta >= 0 ? '+' : ''}${f2(a.delta)} | ${f2(a.recallBefore)} → ${f2(a.recallAfter)} |`)
   }
   if (c.flips.length > 0) {
     lines.push('', `<details><summary>${c.flips.length} flipped case(s)</summary>`, '', '| case | expected | before | after | |', '| --- | --- | --- | --- | --- |')
-    for (const f of c.flips) lines.push(`| ${cell(f.id)} | ${cell(f.expected.join(' \\| '))} | ${f.before ?? '–'} | ${f.after ?? '–'} | ${f.direction === 'broke' ? 'right → wrong' : 'wrong → right'}${f.flaky ? ' (flaky)' : ''} |`)
+    for (const f of c.flips) lines.push(`| ${cell(f.id)} | ${cell(f.expected.join(', '))} | ${cell(f.before ?? '–')} | ${cell(f.after ?? '–')} | ${f.direction === 'broke' ? 'right → wrong' : 'wrong → right'}${f.flaky ? ' (flaky)' : ''} |`)
     lines.push('', '</details>')
   }
   return lines.join('\n')
@@ -59,7 +60,7 @@ function comparisonSection(c: DatasetComparison): string {
 function runSection(s: Summary): string {
   const m = s.metrics
   const lines = [
-    `## ${s.dataset.path}`,
+    `## ${cell(s.dataset.path)}`,
     '',
     `Router \`${s.router.id}\` · ${s.agents.length} agents · ${s.dataset.cases} cases · ${s.repeats} repeat(s)`,
     '',
@@ -72,7 +73,7 @@ function runSection(s: Summary): string {
   const rows = [...s.perLabel].sort((a, b) => b.f1 - a.f1)
   for (const r of [...rows, s.noneLabel]) {
     const top = r.confusedWith[0]
-    lines.push(`| ${r.label} | ${f2(r.precision)} | ${f2(r.recall)} | ${f2(r.f1)} | ${r.support} | ${top ? `${top.label} ×${top.count}` : ''} |`)
+    lines.push(`| ${cell(r.label)} | ${f2(r.precision)} | ${f2(r.recall)} | ${f2(r.f1)} | ${r.support} | ${top ? `${cell(top.label)} ×${top.count}` : ''} |`)
   }
   return lines.join('\n')
 }

@@ -42,6 +42,7 @@ export function runInProcess(args: readonly string[], opts: { cwd?: string; env?
     try {
       const code = await run(args, {
         out: (t) => void (stdout += t),
+        annotate: (t) => void (stdout += t),
         warn: (t) => void (stderr += t),
         color: false,
         env: { ...process.env, NO_COLOR: '1', ...opts.env },
