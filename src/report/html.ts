@@ -5,7 +5,9 @@ import { NONE } from '../load/dataset.js'
 import type { OverlapPair } from '../overlap/schema.js'
 import { INVALID_LABEL } from '../score/metrics.js'
 import type { GateOutcome } from '../gate/outcome.js'
-import { accuracyLine, changeLines } from './gate-text.js'
+import { ACCURACY_GAP_CALLOUT, f2, MOVED_F1, signed } from '../text/format.js'
+import { accuracyLine, changeLines, uncomparedLine, verdictHeadline } from './gate-text.js'
+import { whereLine } from './where.js'
 import { wordDiff } from './html-diff.js'
 import { html, jsonForScript, trusted, type Html, type Part } from './html-markup.js'
 import { headlineIntervals, type HeadlineIntervals } from './html-stats.js'
@@ -34,9 +36,7 @@ export const SIMILARITY_CAP = 60
 const ROUTED_ACROSS_SHOWN = 8
 const MOST_CONFUSED_PAIRS = 10
 
-const f2 = (x: number) => x.toFixed(2)
 const range = ([lo, hi]: readonly [number, number]) => `${f2(lo)}–${f2(hi)}`
-const signed = (x: number, digits = 2) => `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(digits)}`
 const plural = (n: number, one: string, many = `${one}s`) => `${n.toLocaleString('en-US')} ${n === 1 ? one : many}`
 const round = (x: number, digits = 3) => Math.round(x * 10 ** digits) / 10 ** digits
 
@@ -239,14 +239,14 @@ function headlineSection(s: Summary, iv: HeadlineIntervals): Html {
     ),
   )
   const callout =
-    gap >= 0.15
+    gap >= ACCURACY_GAP_CALLOUT
       ? html`<p class="callout">Accuracy is ${f2(gap)} above primary accuracy: the router often lands on <em>an</em> acceptable agent that is not the labeller's first choice. That is the signature of interchangeable agents, whose descriptions cover the same ground; see <a href="#overlap">Overlap</a> for which ones and what to do.</p>`
       : ''
   return section(
     'headline',
     'Headline figures',
     'How often the router picked an acceptable agent, with 95% intervals: the true figure on more prompts like these would lie in that range 95 times out of 100.',
-    html`<div class="figures">${figures}</div>${callout}`,
+    html`<div class="figures">${figures}</div>${s.decisionKinds ? html`<p class="where">${whereLine(s.decisionKinds)}</p>` : ''}${callout}`,
   )
 }
 
@@ -469,6 +469,7 @@ ${v.failures.map((f) => html`<tr><td><span class="badge fail">${f.rule}</span></
     'Before / after: the routing gate',
     html`This run compared case by case with the baseline <code>${g.baselineFile}</code>: which agents changed, whether routing got worse by the gate's rules, and which prompts flipped.`,
     html`${verdict}
+<p><strong>${verdictHeadline(g)}</strong></p>
 <p>Router <code>${g.routerId}</code> against <code>${g.baselineFile}</code>.</p>
 <ul>${changeLines(g.changes).map((l) => html`<li>${l.trim()}</li>`)}</ul>
 ${failures}
@@ -478,16 +479,17 @@ ${descriptionDiffs(g, s)}`,
 }
 
 function comparisonBlock(c: DatasetComparison): Html {
-  const moved = c.perAgent.filter((a) => Math.abs(a.delta) >= 0.005).sort((x, y) => x.delta - y.delta)
+  const moved = c.perAgent.filter((a) => Math.abs(a.delta) >= MOVED_F1).sort((x, y) => x.delta - y.delta)
   const deltaClass = (d: number) => (d < 0 ? 'delta-neg' : d > 0 ? 'delta-pos' : '')
   const table =
     moved.length > 0
       ? html`<div class="table-wrap"><table class="data"><thead><tr><th scope="col">agent</th><th scope="col" class="num">support</th><th scope="col" class="num">F1 before</th><th scope="col" class="num">F1 after</th><th scope="col" class="num">Δ F1</th><th scope="col" class="num">recall before → after</th><th scope="col" class="num">precision before → after</th></tr></thead><tbody>
-${moved.map((a) => html`<tr><th scope="row" class="agent">${a.label}</th><td class="num">${a.support}</td><td class="num">${f2(a.f1Before)}</td><td class="num">${f2(a.f1After)}</td><td class="num ${deltaClass(a.delta)}">${signed(a.delta)}</td><td class="num">${f2(a.recallBefore)} → ${f2(a.recallAfter)}</td><td class="num">${f2(a.precisionBefore)} → ${f2(a.precisionAfter)}</td></tr>`)}
+${moved.map((a) => html`<tr><th scope="row" class="agent">${a.label}</th><td class="num">${a.support}</td><td class="num">${f2(a.f1Before)}</td><td class="num">${f2(a.f1After)}</td><td class="num ${deltaClass(a.delta)}">${signed(a.delta, 2)}</td><td class="num">${f2(a.recallBefore)} → ${f2(a.recallAfter)}</td><td class="num">${f2(a.precisionBefore)} → ${f2(a.precisionAfter)}</td></tr>`)}
 </tbody></table></div>`
-      : html`<p class="muted">No agent's F1 moved by 0.005 or more.</p>`
+      : html`<p class="muted">No agent's F1 moved by ${MOVED_F1} or more.</p>`
   return html`<h3><span class="mono">${c.path}</span>: before / after</h3>
 <p>${accuracyLine(c)}</p>
+${uncomparedLine(c) ? html`<p>${uncomparedLine(c)}</p>` : ''}
 <p class="muted">The interval is a paired bootstrap 95% interval of the accuracy change; the McNemar p-value says how likely a broke/fixed split this lopsided is by chance. Flaky cases (repeats disagree) are held at their baseline decision for the rules.</p>
 <h4>Per-agent F1 change</h4>
 ${table}
