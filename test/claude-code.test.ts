@@ -281,6 +281,24 @@ describe.skipIf(!available && !mustRun)('claude-code router (real Claude Code, l
     }
   })
 
+  it('close() during a case ends its engine and leaves no folder behind', async () => {
+    const slow = await startMessagesServer({ delayMs: 20_000 })
+    const closing = await createClaudeCodeRouter({ claudeBin: bin, env: env(slow.url), timeoutMs: 60_000 })
+    try {
+      const pending = closing.route('Anything', catalogue, new AbortController().signal).catch((e: unknown) => e)
+      for (let i = 0; i < 100 && slow.requests.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 100))
+      const root = path.dirname(workingDirectory(slow.requests[0]!))
+      await closing.close()
+      expect(await pending).toBeInstanceOf(RouterError)
+      await new Promise((resolve) => setTimeout(resolve, 300))
+      expect(enginesFor(slow.url)).toEqual([])
+      expect(existsSync(root)).toBe(false)
+    } finally {
+      await closing.close()
+      await slow.close()
+    }
+  })
+
   it('captures the engine\'s exact request once, and the prompt is the only thing a replay changes', async () => {
     const prompt = 'Tune the slow orders query, please'
     const captured = await captureEngineRequest(catalogue, { claudeBin: bin, prompt })

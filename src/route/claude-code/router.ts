@@ -26,7 +26,7 @@ export type ClaudeCodeRouter = Router & {
   /** Claude Code's version, e.g. "2.1.330" */
   version: string
   bin: string
-  /** removes the temporary workspaces and private config dirs; call once the run is done */
+  /** ends engines still running and removes the temporary workspaces and private config dirs; call once the run is done */
   close(): Promise<void>
 }
 
@@ -44,7 +44,7 @@ export async function createClaudeCodeRouter(opts: ClaudeCodeOptions = {}): Prom
   const bin = resolveClaudeBinary(opts.claudeBin, env)
   const version = await claudeVersion(bin)
   const model = opts.model ?? DEFAULT_MODEL
-  const settings: SessionSettings = { sdk, bin, model, env, timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS, ...(opts.maxRetries !== undefined ? { maxRetries: opts.maxRetries } : {}) }
+  const settings: SessionSettings = { sdk, bin, model, env, live: new Set(), timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS, ...(opts.maxRetries !== undefined ? { maxRetries: opts.maxRetries } : {}) }
   const source = opts.workspace !== undefined ? path.resolve(opts.workspace) : undefined
 
   const workspaces = new Map<Catalogue, Promise<Workspace>>()
@@ -95,6 +95,8 @@ export async function createClaudeCodeRouter(opts: ClaudeCodeOptions = {}): Prom
     },
     async close() {
       closed = true
+      // An engine still running would write into the folders being removed.
+      for (const engine of settings.live) engine.kill('SIGKILL')
       const all = [...workspaces.values()]
       workspaces.clear()
       await Promise.all(all.map((ws) => ws.then(removeWorkspace, () => undefined)))

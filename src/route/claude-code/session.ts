@@ -34,6 +34,8 @@ export type SessionSettings = {
   /** Claude Code's own retries (CLAUDE_CODE_MAX_RETRIES); undefined keeps the engine's default */
   maxRetries?: number
   timeoutMs: number
+  /** this router's engines still running, so close() can end them before removing their folders */
+  live: Set<ChildProcess>
 }
 
 export function engineEnv(ws: Workspace, s: Pick<SessionSettings, 'env' | 'maxRetries'>): Record<string, string> {
@@ -76,7 +78,9 @@ function spawnEngine(o: { command: string; args: string[]; cwd?: string; env: Re
   engines.add(child)
   child.once('exit', () => engines.delete(child))
   child.once('error', () => engines.delete(child))
-  o.signal.addEventListener('abort', () => child.kill('SIGKILL'), { once: true })
+  // The SDK may spawn after the case was already given up: then the engine has nothing to do.
+  if (o.signal.aborted) child.kill('SIGKILL')
+  else o.signal.addEventListener('abort', () => child.kill('SIGKILL'), { once: true })
   if (!exitHookInstalled) {
     exitHookInstalled = true
     process.once('exit', () => {
@@ -90,6 +94,8 @@ export function engineOptions(ws: Workspace, s: SessionSettings, abortController
   return {
     spawnClaudeCodeProcess: (o: Parameters<typeof spawnEngine>[0]) => {
       const child = spawnEngine(o)
+      s.live.add(child)
+      child.once('exit', () => s.live.delete(child))
       onSpawn(child)
       return child
     },
@@ -178,7 +184,12 @@ export async function runSession(ws: Workspace, prompt: string, s: SessionSettin
   let result: z.infer<typeof resultSchema> | undefined
   let apiError: string | undefined
   let child: ChildProcess | undefined
-  const query = s.sdk.query({ prompt, options: engineOptions(ws, s, controller, (call) => outcome.toolCalls.push(call), (c) => (child = c)) })
+  let over = false
+  const onSpawn = (c: ChildProcess) => {
+    child = c
+    if (over && !result) c.kill('SIGKILL')
+  }
+  const query = s.sdk.query({ prompt, options: engineOptions(ws, s, controller, (call) => outcome.toolCalls.push(call), onSpawn) })
   // An aborted engine takes seconds to shut down; the case is over at once, close() ends the process.
   const stopped = new Promise<never>((_, reject) => controller.signal.addEventListener('abort', () => reject(new Error('aborted')), { once: true }))
   stopped.catch(() => undefined)
@@ -212,6 +223,7 @@ export async function runSession(ws: Workspace, prompt: string, s: SessionSettin
     signal.removeEventListener('abort', onAbort)
     query.close?.()
     // Done with a result, the engine exits by itself; otherwise nothing it does now matters.
+    over = true
     if (!result) child?.kill('SIGKILL')
   }
   if (!result) throw sessionFailure(undefined, { timedOut, aborted: signal.aborted || controller.signal.aborted, started: initSeen, timeoutMs: s.timeoutMs })
