@@ -2,10 +2,14 @@
 import { createProgress } from './progress.js'
 import { run, version } from './run.js'
 
+/** Ctrl-C, a CI runner's cancel (SIGTERM) and a closed terminal (SIGHUP) all stop a run the same way. */
+const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP']
+const SIGNAL_NUMBERS: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 }
+
 /**
- * The program: the process's I/O around `run`. Ctrl-C once, during a command
- * that routes, stops sending and still writes the run folder; twice quits at
- * once. Elsewhere Ctrl-C quits as usual.
+ * The program: the process's I/O around `run`. A stop signal once, during a
+ * command that routes, stops sending and still writes the run folder; twice
+ * quits at once. Elsewhere a signal quits as usual.
  */
 process.exitCode = await run(process.argv.slice(2), {
   out: (t) => void process.stdout.write(t),
@@ -20,12 +24,13 @@ process.exitCode = await run(process.argv.slice(2), {
   signal: new AbortController().signal,
   stoppable() {
     const stop = new AbortController()
-    const onSigint = () => {
-      if (stop.signal.aborted) process.exit(130)
-      process.stderr.write('\nstopping: finishing the requests in flight (Ctrl-C again to quit now)\n')
+    const onSignal = (signal: NodeJS.Signals) => {
+      // A second signal quits at once; the journal is appended a line at a time, so it stays whole.
+      if (stop.signal.aborted) process.exit(128 + (SIGNAL_NUMBERS[signal] ?? 2))
+      process.stderr.write(`\nstopping (${signal}): finishing the requests in flight, then writing the run folder (again to quit now)\n`)
       stop.abort()
     }
-    process.on('SIGINT', onSigint)
-    return { signal: stop.signal, release: () => void process.off('SIGINT', onSigint) }
+    for (const s of STOP_SIGNALS) process.on(s, onSignal)
+    return { signal: stop.signal, release: () => void STOP_SIGNALS.forEach((s) => process.off(s, onSignal)) }
   },
 })
