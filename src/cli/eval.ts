@@ -7,7 +7,7 @@ import { EXIT, type CommandIO } from './io.js'
 import { pick } from './options.js'
 
 /** The flags that say what to route and how: `eval`, `baseline` and `gate` share them. */
-export const ROUTING_FLAGS = ['config', 'agents', 'dataset', 'skip-invalid', 'router', 'model', 'style', 'repeats', 'concurrency', 'timeout', 'max-cost', 'no-cache'] as const
+export const ROUTING_FLAGS = ['config', 'agents', 'dataset', 'skip-invalid', 'router', 'model', 'style', 'claude-bin', 'workspace', 'repeats', 'concurrency', 'timeout', 'max-cost', 'no-cache'] as const
 
 export const evalCommand = defineCommand({
   name: 'eval',
@@ -21,23 +21,27 @@ goes to stderr.`,
   footer: 'Exit codes: 0 ok · 2 bad input or usage · 3 some cases have no decision',
   async run(flags, io) {
     const setup = await prepareEval(flags, io)
-    if (flags.dryRun) {
-      io.out(dryRunReport(setup))
-      return EXIT.ok
+    try {
+      if (flags.dryRun) {
+        io.out(dryRunReport(setup))
+        return EXIT.ok
+      }
+      const run = await runDatasets(setup, io, {
+        signal: io.signal,
+        onRun: async (summary, dir, dataset) => {
+          await writeReports(dir, summary, dataset.cases)
+          io.warn(`wrote ${dir}/ (summary.json, results.jsonl, report.html, report.md, junit.xml)\n`)
+          if (!flags.json) io.out(`\n${renderScorecard(summary, { color: io.color })}\n`)
+        },
+      })
+      if (run.fatal) return fatalExit(run.fatal, io)
+      const { summaries } = run
+      if (flags.json) io.out(summaries.length === 1 ? summaryJson(summaries[0]!) : `[\n${summaries.map((s) => summaryJson(s).trimEnd()).join(',\n')}\n]\n`)
+      else if (summaries.length > 1) io.out(`\n${renderRunsTable(summaries, { color: io.color })}\n`)
+      return completionExit(completion(summaries, flags.maxCost), io)
+    } finally {
+      await setup.router.close?.()
     }
-    const run = await runDatasets(setup, io, {
-      signal: io.signal,
-      onRun: async (summary, dir, dataset) => {
-        await writeReports(dir, summary, dataset.cases)
-        io.warn(`wrote ${dir}/ (summary.json, results.jsonl, report.html, report.md, junit.xml)\n`)
-        if (!flags.json) io.out(`\n${renderScorecard(summary, { color: io.color })}\n`)
-      },
-    })
-    if (run.fatal) return fatalExit(run.fatal, io)
-    const { summaries } = run
-    if (flags.json) io.out(summaries.length === 1 ? summaryJson(summaries[0]!) : `[\n${summaries.map((s) => summaryJson(s).trimEnd()).join(',\n')}\n]\n`)
-    else if (summaries.length > 1) io.out(`\n${renderRunsTable(summaries, { color: io.color })}\n`)
-    return completionExit(completion(summaries, flags.maxCost), io)
   },
 })
 

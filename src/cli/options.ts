@@ -50,9 +50,11 @@ export const OPTIONS = {
   agents: { kind: 'string', value: 'DIR', group: 'Inputs', help: `the catalogue folder (default: ${configDefault('agents')}/)`, schema: text },
   dataset: { kind: 'string', multiple: true, value: 'FILE', group: 'Inputs', help: "a .csv or .jsonl dataset; repeat for several (default: the config's list)", schema: z.array(z.string()).optional() },
   'skip-invalid': { kind: 'boolean', group: 'Inputs', help: 'load the agent files that parse, report the rest, go on', schema: flag },
-  router: { kind: 'string', value: 'NAME', group: 'Router', help: 'lexical (offline, the default), anthropic, or ./my-router.mjs', schema: text },
-  model: { kind: 'string', value: 'ID', group: 'Router', help: 'anthropic model id', schema: text },
+  router: { kind: 'string', value: 'NAME', group: 'Router', help: 'lexical (offline, the default), anthropic, claude-code (Claude Code itself), or ./my-router.mjs', schema: text },
+  model: { kind: 'string', value: 'ID', group: 'Router', help: 'the model of the anthropic and claude-code routers', schema: text },
   style: { kind: 'string', value: 'STYLE', group: 'Router', help: `the anthropic request style: ${routerStyleSchema.options.join(' (default) or ')}`, schema: routerStyleSchema.optional() },
+  'claude-bin': { kind: 'string', value: 'PATH', group: 'Router', help: 'claude-code router: the Claude Code to drive (default: `claude` on PATH, else the Agent SDK\'s own)', schema: text },
+  workspace: { kind: 'string', value: 'DIR', group: 'Router', help: 'claude-code router: route inside this project (its CLAUDE.md, settings, skills); it is copied, never changed', schema: text },
   repeats: { kind: 'string', value: 'K', group: 'Run', help: 'route each case K times, majority vote (default 1 lexical, 3 model routers)', schema: count('repeats', 1, MAX_REPEATS).optional() },
   concurrency: { kind: 'string', value: 'N', group: 'Run', help: `requests in flight (default ${configDefault('concurrency')})`, schema: count('concurrency', 1, 512).optional() },
   timeout: {

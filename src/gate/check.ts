@@ -55,38 +55,42 @@ export async function checkGate(request: GateRequest, env: RunEnv, signal?: Abor
     return { kind: 'unchanged', baselineFile }
   }
 
-  let summaries: Summary[]
   let setup: Setup | undefined
-  if (request.runDirs.length > 0) {
-    summaries = await readRuns(request.runDirs)
-  } else {
-    setup = await prepareEval({ ...request, dataset: wanted.map((d) => d.path) }, env, { skipInvalid: true, alsoKnownAgents: baseline.agents.map((a) => a.name) })
-    refuseMismatch(baseline, baselineFile, setup.router.id, setup.datasets)
-    const repeatsOf = new Map(wanted.map((d) => [d.path, d.repeats]))
-    const run = await runDatasets(setup, env, { repeatsFor: (d) => request.repeats ?? repeatsOf.get(d.path) ?? 1, ...(signal ? { signal } : {}) })
-    if (run.fatal) return { kind: 'fatal', ...run.fatal }
-    summaries = run.summaries
-  }
-  refuseMismatch(baseline, baselineFile, summaries[0]?.router.id ?? baseline.router.id, summaries.map((s) => ({ path: s.dataset.path, fingerprint: s.dataset.fingerprint })))
+  try {
+    let summaries: Summary[]
+    if (request.runDirs.length > 0) {
+      summaries = await readRuns(request.runDirs)
+    } else {
+      setup = await prepareEval({ ...request, dataset: wanted.map((d) => d.path) }, env, { skipInvalid: true, alsoKnownAgents: baseline.agents.map((a) => a.name) })
+      refuseMismatch(baseline, baselineFile, setup.router.id, setup.datasets)
+      const repeatsOf = new Map(wanted.map((d) => [d.path, d.repeats]))
+      const run = await runDatasets(setup, env, { repeatsFor: (d) => request.repeats ?? repeatsOf.get(d.path) ?? 1, ...(signal ? { signal } : {}) })
+      if (run.fatal) return { kind: 'fatal', ...run.fatal }
+      summaries = run.summaries
+    }
+    refuseMismatch(baseline, baselineFile, summaries[0]?.router.id ?? baseline.router.id, summaries.map((s) => ({ path: s.dataset.path, fingerprint: s.dataset.fingerprint })))
 
-  const routed = setup
-  const outcome = await buildOutcome({
-    baseline,
-    baselineFile,
-    agents: current.catalogue.agents,
-    invalid: current.invalid,
-    runs: summaries.map((s) => ({ path: s.dataset.path, cases: s.cases })),
-    thresholds: config.gate,
-    retest: routed && !routed.router.deterministic ? (comparison, base) => retestFlips(routed, env, comparison, base.repeats) : undefined,
-  })
-  return {
-    kind: 'checked',
-    outcome,
-    summaries,
-    ...(routed ? { outFor: routed.plan.outFor } : {}),
-    catalogue: current.catalogue,
-    invalid: current.invalid,
-    completion: completion(summaries, request.maxCost),
+    const routed = setup
+    const outcome = await buildOutcome({
+      baseline,
+      baselineFile,
+      agents: current.catalogue.agents,
+      invalid: current.invalid,
+      runs: summaries.map((s) => ({ path: s.dataset.path, cases: s.cases })),
+      thresholds: config.gate,
+      retest: routed && !routed.router.deterministic ? (comparison, base) => retestFlips(routed, env, comparison, base.repeats) : undefined,
+    })
+    return {
+      kind: 'checked',
+      outcome,
+      summaries,
+      ...(routed ? { outFor: routed.plan.outFor } : {}),
+      catalogue: current.catalogue,
+      invalid: current.invalid,
+      completion: completion(summaries, request.maxCost),
+    }
+  } finally {
+    await setup?.router.close?.()
   }
 }
 

@@ -48,7 +48,7 @@ export async function recordBaseline(request: BaselineRequest, env: RunEnv, sign
     }
   } else {
     const setup = await prepareEval(request, env)
-    const run = await runDatasets(setup, env, signal ? { signal } : {})
+    const run = await runDatasets(setup, env, signal ? { signal } : {}).finally(() => setup.router.close?.())
     if (run.fatal) return { kind: 'fatal', ...run.fatal }
     const done = completion(run.summaries, request.maxCost)
     if (!done.complete) return { kind: 'incomplete', notes: [...done.notes, 'no baseline written: a baseline must have a decision for every case'] }

@@ -51,6 +51,15 @@ export const configSchema = z.strictObject({
       prices: z.string().min(1).optional(),
     })
     .prefault({}),
+  /** the claude-code router: Claude Code itself routes each case */
+  claudeCode: z
+    .strictObject({
+      /** the Claude Code executable (default: `claude` on PATH, else the Agent SDK's bundled binary) */
+      bin: z.string().min(1).optional(),
+      /** route inside this real project (its CLAUDE.md, settings, skills and agents), copied, never touched */
+      workspace: z.string().min(1).optional(),
+    })
+    .prefault({}),
   gate: z
     .strictObject({
       maxAccuracyDrop: z.number().min(0).max(1).default(0.02),
@@ -91,6 +100,10 @@ export async function loadConfig(file: string | undefined): Promise<{ config: Co
         ...config.anthropic,
         ...(config.anthropic.template ? { template: resolve(config.anthropic.template) } : {}),
         ...(config.anthropic.prices ? { prices: resolve(config.anthropic.prices) } : {}),
+      },
+      claudeCode: {
+        ...(config.claudeCode.bin ? { bin: resolve(config.claudeCode.bin) } : {}),
+        ...(config.claudeCode.workspace ? { workspace: resolve(config.claudeCode.workspace) } : {}),
       },
     },
     file: target,

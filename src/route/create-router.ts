@@ -6,7 +6,7 @@ import { createAnthropicRouter } from './anthropic.js'
 import { createLexicalRouter } from './lexical.js'
 import type { Router } from './router.js'
 
-export type RouterSettings = Pick<Config, 'lexical' | 'anthropic'> & {
+export type RouterSettings = Pick<Config, 'lexical' | 'anthropic' | 'claudeCode'> & {
   /** --model and --style, over the config's anthropic settings */
   model?: string
   style?: RouterStyle
@@ -30,8 +30,20 @@ export async function createRouter(spec: string, settings: RouterSettings): Prom
       env: settings.env,
     })
   }
+  if (spec === 'claude-code') {
+    // Loaded only for this router: the engine's module, and through it the Agent SDK, stay out of every other run.
+    const { createClaudeCodeRouter } = await import('./claude-code/index.js')
+    return createClaudeCodeRouter({
+      ...(settings.claudeCode.bin ? { claudeBin: settings.claudeCode.bin } : {}),
+      ...(settings.claudeCode.workspace ? { workspace: settings.claudeCode.workspace } : {}),
+      model: settings.model ?? settings.anthropic.model,
+      timeoutMs: settings.timeoutMs,
+      // A dry run sends nothing, so it needs no key.
+      env: settings.dryRun ? { ...settings.env, ANTHROPIC_API_KEY: 'dry-run' } : settings.env,
+    })
+  }
   if (/[\\/]|\.(m?js|cjs)$/.test(spec)) return loadCustomRouter(spec, settings)
-  throw new UsageError(`unknown router "${spec}": use lexical, anthropic, or a path to a router module such as ./my-router.mjs`)
+  throw new UsageError(`unknown router "${spec}": use lexical, anthropic, claude-code, or a path to a router module such as ./my-router.mjs`)
 }
 
 async function loadCustomRouter(spec: string, settings: RouterSettings): Promise<Router> {

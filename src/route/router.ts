@@ -67,6 +67,8 @@ export interface Router {
   preview?(prompt: string, catalogue: Catalogue): unknown
   /** what that request is likely to cost in tokens; routers that send nothing omit it */
   estimate?(prompt: string, catalogue: Catalogue): RequestEstimate
+  /** frees what the router holds (engine processes, temporary workspaces); called once when the run is done */
+  close?(): Promise<void>
 }
 
 export type RouterErrorKind = 'rate_limit' | 'overloaded' | 'server' | 'timeout' | 'connection' | 'bad_output' | 'auth' | 'not_found' | 'bad_request'

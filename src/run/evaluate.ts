@@ -30,6 +30,9 @@ export type EvalOptions = {
   router?: string | undefined
   model?: string | undefined
   style?: RouterStyle | undefined
+  /** the claude-code router's Claude Code executable and project to route in */
+  claudeBin?: string | undefined
+  workspace?: string | undefined
   repeats?: number | undefined
   concurrency?: number | undefined
   timeout?: number | undefined
@@ -108,6 +111,7 @@ export async function prepareEval(options: EvalOptions, env: Pick<RunEnv, 'warn'
   const router = await createRouter(plan.routerSpec, {
     lexical: config.lexical,
     anthropic: config.anthropic,
+    claudeCode: { ...config.claudeCode, ...(options.claudeBin ? { bin: options.claudeBin } : {}), ...(options.workspace ? { workspace: options.workspace } : {}) },
     ...(options.model ? { model: options.model } : {}),
     ...(options.style ? { style: options.style } : {}),
     timeoutMs: plan.timeoutMs,
