@@ -148,8 +148,26 @@ describe('loading a folder through the CLI', () => {
 
 it('rejects a folder load in-process with an InputError naming every bad file', async () => {
   const dir = await tempDir()
-  await writeFiles(dir, { 'a.md': 'no frontmatter', 'b.md': '---\nname: b\n---\n' })
+  await writeFiles(dir, { 'a.md': '---\nname: a\n', 'b.md': '---\nname: b\n---\n', 'c.md': '---\nname: c\ndescription: fine\n---\n' })
   const err = await loadCatalogue(dir).catch((e: unknown) => e)
   expect(err).toBeInstanceOf(InputError)
   expect((err as InputError).problems.map((p) => path.basename(p.file))).toEqual(['a.md', 'b.md'])
+})
+
+it("follows Claude Code's folder rules: subfolders, READMEs skipped, `:` names refused, `.md` in lower case, a `---` inside a value ends the frontmatter", async () => {
+  const dir = await tempDir()
+  await writeFiles(dir, {
+    'README.md': '# Our agents\n\nNotes for humans.\n',
+    'top.md': '---\nname: top\ndescription: At the top.\n---\n',
+    'team/nested.md': '---\nname: nested\ndescription: In a subfolder.\n---\n',
+    'team/deeper/deep.md': '---\nname: deep\ndescription: Two folders down.\n---\n',
+    'upper.MD': '---\nname: upper\ndescription: Claude Code ignores .MD.\n---\n',
+    'dash.md': '---\nname: dash\ndescription: foo---bar and more\n---\nbody\n',
+    'plugin.md': '---\nname: tools:helper\ndescription: A reserved name.\n---\n',
+  })
+  const loaded = await loadCatalogue(dir, { skipInvalid: true })
+  expect(loaded.catalogue.agents.map((a) => a.name)).toEqual(['dash', 'deep', 'nested', 'top'])
+  expect(loaded.catalogue.agents.find((a) => a.name === 'dash')).toMatchObject({ description: 'foo', cutAt: 3 })
+  expect(loaded.skipped).toEqual([{ file: path.join(dir, 'README.md'), reason: 'not an agent file (no frontmatter)' }])
+  expect(loaded.invalid.map((x) => [path.basename(x.file), x.reason])).toEqual([['plugin.md', expect.stringMatching(/keeps for plugin agents/)]])
 })

@@ -16,7 +16,7 @@ const baseline = (json: string) => ({ 'base.json': json })
 
 const BAD: Bad[] = [
   // agent files
-  { what: 'agent file without frontmatter', files: { 'agents/x.md': 'You are an agent.\n' }, place: /agents\/x\.md:1: .*does not start with a `---`/ },
+  { what: 'agent name with ":" (kept for plugin agents)', files: agent('x', 'name: plug:x\ndescription: y'), place: /agents\/x\.md:2: .*":", which Claude Code keeps for plugin agents/ },
   { what: 'agent frontmatter never closed', files: { 'agents/x.md': '---\nname: x\ndescription: y\n' }, place: /agents\/x\.md:1: .*never closed/ },
   { what: 'agent YAML broken even after the retry', files: agent('x', 'name: x\ndescription: fine\ntools:\n  - Read\n bad: [oops'), place: /agents\/x\.md:6: .*not YAML/ },
   { what: 'agent without a description', files: agent('x', 'name: x\ncolor: blue'), place: /agents\/x\.md:2: .*description/ },

@@ -52,7 +52,7 @@ export const OPTIONS = {
   'skip-invalid': { kind: 'boolean', group: 'Inputs', help: 'load the agent files that parse, report the rest, go on', schema: flag },
   router: { kind: 'string', value: 'NAME', group: 'Router', help: 'lexical (offline, the default), anthropic, claude-code (Claude Code itself), or ./my-router.mjs', schema: text },
   model: { kind: 'string', value: 'ID', group: 'Router', help: 'the model of the anthropic and claude-code routers', schema: text },
-  style: { kind: 'string', value: 'STYLE', group: 'Router', help: `the anthropic request style: ${routerStyleSchema.options.join(' (default) or ')}`, schema: routerStyleSchema.optional() },
+  style: { kind: 'string', value: 'STYLE', group: 'Router', help: `the anthropic request style: ${routerStyleSchema.options.map((s) => ({ 'claude-code': "claude-code (default: Claude Code's own request, captured once and replayed; needs the Agent SDK)", template: "template (an approximation of Claude Code's Agent tool; no SDK needed)", classifier: 'classifier (a forced route tool)' } satisfies Record<(typeof routerStyleSchema.options)[number], string>)[s]).join(', ')}`, schema: routerStyleSchema.optional() },
   'claude-bin': { kind: 'string', value: 'PATH', group: 'Router', help: 'claude-code router: the Claude Code to drive (default: `claude` on PATH, else the Agent SDK\'s own)', schema: text },
   workspace: { kind: 'string', value: 'DIR', group: 'Router', help: 'claude-code router: route inside this project (its CLAUDE.md, settings, skills); it is copied, never changed', schema: text },
   repeats: { kind: 'string', value: 'K', group: 'Run', help: 'route each case K times, majority vote (default 1 lexical, 3 model routers)', schema: count('repeats', 1, MAX_REPEATS).optional() },
@@ -76,6 +76,7 @@ export const OPTIONS = {
   out: { kind: 'string', value: 'DIR', group: 'Output', help: `the run folder (default: ${configDefault('out')}/<dataset-stem>/; one dataset: DIR itself)`, schema: text },
   json: { kind: 'boolean', group: 'Output', help: 'print JSON to stdout instead of text', schema: flag },
   'no-color': { kind: 'boolean', group: 'Output', help: 'plain text even on a terminal', schema: flag },
+  verify: { kind: 'boolean', group: 'Run', help: 'ask the installed Claude Code which agents it lists for the folder, and compare', schema: flag },
   baseline: { kind: 'string', value: 'FILE', group: 'Gate', help: 'the baseline file (default: reports/baseline.json)', schema: text },
   'allow-incomplete': {
     kind: 'boolean',

@@ -3,6 +3,7 @@ import { didYouMean } from '../load/closest-names.js'
 import { InputError, UsageError } from '../load/input-error.js'
 import { inertWorkflowLines, terminalText } from '../text/safe.js'
 import type { Command } from './command.js'
+import { agentsCommand } from './agents.js'
 import { compareCommand } from './compare.js'
 import { evalCommand } from './eval.js'
 import { baselineCommand, gateCommand } from './gate.js'
@@ -12,7 +13,7 @@ import { overlapCommand } from './overlap.js'
 import { createProgress } from './progress.js'
 import { reportCommand } from './report.js'
 
-export const COMMANDS: readonly Command[] = [evalCommand, overlapCommand, baselineCommand, gateCommand, reportCommand, compareCommand] as unknown as readonly Command[]
+export const COMMANDS: readonly Command[] = [evalCommand, overlapCommand, baselineCommand, gateCommand, reportCommand, compareCommand, agentsCommand] as unknown as readonly Command[]
 
 const EVERY_FLAG = [...Object.keys(OPTIONS), ...Object.keys(GLOBAL_OPTIONS)]
 

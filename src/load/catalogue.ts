@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { readdir, readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { z } from 'zod'
-import { isFailure, readFrontmatter } from './frontmatter.js'
+import { isFailure, NO_FRONTMATTER, readFrontmatter } from './frontmatter.js'
 import { InputError, type Problem } from './input-error.js'
 
 /** Claude Code accepts `tools: Read, Grep` and `tools: [Read, Grep]` alike. */
@@ -11,8 +11,16 @@ const toolList = z
   .transform((v) => (typeof v === 'string' ? v.split(',') : v).map((t) => t.trim()).filter((t) => t.length > 0))
 
 export const agentFrontmatterSchema = z.looseObject({
-  name: z.string({ error: 'needs a string `name`' }).trim().min(1, 'has an empty `name`'),
-  description: z.string({ error: 'needs a string `description`' }).refine((d) => d.trim().length > 0, 'has an empty `description`'),
+  name: z
+    .string({ error: 'needs a string `name`' })
+    .trim()
+    .min(1, 'has an empty `name`')
+    .refine((n) => !n.includes(':'), 'has a `name` with ":", which Claude Code keeps for plugin agents (plugin:agent)'),
+  // Claude Code lists a description trimmed.
+  description: z
+    .string({ error: 'needs a string `description`' })
+    .trim()
+    .refine((d) => d.length > 0, 'has an empty `description`'),
   tools: toolList.optional(),
   disallowedTools: toolList.optional(),
   model: z.string().optional(),
@@ -30,6 +38,8 @@ export type Agent = z.infer<typeof agentFrontmatterSchema> & {
   fingerprint: string
   /** strict YAML failed and Claude Code's quoting retry was needed */
   quotingRetry: boolean
+  /** a `---` inside a value ended the frontmatter on this line, as Claude Code reads it: the description is cut there */
+  cutAt?: number
 }
 
 export type Catalogue = {
@@ -40,7 +50,10 @@ export type Catalogue = {
 
 export type InvalidAgentFile = { file: string; line: number; reason: string; fix?: string }
 
-export type LoadedCatalogue = { catalogue: Catalogue; invalid: InvalidAgentFile[] }
+/** A Markdown file that is no agent file at all (no frontmatter: a README, notes): Claude Code passes over it, and so does routecheck. */
+export type SkippedFile = { file: string; reason: string }
+
+export type LoadedCatalogue = { catalogue: Catalogue; invalid: InvalidAgentFile[]; skipped: SkippedFile[] }
 
 /**
  * The routing fingerprint: what the router sees, with runs of whitespace
@@ -85,6 +98,7 @@ export function parseAgentFile(file: string, text: string): Agent | InvalidAgent
     body: fm.body,
     fingerprint: agentFingerprint(agent),
     quotingRetry: fm.quotingRetry,
+    ...(fm.cutAt !== undefined ? { cutAt: fm.cutAt } : {}),
   }
 }
 
@@ -93,15 +107,18 @@ function isInvalid(x: Agent | InvalidAgentFile): x is InvalidAgentFile {
 }
 
 /**
- * Loads every `*.md` in `dir`. Files Claude Code would silently drop are never
- * dropped silently: they fail the load unless `skipInvalid`, and are returned
- * in `invalid` either way. Duplicate names always fail: which one Claude Code
- * keeps is not something a user should have to guess.
+ * Loads every `*.md` under `dir`, subfolders included, as Claude Code
+ * discovers agents (the extension is matched as Claude Code matches it: `.md`,
+ * lower case). A file without frontmatter is no agent file: it is skipped and
+ * listed. Files Claude Code would silently drop are never dropped silently:
+ * they fail the load unless `skipInvalid`, and are returned in `invalid`
+ * either way. Duplicate names always fail: which one Claude Code keeps is not
+ * something a user should have to guess.
  */
 export async function loadCatalogue(dir: string, opts: { skipInvalid?: boolean } = {}): Promise<LoadedCatalogue> {
   let entries: string[]
   try {
-    entries = (await readdir(dir)).filter((f) => f.endsWith('.md')).sort()
+    entries = ((await readdir(dir, { recursive: true })) as string[]).filter((f) => f.endsWith('.md')).sort()
   } catch {
     throw new InputError([{ file: dir, message: 'the agents folder does not exist or cannot be read', fix: 'pass --agents DIR with a folder of Claude Code subagent .md files' }])
   }
@@ -110,11 +127,13 @@ export async function loadCatalogue(dir: string, opts: { skipInvalid?: boolean }
   }
   const agents: Agent[] = []
   const invalid: InvalidAgentFile[] = []
+  const skipped: SkippedFile[] = []
   for (const entry of entries) {
     const file = path.join(dir, entry)
     const result = parseAgentFile(file, await readFile(file, 'utf8'))
-    if (isInvalid(result)) invalid.push(result)
-    else agents.push(result)
+    if (!isInvalid(result)) agents.push(result)
+    else if (result.reason === NO_FRONTMATTER) skipped.push({ file, reason: 'not an agent file (no frontmatter)' })
+    else invalid.push(result)
   }
 
   const problems: Problem[] = []
@@ -135,7 +154,12 @@ export async function loadCatalogue(dir: string, opts: { skipInvalid?: boolean }
   }
   if (problems.length > 0) throw new InputError(problems)
   if (agents.length === 0) {
-    throw new InputError([{ file: dir, message: 'no agent in the folder could be loaded', fix: 'fix the files listed above' }])
+    // Nothing to route over: list why for every file, even under --skip-invalid.
+    throw new InputError([
+      ...invalid.map((bad) => ({ file: bad.file, line: bad.line, message: bad.reason, fix: bad.fix ?? 'fix the file' })),
+      ...skipped.map((x) => ({ file: x.file, message: x.reason, fix: 'give it `---` frontmatter with `name:` and `description:`' })),
+      { file: dir, message: 'no agent in the folder could be loaded', fix: 'fix the files listed above' },
+    ])
   }
-  return { catalogue: buildCatalogue(agents), invalid }
+  return { catalogue: buildCatalogue(agents), invalid, skipped }
 }

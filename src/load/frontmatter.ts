@@ -12,6 +12,8 @@ export type Frontmatter = {
   quotingRetry: boolean
   /** the 1-based file line of each top-level key, for messages */
   keyLines: Record<string, number>
+  /** the line where a `---` inside a value ended the frontmatter early, as Claude Code reads it */
+  cutAt?: number
 }
 
 export type FrontmatterFailure = { line: number; reason: string; fix: string }
@@ -21,16 +23,19 @@ const TOP_LEVEL_PAIR = /^([A-Za-z_][\w-]*):[ \t]+(.+?)\s*$/
 // Characters that make a plain YAML scalar mean something else (DESIGN, step 2).
 const NEEDS_QUOTES = /[{}[\]*&#!|>%@`]|: /
 
+/** The reason a file is not an agent file at all (a README, notes): Claude Code passes over it. */
+export const NO_FRONTMATTER = 'the file does not start with a `---` frontmatter line'
+
 export function readFrontmatter(text: string): Frontmatter | FrontmatterFailure {
-  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/)
-  if (!FENCE.test(lines[0] ?? '')) {
-    return {
-      line: 1,
-      reason: 'the file does not start with a `---` frontmatter line',
-      fix: 'begin the file with `---`, then `name:` and `description:` lines, then `---`',
-    }
+  const clean = text.replace(/^\uFEFF/, '')
+  const firstBreak = clean.search(/\r?\n/)
+  if (firstBreak === -1 || !FENCE.test(clean.slice(0, firstBreak))) {
+    return { line: 1, reason: NO_FRONTMATTER, fix: 'begin the file with `---`, then `name:` and `description:` lines, then `---`' }
   }
-  const close = lines.findIndex((l, i) => i > 0 && FENCE.test(l))
+  // Claude Code ends the frontmatter at the first `---` after the opening line, even inside a value
+  // ("foo---bar" reads as "foo"; `routecheck agents --verify` shows it), so routecheck does too.
+  const rest = clean.slice(firstBreak + (clean[firstBreak] === '\r' ? 2 : 1))
+  const close = rest.indexOf('---')
   if (close === -1) {
     return {
       line: 1,
@@ -38,18 +43,22 @@ export function readFrontmatter(text: string): Frontmatter | FrontmatterFailure 
       fix: 'add a `---` line after the last frontmatter key',
     }
   }
-  const yamlLines = lines.slice(1, close)
-  const body = lines.slice(close + 1).join('\n')
+  const yamlLines = rest.slice(0, close).split(/\r?\n/)
+  const closeLine = yamlLines.length + 1 // 1-based file line holding the closing `---`
+  const onItsOwnLine = yamlLines.at(-1) === '' && FENCE.test(rest.slice(close).split(/\r?\n/)[0]!)
+  if (yamlLines.at(-1) === '') yamlLines.pop()
+  const body = rest.slice(close).split(/\r?\n/).slice(1).join('\n')
   const keyLines: Record<string, number> = {}
   yamlLines.forEach((l, i) => {
     const key = /^([A-Za-z_][\w-]*):/.exec(l)?.[1]
     if (key !== undefined && keyLines[key] === undefined) keyLines[key] = i + 2
   })
 
+  const cut = onItsOwnLine ? {} : { cutAt: closeLine }
   const first = tryYaml(yamlLines.join('\n'))
-  if (first.ok) return finish(first.value, body, false, keyLines)
+  if (first.ok) return finish(first.value, body, false, keyLines, cut)
   const retried = tryYaml(quoteRiskyValues(yamlLines).join('\n'))
-  if (retried.ok) return finish(retried.value, body, true, keyLines)
+  if (retried.ok) return finish(retried.value, body, true, keyLines, cut)
   return {
     line: retried.line + 1, // +1: the frontmatter starts on the file's line 2
     reason: `the frontmatter is not YAML, even after quoting risky values: ${retried.message}`,
@@ -83,14 +92,14 @@ function tryYaml(source: string): YamlResult {
   }
 }
 
-function finish(value: unknown, body: string, quotingRetry: boolean, keyLines: Record<string, number>): Frontmatter | FrontmatterFailure {
+function finish(value: unknown, body: string, quotingRetry: boolean, keyLines: Record<string, number>, cut: { cutAt?: number }): Frontmatter | FrontmatterFailure {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     return { line: 2, reason: 'the frontmatter is not a list of `key: value` pairs', fix: 'write `name: …` and `description: …` lines between the `---` lines' }
   }
   const data = { ...(value as Record<string, unknown>) }
   // Step 4: descriptions written on one line carry literal "\n" for newlines.
   if (typeof data.description === 'string') data.description = data.description.replace(/\\n/g, '\n')
-  return { data, body, quotingRetry, keyLines }
+  return { data, body, quotingRetry, keyLines, ...cut }
 }
 
 export function isFailure(x: Frontmatter | FrontmatterFailure): x is FrontmatterFailure {

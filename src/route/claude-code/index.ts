@@ -3,3 +3,4 @@ export { createClaudeCodeRouter, type ClaudeCodeOptions, type ClaudeCodeRouter }
 export { captureEngineRequest, withPrompt, promptFingerprint, type CapturedRequest } from './capture.js'
 export { classifyReply, classifyToolCall, type DecisionKind, type Classified, type ReplyBlock } from './decision-kind.js'
 export { bundledClaudeBinary, claudeOnPath, claudeVersion } from './engine.js'
+export { listedAgents } from './listing.js'

@@ -13,6 +13,8 @@ export type ClaudeCodeOptions = {
   claudeBin?: string
   /** a real project to route inside (its CLAUDE.md and settings apply); it is copied, never touched */
   workspace?: string
+  /** copy this folder, as it is, to .claude/agents instead of the catalogue's files: how `routecheck agents --verify` asks Claude Code what it loads */
+  agentsFolder?: string
   model?: string
   /** per case, spawn to reply, the engine's own retries included (default 120 s) */
   timeoutMs?: number
@@ -53,7 +55,7 @@ export async function createClaudeCodeRouter(opts: ClaudeCodeOptions = {}): Prom
     if (closed) throw new Error('the claude-code router was closed')
     let ws = workspaces.get(catalogue)
     if (!ws) {
-      ws = createWorkspace(catalogue, source !== undefined ? { from: source } : {})
+      ws = createWorkspace(catalogue, { ...(source !== undefined ? { from: source } : {}), ...(opts.agentsFolder !== undefined ? { agentsFolder: opts.agentsFolder } : {}) })
       workspaces.set(catalogue, ws)
       ws.catch(() => workspaces.delete(catalogue))
     }

@@ -27,7 +27,7 @@ function removeOnExit(root: string): void {
   })
 }
 
-export async function createWorkspace(catalogue: Catalogue, opts: { from?: string } = {}): Promise<Workspace> {
+export async function createWorkspace(catalogue: Catalogue, opts: { from?: string; agentsFolder?: string } = {}): Promise<Workspace> {
   const root = await mkdtemp(path.join(os.tmpdir(), 'routecheck-claude-code-'))
   removeOnExit(root)
   const ws: Workspace = { root, project: path.join(root, 'project'), home: path.join(root, 'home'), configDir: path.join(root, 'home', '.claude') }
@@ -37,6 +37,10 @@ export async function createWorkspace(catalogue: Catalogue, opts: { from?: strin
     const agents = path.join(ws.project, '.claude', 'agents')
     // The catalogue under test replaces whatever agents the copied project had.
     await rm(agents, { recursive: true, force: true })
+    if (opts.agentsFolder !== undefined) {
+      await cp(opts.agentsFolder, agents, { recursive: true })
+      return ws
+    }
     await mkdir(agents, { recursive: true })
     const used = new Set<string>()
     for (const agent of catalogue.agents) await placeAgent(agent, agents, used)
