@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises'
+import { mkdir, readFile, rename } from 'node:fs/promises'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { runCli as runBuiltCli, runInProcess as runCli, tempProject, writeFiles } from './support/cli.js'
@@ -51,7 +51,7 @@ describe('routecheck eval', () => {
   it.each([
     [['eval', '--repeats', 'two'], /--repeats takes a whole number/],
     [['eval', '--concurrency', '0'], /--concurrency must be at least 1/],
-    [['eval', '--style', 'fancy'], /--style takes claude-code or classifier/],
+    [['eval', '--style', 'fancy'], /--style takes claude-code or (template or )?classifier/],
     [['eval', '--datset', 'x.csv'], /unknown flag --datset: did you mean --dataset\?/],
     [['eval', '--router', 'gpt'], /unknown router "gpt"/],
     [['evaluate'], /unknown command "evaluate"/],
@@ -75,6 +75,22 @@ describe('routecheck eval', () => {
     const syntax = await runCli(['eval'], { cwd: dir })
     expect(syntax.code).toBe(2)
     expect(syntax.stderr).toMatch(/routecheck\.config\.json:1:\d+: not valid JSON/)
+  })
+
+  it("with no config and no agents/ folder, takes Claude Code's .claude/agents (subfolders too) and passes over a README", async () => {
+    const dir = await tempProject()
+    await rename(path.join(dir, 'agents'), path.join(dir, '.claude-agents-tmp'))
+    await mkdir(path.join(dir, '.claude'), { recursive: true })
+    await rename(path.join(dir, '.claude-agents-tmp'), path.join(dir, '.claude/agents'))
+    await mkdir(path.join(dir, '.claude/agents/go'), { recursive: true })
+    await rename(path.join(dir, '.claude/agents/golang-pro.md'), path.join(dir, '.claude/agents/go/golang-pro.md'))
+    await writeFiles(dir, { 'cases.csv': CASES, '.claude/agents/README.md': '# Team agents\n' })
+    const r = await runCli(['eval', '--dataset', 'cases.csv', '--out', 'run', '--json'], { cwd: dir })
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stderr).toContain('note: .claude/agents/README.md is not an agent file (no frontmatter); passed over, as Claude Code does')
+    const s = JSON.parse(r.stdout) as { agents: Array<{ name: string; file: string }> }
+    expect(s.agents).toHaveLength(15)
+    expect(s.agents.find((a) => a.name === 'golang-pro')!.file).toBe('.claude/agents/go/golang-pro.md')
   })
 
   it('--help for the tool and for eval', async () => {

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { z } from 'zod'
@@ -10,8 +11,12 @@ export const DEFAULT_CONFIG_FILE = 'routecheck.config.json'
 /** Repeats per case: past 50, a tie-break is already settled and each repeat is paid for. */
 export const MAX_REPEATS = 50
 
-/** The anthropic router's request styles: the Agent tool as Claude Code offers it, or a forced `route` classifier tool. */
-export const routerStyleSchema = z.enum(['claude-code', 'classifier'])
+/**
+ * The anthropic router's request styles: Claude Code's own request, captured from the engine and replayed
+ * (needs the Agent SDK); routecheck's hand-written approximation of Claude Code's Agent tool; or a forced
+ * `route` classifier tool.
+ */
+export const routerStyleSchema = z.enum(['claude-code', 'template', 'classifier'])
 export type RouterStyle = z.infer<typeof routerStyleSchema>
 
 /** routecheck.config.json. Every object is strict: a misspelt key is an error, not a silent default. */
@@ -84,7 +89,10 @@ export async function loadConfig(file: string | undefined): Promise<{ config: Co
     text = await readFile(target, 'utf8')
   } catch {
     if (file !== undefined) throw new InputError([{ file, message: 'the config file does not exist or cannot be read', fix: 'check the path given to --config' }])
-    return { config: configSchema.parse({}), file: undefined }
+    // No config: the agents are where Claude Code keeps them, unless the repository has an agents/ folder.
+    const claudeAgents = path.join('.claude', 'agents')
+    const agents = !existsSync('agents') && existsSync(claudeAgents) ? claudeAgents : undefined
+    return { config: configSchema.parse(agents ? { agents } : {}), file: undefined }
   }
   const config = parseConfig(target, text)
   const base = path.dirname(target)

@@ -105,6 +105,7 @@ export async function prepareEval(options: EvalOptions, env: Pick<RunEnv, 'warn'
   const plan = planEval(config, options)
   const loaded = await loadCatalogue(plan.agentsDir, { skipInvalid: opts.skipInvalid ?? options.skipInvalid ?? false })
   for (const bad of loaded.invalid) env.warn(`warning: skipped ${bad.file}:${bad.line}: ${bad.reason}\n`)
+  for (const x of loaded.skipped) env.warn(`note: ${x.file} is ${x.reason}; passed over, as Claude Code does\n`)
   const names = [...new Set([...loaded.catalogue.agents.map((a) => a.name), ...(opts.alsoKnownAgents ?? [])])]
   const datasets: Dataset[] = []
   for (const file of plan.datasets) datasets.push(await loadDataset(file, names))
