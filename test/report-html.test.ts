@@ -1,22 +1,22 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
-import { chromium, type Browser, type Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { launchChromium } from './support/browser.js'
 import { ROOT, runInProcess as runCli, tempProject, writeFiles } from './support/cli.js'
 
 /**
- * report.html in a real browser (Debian's Chromium, through playwright-core):
+ * report.html in a real browser (Chromium through playwright-core; see support/browser.ts for which):
  * reports made by the real CLI in temp folders, opened from file://.
  */
 
 let browser: Browser
 
 beforeAll(async () => {
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  })
+  const launched = await launchChromium()
+  browser = launched.browser
+  console.info(`report.html tests: Chromium from ${launched.from}`)
 })
 
 afterAll(async () => {
