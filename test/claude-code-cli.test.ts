@@ -61,3 +61,40 @@ describe.skipIf(!available && !mustRun)('routecheck eval --router claude-code', 
     expect(r.stdout).toMatch(/dry run: nothing was sent\. Total: 12 request\(s\)/)
   })
 })
+
+describe.skipIf(!available && !mustRun)('a killed claude-code run', () => {
+  it('re-sends nothing it finished: the journal holds each decision and its kind', async () => {
+    const { spawn } = await import('node:child_process')
+    const { CLI } = await import('./support/cli.js')
+    const dir = await tempProject()
+    const rows = Array.from({ length: 10 }, (_, i) => `c${i},${i % 2 === 0 ? 'my goroutines leak again' : 'search the repo for the retry helper'} ${i},${i % 2 === 0 ? 'golang-pro' : 'Explore'}`)
+    await writeFiles(dir, { 'cases.csv': `id,prompt,expected\n${rows.join('\n')}\n` })
+    server = await startMessagesServer({ delayMs: 300, engine: ({ prompt }) => (prompt.includes('goroutines') ? { kind: 'agent', subagent: 'golang-pro' } : { kind: 'agent', subagent: 'Explore' }) })
+    const s = server
+    const env = { ...process.env, ANTHROPIC_BASE_URL: s.url, ANTHROPIC_API_KEY: 'test-key' }
+    const args = ['eval', '--router', 'claude-code', '--dataset', 'cases.csv', '--repeats', '1', '--concurrency', '2', '--out', 'run']
+    const child = spawn(process.execPath, [CLI, ...args], { cwd: dir, env, stdio: 'ignore' })
+    const exited = new Promise((resolve) => child.on('exit', resolve))
+    while (s.requests.filter((q) => q.engine).length < 4) await new Promise((r) => setTimeout(r, 20))
+    child.kill('SIGKILL')
+    await exited
+    // Engines the killed run had started may still be finishing their one request: wait until the server is quiet.
+    for (let last = -1; last !== s.requests.length; ) {
+      last = s.requests.length
+      await new Promise((r) => setTimeout(r, 1500))
+    }
+    const journalDir = path.join(dir, '.routecheck/cache')
+    const { readdir } = await import('node:fs/promises')
+    const [journalFile] = await readdir(journalDir)
+    const lines = (await readFile(path.join(journalDir, journalFile!), 'utf8')).trimEnd().split('\n').slice(1).map((l) => JSON.parse(l) as { decision?: { agent: string; kind?: string } })
+    expect(lines.length).toBeGreaterThan(0)
+    expect(lines.length).toBeLessThan(10)
+    for (const l of lines) expect([['golang-pro', 'custom'], ['Explore', 'builtin']]).toContainEqual([l.decision!.agent, l.decision!.kind])
+
+    s.reset()
+    const again = await runInProcess(args, { cwd: dir, env: { ANTHROPIC_BASE_URL: s.url, ANTHROPIC_API_KEY: 'test-key' } })
+    expect(again.code, again.stderr).toBe(0)
+    expect(s.requests.filter((q) => q.engine)).toHaveLength(10 - lines.length)
+    expect(again.stderr).toContain(`${lines.length} finished request(s) from earlier runs`)
+  })
+})
