@@ -153,16 +153,19 @@ export default () => ({
 })
 
 describe('the CI workflow', () => {
-  it('parses as YAML and calls only commands that exist', async () => {
+  it('parses as YAML and calls only commands that exist (the gate runs in the action it uses)', async () => {
     const text = await readFile(path.join(ROOT, '.github/workflows/routing-gate.yml'), 'utf8')
     const wf = parseYaml(text)
     expect(Object.keys(wf.on)).toContain('pull_request')
     expect(wf.on.pull_request.paths).toEqual(expect.arrayContaining(['agents/**', 'datasets/**']))
-    const runs: string[] = Object.values(wf.jobs).flatMap((job: any) => job.steps.filter((s: any) => s.run).map((s: any) => s.run as string))
-    const commands = runs.join('\n').match(/npx routecheck (\w+)/g) ?? []
-    expect(commands.length).toBeGreaterThan(0)
+    const steps: any[] = Object.values(wf.jobs).flatMap((job: any) => job.steps)
+    expect(steps.some((s) => s.uses === './')).toBe(true)
+    const action = parseYaml(await readFile(path.join(ROOT, 'action.yml'), 'utf8'))
+    const runs: string[] = [...steps, ...action.runs.steps].filter((s: any) => s.run).map((s: any) => s.run as string)
+    const commands = [...runs.join('\n').matchAll(/npx routecheck (\w+)|^args=\((\w+)\)/gm)].map((m) => m[1] ?? m[2]!)
+    expect(commands).toEqual(expect.arrayContaining(['gate', 'comment']))
     const help = await runCli(['--help'])
-    for (const c of commands) expect(help.stdout).toContain(`  ${c.split(' ')[2]} `)
+    for (const c of commands) expect(help.stdout).toContain(`  ${c} `)
     const pkg = JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8'))
     for (const script of runs.join('\n').match(/npm run (\S+)/g) ?? []) expect(pkg.scripts).toHaveProperty(script.split(' ')[2]!)
   })

@@ -85,6 +85,7 @@ export const OPTIONS = {
     schema: flag,
   },
   'only-if-changed': { kind: 'boolean', group: 'Gate', help: "exit 0 at once, sending nothing, when no agent's routing fields and no dataset changed", schema: flag },
+  pr: { kind: 'string', value: 'N', group: 'Output', help: 'the pull request to comment on (default: pull_request.number in $GITHUB_EVENT_PATH)', schema: count('pr', 1, Number.MAX_SAFE_INTEGER).optional() },
 } as const satisfies OptionTable
 
 /** The flags every command takes, handled before the command runs. */

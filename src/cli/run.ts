@@ -4,6 +4,7 @@ import { InputError, UsageError } from '../load/input-error.js'
 import { inertWorkflowLines, terminalText } from '../text/safe.js'
 import type { Command } from './command.js'
 import { agentsCommand } from './agents.js'
+import { commentCommand } from './comment.js'
 import { compareCommand } from './compare.js'
 import { evalCommand } from './eval.js'
 import { baselineCommand, gateCommand } from './gate.js'
@@ -13,7 +14,7 @@ import { overlapCommand } from './overlap.js'
 import { createProgress } from './progress.js'
 import { reportCommand } from './report.js'
 
-export const COMMANDS: readonly Command[] = [evalCommand, overlapCommand, baselineCommand, gateCommand, reportCommand, compareCommand, agentsCommand] as unknown as readonly Command[]
+export const COMMANDS: readonly Command[] = [evalCommand, overlapCommand, baselineCommand, gateCommand, reportCommand, compareCommand, agentsCommand, commentCommand] as unknown as readonly Command[]
 
 const EVERY_FLAG = [...Object.keys(OPTIONS), ...Object.keys(GLOBAL_OPTIONS)]
 
