@@ -1,9 +1,10 @@
-import { readFile, writeFile, rm, cp } from 'node:fs/promises'
+import { readFile, writeFile, rm, cp, symlink } from 'node:fs/promises'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { loadCatalogue, parseAgentFile } from '../src/load/catalogue.js'
 import { quoteRiskyValues, readFrontmatter } from '../src/load/frontmatter.js'
 import { InputError } from '../src/load/input-error.js'
+import { bundledClaudeBinary } from '../src/route/claude-code/engine.js'
 import { ROOT, runInProcess as runCli, tempDir, tempProject, writeFiles } from './support/cli.js'
 
 const SEEDS = ['python-backend-architect', 'python-backend-engineer', 'python-backend-specialist', 'python-engineer', 'python-specialist']
@@ -170,4 +171,75 @@ it("follows Claude Code's folder rules: subfolders, READMEs skipped, `:` names r
   expect(loaded.catalogue.agents.find((a) => a.name === 'dash')).toMatchObject({ description: 'foo', cutAt: 3 })
   expect(loaded.skipped).toEqual([{ file: path.join(dir, 'README.md'), reason: 'not an agent file (no frontmatter)' }])
   expect(loaded.invalid.map((x) => [path.basename(x.file), x.reason])).toEqual([['plugin.md', expect.stringMatching(/keeps for plugin agents/)]])
+})
+
+describe('file-system oddities, read as Claude Code reads them', () => {
+  /** A folder with every oddity Claude Code lists or passes over, and a shared folder outside it that symlinks lead to. */
+  async function oddFolder(): Promise<string> {
+    const dir = await tempDir()
+    await writeFiles(dir, {
+      'shared/outside.md': '---\nname: outside\ndescription: Reached through a symlink to a file outside the folder.\n---\n',
+      'shared-team/inner.md': '---\nname: inner\ndescription: In a symlinked folder outside the folder.\n---\n',
+      'odd/plain.md': '---\nname: plain\ndescription: A plain agent file.\n---\n',
+      'odd/folder.md/inside.md': '---\nname: inside\ndescription: In a folder whose name ends in .md.\n---\n',
+      'odd/.hidden/dot.md': '---\nname: dotted\ndescription: In a dot-folder.\n---\n',
+      'odd/ctrl.md': '---\nname: ctrl\ndescription: Bell \u0007 here.\n---\n',
+      'odd/Plain-Upper.md': '---\nname: Plain\ndescription: The same name as plain, in other case.\n---\n',
+    })
+    const at = (p: string) => path.join(dir, p)
+    await symlink('../shared/outside.md', at('odd/outside.md'))
+    await symlink('../shared-team', at('odd/team'))
+    await symlink('plain.md', at('odd/again.md'))
+    await symlink('.', at('odd/self'))
+    await symlink('nowhere.md', at('odd/gone.md'))
+    await writeFile(at('odd/latin.md'), Buffer.concat([Buffer.from('---\nname: latin\ndescription: Caf'), Buffer.from([0xe9]), Buffer.from(' au lait.\n---\n')]))
+    await writeFile(at('odd/binbody.md'), Buffer.concat([Buffer.from('---\nname: binbody\ndescription: A binary body.\n---\n'), Buffer.from(Array.from({ length: 256 }, (_, i) => i))]))
+    await writeFile(at('odd/nul.md'), Buffer.from('---\nname: nul\ndescription: a \0 b\n---\n'))
+    await writeFile(at('odd/wide.md'), Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('---\nname: wide\ndescription: UTF-16.\n---\n', 'utf16le')]))
+    return dir
+  }
+
+  it('follows symlinks to files and folders, inside or out, reads a folder named *.md as a folder, and reads one file reached twice once', async () => {
+    const dir = await oddFolder()
+    const loaded = await loadCatalogue(path.join(dir, 'odd'), { skipInvalid: true })
+    expect(loaded.catalogue.agents.map((a) => a.name)).toEqual(['Plain', 'binbody', 'ctrl', 'dotted', 'inner', 'inside', 'latin', 'outside', 'plain'])
+    expect(loaded.catalogue.agents.find((a) => a.name === 'latin')!.description).toBe('Caf\uFFFD au lait.')
+    const rel = (f: string) => path.relative(dir, f)
+    expect(loaded.invalid.map((x) => [rel(x.file), x.line])).toEqual([
+      ['odd/gone.md', 1],
+      ['odd/nul.md', 3],
+      ['odd/self', 1],
+      ['odd/wide.md', 1],
+    ])
+    expect(loaded.skipped.map((x) => [rel(x.file), x.reason])).toEqual([['odd/again.md', 'the same file as ' + path.join(dir, 'odd/plain.md') + ' (through a symlink)']])
+    expect(loaded.warnings.map((w) => [rel(w.file), w.line, w.message.split(':')[0]])).toEqual([
+      ['odd/binbody.md', 5, "the body after the frontmatter (the subagent's system prompt) is binary, not UTF-8 text"],
+      ['odd/ctrl.md', 3, 'the description holds control characters (U+0007)'],
+      ['odd/latin.md', 3, 'the frontmatter holds bytes that are not UTF-8 (line 3)'],
+      ['odd/plain.md', 2, 'the agent name "plain" differs only in case from "Plain" in ' + path.join(dir, 'odd/Plain-Upper.md')],
+    ])
+  })
+
+  it('a NUL byte in the body is no problem; in the frontmatter the file is dropped, as Claude Code drops it', () => {
+    expect('reason' in parseAgentFile('x.md', '---\nname: a\ndescription: b\n---\nbody \0 more\n')).toBe(false)
+    expect(parseAgentFile('x.md', '---\nname: a\ndescription: b\n# a comment \0\n---\n')).toMatchObject({ line: 4, reason: expect.stringMatching(/NUL byte in the frontmatter/) })
+    expect(parseAgentFile('x.md', '---\nname: a\ndescription: "escaped \\0 is text"\n---\n')).toMatchObject({ description: 'escaped \0 is text' })
+  })
+
+  it.skipIf(bundledClaudeBinary() === undefined && !(process.platform === 'linux' && process.arch === 'x64'))('and Claude Code lists exactly the agents routecheck loads from that folder (routecheck agents --verify)', async () => {
+    const dir = await oddFolder()
+    const r = await runCli(['agents', '--agents', 'odd', '--verify'], { cwd: dir })
+    expect(r.code, r.stdout + r.stderr).toBe(0)
+    expect(r.stdout).toContain('verify: the same agents with the same descriptions. diff: empty')
+    expect(r.stdout).toMatch(/9 loaded · 4 dropped · 1 not agent files/)
+  }, 60_000)
+})
+
+describe('the folder given', () => {
+  it('a file given as the agents folder, or a folder that does not exist, is bad input naming it', async () => {
+    const dir = await tempDir()
+    await writeFiles(dir, { 'a.md': '---\nname: a\ndescription: b\n---\n' })
+    await expect(loadCatalogue(path.join(dir, 'a.md'))).rejects.toThrow(/a\.md: the agents path is a file, not a folder/)
+    await expect(loadCatalogue(path.join(dir, 'nope'))).rejects.toThrow(/nope: the agents folder does not exist/)
+  })
 })

@@ -91,6 +91,22 @@ const BAD: BadDataset[] = [
     fix: /quote fields that contain commas/,
   },
   {
+    what: 'a column named twice',
+    file: 'cases.csv',
+    text: 'id,prompt,expected,note,expected\nc1,tune my query,database-optimizer,,none\n',
+    place: 'cases.csv:1',
+    message: /the header row names the column "expected" twice: columns 3 and 5/,
+    fix: /keep one "expected" column/,
+  },
+  {
+    what: 'a prompt of whitespace and zero-width characters (U+200B, U+200C, U+200D, U+2060, U+FEFF)',
+    file: 'cases.csv',
+    text: `${HEADER}c1,\u200b\u200c \u200d\u2060\ufeff\t,database-optimizer,,\n`,
+    place: 'cases.csv:2 (column 2, "prompt")',
+    message: /empty prompt in case "c1"/,
+    fix: /write the user prompt/,
+  },
+  {
     what: 'an unknown extension',
     file: 'cases.txt',
     text: 'hello\n',
@@ -134,6 +150,17 @@ describe('good datasets', () => {
     expect(a.fingerprint).toBe(b.fingerprint)
     const c = parseDataset('c.csv', Buffer.from(`${HEADER}2,q,none,,\nc1,p,code-reviewer,,\n`), agents)
     expect(c.fingerprint).not.toBe(a.fingerprint)
+  })
+
+  it('trims the header names: "id, prompt, expected" names the columns id, prompt and expected, and places use them', () => {
+    const ds = parseDataset('x.csv', Buffer.from('id, prompt , expected\t,tags \nc1,why,golang-pro,go\n'), agents)
+    expect(ds.cases).toEqual([{ id: 'c1', prompt: 'why', expected: ['golang-pro'], tags: ['go'], line: 2 }])
+    expect(() => parseDataset('x.csv', Buffer.from('id, prompt, expected\nc1,why,golang-pr\n'), agents)).toThrow(/x\.csv:2 \(column 3, "expected"\): unknown agent "golang-pr"/)
+  })
+
+  it('a prompt with a zero-width character among its words is kept as written', () => {
+    const ds = parseDataset('x.csv', Buffer.from(`${HEADER}c1,why\u200bnot,none,,\n`), agents)
+    expect(ds.cases[0]!.prompt).toBe('why\u200bnot')
   })
 
   it('collects every problem of a file in one error', () => {

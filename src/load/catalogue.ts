@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto'
-import { readdir, readFile } from 'node:fs/promises'
+import { isUtf8 } from 'node:buffer'
+import type { Dirent } from 'node:fs'
+import { readdir, readFile, readlink, realpath, stat } from 'node:fs/promises'
 import path from 'node:path'
 import { z } from 'zod'
-import { isFailure, NO_FRONTMATTER, readFrontmatter } from './frontmatter.js'
-import { InputError, type Problem } from './input-error.js'
+import { isFailure, NO_FRONTMATTER, readFrontmatter, type Frontmatter } from './frontmatter.js'
+import { errnoCode, fsFailure, InputError, type Problem } from './input-error.js'
 
 /** Claude Code accepts `tools: Read, Grep` and `tools: [Read, Grep]` alike. */
 const toolList = z
@@ -48,12 +50,23 @@ export type Catalogue = {
   fingerprint: string
 }
 
-export type InvalidAgentFile = { file: string; line: number; reason: string; fix?: string }
+export type InvalidAgentFile = {
+  file: string
+  /** 1 for a problem with the whole file (`whole`) */
+  line: number
+  reason: string
+  fix?: string
+  /** the file as a whole: it cannot be read, a symlink to nothing or in a loop, no regular file */
+  whole?: true
+}
 
-/** A Markdown file that is no agent file at all (no frontmatter: a README, notes): Claude Code passes over it, and so does routecheck. */
-export type SkippedFile = { file: string; reason: string }
+/**
+ * What Claude Code passes over and nothing is lost by: a Markdown file that is no agent file at all (no
+ * frontmatter: a README, notes), a second path to a file already read, a symlink to nothing not named `*.md`.
+ */
+export type SkippedFile = { file: string; reason: string; fix?: string }
 
-export type LoadedCatalogue = { catalogue: Catalogue; invalid: InvalidAgentFile[]; skipped: SkippedFile[] }
+export type LoadedCatalogue = { catalogue: Catalogue; invalid: InvalidAgentFile[]; skipped: SkippedFile[]; warnings: LoadWarning[] }
 
 /**
  * The routing fingerprint: what the router sees, with runs of whitespace
@@ -76,8 +89,17 @@ export function buildCatalogue(agents: Agent[]): Catalogue {
 
 /** Parses one agent file's text; `file` is only used in messages. */
 export function parseAgentFile(file: string, text: string): Agent | InvalidAgentFile {
+  return parseAgent(file, text).result
+}
+
+/** The agent, and the line its body starts on. */
+function parseAgent(file: string, text: string): { result: Agent | InvalidAgentFile; bodyLine: number } {
   const fm = readFrontmatter(text)
-  if (isFailure(fm)) return { file, ...fm }
+  if (isFailure(fm)) return { result: { file, ...fm }, bodyLine: 0 }
+  return { result: agentOf(file, fm), bodyLine: fm.closeLine + 1 }
+}
+
+function agentOf(file: string, fm: Frontmatter): Agent | InvalidAgentFile {
   const parsed = agentFrontmatterSchema.safeParse(fm.data)
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!
@@ -106,6 +128,173 @@ function isInvalid(x: Agent | InvalidAgentFile): x is InvalidAgentFile {
   return 'reason' in x
 }
 
+/** Something odd about a file that loads all the same: printed, never fatal. */
+export type LoadWarning = { file: string; line?: number; message: string }
+
+/**
+ * Reads one agent file's bytes as Claude Code does: UTF-8, invalid bytes as
+ * U+FFFD (Claude Code lists them so), a UTF-16 file not at all. What loads
+ * but is odd (bytes that are not UTF-8, control characters in the name or
+ * description, a binary body) comes back as warnings.
+ */
+export function parseAgentBytes(file: string, bytes: Buffer): { result: Agent | InvalidAgentFile; warnings: LoadWarning[] } {
+  const utf16 = utf16Text(bytes)
+  if (utf16 !== undefined) {
+    if (!FENCE_START.test(utf16)) return { result: { file, line: 1, reason: NO_FRONTMATTER }, warnings: [] }
+    return {
+      result: { file, line: 1, reason: 'the file is saved as UTF-16: Claude Code reads agent files as UTF-8 and passes over this one', fix: 'save it as UTF-8 (in PowerShell, `>` writes UTF-16: use Out-File -Encoding utf8)' },
+      warnings: [],
+    }
+  }
+  const { result, bodyLine } = parseAgent(file, bytes.toString('utf8'))
+  if (isInvalid(result)) return { result, warnings: [] }
+  const warnings: LoadWarning[] = []
+  const lines = splitLines(bytes)
+  const closeLine = bodyLine - 1
+  const notUtf8 = lines.slice(1, closeLine - 1).flatMap((l, i) => (isUtf8(l) ? [] : [i + 2]))
+  if (notUtf8.length > 0) {
+    warnings.push({
+      file,
+      line: notUtf8[0]!,
+      message: `the frontmatter holds bytes that are not UTF-8 (line${notUtf8.length > 1 ? 's' : ''} ${notUtf8.join(', ')}): Claude Code reads each as U+FFFD (\u{FFFD}) and lists the agent so, and so does routecheck; save the file as UTF-8`,
+    })
+  }
+  for (const [key, line] of [['name', result.nameLine], ['description', result.descriptionLine]] as const) {
+    const controls = [...new Set(result[key].match(CONTROL_CHARS) ?? [])]
+    if (controls.length > 0) {
+      warnings.push({
+        file,
+        line,
+        message: `the ${key} holds control characters (${controls.map((c) => `U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`).join(', ')}): Claude Code passes them to the model as they are; remove them`,
+      })
+    }
+  }
+  const body = lines.slice(closeLine)
+  if (body.some((l) => l.includes(0) || !isUtf8(l))) {
+    warnings.push({
+      file,
+      line: bodyLine,
+      message: 'the body after the frontmatter (the subagent\'s system prompt) is binary, not UTF-8 text: Claude Code still lists the agent, and so does routecheck; the router never sees the body',
+    })
+  }
+  return { result, warnings }
+}
+
+const FENCE_START = /^---\s*\r?\n/
+/** C0 controls but tab and line breaks, DEL, and C1 controls. */
+const CONTROL_CHARS = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/g
+
+/** The start of a UTF-16 file's text (it has a byte-order mark, or `---` with NUL bytes between), else undefined. */
+function utf16Text(bytes: Buffer): string | undefined {
+  const le = (bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0x2d && bytes[1] === 0 && bytes[2] === 0x2d && bytes[3] === 0)
+  const be = (bytes[0] === 0xfe && bytes[1] === 0xff) || (bytes[0] === 0 && bytes[1] === 0x2d && bytes[2] === 0 && bytes[3] === 0x2d)
+  if (!le && !be) return undefined
+  let text = ''
+  for (let i = 0; i + 1 < Math.min(bytes.length, 64); i += 2) text += String.fromCharCode(le ? bytes[i]! | (bytes[i + 1]! << 8) : (bytes[i]! << 8) | bytes[i + 1]!)
+  return text.replace(/^\uFEFF/, '')
+}
+
+function splitLines(bytes: Buffer): Buffer[] {
+  const lines: Buffer[] = []
+  let start = 0
+  for (let i = bytes.indexOf(0x0a); i !== -1; i = bytes.indexOf(0x0a, start)) {
+    lines.push(bytes.subarray(start, i))
+    start = i + 1
+  }
+  lines.push(bytes.subarray(start))
+  return lines
+}
+
+/** A `*.md` path found in the folder, and the file it is (the same as `file` unless a symlink leads there). */
+type Found = {
+  file: string
+  real: string
+  /** no symlink on the way from the folder: the path kept when two paths lead to one file */
+  direct: boolean
+}
+
+type Discovery = { found: Found[]; invalid: InvalidAgentFile[]; skipped: SkippedFile[] }
+
+const AGENTS_FIX = 'pass --agents DIR with a folder of Claude Code subagent .md files'
+
+/**
+ * Walks the folder as Claude Code does (checked with `routecheck agents
+ * --verify`): subfolders, dot-folders and folders named `*.md` included;
+ * symlinks followed, to files and folders, inside the folder or out, since
+ * Claude Code lists what they lead to; a file matched by the name it has in
+ * the folder. What Claude Code passes over without a word is never passed
+ * over silently here: a symlink to nothing, a symlink loop, a `*.md` that is
+ * a pipe or a device, a folder that cannot be read.
+ */
+async function discover(dir: string): Promise<Discovery> {
+  let rootReal: string
+  try {
+    if (!(await stat(dir)).isDirectory()) {
+      throw new InputError([{ file: dir, message: 'the agents path is a file, not a folder', fix: AGENTS_FIX }])
+    }
+    rootReal = await realpath(dir)
+  } catch (e) {
+    if (e instanceof InputError) throw e
+    const code = errnoCode(e)
+    const message = code === 'ENOENT' || code === 'ENOTDIR' ? 'the agents folder does not exist' : `the agents folder cannot be read (${fsFailure(e)})`
+    throw new InputError([{ file: dir, message, fix: AGENTS_FIX }])
+  }
+  const out: Discovery = { found: [], invalid: [], skipped: [] }
+  const bad = (file: string, reason: string, fix: string) => out.invalid.push({ file, line: 1, reason, fix, whole: true })
+
+  const walk = async (here: string, real: string, chain: ReadonlySet<string>): Promise<void> => {
+    let entries: Dirent[]
+    try {
+      entries = await readdir(here, { withFileTypes: true })
+    } catch (e) {
+      bad(here, `this folder cannot be read (${fsFailure(e)}): Claude Code does not see the agents in it either`, 'make it readable (chmod a+rx) or remove it')
+      return
+    }
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    for (const entry of entries) {
+      const file = path.join(here, entry.name)
+      const md = entry.name.endsWith('.md')
+      let kind: 'file' | 'dir' | string = entry.isDirectory() ? 'dir' : entry.isFile() ? 'file' : otherKind(entry)
+      let target: string | undefined
+      if (entry.isSymbolicLink()) {
+        target = await readlink(file).catch(() => '?')
+        try {
+          const st = await stat(file)
+          kind = st.isDirectory() ? 'dir' : st.isFile() ? 'file' : otherKind(st)
+        } catch (e) {
+          const code = errnoCode(e)
+          const reason =
+            code === 'ELOOP'
+              ? `a symlink loop: ${entry.name} → ${target} leads back to itself`
+              : code === 'ENOENT' || code === 'ENOTDIR'
+                ? `a symlink to ${target}, which does not exist`
+                : `a symlink to ${target}, which cannot be read (${fsFailure(e)})`
+          // A dangling *.md link is an agent file Claude Code drops without a word, and a loop is a loop; any other link to nothing is only noted.
+          if (md || code === 'ELOOP') bad(file, `${reason}: Claude Code passes over it without a word`, 'remove the symlink, or point it at the agent file or folder it should lead to')
+          else out.skipped.push({ file, reason, fix: 'remove the symlink, or point it at what it should lead to' })
+          continue
+        }
+      }
+      if (kind === 'dir') {
+        const realDir = target === undefined ? path.join(real, entry.name) : await realpath(file)
+        if (chain.has(realDir) || real === realDir || real.startsWith(realDir + path.sep)) {
+          bad(file, `a symlink loop: it leads to ${target ?? realDir}, a folder that holds it, so the folder would be read again and again; Claude Code stops at the loop without a word`, 'remove the symlink, or point it at a folder outside the agents folder')
+          continue
+        }
+        await walk(file, realDir, new Set([...chain, realDir]))
+      } else if (!md) continue
+      else if (kind === 'file') out.found.push({ file, real: target === undefined ? path.join(real, entry.name) : await realpath(file), direct: target === undefined && real === path.join(rootReal, path.relative(dir, here)) })
+      else bad(file, `not a regular file but ${kind}: Claude Code reads no agent from it`, 'remove it, or replace it with the agent file')
+    }
+  }
+  await walk(dir, rootReal, new Set([rootReal]))
+  return out
+}
+
+function otherKind(x: { isFIFO(): boolean; isSocket(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean }): string {
+  return x.isFIFO() ? 'a named pipe' : x.isSocket() ? 'a socket' : x.isCharacterDevice() || x.isBlockDevice() ? 'a device' : 'something else'
+}
+
 /**
  * Loads every `*.md` under `dir`, subfolders included, as Claude Code
  * discovers agents (the extension is matched as Claude Code matches it: `.md`,
@@ -116,25 +305,36 @@ function isInvalid(x: Agent | InvalidAgentFile): x is InvalidAgentFile {
  * something a user should have to guess.
  */
 export async function loadCatalogue(dir: string, opts: { skipInvalid?: boolean } = {}): Promise<LoadedCatalogue> {
-  let entries: string[]
-  try {
-    entries = ((await readdir(dir, { recursive: true })) as string[]).filter((f) => f.endsWith('.md')).sort()
-  } catch {
-    throw new InputError([{ file: dir, message: 'the agents folder does not exist or cannot be read', fix: 'pass --agents DIR with a folder of Claude Code subagent .md files' }])
-  }
-  if (entries.length === 0) {
-    throw new InputError([{ file: dir, message: 'the agents folder holds no .md files', fix: 'pass --agents DIR with a folder of Claude Code subagent .md files' }])
+  const { found, invalid, skipped } = await discover(dir)
+  if (found.length + invalid.length === 0) {
+    throw new InputError([{ file: dir, message: 'the agents folder holds no .md files', fix: AGENTS_FIX }])
   }
   const agents: Agent[] = []
-  const invalid: InvalidAgentFile[] = []
-  const skipped: SkippedFile[] = []
-  for (const entry of entries) {
-    const file = path.join(dir, entry)
-    const result = parseAgentFile(file, await readFile(file, 'utf8'))
-    if (!isInvalid(result)) agents.push(result)
-    else if (result.reason === NO_FRONTMATTER) skipped.push({ file, reason: 'not an agent file (no frontmatter)' })
+  const warnings: LoadWarning[] = []
+  // One file reached by two paths (a symlink beside its target) is one agent, as Claude Code lists it once.
+  const byReal = new Map<string, Found>()
+  for (const f of [...found].sort((a, b) => Number(b.direct) - Number(a.direct) || (a.file < b.file ? -1 : a.file > b.file ? 1 : 0))) {
+    const first = byReal.get(f.real)
+    if (first) skipped.push({ file: f.file, reason: `the same file as ${first.file} (through a symlink)`, fix: 'remove one of the two paths' })
+    else byReal.set(f.real, f)
+  }
+  for (const { file } of [...byReal.values()].sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0))) {
+    let bytes: Buffer
+    try {
+      bytes = await readFile(file)
+    } catch (e) {
+      invalid.push({ file, line: 1, reason: `the file cannot be read (${fsFailure(e)}): Claude Code passes over it without a word`, fix: 'make it readable (chmod a+r) or remove it', whole: true })
+      continue
+    }
+    const { result, warnings: odd } = parseAgentBytes(file, bytes)
+    if (!isInvalid(result)) {
+      agents.push(result)
+      warnings.push(...odd)
+    } else if (result.reason === NO_FRONTMATTER) skipped.push({ file, reason: 'not an agent file (no frontmatter)' })
     else invalid.push(result)
   }
+  invalid.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0))
+  skipped.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0))
 
   const problems: Problem[] = []
   const byName = new Map<string, Agent>()
@@ -149,17 +349,30 @@ export async function loadCatalogue(dir: string, opts: { skipInvalid?: boolean }
       })
     } else byName.set(a.name, a)
   }
+  // Names equal but for case: Claude Code lists both, as two agents; a router reading the list may not tell them apart.
+  const byFolded = new Map<string, Agent>()
+  for (const a of byName.values()) {
+    const other = byFolded.get(a.name.toLowerCase())
+    if (other) {
+      warnings.push({ file: a.file, line: a.nameLine, message: `the agent name "${a.name}" differs only in case from "${other.name}" in ${other.file}: Claude Code lists both, as two agents, which a router can hardly tell apart; rename one` })
+    } else byFolded.set(a.name.toLowerCase(), a)
+  }
   if (!opts.skipInvalid) {
-    for (const bad of invalid) problems.push({ file: bad.file, line: bad.line, message: bad.reason, fix: `${bad.fix ?? 'fix the file'}, or pass --skip-invalid to go on without it` })
+    for (const x of invalid) problems.push({ ...placeOf(x), message: x.reason, fix: `${x.fix ?? 'fix the file'}, or pass --skip-invalid to go on without it` })
   }
   if (problems.length > 0) throw new InputError(problems)
   if (agents.length === 0) {
     // Nothing to route over: list why for every file, even under --skip-invalid.
     throw new InputError([
-      ...invalid.map((bad) => ({ file: bad.file, line: bad.line, message: bad.reason, fix: bad.fix ?? 'fix the file' })),
-      ...skipped.map((x) => ({ file: x.file, message: x.reason, fix: 'give it `---` frontmatter with `name:` and `description:`' })),
+      ...invalid.map((x) => ({ ...placeOf(x), message: x.reason, fix: x.fix ?? 'fix the file' })),
+      ...skipped.map((x) => ({ file: x.file, message: x.reason, fix: x.fix ?? 'give it `---` frontmatter with `name:` and `description:`' })),
       { file: dir, message: 'no agent in the folder could be loaded', fix: 'fix the files listed above' },
     ])
   }
-  return { catalogue: buildCatalogue(agents), invalid, skipped }
+  return { catalogue: buildCatalogue(agents), invalid, skipped, warnings }
+}
+
+/** A problem with a whole file (it cannot be read, a symlink to nothing) has no line. */
+function placeOf(x: InvalidAgentFile): { file: string; line?: number } {
+  return x.whole ? { file: x.file } : { file: x.file, line: x.line }
 }

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { z } from 'zod'
 import { didYouMean } from './closest-names.js'
-import { InputError, type Problem } from './input-error.js'
+import { errnoCode, fsFailure, InputError, type Problem } from './input-error.js'
 import { jsonLocator } from './json-file.js'
 
 export const DEFAULT_CONFIG_FILE = 'routecheck.config.json'
@@ -87,8 +87,13 @@ export async function loadConfig(file: string | undefined): Promise<{ config: Co
   let text: string
   try {
     text = await readFile(target, 'utf8')
-  } catch {
-    if (file !== undefined) throw new InputError([{ file, message: 'the config file does not exist or cannot be read', fix: 'check the path given to --config' }])
+  } catch (e) {
+    const code = errnoCode(e)
+    const missing = code === 'ENOENT' || code === 'ENOTDIR'
+    // A routecheck.config.json that is a folder or unreadable is not "no config": its settings would be lost without a word.
+    if (file !== undefined || !missing) {
+      throw new InputError([{ file: target, message: missing ? 'the config file does not exist' : `the config file cannot be read (${fsFailure(e)})`, fix: file !== undefined ? 'check the path given to --config' : `make ${target} a readable JSON file, or remove it` }])
+    }
     // No config: the agents are where Claude Code keeps them, unless the repository has an agents/ folder.
     const claudeAgents = path.join('.claude', 'agents')
     const agents = !existsSync('agents') && existsSync(claudeAgents) ? claudeAgents : undefined

@@ -1,10 +1,10 @@
-import { readFile } from 'node:fs/promises'
+import { readFile, stat } from 'node:fs/promises'
 import path from 'node:path'
 import { CsvError, parse as parseCsv } from 'csv-parse/sync'
 import { z } from 'zod'
 import { sha256 } from './catalogue.js'
 import { didYouMean } from './closest-names.js'
-import { InputError, throwIfProblems, type Problem } from './input-error.js'
+import { errnoCode, fsFailure, InputError, throwIfProblems, type Problem } from './input-error.js'
 import { BUILTIN_AGENTS } from './builtin-agents.js'
 
 /** The gold label meaning "no subagent: the main assistant answers itself". */
@@ -45,9 +45,17 @@ type Place = { line: number; column?: (key: string) => number | undefined }
 export async function loadDataset(file: string, agentNames: readonly string[]): Promise<Dataset> {
   let bytes: Buffer
   try {
+    // A folder, a pipe or a device is no dataset (and a pipe would never end).
+    const st = await stat(file)
+    if (!st.isFile()) {
+      throw new InputError([{ file, message: `the dataset path is ${st.isDirectory() ? 'a folder' : 'neither a file nor a folder'}, not a dataset file`, fix: 'pass --dataset with a .csv or .jsonl file (once per file, for several)' }])
+    }
     bytes = await readFile(file)
-  } catch {
-    throw new InputError([{ file, message: 'the dataset file does not exist or cannot be read', fix: 'check the path given to --dataset or in routecheck.config.json' }])
+  } catch (e) {
+    if (e instanceof InputError) throw e
+    const code = errnoCode(e)
+    const message = code === 'ENOENT' || code === 'ENOTDIR' ? 'the dataset file does not exist' : `the dataset file cannot be read (${fsFailure(e)})`
+    throw new InputError([{ file, message, fix: 'check the path given to --dataset or in routecheck.config.json' }])
   }
   return parseDataset(file, bytes, agentNames)
 }
@@ -72,11 +80,24 @@ function readCsvRows(file: string, bytes: Buffer): Array<{ raw: unknown; place: 
   const lineAt = (offset: number) => lineOf(lineStarts, offset)
   let records: Array<{ record: Record<string, string>; raw: string; info: { bytes: number; columns: Array<{ name: string } | false> | boolean } }>
   try {
-    records = parseCsv(bytes, { columns: true, bom: true, info: true, raw: true, skip_empty_lines: true }) as typeof records
+    // Header names are trimmed: "id, prompt, expected" names the columns id, prompt and expected.
+    records = parseCsv(bytes, { columns: (names: string[]) => names.map((n) => n.trim()), bom: true, info: true, raw: true, skip_empty_lines: true }) as typeof records
   } catch (e) {
     throw new InputError([csvErrorProblem(file, e, bytes, lineAt)])
   }
-  const header = headerOf(bytes)
+  let header: string[]
+  try {
+    header = headerOf(bytes)
+  } catch (e) {
+    throw new InputError([csvErrorProblem(file, e, bytes, lineAt)])
+  }
+  // A column named twice: csv-parse would keep the last one's value without a word.
+  const twice = header.flatMap((name, i) => (name !== '' && header.indexOf(name) !== i ? [[header.indexOf(name) + 1, i + 1, name] as const] : []))
+  if (twice.length > 0) {
+    throw new InputError(
+      twice.map(([first, again, name]) => ({ file, line: 1, message: `the header row names the column "${name}" twice: columns ${first} and ${again}`, fix: `keep one "${name}" column: merge the two, or rename or delete one` })),
+    )
+  }
   const missing = REQUIRED_COLUMNS.filter((c) => !header.includes(c))
   if (missing.length > 0) {
     throw new InputError([{ file, line: 1, message: `missing column${missing.length > 1 ? 's' : ''} ${missing.map((c) => `"${c}"`).join(', ')} in the header row (found: ${header.join(', ')})`, fix: 'the first row must name the columns: id,prompt,expected (and optionally tags,note)' }])
@@ -177,7 +198,7 @@ function validateRows(file: string, rows: Array<{ raw: unknown; place: Place }>,
     if (id === '') fail('id', 'empty id', fixFor('id'))
     else if (seen.has(id)) fail('id', `duplicate id "${id}" (first used on line ${seen.get(id)})`, 'give every case a unique id: rename one of the two')
     else seen.set(id, place.line)
-    if (row.prompt.trim() === '') fail('prompt', `empty prompt${id ? ` in case "${id}"` : ''}`, fixFor('prompt'))
+    if (isBlank(row.prompt)) fail('prompt', `empty prompt${id ? ` in case "${id}"` : ''}`, fixFor('prompt'))
     if (expected.length === 0) fail('expected', 'empty expected', fixFor('expected'))
     if (expected.includes(NONE) && expected.length > 1) {
       fail('expected', `"${NONE}" is mixed with agent names (${expected.join('|')})`, `"${NONE}" means no subagent should be used; write it alone, or list only agents`)
@@ -193,6 +214,14 @@ function validateRows(file: string, rows: Array<{ raw: unknown; place: Place }>,
   if (rows.length === 0) problems.push({ file, message: 'the dataset has no cases', fix: 'add rows under the header: id,prompt,expected' })
   throwIfProblems(problems)
   return cases
+}
+
+/** Zero-width characters a prompt can hold and still say nothing: U+200B–U+200D, U+2060, U+FEFF. */
+const ZERO_WIDTH = /[\u200b-\u200d\u2060\ufeff]/g
+
+/** Empty once whitespace and zero-width characters are removed. */
+export function isBlank(text: string): boolean {
+  return text.replace(ZERO_WIDTH, '').trim() === ''
 }
 
 function splitList(v: string | readonly string[]): string[] {

@@ -14,6 +14,8 @@ export type Frontmatter = {
   keyLines: Record<string, number>
   /** the line where a `---` inside a value ended the frontmatter early, as Claude Code reads it */
   cutAt?: number
+  /** the 1-based line of the closing `---`: the body starts on the next one */
+  closeLine: number
 }
 
 export type FrontmatterFailure = { line: number; reason: string; fix: string }
@@ -36,6 +38,16 @@ export function readFrontmatter(text: string): Frontmatter | FrontmatterFailure 
   // ("foo---bar" reads as "foo"; `routecheck agents --verify` shows it), so routecheck does too.
   const rest = clean.slice(firstBreak + (clean[firstBreak] === '\r' ? 2 : 1))
   const close = rest.indexOf('---')
+  // A NUL byte in the frontmatter: Claude Code drops the file (`routecheck agents --verify` shows it), where
+  // the yaml package would read on. It is the mark of a binary file, or of text saved as UTF-16.
+  const nul = rest.slice(0, close === -1 ? undefined : close).indexOf('\0')
+  if (nul !== -1) {
+    return {
+      line: rest.slice(0, nul).split('\n').length + 1,
+      reason: 'a NUL byte in the frontmatter: the file is binary, not text, and Claude Code drops it',
+      fix: 'save the file as UTF-8 text, or move it out of the agents folder if it is no agent file',
+    }
+  }
   if (close === -1) {
     return {
       line: 1,
@@ -54,7 +66,7 @@ export function readFrontmatter(text: string): Frontmatter | FrontmatterFailure 
     if (key !== undefined && keyLines[key] === undefined) keyLines[key] = i + 2
   })
 
-  const cut = onItsOwnLine ? {} : { cutAt: closeLine }
+  const cut = onItsOwnLine ? { closeLine } : { closeLine, cutAt: closeLine }
   const first = tryYaml(yamlLines.join('\n'))
   if (first.ok) return finish(first.value, body, false, keyLines, cut)
   const retried = tryYaml(quoteRiskyValues(yamlLines).join('\n'))
@@ -92,7 +104,7 @@ function tryYaml(source: string): YamlResult {
   }
 }
 
-function finish(value: unknown, body: string, quotingRetry: boolean, keyLines: Record<string, number>, cut: { cutAt?: number }): Frontmatter | FrontmatterFailure {
+function finish(value: unknown, body: string, quotingRetry: boolean, keyLines: Record<string, number>, cut: { closeLine: number; cutAt?: number }): Frontmatter | FrontmatterFailure {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     return { line: 2, reason: 'the frontmatter is not a list of `key: value` pairs', fix: 'write `name: …` and `description: …` lines between the `---` lines' }
   }

@@ -50,3 +50,32 @@ export function throwIfProblems(problems: Problem[], limit = 25): void {
   shown.push({ file: first.file, message: `…and ${problems.length - limit} more problems like these` })
   throw new InputError(shown)
 }
+
+/** The code of a file-system error (ENOENT, EACCES, …), if it is one. */
+export function errnoCode(e: unknown): string | undefined {
+  const code = (e as { code?: unknown } | null)?.code
+  return e instanceof Error && typeof code === 'string' ? code : undefined
+}
+
+/** A file-system error in a few words, for a message. */
+export function fsFailure(e: unknown): string {
+  switch (errnoCode(e)) {
+    case 'ENOENT':
+      return 'it does not exist'
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied'
+    case 'EISDIR':
+      return 'it is a folder, not a file'
+    case 'ENOTDIR':
+      return 'a part of the path is a file, not a folder'
+    case 'ELOOP':
+      return 'a symlink loop'
+    case 'ENAMETOOLONG':
+      return 'the path is too long'
+    default: {
+      const code = errnoCode(e)
+      return code ? `${code}: ${(e as Error).message}` : String(e)
+    }
+  }
+}

@@ -1,8 +1,8 @@
-import { closeSync, ftruncateSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs'
+import { closeSync, ftruncateSync, mkdirSync, openSync, readFileSync, statSync, writeSync } from 'node:fs'
 import path from 'node:path'
 import { z } from 'zod'
 import { sha256 } from '../load/catalogue.js'
-import { InputError } from '../load/input-error.js'
+import { errnoCode, fsFailure, InputError } from '../load/input-error.js'
 import { decisionSchema, type Decision } from './router.js'
 
 /**
@@ -42,13 +42,15 @@ export function journalPath(cacheDir: string, cacheKey: string, catalogueFingerp
 /** Opens (or starts) the journal. `readOnly` looks without writing anything, for --dry-run. */
 export function openJournal(cacheDir: string, cacheKey: string, catalogueFingerprint: string, opts: { readOnly?: boolean } = {}): Journal {
   const file = journalPath(cacheDir, cacheKey, catalogueFingerprint)
+  checkJournalPaths(cacheDir, file)
   const entries = new Map<string, Decision>()
   const skippedLines: number[] = []
   let repairedTail = false
   let text = ''
   try {
     text = readFileSync(file, 'utf8')
-  } catch {
+  } catch (e) {
+    if (errnoCode(e) !== 'ENOENT') throw cannotUse(file, 'the run journal', e)
     // no journal yet
   }
 
@@ -56,9 +58,13 @@ export function openJournal(cacheDir: string, cacheKey: string, catalogueFingerp
     // A last line without its newline was cut off mid-write: drop it so the next append starts clean.
     if (!text.endsWith('\n') && !opts.readOnly) {
       const keep = text.lastIndexOf('\n') + 1
-      const fd = openSync(file, 'r+')
-      ftruncateSync(fd, Buffer.byteLength(text.slice(0, keep)))
-      closeSync(fd)
+      try {
+        const fd = openSync(file, 'r+')
+        ftruncateSync(fd, Buffer.byteLength(text.slice(0, keep)))
+        closeSync(fd)
+      } catch (e) {
+        throw cannotUse(file, 'the run journal', e)
+      }
       text = text.slice(0, keep)
       repairedTail = true
     }
@@ -80,8 +86,13 @@ export function openJournal(cacheDir: string, cacheKey: string, catalogueFingerp
   if (opts.readOnly) {
     return { file, loaded: entries.size, repairedTail, skippedLines, get, append: () => {}, close: () => {} }
   }
-  mkdirSync(cacheDir, { recursive: true })
-  const fd = openSync(file, 'a')
+  let fd: number
+  try {
+    mkdirSync(cacheDir, { recursive: true })
+    fd = openSync(file, 'a')
+  } catch (e) {
+    throw cannotUse(file, 'the run journal', e)
+  }
   if (text.length === 0) writeSync(fd, `${JSON.stringify({ routecheckJournal: 1, cacheKey, catalogue: catalogueFingerprint, created: new Date().toISOString() })}\n`)
   return {
     file,
@@ -96,6 +107,52 @@ export function openJournal(cacheDir: string, cacheKey: string, catalogueFingerp
     },
     close: () => closeSync(fd),
   }
+}
+
+const NO_CACHE = 'or run with --no-cache'
+const WORDS = { file: 'a file', dir: 'a folder', other: 'neither a file nor a folder' } as const
+
+/**
+ * The cache folder must be a folder (or not exist yet) and the journal a file
+ * (or not exist yet): anything else is bad input naming the path, found
+ * before a request is sent or a file written.
+ */
+function checkJournalPaths(cacheDir: string, file: string): void {
+  const dir = kindOf(cacheDir)
+  if (dir !== undefined && dir !== 'dir') {
+    const what = dir === 'under-file' ? `lies under ${fileOnTheWay(cacheDir)}, which is a file, not a folder` : `is ${WORDS[dir]}, not a folder`
+    throw new InputError([{ file: cacheDir, message: `the cache folder (config "cacheDir") ${what}`, fix: `remove or rename that file, set "cacheDir" in routecheck.config.json to a folder, ${NO_CACHE}` }])
+  }
+  const journal = dir === 'dir' ? kindOf(file) : undefined
+  if (journal !== undefined && journal !== 'file') {
+    throw new InputError([{ file, message: `the run journal is ${journal === 'under-file' ? 'inside a file' : WORDS[journal]}, not a file`, fix: `remove it (the requests it would hold are sent again), ${NO_CACHE}` }])
+  }
+}
+
+/** The first part of the path that is a file. */
+function fileOnTheWay(p: string): string {
+  let at = path.dirname(p)
+  while (kindOf(at) === 'under-file' && path.dirname(at) !== at) at = path.dirname(at)
+  return at
+}
+
+/** What is at a path: nothing (undefined), a file, a folder, something else, or a file where a folder on the way should be. */
+function kindOf(p: string): keyof typeof WORDS | 'under-file' | undefined {
+  try {
+    const st = statSync(p)
+    return st.isFile() ? 'file' : st.isDirectory() ? 'dir' : 'other'
+  } catch (e) {
+    const code = errnoCode(e)
+    if (code === 'ENOENT') return undefined
+    if (code === 'ENOTDIR') return 'under-file'
+    throw cannotUse(p, 'the cache folder', e)
+  }
+}
+
+/** A file-system error as bad input naming the path; any other error as it is. */
+function cannotUse(p: string, what: string, e: unknown): unknown {
+  if (errnoCode(e) === undefined) return e
+  return new InputError([{ file: p, message: `${what} cannot be used (${fsFailure(e)})`, fix: `check the path and its permissions, set "cacheDir" in routecheck.config.json, ${NO_CACHE}` }])
 }
 
 function safeJson(line: string): unknown {

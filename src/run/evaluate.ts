@@ -106,6 +106,7 @@ export async function prepareEval(options: EvalOptions, env: Pick<RunEnv, 'warn'
   const loaded = await loadCatalogue(plan.agentsDir, { skipInvalid: opts.skipInvalid ?? options.skipInvalid ?? false })
   for (const bad of loaded.invalid) env.warn(`warning: skipped ${bad.file}:${bad.line}: ${bad.reason}\n`)
   for (const x of loaded.skipped) env.warn(`note: ${x.file} is ${x.reason}; passed over, as Claude Code does\n`)
+  for (const w of loaded.warnings) env.warn(`warning: ${w.file}${w.line !== undefined ? `:${w.line}` : ''}: ${w.message}\n`)
   const names = [...new Set([...loaded.catalogue.agents.map((a) => a.name), ...(opts.alsoKnownAgents ?? [])])]
   const datasets: Dataset[] = []
   for (const file of plan.datasets) datasets.push(await loadDataset(file, names))
