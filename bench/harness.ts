@@ -9,9 +9,9 @@ import { routeCases } from '../src/route/run.js'
 const here = path.dirname(fileURLToPath(import.meta.url))
 const root = path.join(here, '..')
 
-/** Starts bench/serve.ts in another process, so the server's work does not share the client's event loop. */
-async function startServer(delayMs: number): Promise<{ url: string; stop: () => void }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(here, 'serve.ts'), String(delayMs)], { stdio: ['ignore', 'pipe', 'inherit'] })
+/** Starts bench/serve.ts (or another server script of bench/) in another process, so the server's work does not share the client's event loop. */
+export async function startServer(delayMs: number, script = 'serve.ts'): Promise<{ url: string; stop: () => void }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(here, script), String(delayMs)], { stdio: ['ignore', 'pipe', 'inherit'] })
   const url = await new Promise<string>((resolve, reject) => {
     child.stdout.once('data', (d: Buffer) => resolve(d.toString().trim()))
     child.once('exit', (code) => reject(new Error(`server exited ${code}`)))
@@ -30,7 +30,7 @@ export async function benchHarness(concurrency: number, n = 2000, delayMs = 50):
   try {
     const { catalogue } = await loadCatalogue(path.join(root, 'agents'))
     const cases: Case[] = Array.from({ length: n }, (_, i) => ({ id: `h${i}`, prompt: `my goroutines leak when the grpc client cancels (request ${i})`, expected: ['golang-pro'], tags: [], line: i + 2 }))
-    const router = createAnthropicRouter({ timeoutMs: 60_000, env: { ANTHROPIC_BASE_URL: server.url, ANTHROPIC_API_KEY: 'bench' } })
+    const router = await createAnthropicRouter({ style: 'template', timeoutMs: 60_000, env: { ANTHROPIC_BASE_URL: server.url, ANTHROPIC_API_KEY: 'bench' } })
     const cpu = process.cpuUsage()
     const started = performance.now()
     const attempts = await routeCases(cases, catalogue, router, { repeats: 1, concurrency, timeoutMs: 60_000, warmUp: true })

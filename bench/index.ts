@@ -17,6 +17,7 @@ import { benchLexical } from './lexical.js'
 import { benchOverlap } from './overlap.js'
 import { benchPipeline } from './pipeline.js'
 import { benchReport } from './report.js'
+import { benchEngine, benchReplay } from './replay.js'
 
 type Row = Record<string, number | string>
 const CASES: Record<string, () => Row | Promise<Row>> = {
@@ -24,6 +25,11 @@ const CASES: Record<string, () => Row | Promise<Row>> = {
   'harness:c8': () => benchHarness(8),
   'harness:c32': () => benchHarness(32),
   'harness:c64': () => benchHarness(64),
+  'replay:c32': () => benchReplay(32),
+  'replay:c32:test-server': () => benchReplay(32, 'test', 500),
+  'engine:c1': () => benchEngine(1),
+  'engine:c4': () => benchEngine(4),
+  'engine:c8': () => benchEngine(8),
   'lexical:15': () => benchLexical(15),
   'lexical:200': () => benchLexical(200),
   'lexical:1000': () => benchLexical(1000),

@@ -8,7 +8,10 @@ import { faultOnFirstAttempt, parseAgentLines, startMessagesServer, type Message
 /**
  * The anthropic router against a real HTTP server speaking the Messages API,
  * through the real SDK and the real CLI. The server answers by a fixed rule,
- * so two runs can be compared decision by decision.
+ * so two runs can be compared decision by decision. Tests of the request's
+ * shape, of a malformed Agent call and of the budget use --style template,
+ * routecheck's own request; the default style's replay of Claude Code's
+ * request is tested in anthropic-replay.test.ts.
  */
 let server: MessagesServer | undefined
 afterEach(async () => {
@@ -28,7 +31,7 @@ describe('anthropic router: faults, retries and the prompt cache', () => {
   it('routing.csv with 20% of first attempts failing decides every case as a fault-free run does, and counts the retries', async () => {
     const dir = await tempProject({ datasets: true })
     const clean = await serve()
-    const args = ['eval', '--router', 'anthropic', '--dataset', 'datasets/routing.csv', '--repeats', '1', '--concurrency', '16', '--timeout', '2', '--no-cache']
+    const args = ['eval', '--router', 'anthropic', '--style', 'template', '--dataset', 'datasets/routing.csv', '--repeats', '1', '--concurrency', '16', '--timeout', '2', '--no-cache']
     const first = await runCli([...args, '--out', 'clean'], { cwd: dir, env: envFor(clean) })
     expect(first.code).toBe(0)
     await clean.close()
@@ -53,7 +56,7 @@ describe('anthropic router: faults, retries and the prompt cache', () => {
     expect(second.stdout).toMatch(new RegExp(`requests 352 sent \\(${b.requests.retries} retries\\)`))
   })
 
-  it.each(['claude-code', 'classifier'] as const)('%s style: identical catalogue-prefix bytes with cache_control in every request, listing every agent', async (style) => {
+  it.each(['template', 'classifier'] as const)('%s style: identical catalogue-prefix bytes with cache_control in every request, listing every agent', async (style) => {
     const dir = await tempProject({ datasets: true })
     const s = await serve()
     const r = await runCli(['eval', '--router', 'anthropic', '--style', style, '--dataset', 'datasets/python-backend.csv', '--repeats', '1', '--out', 'run', '--no-cache'], { cwd: dir, env: envFor(s) })
@@ -63,7 +66,7 @@ describe('anthropic router: faults, retries and the prompt cache', () => {
     expect(prefixes.size).toBe(1)
     const body = s.requests[0]!.body
     const agentNames = (await readdir(path.join(dir, 'agents'))).map((f) => f.replace(/\.md$/, '')).sort()
-    if (style === 'claude-code') {
+    if (style === 'template') {
       expect(body.tools).toHaveLength(1)
       expect(body.tools[0].name).toBe('Agent')
       expect(body.tools[0].cache_control).toEqual({ type: 'ephemeral' })
@@ -98,7 +101,7 @@ describe('anthropic router: faults, retries and the prompt cache', () => {
     })
     const byPrompt = (p: string) => (p.startsWith('goroutine') ? 'unknown_agent' : p.startsWith('swiftui') ? 'no_tool_call' : 'bad_tool_input')
     const s = await serve({ fault: ({ prompt }) => byPrompt(prompt) })
-    const r = await runCli(['eval', '--router', 'anthropic', '--dataset', 'cases.csv', '--repeats', '1', '--out', 'run', '--no-cache'], { cwd: dir, env: envFor(s) })
+    const r = await runCli(['eval', '--router', 'anthropic', '--style', 'template', '--dataset', 'cases.csv', '--repeats', '1', '--out', 'run', '--no-cache'], { cwd: dir, env: envFor(s) })
     expect(r.code).toBe(3)
     const summary = await summaryOf(dir)
     expect(summary.cases[0]).toMatchObject({ decision: 'ghost-agent', invalid: true, correct: false })
@@ -220,7 +223,7 @@ describe('anthropic router: failures that stop a run, dry runs and budgets', () 
   it('--max-cost stops before the budget is passed, keeps finished work, and a second run finishes the rest', async () => {
     const dir = await tempProject({ datasets: true })
     const s = await serve()
-    const args = ['eval', '--router', 'anthropic', '--dataset', 'datasets/python-backend.csv', '--repeats', '1', '--concurrency', '4', '--out', 'run']
+    const args = ['eval', '--router', 'anthropic', '--style', 'template', '--dataset', 'datasets/python-backend.csv', '--repeats', '1', '--concurrency', '4', '--out', 'run']
     const r = await runCli([...args, '--max-cost', '0.02'], { cwd: dir, env: envFor(s) })
     expect(r.code).toBe(3)
     expect(r.stderr).toMatch(/stopped before passing --max-cost 0.02 USD: \d+ request\(s\) not sent/)

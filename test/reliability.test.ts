@@ -38,11 +38,13 @@ async function journalFile(dir: string): Promise<string> {
 }
 
 describe('reliability', () => {
+  // The template style: these tests are about the run engine and the journal, and count a malformed Agent call as a retry
+  // (a replay of Claude Code's request reads it as Claude Code does: general-purpose). The replay: anthropic-replay.test.ts.
   it('a soak of 5,000 requests with 20% first-attempt faults of every kind loses nothing and decides every case', async () => {
     const dir = await tempProject()
     await writeFiles(dir, { 'soak.csv': syntheticCases(5000) })
     server = await startMessagesServer({ retryAfter: '0.01', slowMs: 5000, fault: faultOnFirstAttempt(0.2, [...FAULTS]) })
-    const r = await runCli(['eval', '--router', 'anthropic', '--dataset', 'soak.csv', '--repeats', '1', '--concurrency', '32', '--timeout', '2', '--out', 'run', '--json'], {
+    const r = await runCli(['eval', '--router', 'anthropic', '--style', 'template', '--dataset', 'soak.csv', '--repeats', '1', '--concurrency', '32', '--timeout', '2', '--out', 'run', '--json'], {
       cwd: dir,
       env: { ANTHROPIC_BASE_URL: server.url, ANTHROPIC_API_KEY: 'k' },
     })
@@ -70,7 +72,7 @@ describe('reliability', () => {
     await writeFiles(dir, { 'cases.csv': syntheticCases(400) })
     server = await startMessagesServer({ delayMs: 2 })
     const env = { ANTHROPIC_BASE_URL: server.url, ANTHROPIC_API_KEY: 'k' }
-    const args = ['eval', '--router', 'anthropic', '--dataset', 'cases.csv', '--repeats', '1', '--concurrency', '8']
+    const args = ['eval', '--router', 'anthropic', '--style', 'template', '--dataset', 'cases.csv', '--repeats', '1', '--concurrency', '8']
     const [a, b] = await Promise.all([runInBackground([...args, '--out', 'a'], dir, env), runInBackground([...args, '--out', 'b'], dir, env)])
     expect([a.code, b.code]).toEqual([0, 0])
     const lines = (await readFile(await journalFile(dir), 'utf8')).trimEnd().split('\n')
@@ -91,7 +93,7 @@ describe('reliability', () => {
     await writeFiles(dir, { 'cases.csv': syntheticCases(30) })
     server = await startMessagesServer()
     const env = { ANTHROPIC_BASE_URL: server.url, ANTHROPIC_API_KEY: 'k' }
-    const args = ['eval', '--router', 'anthropic', '--dataset', 'cases.csv', '--repeats', '1', '--out', 'run']
+    const args = ['eval', '--router', 'anthropic', '--style', 'template', '--dataset', 'cases.csv', '--repeats', '1', '--out', 'run']
     expect((await runCli(args, { cwd: dir, env })).code).toBe(0)
     const file = await journalFile(dir)
     const size = (await stat(file)).size
@@ -111,7 +113,7 @@ describe('reliability', () => {
     await writeFiles(dir, { 'cases.csv': syntheticCases(10) })
     server = await startMessagesServer()
     const env = { ANTHROPIC_BASE_URL: server.url, ANTHROPIC_API_KEY: 'k' }
-    const args = ['eval', '--router', 'anthropic', '--dataset', 'cases.csv', '--repeats', '1', '--out', 'run']
+    const args = ['eval', '--router', 'anthropic', '--style', 'template', '--dataset', 'cases.csv', '--repeats', '1', '--out', 'run']
     expect((await runCli(args, { cwd: dir, env })).code).toBe(0)
     const file = await journalFile(dir)
     const lines = (await readFile(file, 'utf8')).split('\n')

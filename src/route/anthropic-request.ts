@@ -6,15 +6,20 @@ import { RouterError, type Decision } from './router.js'
 import type { RouterStyle } from '../load/config.js'
 
 /**
- * The Messages API requests the anthropic router sends, and how it reads the
- * replies. Pure: no client, no clock. The catalogue part of a request is
- * built once per catalogue and reused, so it is byte-identical in every
- * request of a run and the prompt cache pays for it once.
+ * The Messages API requests the anthropic router builds itself (styles
+ * template and classifier; claude-code replays Claude Code's own, see
+ * replay.ts), and how it reads the replies. Pure: no client, no clock. The
+ * catalogue part of a request is built once per catalogue and reused, so it
+ * is byte-identical in every request of a run and the prompt cache pays for
+ * it once.
  */
+
+/** The styles whose request routecheck writes itself. */
+export type MessagesStyle = Exclude<RouterStyle, 'claude-code'>
 
 export type RequestSettings = {
   model: string
-  style: RouterStyle
+  style: MessagesStyle
   /** the Agent tool's wording, with {{agents}} where the agent lines go */
   template: string
   maxTokens: number
@@ -22,6 +27,7 @@ export type RequestSettings = {
 }
 type Params = Anthropic.MessageCreateParamsNonStreaming
 
+/** The template style's system prompt: a stand-in for Claude Code's, which is ~28,000 characters. */
 const CLAUDE_CODE_SYSTEM =
   'You are an interactive assistant for software engineering work, running in the user\'s terminal. ' +
   'Use the tools available to you to help the user; answer directly when no tool is needed.'
@@ -56,7 +62,7 @@ const EPHEMERAL = { type: 'ephemeral' } as const
 /** The part of every request that depends only on the catalogue and settings. */
 export function buildRequestPrefix(catalogue: Catalogue, s: RequestSettings): Omit<Params, 'messages'> {
   const sampling = s.temperature === undefined ? {} : { temperature: s.temperature }
-  if (s.style === 'claude-code') {
+  if (s.style === 'template') {
     return {
       model: s.model,
       max_tokens: s.maxTokens,
@@ -123,16 +129,16 @@ const agentToolInput = z.object({ subagent_type: z.string().min(1) })
 const routeToolInput = z.object({ agent: z.string().min(1), runnerUp: z.string().optional(), confidence: z.number().min(0).max(1).optional() })
 
 /** Reads a reply into a decision. A malformed tool call is a retryable `bad_output`. */
-export function readReply(style: RouterStyle, message: Pick<Anthropic.Message, 'content' | 'usage'>, latencyMs: number): Decision {
+export function readReply(style: MessagesStyle, message: Pick<Anthropic.Message, 'content' | 'usage'>, latencyMs: number): Decision {
   const usage = {
     inputTokens: message.usage?.input_tokens ?? 0,
     outputTokens: message.usage?.output_tokens ?? 0,
     cacheReadTokens: message.usage?.cache_read_input_tokens ?? 0,
     cacheWriteTokens: message.usage?.cache_creation_input_tokens ?? 0,
   }
-  const toolName = style === 'claude-code' ? 'Agent' : 'route'
+  const toolName = style === 'template' ? 'Agent' : 'route'
   const call = message.content.find((b): b is Anthropic.ToolUseBlock => b.type === 'tool_use' && b.name === toolName)
-  if (style === 'claude-code') {
+  if (style === 'template') {
     if (!call) return { agent: NONE, usage, latencyMs } // no delegation: the main assistant answers
     const input = agentToolInput.safeParse(call.input)
     if (!input.success) throw new RouterError('bad_output', `the model called the Agent tool without a subagent_type: ${JSON.stringify(call.input).slice(0, 200)}`)

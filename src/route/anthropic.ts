@@ -3,7 +3,8 @@ import Anthropic from '@anthropic-ai/sdk'
 import type { Catalogue } from '../load/catalogue.js'
 import { sha256 } from '../load/catalogue.js'
 import { UsageError } from '../load/input-error.js'
-import { buildRequest, buildRequestPrefix, readReply, requestBodyText, type RequestSettings } from './anthropic-request.js'
+import { buildRequest, buildRequestPrefix, readReply, requestBodyText, type MessagesStyle, type RequestSettings } from './anthropic-request.js'
+import { SDK_PACKAGE } from './claude-code/engine.js'
 import { createNodeFetch } from './node-fetch.js'
 import { RouterError, type Router } from './router.js'
 import type { RouterStyle } from '../load/config.js'
@@ -14,15 +15,27 @@ export const DEFAULT_TEMPLATE_FILE = new URL('../../templates/claude-code-agent-
 
 export type AnthropicOptions = {
   model?: string
+  /** unset: claude-code, or template (with a warning) where the Agent SDK is not installed */
   style?: RouterStyle
-  /** path to a replacement for the claude-code style's Agent tool wording */
+  /** path to a replacement for the template style's Agent tool wording */
   template?: string
   maxTokens?: number
   temperature?: number
   timeoutMs: number
   env?: Readonly<Record<string, string | undefined>>
-  /** build requests without a key: for --dry-run, which sends nothing */
+  /** build requests without a key: for --dry-run, which sends nothing (and stores nothing) */
   dryRun?: boolean
+  /** the run's catalogue: the claude-code style captures Claude Code's request for it before the first case */
+  catalogue?: Catalogue
+  /** where the claude-code style stores captured requests and finds them again (the run journal's folder) */
+  cacheDir?: string
+  /** capture Claude Code's request afresh instead of reusing a stored one (--no-cache) */
+  noCache?: boolean
+  /** the Claude Code to capture from, and a project to capture in (the claude-code router's settings) */
+  claudeBin?: string
+  workspace?: string
+  /** one line for the user (stderr in the CLI) */
+  warn?: (text: string) => void
 }
 
 /** Checks the key before anything is sent: one sentence, not a stack trace. */
@@ -47,28 +60,61 @@ export function readTemplate(file?: string): string {
   return text
 }
 
-/** Output tokens per request, for estimates: a claude-code call writes a brief for the subagent, a classifier call a few fields. */
-const ESTIMATED_OUTPUT_TOKENS: Record<RouterStyle, number> = { 'claude-code': 150, classifier: 40 }
+/** Output tokens per request, for estimates: a template call writes a brief for the subagent, a classifier call a few fields. */
+const ESTIMATED_OUTPUT_TOKENS: Record<MessagesStyle, number> = { template: 150, classifier: 40 }
 
 /**
- * Claude as the router, through @anthropic-ai/sdk. The SDK's own retries are
- * off: the run engine retries, so it can count retries and honour
- * retry-after for every router alike.
+ * Claude as the router, through @anthropic-ai/sdk. Style claude-code replays
+ * Claude Code's own request (replay.ts); template and classifier build
+ * routecheck's own. Where the Agent SDK is missing, an unset style falls back
+ * to template with one warning line (the router id then says "template", in
+ * every report); a style of claude-code asked for by name is an error instead,
+ * since the user wanted Claude Code's own request and would not get it.
  */
-export function createAnthropicRouter(opts: AnthropicOptions): Router {
-  const env = opts.env ?? process.env
-  const settings: RequestSettings = {
-    model: opts.model ?? DEFAULT_MODEL,
-    style: opts.style ?? 'claude-code',
-    template: readTemplate(opts.template),
-    maxTokens: opts.maxTokens ?? 1024,
-    ...(opts.temperature !== undefined ? { temperature: opts.temperature } : {}),
+export async function createAnthropicRouter(opts: AnthropicOptions): Promise<Router> {
+  // A configured template is checked whatever the style: bad input is reported before anything runs.
+  if (opts.template !== undefined) readTemplate(opts.template)
+  const style = opts.style ?? 'claude-code'
+  if (style !== 'claude-code') return createMessagesRouter({ ...opts, style })
+  const connection = clientSettings(opts) // key and base URL first: a missing key stops the run before any capture
+  // Loaded only for this style: the replay's module pulls in the engine's.
+  const replay = await import('./replay.js')
+  const missing = await replay.replayUnavailable(opts.claudeBin, opts.env ?? process.env)
+  if (missing === undefined) return replay.createReplayRouter({ ...opts, ...connection, model: opts.model ?? DEFAULT_MODEL })
+  if (opts.style === 'claude-code') {
+    throw new UsageError(`--style claude-code replays Claude Code's own request, which needs the Claude Agent SDK, but ${missing}: run \`npm install ${SDK_PACKAGE}\`, or pick --style template for routecheck's approximation`)
   }
+  opts.warn?.(`warning: ${missing}, so the anthropic router uses --style template, routecheck's approximation of Claude Code's request (\`npm install ${SDK_PACKAGE}\` to replay Claude Code's own)\n`)
+  return createMessagesRouter({ ...opts, style: 'template' })
+}
+
+export type ClientSettings = { client: Anthropic; baseURL: string | undefined }
+
+/** The SDK client every style sends through: the key (none for a dry run), the base URL, no SDK retries, the node:http fetch. */
+export function clientSettings(opts: Pick<AnthropicOptions, 'env' | 'dryRun' | 'timeoutMs'>): ClientSettings {
+  const env = opts.env ?? process.env
   const credentials = opts.dryRun ? { apiKey: 'dry-run', authToken: null } : requireApiKey(env)
   const baseURL = env.ANTHROPIC_BASE_URL?.trim() || undefined
   if (baseURL !== undefined && !URL.canParse(baseURL)) throw new UsageError(`ANTHROPIC_BASE_URL is not a URL: "${baseURL}"`)
   // An empty ANTHROPIC_BASE_URL means "unset"; the SDK would read it as a URL, so name the default.
   const client = new Anthropic({ ...credentials, baseURL: baseURL ?? 'https://api.anthropic.com', maxRetries: 0, timeout: opts.timeoutMs, fetch: createNodeFetch() })
+  return { client, baseURL }
+}
+
+/**
+ * The template and classifier styles: routecheck's own requests. The SDK's
+ * own retries are off: the run engine retries, so it can count retries and
+ * honour retry-after for every router alike.
+ */
+export function createMessagesRouter(opts: AnthropicOptions & { style: MessagesStyle }): Router {
+  const settings: RequestSettings = {
+    model: opts.model ?? DEFAULT_MODEL,
+    style: opts.style,
+    template: readTemplate(opts.template),
+    maxTokens: opts.maxTokens ?? 1024,
+    ...(opts.temperature !== undefined ? { temperature: opts.temperature } : {}),
+  }
+  const { client, baseURL } = clientSettings(opts)
   const prefixes = new WeakMap<Catalogue, { prefix: ReturnType<typeof buildRequestPrefix>; json: string }>()
   const prefixFor = (catalogue: Catalogue) => {
     let built = prefixes.get(catalogue)
@@ -121,6 +167,14 @@ export function classifyError(e: unknown, model: string, baseURL: string | undef
     const type = (e.error as { error?: { type?: string; message?: string } } | undefined)?.error?.type ?? ''
     const detail = (e.error as { error?: { message?: string } } | undefined)?.error?.message ?? e.message
     const message = `HTTP ${status}${type ? ` ${type}` : ''}: ${detail}`
+    // An `error` event inside a streamed reply (the HTTP status was 200): its type says what went wrong.
+    if (e.status === undefined) {
+      const streamed = `error event in the reply stream${type ? ` (${type})` : ''}: ${detail}`
+      if (type === 'overloaded_error') return new RouterError('overloaded', streamed)
+      if (type === 'rate_limit_error') return new RouterError('rate_limit', streamed)
+      if (type === 'invalid_request_error') return new RouterError('bad_request', streamed, { retryable: false })
+      return new RouterError('server', streamed)
+    }
     if (status === 401 || status === 403) return new RouterError('auth', `${where} refused the API key (${message}); check ANTHROPIC_API_KEY`, { fatal: true })
     if (status === 404) return new RouterError('not_found', `${where} does not know model "${model}" (${message}); pick another with --model`, { fatal: true })
     if (status === 429) return new RouterError('rate_limit', message, retryAfter(e.headers))

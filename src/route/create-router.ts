@@ -1,5 +1,6 @@
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
+import type { Catalogue } from '../load/catalogue.js'
 import type { Config, RouterStyle } from '../load/config.js'
 import { UsageError } from '../load/input-error.js'
 import { createAnthropicRouter } from './anthropic.js'
@@ -14,6 +15,14 @@ export type RouterSettings = Pick<Config, 'lexical' | 'anthropic' | 'claudeCode'
   dryRun: boolean
   /** where keys and base URLs come from (the process's environment in the CLI) */
   env: Readonly<Record<string, string | undefined>>
+  /** the catalogue the run routes: the anthropic router captures Claude Code's request for it up front */
+  catalogue?: Catalogue
+  /** the run journal's folder, where the anthropic router also keeps captured requests */
+  cacheDir?: string
+  /** --no-cache: reuse nothing stored */
+  noCache?: boolean
+  /** one line for the user (stderr in the CLI) */
+  warn?: (text: string) => void
 }
 
 /** `lexical`, `anthropic`, or a path to a module whose default export is a Router factory. */
@@ -28,6 +37,13 @@ export async function createRouter(spec: string, settings: RouterSettings): Prom
       timeoutMs: settings.timeoutMs,
       dryRun: settings.dryRun,
       env: settings.env,
+      // The claude-code style captures Claude Code's request with the claude-code router's binary and workspace.
+      ...(settings.claudeCode.bin ? { claudeBin: settings.claudeCode.bin } : {}),
+      ...(settings.claudeCode.workspace ? { workspace: settings.claudeCode.workspace } : {}),
+      ...(settings.catalogue ? { catalogue: settings.catalogue } : {}),
+      ...(settings.cacheDir !== undefined ? { cacheDir: settings.cacheDir } : {}),
+      ...(settings.noCache ? { noCache: true } : {}),
+      ...(settings.warn ? { warn: settings.warn } : {}),
     })
   }
   if (spec === 'claude-code') {
