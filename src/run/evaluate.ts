@@ -119,6 +119,10 @@ export async function prepareEval(options: EvalOptions, env: Pick<RunEnv, 'warn'
     timeoutMs: plan.timeoutMs,
     dryRun: options.dryRun ?? false,
     env: env.env,
+    catalogue: loaded.catalogue,
+    cacheDir: config.cacheDir,
+    noCache: options.noCache ?? false,
+    warn: env.warn,
   })
   if (!router.picksBuiltins) {
     for (const d of datasets) {
