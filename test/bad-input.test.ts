@@ -1,7 +1,7 @@
 import { execFile, execFileSync } from 'node:child_process'
 import { access, chmod, cp, mkdir, readFile, symlink, writeFile } from 'node:fs/promises'
 import path from 'node:path'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, onTestFinished } from 'vitest'
 import { loadCatalogue } from '../src/load/catalogue.js'
 import { journalPath } from '../src/route/journal.js'
 import { CLI, ROOT, runInProcess as runCli, tempDir, writeFiles } from './support/cli.js'
@@ -180,6 +180,11 @@ describe('an unreadable agent file or folder (chmod 000)', () => {
     await chmod(path.join(dir, 'agents/locked.md'), 0o000)
     await chmod(path.join(dir, 'agents/sealed'), 0o000)
     await chmod(dir, 0o777) // the unprivileged run writes its run folder here
+    // Readable again afterwards, so the temp folder can be removed by a user who is not root.
+    onTestFinished(async () => {
+      await chmod(path.join(dir, 'agents/locked.md'), 0o644)
+      await chmod(path.join(dir, 'agents/sealed'), 0o755)
+    })
     return dir
   }
 
