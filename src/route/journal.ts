@@ -118,15 +118,24 @@ const WORDS = { file: 'a file', dir: 'a folder', other: 'neither a file nor a fo
  * before a request is sent or a file written.
  */
 function checkJournalPaths(cacheDir: string, file: string): void {
+  const journal = checkCacheFolder(cacheDir) ? kindOf(file) : undefined
+  if (journal !== undefined && journal !== 'file') {
+    throw new InputError([{ file, message: `the run journal is ${journal === 'under-file' ? 'inside a file' : WORDS[journal]}, not a file`, fix: `remove it (the requests it would hold are sent again), ${NO_CACHE}` }])
+  }
+}
+
+/**
+ * Whether the cache folder (config `cacheDir`) exists: true when it is a folder, false when it is
+ * not there yet; anything else is bad input naming it. For whatever else keeps files there
+ * (the captured requests), to call before writing.
+ */
+export function checkCacheFolder(cacheDir: string): boolean {
   const dir = kindOf(cacheDir)
   if (dir !== undefined && dir !== 'dir') {
     const what = dir === 'under-file' ? `lies under ${fileOnTheWay(cacheDir)}, which is a file, not a folder` : `is ${WORDS[dir]}, not a folder`
     throw new InputError([{ file: cacheDir, message: `the cache folder (config "cacheDir") ${what}`, fix: `remove or rename that file, set "cacheDir" in routecheck.config.json to a folder, ${NO_CACHE}` }])
   }
-  const journal = dir === 'dir' ? kindOf(file) : undefined
-  if (journal !== undefined && journal !== 'file') {
-    throw new InputError([{ file, message: `the run journal is ${journal === 'under-file' ? 'inside a file' : WORDS[journal]}, not a file`, fix: `remove it (the requests it would hold are sent again), ${NO_CACHE}` }])
-  }
+  return dir === 'dir'
 }
 
 /** The first part of the path that is a file. */
