@@ -1,7 +1,11 @@
-import { renderRunsTable, renderScorecard } from '../report/terminal.js'
+import path from 'node:path'
+import { UsageError } from '../load/input-error.js'
+import { analyseOverlap, type OverlapReport } from '../overlap/index.js'
+import { outputWidth, renderCatalogue, renderFailures, renderRunsTable, renderScorecard } from '../report/terminal.js'
 import { writeReports } from '../report/write.js'
 import { completion, dryRunReport, prepareEval, runDatasets, type DatasetsRun } from '../run/evaluate.js'
-import { summaryJson } from '../run/record.js'
+import { checkFilter, filterSummary, isFiltering, type FilteredSummary, type RunFilter } from '../run/filter.js'
+import { summaryJson, type Summary } from '../run/record.js'
 import { defineCommand } from './command.js'
 import { EXIT, type CommandIO } from './io.js'
 import { pick } from './options.js'
@@ -13,37 +17,72 @@ export const evalCommand = defineCommand({
   name: 'eval',
   summary: 'route every dataset prompt, score it, write the run folder, print the scorecard',
   description: `Routes every prompt of each dataset with the router, scores the decisions
-against the labels, writes summary.json, results.jsonl, report.html, report.md
-and junit.xml to the run folder, and prints a scorecard (stdout). Progress
-goes to stderr.`,
+against the labels, writes summary.json, results.jsonl, report.html, report.md,
+junit.xml and confusion.csv to the run folder, and prints a scorecard per
+dataset (stdout), fitted to the terminal's width, then the overlap and lint of
+the agents once. Progress goes to stderr.
+
+--agent and --tag choose the cases shown and scored on screen (and by --json);
+the run folder always holds the whole run, every case and the whole run's
+scores, so the gate, compare and report read the same files either way.`,
   stoppable: true,
-  options: pick([...ROUTING_FLAGS, 'dry-run', 'out', 'json', 'no-color'], { json: 'print summary.json to stdout instead of the scorecard' }),
+  options: pick([...ROUTING_FLAGS, 'dry-run', 'out', 'json', 'no-color', 'only-failures', 'agent', 'tag'], { json: "print summary.json to stdout instead of the scorecard (with --agent or --tag, the chosen cases' summary, with a \"filter\" key)" }),
   footer: 'Exit codes: 0 ok · 2 bad input or usage · 3 some cases have no decision',
   async run(flags, io) {
+    if (flags.onlyFailures && flags.json) throw new UsageError('--only-failures lists cases under the scorecard, and --json prints no scorecard; in the JSON, the misrouted cases are those with "correct": false')
     const setup = await prepareEval(flags, io)
+    const filter: RunFilter = { agents: flags.agent, tags: flags.tag }
+    if (isFiltering(filter)) {
+      const tags = [...new Set(setup.datasets.flatMap((d) => d.cases.flatMap((c) => c.tags)))].sort()
+      checkFilter(filter, { agents: setup.loaded.catalogue.agents.map((a) => a.name), tags })
+    }
+    const style = { color: io.color, width: outputWidth(io.columns), terminal: io.columns !== undefined }
     try {
       if (flags.dryRun) {
         io.out(dryRunReport(setup))
         return EXIT.ok
       }
+      const shown: FilteredSummary[] = []
       const run = await runDatasets(setup, io, {
         signal: io.signal,
         onRun: async (summary, dir, dataset) => {
-          await writeReports(dir, summary, dataset.cases)
-          io.warn(`wrote ${dir}/ (summary.json, results.jsonl, report.html, report.md, junit.xml)\n`)
-          if (!flags.json) io.out(`\n${renderScorecard(summary, { color: io.color })}\n`)
+          const { removed } = await writeReports(dir, summary, dataset.cases)
+          io.warn(`wrote ${dir}/ (summary.json, results.jsonl, report.html, report.md, junit.xml) and confusion.csv${removed.length > 0 ? `; removed ${removed.join(', ')} from an earlier run` : ''}\n`)
+          const view = isFiltering(filter) ? filterSummary(summary, filter) : summary
+          shown.push(view)
+          if (flags.json) return
+          io.out(`\n${renderScorecard(view, style)}\n`)
+          if (flags.onlyFailures) io.out(`\n${renderFailures(view, style)}\n`)
         },
       })
       if (run.fatal) return fatalExit(run.fatal, io)
       const { summaries } = run
-      if (flags.json) io.out(summaries.length === 1 ? summaryJson(summaries[0]!) : `[\n${summaries.map((s) => summaryJson(s).trimEnd()).join(',\n')}\n]\n`)
-      else if (summaries.length > 1) io.out(`\n${renderRunsTable(summaries, { color: io.color })}\n`)
+      if (flags.json) io.out(shown.length === 1 ? summaryJson(shown[0]!) : `[\n${shown.map((s) => summaryJson(s).trimEnd()).join(',\n')}\n]\n`)
+      else {
+        if (summaries.length > 1) io.out(`\n${renderRunsTable(shown, style)}\n`)
+        if (summaries.length > 0) io.out(`\n${renderCatalogue(catalogueOverlap(summaries), summaries[0]!.invalidAgents, style)}\n`)
+      }
       return completionExit(completion(summaries, flags.maxCost), io)
     } finally {
       await setup.router.close?.()
     }
   },
 })
+
+/**
+ * The overlap to print once: a run's own with one dataset; with several,
+ * the catalogue's with every dataset's routing signals, case ids prefixed
+ * by their dataset's file stem so the evidence stays unambiguous.
+ */
+function catalogueOverlap(summaries: readonly Summary[]): OverlapReport {
+  const [first] = summaries
+  if (summaries.length === 1) return first!.overlap
+  return analyseOverlap({
+    agents: first!.agents.map((a) => ({ name: a.name, description: a.description ?? '', file: a.file })),
+    cases: summaries.flatMap((s) => s.cases.map((c) => ({ ...c, id: `${path.basename(s.dataset.path, path.extname(s.dataset.path))}:${c.id}` }))),
+    invalid: first!.invalidAgents,
+  })
+}
 
 /** A router that cannot succeed at all: a bad key or unknown model is bad input (2); an unreachable server leaves the run incomplete (3). */
 export function fatalExit(fatal: NonNullable<DatasetsRun['fatal']>, io: CommandIO): number {

@@ -76,6 +76,23 @@ export const OPTIONS = {
   out: { kind: 'string', value: 'DIR', group: 'Output', help: `the run folder (default: ${configDefault('out')}/<dataset-stem>/; one dataset: DIR itself)`, schema: text },
   json: { kind: 'boolean', group: 'Output', help: 'print JSON to stdout instead of text', schema: flag },
   'no-color': { kind: 'boolean', group: 'Output', help: 'plain text even on a terminal', schema: flag },
+  'only-failures': { kind: 'boolean', group: 'Output', help: "after the scorecard, list the misrouted cases: id, expected, decision, the prompt's first line", schema: flag },
+  agent: {
+    kind: 'string',
+    multiple: true,
+    value: 'NAME',
+    group: 'Output',
+    help: 'show and score only the cases naming this agent (expected or decided); repeat for several. The run folder keeps every case',
+    schema: z.array(z.string().min(1, '--agent needs a name')).default([]),
+  },
+  tag: {
+    kind: 'string',
+    multiple: true,
+    value: 'TAG',
+    group: 'Output',
+    help: 'show and score only the cases with this tag; repeat for several. The run folder keeps every case',
+    schema: z.array(z.string().min(1, '--tag needs a tag')).default([]),
+  },
   verify: { kind: 'boolean', group: 'Run', help: 'ask the installed Claude Code which agents it lists for the folder, and compare', schema: flag },
   baseline: { kind: 'string', value: 'FILE', group: 'Gate', help: 'the baseline file (default: reports/baseline.json)', schema: text },
   'allow-incomplete': {

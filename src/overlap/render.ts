@@ -1,4 +1,4 @@
-import Table from 'cli-table3'
+import { fitTable, joinFit, truncateList, wrap, type FitColumn, type FitLayout } from '../text/fit.js'
 import { f2, painter } from '../text/format.js'
 import type { OverlapPair, OverlapReport } from './schema.js'
 
@@ -24,64 +24,63 @@ export function renderOverlapText(report: OverlapReport, style: OverlapTextStyle
   const bold = (t: string) => paint(1, t)
   const dim = (t: string) => paint(2, t)
   const width = style.width ?? 100
-  const has = (s: OverlapReport['signals'][number]) => report.signals.includes(s)
   const lines: string[] = []
   const agents = Object.keys(report.tokens).length
   const near = report.pairs.filter((p) => p.nearDuplicate).length
 
-  lines.push(bold('Overlap') + dim(`  ·  ${agents} agents  ·  signals: ${report.signals.join(', ')}  ·  ${near} near-duplicate pair${near === 1 ? '' : 's'} in ${report.clusters.length} cluster${report.clusters.length === 1 ? '' : 's'}`))
+  lines.push(
+    ...joinFit(
+      [bold('Overlap'), ...[`${agents} agents`, `signals: ${report.signals.join(', ')}`, `${near} near-duplicate pair${near === 1 ? '' : 's'} in ${report.clusters.length} cluster${report.clusters.length === 1 ? '' : 's'}`].map(dim)],
+      dim('  ·  '),
+      width,
+    ),
+  )
 
   const shown = report.pairs.slice(0, style.top ?? 15)
   if (shown.length > 0) {
-    const head = ['pair', 'score', 'text', ...(has('confusion') ? ['confusion'] : []), ...(has('coAcceptance') ? ['co-accept'] : []), ...(has('splitVotes') ? ['split'] : []), ...(has('lowMargins') ? ['low margin'] : []), 'shared terms']
-    const table = new Table({
-      head,
-      colAligns: head.map((h) => (h === 'pair' || h === 'shared terms' ? 'left' : 'right')),
-      style: { head: style.color ? ['cyan'] : [], border: style.color ? ['grey'] : [], compact: true },
-    })
-    for (const p of shown) {
-      table.push([
-        `${p.nearDuplicate ? paint(33, '● ') : '  '}${p.a} ↔ ${p.b}`,
-        p.nearDuplicate ? bold(f2(p.score)) : f2(p.score),
-        f2(p.text),
-        ...(has('confusion') ? [f2(p.confusion)] : []),
-        ...(has('coAcceptance') ? [f2(p.coAcceptance)] : []),
-        ...(has('splitVotes') ? [String(p.splitVotes ?? 0)] : []),
-        ...(has('lowMargins') ? [String(p.lowMargins ?? 0)] : []),
-        p.sharedTerms.slice(0, 5).join(', '),
-      ])
-    }
-    lines.push(table.toString())
-    lines.push(dim(`● near-duplicate · top ${shown.length} of ${report.pairs.length} pairs listed`))
+    const fitted = pairTable(shown, report, style.color, width)
+    if (fitted.width <= width) lines.push(fitted.text)
+    // Narrower than the two names: a line per pair.
+    else for (const p of shown) lines.push(...joinFit([`${p.nearDuplicate ? paint(33, '●') : ' '} ${p.a} ↔ ${p.b}`, `${p.nearDuplicate ? bold(f2(p.score)) : f2(p.score)}`, dim(`text ${f2(p.text)}`)], '  ', width, '', '    '))
+    const legend = [`● near-duplicate`, `top ${shown.length} of ${report.pairs.length} pairs listed`]
+    if (report.signals.includes('lowMargins')) legend.push(`low margin: cases decided between the two by a score gap in the run's smallest quarter`)
+    // The line per pair shows the text score the narrowest table leaves out.
+    const leftOut = fitted.width <= width ? fitted.leftOut : fitted.leftOut.filter((c) => c !== 'text')
+    if (leftOut.length > 0) legend.push(`not shown at ${width} columns: ${leftOut.join(', ')} (--json has them)`)
+    lines.push(...joinFit(legend, ' · ', width, '', '  ').map(dim))
   }
 
   const clusters = report.clusters.slice(0, style.clusters ?? 10)
   clusters.forEach((c, k) => {
     lines.push('')
-    lines.push(bold(`Cluster ${k + 1}: ${c.members.length} agents that a router can hardly tell apart`))
+    lines.push(...wrap(`Cluster ${k + 1}: ${c.members.length} agents that a router can hardly tell apart`, width).map(bold))
     const inside = new Set(c.members)
     const links = report.pairs.filter((p) => p.nearDuplicate && inside.has(p.a) && inside.has(p.b))
     lines.push(`  ${dim('links')}`)
-    for (const p of links.slice(0, MEMBER_LINES)) lines.push(`    ${p.a} ↔ ${p.b}  ${bold(f2(p.score))}  ${dim(signalSummary(p, report))}`)
+    for (const p of links.slice(0, MEMBER_LINES)) {
+      lines.push(...joinFit([`${p.a} ↔ ${p.b}  ${bold(f2(p.score))}`, '', ...signalParts(p, report).map(dim)], ' ', width, '    ', '      '))
+    }
     if (links.length > MEMBER_LINES) lines.push(dim(`    … ${links.length - MEMBER_LINES} more`))
     const nameWidth = Math.max(...c.members.slice(0, MEMBER_LINES).map((m) => m.length))
     lines.push(`  ${dim('what each has that the others lack')}`)
     for (const m of c.members.slice(0, MEMBER_LINES)) {
       const terms = c.distinctive[m] ?? []
       const wins = c.winsAlone?.[m]
-      const winsText = wins === undefined ? '' : dim(`  wins alone: ${wins.length === 0 ? 'none' : `${wins.length} (${clip(wins, 6)})`}`)
-      lines.push(`    ${m.padEnd(nameWidth)}  ${terms.length > 0 ? terms.join(', ') : dim('(nothing of its own)')}${winsText}`)
+      const winsText = wins === undefined ? '' : `wins alone: ${wins.length === 0 ? 'none' : `${wins.length} (${clip(wins, 6)})`}`
+      // Word by word, so a line breaks between words; the wins go on after the terms, dimmed.
+      const words = [...(terms.length > 0 ? terms.join(', ').split(' ') : [dim('(nothing of its own)')]), ...(winsText ? ['', ...winsText.split(' ').map(dim)] : [])]
+      lines.push(...joinFit(words, ' ', width, `    ${m.padEnd(nameWidth)}  `, ' '.repeat(6 + nameWidth)))
     }
     if (c.members.length > MEMBER_LINES) lines.push(dim(`    … ${c.members.length - MEMBER_LINES} more members`))
     const across = links.flatMap((p) => p.evidence.routedAcross ?? [])
     if (across.length > 0) {
       lines.push(`  ${dim('routed across')}`)
-      for (const r of across.slice(0, 6)) lines.push(`    ${r.id}  expected ${r.expected} → routed to ${r.decision}`)
+      for (const r of across.slice(0, 6)) lines.push(...wrap(`${r.id}  expected ${r.expected} → routed to ${r.decision}`, width, '    ', '      '))
       if (across.length > 6) lines.push(dim(`    … ${across.length - 6} more`))
     }
     lines.push(...wrap(`suggestion: ${c.suggestion}`, width, '  ', '    '))
   })
-  if (report.clusters.length > clusters.length) lines.push('', dim(`… ${report.clusters.length - clusters.length} more clusters (--json has them all)`))
+  if (report.clusters.length > clusters.length) lines.push('', ...wrap(`… ${report.clusters.length - clusters.length} more clusters (--json has them all)`, width).map(dim))
 
   if (report.lint.length > 0) {
     lines.push('')
@@ -96,7 +95,7 @@ export function renderOverlapText(report: OverlapReport, style: OverlapTextStyle
     .sort((x, y) => y[1] - x[1] || (x[0] < y[0] ? -1 : 1))
     .slice(0, 3)
   if (largest.length > 0) {
-    lines.push(dim(`descriptions ≈ ${total} tokens per routing call; largest: ${largest.map(([name, t]) => `${name} ${t}`).join(', ')}`))
+    lines.push(...wrap(`descriptions ≈ ${total} tokens per routing call; largest: ${largest.map(([name, t]) => `${name} ${t}`).join(', ')}`, width).map(dim))
   }
   if (report.invalid.length > 0) {
     lines.push('')
@@ -106,33 +105,53 @@ export function renderOverlapText(report: OverlapReport, style: OverlapTextStyle
   return lines.join('\n')
 }
 
-function signalSummary(p: OverlapPair, report: OverlapReport): string {
+/** A link's evidence, one part per signal, for joinFit. */
+function signalParts(p: OverlapPair, report: OverlapReport): string[] {
   const parts = [`text ${f2(p.text)}`]
   if (report.signals.includes('confusion') && p.confusion !== undefined) parts.push(`confusion ${f2(p.confusion)} (${p.evidence.routedAcross?.length ?? 0} routed across)`)
   if (report.signals.includes('coAcceptance') && p.coAcceptance !== undefined) parts.push(`co-accepted ${f2(p.coAcceptance)}`)
   if (report.signals.includes('splitVotes')) parts.push(`split votes ${p.splitVotes ?? 0}`)
   if (report.signals.includes('lowMargins')) parts.push(`low margins ${p.lowMargins ?? 0}`)
   parts.push(`shared: ${p.sharedTerms.slice(0, 6).join(', ')}`)
-  return parts.join(' · ')
+  return parts.map((x, i) => (i < parts.length - 1 ? `${x} ·` : x))
+}
+
+/**
+ * The top pairs as a table that fits `width`: the pair (agent names are
+ * never cut), its score and text score always; the run signals and the
+ * shared terms give way, in that order, the terms cut first.
+ */
+function pairTable(shown: readonly OverlapPair[], report: OverlapReport, color: boolean, width: number): { text: string; width: number; leftOut: readonly string[]; columns: readonly string[] } {
+  const paint = painter(color)
+  const has = (s: OverlapReport['signals'][number]) => report.signals.includes(s)
+  const num = (head: string, cells: string[]): FitColumn => ({ head, align: 'right', cells })
+  const pair: FitColumn = { head: 'pair', cells: shown.map((p) => `${p.nearDuplicate ? paint(33, '● ') : '  '}${p.a} ↔ ${p.b}`) }
+  const score = num('score', shown.map((p) => (p.nearDuplicate ? paint(1, f2(p.score)) : f2(p.score))))
+  const text = num('text', shown.map((p) => f2(p.text)))
+  const signals: FitColumn[] = [
+    ...(has('confusion') ? [num('confusion', shown.map((p) => f2(p.confusion)))] : []),
+    ...(has('coAcceptance') ? [num('co-accept', shown.map((p) => f2(p.coAcceptance)))] : []),
+    ...(has('splitVotes') ? [num('split', shown.map((p) => String(p.splitVotes ?? 0)))] : []),
+    ...(has('lowMargins') ? [num('low margin', shown.map((p) => String(p.lowMargins ?? 0)))] : []),
+  ]
+  const terms = (min: number): FitColumn => ({
+    head: 'shared terms',
+    cells: shown.map((p) => p.sharedTerms.slice(0, 5).join(', ')),
+    min,
+    cut: (_cell, w, row) => truncateList(shown[row]!.sharedTerms.slice(0, 5), w),
+  })
+  const names = signals.map((c) => c.head)
+  const layouts: FitLayout[] = [
+    { columns: [pair, score, text, ...signals, terms(20)] },
+    { columns: [pair, score, text, ...signals], leftOut: ['shared terms'] },
+    { columns: [pair, score, text, terms(16)], leftOut: names },
+    { columns: [pair, score, text], leftOut: [...names, 'shared terms'] },
+    { columns: [pair, score], leftOut: ['text', ...names, 'shared terms'] },
+  ]
+  const fitted = fitTable(layouts, width, { color })
+  return { text: fitted.text, width: fitted.width, leftOut: fitted.leftOut, columns: layouts[fitted.layout]!.columns.map((c) => c.head) }
 }
 
 function clip(ids: readonly string[], k: number): string {
   return ids.length <= k ? ids.join(', ') : `${ids.slice(0, k).join(', ')}, …`
-}
-
-/** Word-wraps one paragraph; ANSI codes count as zero width. */
-function wrap(text: string, width: number, first: string, rest: string): string[] {
-  const visible = (s: string) => s.replace(/\u001b\[[0-9;]*m/g, '').length
-  const out: string[] = []
-  let line = first
-  let empty = true
-  for (const word of text.split(/\s+/)) {
-    if (!empty && visible(line) + 1 + visible(word) > width) {
-      out.push(line)
-      line = rest + word
-    } else line = empty ? line + word : `${line} ${word}`
-    empty = false
-  }
-  out.push(line)
-  return out
 }

@@ -1,71 +1,165 @@
-import Table from 'cli-table3'
 import { renderOverlapText } from '../overlap/index.js'
+import type { OverlapReport } from '../overlap/index.js'
+import type { FilteredSummary } from '../run/filter.js'
+import { fitTable, joinFit, oneLine, truncate, truncateList, truncateStart, wrap, type FitColumn, type FitLayout } from '../text/fit.js'
 import { ACCURACY_GAP_CALLOUT, f2, painter } from '../text/format.js'
 import { whereLine } from './where.js'
 import type { Summary } from '../run/record.js'
 
 type LabelRow = Summary['perLabel'][number]
 
-export type ScorecardStyle = { color: boolean }
+/**
+ * The width the scorecard fits when stdout is not a terminal (a pipe, a
+ * file, a CI log): nothing says how wide the reader is, and 100 columns
+ * shows the per-agent table with its top confusions whole in a CI log
+ * viewer, a pull-request comment and an editor split, where 80 would leave
+ * out more than it needs to and 140 would wrap in most of them.
+ */
+export const NOT_A_TERMINAL_WIDTH = 100
+/** Narrower terminals are drawn as if this wide: the agent column alone takes up to ~30 columns and is never cut. */
+export const MIN_WIDTH = 60
+
+/** The width to fit: the terminal's, or NOT_A_TERMINAL_WIDTH when there is none; never under MIN_WIDTH. */
+export function outputWidth(columns: number | undefined): number {
+  return Math.max(MIN_WIDTH, columns && columns > 0 ? columns : NOT_A_TERMINAL_WIDTH)
+}
+
+export type ScorecardStyle = {
+  color: boolean
+  /** tables fit this many columns (default NOT_A_TERMINAL_WIDTH) */
+  width?: number
+  /**
+   * false when stdout is not a terminal: the headline's lines are then kept
+   * whole, one fact a line for grep and for log viewers that wrap lines
+   * themselves; only the tables (which no viewer can rewrap) are fitted
+   */
+  terminal?: boolean
+}
 
 const interval = ([lo, hi]: readonly [number, number]) => `${f2(lo)}–${f2(hi)}`
 
-/** The terminal scorecard for one run: headline, per-agent table, the none row. */
-export function renderScorecard(s: Summary, style: ScorecardStyle): string {
+/**
+ * The terminal scorecard for one run: headline, the per-agent table and its
+ * none row, fitted to the width: the table never wraps a row; it leaves out
+ * the 95% intervals, then the predicted and support columns, and cuts the
+ * "confused with" column, and says so in one line. Agent names are never cut.
+ * The overlap and lint are the catalogue's, printed once by renderCatalogue.
+ */
+export function renderScorecard(s: FilteredSummary, style: ScorecardStyle): string {
+  const width = style.width ?? NOT_A_TERMINAL_WIDTH
+  const prose = style.terminal === false ? Infinity : width
   const paint = painter(style.color)
   const bold = (t: string) => paint(1, t)
   const dim = (t: string) => paint(2, t)
   const m = s.metrics
   const lines: string[] = []
+  const fit = (parts: string[], sep = '   ') => lines.push(...joinFit(parts, sep, prose))
 
-  lines.push(bold(`${s.dataset.path}`) + dim(`  ·  router ${s.router.id}  ·  ${s.agents.length} agents  ·  ${s.dataset.cases} cases  ·  ${s.repeats} repeat${s.repeats > 1 ? 's' : ''}`))
-  lines.push(
-    `${bold('accuracy')} ${f2(m.accuracy)} ${dim(`[95% ${interval(m.accuracyInterval)}]`)}   ` +
-      `${bold('primary')} ${f2(m.primaryAccuracy)}   ${bold('macro-F1')} ${f2(m.macroF1)}   ${bold('micro-F1')} ${f2(m.microF1)}`,
+  fit([bold(s.dataset.path), ...[`router ${s.router.id}`, `${s.agents.length} agents`, `${s.dataset.cases} cases`, `${s.repeats} repeat${s.repeats > 1 ? 's' : ''}`].map(dim)], dim('  ·  '))
+  if (s.filter) {
+    const what = [...(s.filter.agents.length > 0 ? [`agent ${s.filter.agents.join(' or ')}`] : []), ...(s.filter.tags.length > 0 ? [`tag ${s.filter.tags.join(' or ')}`] : [])]
+    lines.push(...wrap(`showing ${s.filter.cases} of ${s.filter.of} cases: ${what.join(' and ')}; the run folder holds them all`, prose).map((l) => paint(33, l)))
+  }
+  fit([`${bold('accuracy')} ${f2(m.accuracy)} ${dim(`[95% ${interval(m.accuracyInterval)}]`)}`, `${bold('primary')} ${f2(m.primaryAccuracy)}`, `${bold('macro-F1')} ${f2(m.macroF1)}`, `${bold('micro-F1')} ${f2(m.microF1)}`])
+  fit(
+    [
+      `none recall ${f2(m.none.recall)} (false delegation ${f2(m.none.falseDelegationRate)} on ${m.none.support})`,
+      ...(s.repeats > 1 ? [`flip rate ${f2(m.flipRate)}`] : []),
+      ...(m.errored > 0 ? [paint(31, `errored ${m.errored}`)] : []),
+      ...(m.invalid > 0 ? [paint(33, `invalid agent named ${m.invalid}×`)] : []),
+    ].map(dim),
   )
-  const extras = [
-    `none recall ${f2(m.none.recall)} (false delegation ${f2(m.none.falseDelegationRate)} on ${m.none.support})`,
-    ...(s.repeats > 1 ? [`flip rate ${f2(m.flipRate)}`] : []),
-    ...(m.errored > 0 ? [paint(31, `errored ${m.errored}`)] : []),
-    ...(m.invalid > 0 ? [paint(33, `invalid agent named ${m.invalid}×`)] : []),
-  ]
-  lines.push(dim(extras.join('   ')))
-  if (s.decisionKinds) lines.push(whereLine(s.decisionKinds))
-  const traffic = trafficLine(s)
-  if (traffic) lines.push(dim(traffic))
+  if (s.decisionKinds) lines.push(...wrap(whereLine(s.decisionKinds), prose, '', '  '))
+  const traffic = trafficParts(s)
+  if (traffic.length > 0) fit(traffic.map(dim))
   if (m.accuracy - m.primaryAccuracy >= ACCURACY_GAP_CALLOUT) {
-    lines.push(paint(33, `accuracy is ${f2(m.accuracy - m.primaryAccuracy)} above primary accuracy: the router often picks an acceptable agent other than the labeller's first choice, the mark of interchangeable agents`))
+    lines.push(...wrap(`accuracy is ${f2(m.accuracy - m.primaryAccuracy)} above primary accuracy: the router often picks an acceptable agent other than the labeller's first choice, the mark of interchangeable agents`, prose).map((l) => paint(33, l)))
   }
 
-  const table = new Table({
-    head: ['agent', 'precision', 'recall', 'f1', 'support', 'predicted', 'most often confused with'],
-    colAligns: ['left', 'right', 'right', 'right', 'right', 'right', 'left'],
-    style: { head: style.color ? ['cyan'] : [], border: style.color ? ['grey'] : [], compact: true },
-  })
-  const row = (r: LabelRow) => [
-    r.label,
-    `${f2(r.precision)} ${dim(interval(r.precisionInterval))}`,
-    `${f2(r.recall)} ${dim(interval(r.recallInterval))}`,
-    r.support + r.predicted === 0 ? dim('–') : f2(r.f1),
-    String(r.support),
-    String(r.predicted),
-    topConfusion(r),
-  ]
+  const fitted = agentTable(s, style, width)
+  lines.push(fitted.text)
+  if (fitted.leftOut.length > 0) lines.push(...wrap(`not shown at ${width} columns: ${fitted.leftOut.join(', ')}; report.html has them`, width).map(dim))
+  return lines.join('\n')
+}
+
+/** The per-agent table, richest layout that fits first. */
+function agentTable(s: FilteredSummary, style: ScorecardStyle, width: number) {
+  const dim = (t: string) => painter(style.color)(2, t)
   const ranked = [...s.perLabel].sort((a, b) => b.f1 - a.f1 || b.support - a.support || (a.label < b.label ? -1 : 1))
-  for (const r of ranked) table.push(row(r))
-  table.push(row(s.noneLabel).map((cell, i) => (i === 0 ? dim('none (no subagent)') : cell)))
-  lines.push(table.toString())
-  lines.push('', renderOverlapText(s.overlap, { color: style.color, top: 5, clusters: 3 }))
-  if (s.invalidAgents.length > 0) {
-    lines.push(paint(33, `${s.invalidAgents.length} agent file(s) skipped (--skip-invalid): `) + s.invalidAgents.map((a) => `${a.file}:${a.line}`).join(', '))
+  const showNone = !s.filter || s.filter.agents.length === 0 || s.filter.agents.includes('none')
+  const rows: Array<{ r: LabelRow; name: string }> = [...ranked.map((r) => ({ r, name: r.label })), ...(showNone ? [{ r: s.noneLabel, name: dim('none (no subagent)') }] : [])]
+  const confusedItems = (r: LabelRow, arrows: boolean) => r.confusedWith.map((c) => `${arrows ? '→ ' : ''}${c.label} ×${c.count}`)
+
+  const agent: FitColumn = { head: 'agent', cells: rows.map((x) => x.name) }
+  const withCi = (head: 'precision' | 'recall'): FitColumn => ({
+    head,
+    align: 'right',
+    cells: rows.map(({ r }) => (head === 'precision' ? `${f2(r.precision)} ${dim(interval(r.precisionInterval))}` : `${f2(r.recall)} ${dim(interval(r.recallInterval))}`)),
+  })
+  const plain = (head: 'precision' | 'recall'): FitColumn => ({ head, align: 'right', cells: rows.map(({ r }) => f2(head === 'precision' ? r.precision : r.recall)) })
+  const f1: FitColumn = { head: 'f1', align: 'right', cells: rows.map(({ r }) => (r.support + r.predicted === 0 ? dim('–') : f2(r.f1))) }
+  const support: FitColumn = { head: 'support', align: 'right', cells: rows.map(({ r }) => String(r.support)) }
+  const predicted: FitColumn = { head: 'predicted', align: 'right', cells: rows.map(({ r }) => String(r.predicted)) }
+  // The top two confusions; cut, whole entries are kept while they fit.
+  const confused = (min: number, arrows: boolean): FitColumn => ({
+    head: 'most often confused with',
+    shortHead: 'confused with',
+    cells: rows.map(({ r }) => confusedItems(r, arrows).slice(0, 2).join(', ')),
+    min,
+    cut: (_cell, w, row) => truncateList(confusedItems(rows[row]!.r, arrows).slice(0, 2), w),
+  })
+  const layouts: FitLayout[] = [
+    { columns: [agent, withCi('precision'), withCi('recall'), f1, support, predicted, confused(26, true)] },
+    { columns: [agent, plain('precision'), plain('recall'), f1, support, predicted, confused(24, true)], leftOut: ['95% intervals'] },
+    { columns: [agent, plain('precision'), plain('recall'), f1, support, confused(22, true)], leftOut: ['95% intervals', 'predicted'] },
+    { columns: [agent, plain('precision'), plain('recall'), f1, confused(16, false)], leftOut: ['95% intervals', 'predicted', 'support'] },
+    { columns: [agent, plain('precision'), plain('recall'), f1], leftOut: ['95% intervals', 'predicted', 'support', 'confused with'] },
+  ]
+  return fitTable(layouts, width, style)
+}
+
+/** The catalogue's overlap and lint, and skipped agent files: once per eval, after the scorecards. */
+export function renderCatalogue(overlap: OverlapReport, invalidAgents: Summary['invalidAgents'], style: ScorecardStyle): string {
+  const width = style.width ?? NOT_A_TERMINAL_WIDTH
+  const paint = painter(style.color)
+  const lines = [renderOverlapText(overlap, { color: style.color, top: 5, clusters: 3, width })]
+  if (invalidAgents.length > 0) {
+    lines.push(...joinFit([paint(33, `${invalidAgents.length} agent file(s) skipped (--skip-invalid):`), ...invalidAgents.map((a) => `${a.file}:${a.line}`)], ' ', width, '', '  '))
+  }
+  return lines.join('\n')
+}
+
+/**
+ * --only-failures: the misrouted cases, each as "id  expected → decision"
+ * and the prompt's first line, cut to the width. A list, not a table: two
+ * agent names and a prompt do not share 80 columns.
+ */
+export function renderFailures(s: FilteredSummary, style: ScorecardStyle): string {
+  const width = style.width ?? NOT_A_TERMINAL_WIDTH
+  const prose = style.terminal === false ? Infinity : width
+  const paint = painter(style.color)
+  const dim = (t: string) => paint(2, t)
+  const wrong = s.cases.filter((c) => c.correct === false)
+  const decided = s.cases.filter((c) => c.decision !== null).length
+  const lines = [`${paint(1, 'Misrouted')} ${dim(`${wrong.length} of ${decided} decided case${decided === 1 ? '' : 's'} · expected → decision · the prompt's first line`)}`]
+  if (wrong.length === 0) lines.push(dim('  none: every decided case went to an acceptable agent'))
+  const idWidth = Math.min(14, Math.max(0, ...wrong.map((c) => [...c.id].length)))
+  const indent = ' '.repeat(2 + idWidth + 2)
+  for (const c of wrong) {
+    const id = [...c.id].length > idWidth ? truncate(oneLine(c.id), idWidth) : oneLine(c.id).padEnd(idWidth)
+    const decision = `${c.decision}${c.invalid ? ' (not an agent)' : ''}${c.split ? ' (split)' : ''}`
+    lines.push(...joinFit([c.expected.join(' | '), '→', paint(31, decision)], ' ', prose, `  ${id}  `, indent))
+    const [first = '', ...more] = (c.prompt ?? '').trim().split(/\r?\n/)
+    const text = oneLine(first) + (more.some((l) => l.trim() !== '') ? ' …' : '')
+    lines.push(dim(`${indent}${truncate(text, width - indent.length)}`))
   }
   return lines.join('\n')
 }
 
 /** Requests, tokens, cost and latency, for routers that send requests. */
-function trafficLine(s: Summary): string | undefined {
+function trafficParts(s: Summary): string[] {
   const r = s.requests
-  if (!s.usage && r.retries === 0 && r.fromCache === 0 && r.errored === 0) return undefined
+  if (!s.usage && r.retries === 0 && r.fromCache === 0 && r.errored === 0) return []
   const k = (n: number) => (n >= 10_000 ? `${Math.round(n / 1000)}k` : String(n))
   const parts = [`requests ${r.sent} sent${r.retries > 0 ? ` (${r.retries} retries)` : ''}${r.fromCache > 0 ? `, ${r.fromCache} from the journal` : ''}${r.notSent > 0 ? `, ${r.notSent} not sent` : ''}`]
   if (s.usage) {
@@ -74,26 +168,35 @@ function trafficLine(s: Summary): string | undefined {
   }
   if (s.cost) parts.push(`cost $${s.cost.usdThisRun.toFixed(4)}${s.cost.usd > s.cost.usdThisRun + 1e-9 ? ` this run ($${s.cost.usd.toFixed(4)} with the journal's)` : ''}`)
   if (s.latencyMs && s.usage) parts.push(`latency p50 ${Math.round(s.latencyMs.p50)} ms, p95 ${Math.round(s.latencyMs.p95)} ms`)
-  return parts.join('   ')
+  return parts
 }
 
-function topConfusion(r: LabelRow): string {
-  const [first, second] = r.confusedWith
-  if (!first) return ''
-  const more = second ? `, → ${second.label} ×${second.count}` : ''
-  return `→ ${first.label} ×${first.count}${more}`
-}
-
-/** One line per dataset, for the end of a multi-dataset run. */
-export function renderRunsTable(summaries: readonly Summary[], style: ScorecardStyle): string {
-  const table = new Table({
-    head: ['dataset', 'cases', 'accuracy', 'primary', 'macro-F1', 'none recall', 'errored'],
-    colAligns: ['left', 'right', 'right', 'right', 'right', 'right', 'right'],
-    style: { head: style.color ? ['cyan'] : [], border: style.color ? ['grey'] : [], compact: true },
-  })
-  for (const s of summaries) {
-    const m = s.metrics
-    table.push([s.dataset.path, String(s.dataset.cases), `${f2(m.accuracy)} (${interval(m.accuracyInterval)})`, f2(m.primaryAccuracy), f2(m.macroF1), f2(m.none.recall), String(m.errored)])
-  }
-  return table.toString()
+/** One line per dataset, for the end of a multi-dataset run; the path is cut from the left when the width needs it. */
+export function renderRunsTable(summaries: readonly FilteredSummary[], style: ScorecardStyle): string {
+  const width = style.width ?? NOT_A_TERMINAL_WIDTH
+  const col = (head: string, cells: string[]): FitColumn => ({ head, align: 'right', cells })
+  const dataset: FitColumn = { head: 'dataset', cells: summaries.map((s) => s.dataset.path), min: 16, cut: truncateStart }
+  const cases = col('cases', summaries.map((s) => String(s.dataset.cases)))
+  const accuracyCi = col('accuracy', summaries.map((s) => `${f2(s.metrics.accuracy)} (${interval(s.metrics.accuracyInterval)})`))
+  const accuracy = col('accuracy', summaries.map((s) => f2(s.metrics.accuracy)))
+  const rest = [
+    col('primary', summaries.map((s) => f2(s.metrics.primaryAccuracy))),
+    col('macro-F1', summaries.map((s) => f2(s.metrics.macroF1))),
+    col('none recall', summaries.map((s) => f2(s.metrics.none.recall))),
+  ]
+  const errored = col('errored', summaries.map((s) => String(s.metrics.errored)))
+  const anyErrored = summaries.some((s) => s.metrics.errored > 0)
+  const fitted = fitTable(
+    [
+      { columns: [dataset, cases, accuracyCi, ...rest, errored] },
+      { columns: [dataset, cases, accuracy, ...rest, errored], leftOut: ['the accuracy interval'] },
+      // The errored column goes when it is all zeros; else the none recall, which the scorecards above show.
+      anyErrored ? { columns: [dataset, cases, accuracy, ...rest.slice(0, 2), errored], leftOut: ['the accuracy interval', 'none recall'] } : { columns: [dataset, cases, accuracy, ...rest], leftOut: ['the accuracy interval', 'errored (none)'] },
+      { columns: [{ ...dataset, min: 12 }, cases, accuracy, ...(anyErrored ? [errored] : [])], leftOut: ['the accuracy interval', 'primary', 'macro-F1', 'none recall', ...(anyErrored ? [] : ['errored (none)'])] },
+    ],
+    width,
+    style,
+  )
+  const note = fitted.leftOut.length > 0 ? `\n${wrap(`not shown at ${width} columns: ${fitted.leftOut.join(', ')}`, width).map((l) => painter(style.color)(2, l)).join('\n')}` : ''
+  return fitted.text + note
 }

@@ -1,3 +1,4 @@
+import { rm } from 'node:fs/promises'
 import path from 'node:path'
 import type { Case } from '../load/dataset.js'
 import type { Flip } from '../gate/compare.js'
@@ -8,23 +9,58 @@ import { renderHtml } from './html.js'
 import { renderJunit } from './junit.js'
 import { renderMarkdown } from './markdown.js'
 
+/** The gate's record in a run folder: written by the gate, removed by any other run into the folder. */
+export const GATE_FILE = 'gate.json'
+
 /**
- * The reports of one run folder: report.md, junit.xml and report.html; with a
- * gate outcome, its before/after and flips too, and gate.json.
+ * The reports of one run folder: report.md, junit.xml, report.html and
+ * confusion.csv; with a gate outcome, its before/after and flips too, and
+ * gate.json. Without one, a gate.json left by an earlier gate into the same
+ * folder is removed: it speaks of another run.
  */
-export async function writeReports(dir: string, summary: Summary, cases: readonly Pick<Case, 'id' | 'prompt'>[], gate?: GateOutcome): Promise<string[]> {
+export async function writeReports(dir: string, summary: Summary, cases: readonly Pick<Case, 'id' | 'prompt'>[], gate?: GateOutcome): Promise<{ written: string[]; removed: string[] }> {
   const prompts = new Map([[summary.dataset.path, new Map(cases.map((c) => [c.id, c.prompt]))]])
   const comparison = gate?.comparisons.find((c) => c.path === summary.dataset.path)
   const flips = new Map<string, readonly Flip[]>(comparison ? [[summary.dataset.path, comparison.flips]] : [])
   const gateForThis = gate && comparison ? { ...gate, comparisons: [comparison] } : gate
+  const removed: string[] = []
+  if (!gate) {
+    const stale = path.join(dir, GATE_FILE)
+    try {
+      await rm(stale)
+      removed.push(GATE_FILE)
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e
+    }
+  }
   const written = [
     await writeAtomic(path.join(dir, 'report.md'), renderMarkdown([summary], gateForThis)),
     await writeAtomic(path.join(dir, 'junit.xml'), renderJunit([summary], prompts, flips)),
     await writeAtomic(path.join(dir, 'report.html'), renderHtml(summary, gateForThis, { prompts: prompts.get(summary.dataset.path) })),
+    await writeAtomic(path.join(dir, 'confusion.csv'), confusionCsv(summary.confusion)),
   ]
   if (gate) {
     const record = { passed: gate.verdict.passed, failures: gate.verdict.failures, changes: gate.changes, comparison }
-    written.push(await writeAtomic(path.join(dir, 'gate.json'), `${JSON.stringify(record, null, 2)}\n`))
+    written.push(await writeAtomic(path.join(dir, GATE_FILE), `${JSON.stringify(record, null, 2)}\n`))
   }
-  return written
+  return { written, removed }
+}
+
+/**
+ * confusion.csv: the confusion matrix for a spreadsheet or pandas
+ * (`read_csv(f, index_col=0)`). The header row holds the decisions, the
+ * first column the credited labels (the decision when acceptable, else the
+ * labeller's first choice), the cells the case counts; `none` and
+ * `(invalid)` included, as in summary.json.
+ */
+export function confusionCsv(confusion: Summary['confusion']): string {
+  const { labels, matrix } = confusion
+  const rows = [['credited \\ decided', ...labels], ...labels.map((l, i) => [l, ...labels.map((_, j) => String(matrix[i]?.[j] ?? 0))])]
+  return `${rows.map((r) => r.map(csvField).join(',')).join('\n')}\n`
+}
+
+/** RFC 4180 quoting; a field a spreadsheet would run as a formula (=, +, -, @ first) gets a leading apostrophe. */
+function csvField(text: string): string {
+  const safe = /^[=+\-@\t\r]/.test(text) ? `'${text}` : text
+  return /[",\r\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe
 }

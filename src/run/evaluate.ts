@@ -76,9 +76,10 @@ export type EvalPlan = {
 
 export function planEval(config: Config, options: EvalOptions): EvalPlan {
   const datasets = options.dataset ?? config.datasets
-  // --out names the run folder itself when there is one dataset; with several, each gets OUT/<stem>.
+  // --out names the run folder itself when there is one dataset; with several, each gets OUT/<stem> (longer where stems meet).
   const out = options.out ?? config.out
   const single = options.out !== undefined && datasets.length === 1
+  const folders = runFolderNames(datasets)
   return {
     agentsDir: options.agents ?? config.agents,
     datasets,
@@ -86,10 +87,48 @@ export function planEval(config: Config, options: EvalOptions): EvalPlan {
     repeats: options.repeats ?? config.repeats,
     concurrency: options.concurrency ?? config.concurrency,
     timeoutMs: (options.timeout ?? config.timeout) * 1000,
-    outFor: (dataset) => (single ? out : path.join(out, path.basename(dataset, path.extname(dataset)))),
+    outFor: (dataset) => (single ? out : path.join(out, folders.get(dataset) ?? runFolderNames([dataset]).get(dataset)!)),
     config,
     options,
   }
+}
+
+/**
+ * Each dataset's run folder name under OUT: its file's stem, or where two
+ * datasets share a stem (routing.csv in two folders, a.csv beside a.jsonl),
+ * as many of its last path segments as tell it apart, joined by "-"
+ * (team-a-routing, team-b-routing; a-csv, a-jsonl), so no run overwrites another.
+ */
+export function runFolderNames(datasets: readonly string[]): Map<string, string> {
+  const stem = (d: string) => path.basename(d, path.extname(d))
+  const segments = (d: string) => {
+    const parts = path.normalize(d).split(/[\\/]+/).filter((p) => p !== '' && p !== '.' && p !== '..')
+    return [...parts.slice(0, -1), stem(d)]
+  }
+  const names = new Map<string, string>()
+  const unique = [...new Set(datasets)]
+  for (const d of unique) {
+    const rivals = unique.filter((o) => o !== d && stem(o) === stem(d))
+    if (rivals.length === 0) {
+      names.set(d, stem(d))
+      continue
+    }
+    // The same folder and stem: the extension tells them apart.
+    const own = rivals.some((o) => segments(o).join('/') === segments(d).join('/')) ? [...segments(d).slice(0, -1), path.basename(d).replace(/\./g, '-')] : segments(d)
+    const tail = (k: number, s: readonly string[]) => s.slice(-k).join('-')
+    let k = 1
+    while (k < own.length && rivals.some((o) => tail(k, segments(o)) === tail(k, own))) k++
+    names.set(d, tail(k, own))
+  }
+  // Names that still meet (one file named two ways, or a stem that reads like another's path) get a number.
+  const seen = new Map<string, number>()
+  for (const d of unique) {
+    const n = names.get(d)!
+    const count = (seen.get(n) ?? 0) + 1
+    seen.set(n, count)
+    if (count > 1) names.set(d, `${n}-${count}`)
+  }
+  return names
 }
 
 /** Everything a run routes with, ready before the first request. */

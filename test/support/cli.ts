@@ -30,10 +30,11 @@ let queue: Promise<unknown> = Promise.resolve()
 
 /**
  * Runs a command in this process, through the same `run` the CLI calls, with
- * captured output, the given environment and working folder. Paths on the
+ * captured output, the given environment, working folder and terminal width
+ * (`columns`; none: not a terminal). Paths on the
  * command line are relative to the working folder, so calls take turns.
  */
-export function runInProcess(args: readonly string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
+export function runInProcess(args: readonly string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; columns?: number } = {}): Promise<CliResult> {
   const next = queue.then(async () => {
     let stdout = ''
     let stderr = ''
@@ -46,7 +47,7 @@ export function runInProcess(args: readonly string[], opts: { cwd?: string; env?
         warn: (t) => void (stderr += t),
         color: false,
         env: { ...process.env, NO_COLOR: '1', ...opts.env },
-        columns: undefined,
+        columns: opts.columns,
         now: () => new Date(),
         progress: () => ({ tick() {}, retry() {}, done() {} }),
         toolVersion: version(),
