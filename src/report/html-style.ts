@@ -92,10 +92,11 @@ svg.bar .fill { fill: var(--accent); opacity: 0.6; }
 svg.bar .track { fill: var(--soft); }
 
 .controls { display: flex; flex-wrap: wrap; align-items: center; gap: 8px 14px; margin: 8px 0; }
-.pager { display: flex; align-items: center; gap: 10px; margin: 6px 0; }
+.pager { display: flex; flex-wrap: wrap; align-items: center; gap: 6px 10px; margin: 6px 0; }
+.pager button { white-space: nowrap; }
 .pager-info { margin: 0; color: var(--muted); font-variant-numeric: tabular-nums; }
 
-.heat-wrap { overflow: auto; max-height: 760px; border: 1px solid var(--line); border-radius: 6px; display: inline-block; max-width: 100%; }
+.heat-wrap { overflow: auto; max-height: min(760px, 85vh); border: 1px solid var(--line); border-radius: 6px; display: inline-block; max-width: 100%; }
 table.heat { border-collapse: separate; border-spacing: 0; font-variant-numeric: tabular-nums; }
 table.heat th { font-weight: 500; font-size: 12.5px; background: var(--bg); white-space: nowrap; }
 table.heat thead th { position: sticky; top: 0; z-index: 2; vertical-align: bottom; padding: 4px 0; }
@@ -113,6 +114,9 @@ table.heat button.cell.in-cluster { box-shadow: inset 0 0 0 1px var(--fg); }
 table.heat button.cell:focus-visible { outline: 3px solid var(--focus); outline-offset: -3px; position: relative; z-index: 1; }
 table.heat button.cell[aria-pressed=true] { box-shadow: inset 0 0 0 3px var(--fg); }
 table.heat .diag th, table.heat th.is-diag { text-decoration: underline; }
+table.heat .pin { position: sticky; z-index: 1; background: var(--bg); }
+table.heat thead th.pin { z-index: 3; }
+table.heat .pin-edge { box-shadow: inset 2px 0 0 var(--muted); }
 table.heat th.cl { box-shadow: inset -4px 0 0 var(--clc); }
 table.heat thead th.cl { box-shadow: inset 0 -4px 0 var(--clc); }
 .legend { display: flex; flex-wrap: wrap; align-items: center; gap: 6px 14px; font-size: 12.5px; color: var(--muted); margin: 6px 0; }
@@ -121,7 +125,8 @@ table.heat thead th.cl { box-shadow: inset 0 -4px 0 var(--clc); }
 .panel:empty { display: none; }
 .panel h4 { margin-top: 4px; }
 
-.cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(520px, 1fr)); gap: 12px; }
+.margin-note { font-size: 12.5px; }
+.cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(520px, 100%), 1fr)); gap: 12px; }
 .card { border: 1px solid var(--line); border-radius: 8px; padding: 10px 14px; background: var(--card); }
 .card h3 { margin-top: 2px; }
 .card .suggestion { border-left: 4px solid var(--accent); padding: 4px 10px; margin: 8px 0; background: var(--bg); border-radius: 0 6px 6px 0; }
@@ -145,6 +150,18 @@ ins { background: var(--ins-bg); color: var(--ins-fg); text-decoration: none; fo
 footer { color: var(--muted); font-size: 12.5px; margin-top: 36px; }
 .sr-only { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
 
+@media (max-width: 640px) {
+  main { padding: 0 12px 36px; }
+  header.top { padding: 14px 12px 6px; }
+  nav.toc ul { padding: 6px 12px; flex-wrap: nowrap; overflow-x: auto; white-space: nowrap; }
+  section.part { scroll-margin-top: 40px; }
+  h1 { font-size: 19px; overflow-wrap: anywhere; }
+  .meta { overflow-wrap: anywhere; }
+  table.heat tbody th { max-width: 46vw; }
+  td.prompt { min-width: 220px; }
+  .figures { grid-template-columns: repeat(auto-fill, minmax(150px, 1fr)); }
+}
+
 @media print {
   :root { color-scheme: light; }
   body { font-size: 11px; background: #fff; color: #000; }
@@ -157,7 +174,8 @@ footer { color: var(--muted); font-size: 12.5px; margin-top: 36px; }
   .prompt .p-full { display: inline !important; }
   .prompt .p-short { display: none !important; }
   details > *, details::details-content { display: block !important; content-visibility: visible !important; }
-  table.heat thead th, table.heat tbody th { position: static; }
+  table.heat thead th, table.heat tbody th, table.heat .pin { position: static; }
+  table.heat .pin-edge { box-shadow: none; }
   a { color: inherit; text-decoration: none; }
 }
 `

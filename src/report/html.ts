@@ -4,6 +4,8 @@ import type { DatasetComparison } from '../gate/compare.js'
 import { NONE } from '../load/dataset.js'
 import type { OverlapPair } from '../overlap/schema.js'
 import { INVALID_LABEL } from '../score/metrics.js'
+import { quantile } from '../score/stats.js'
+import { LOW_MARGIN_QUANTILE } from '../overlap/index.js'
 import type { GateOutcome } from '../gate/outcome.js'
 import { ACCURACY_GAP_CALLOUT, f2, MOVED_F1, signed } from '../text/format.js'
 import { accuracyLine, changeLines, uncomparedLine, verdictHeadline } from './gate-text.js'
@@ -386,7 +388,7 @@ ${tokenRows.map(([name, t]) => {
     'overlap',
     'Overlap: which agents are near-duplicates',
     html`Every pair of agents is scored on the text of their descriptions and, from this run, on how the router mixed them up (signals: ${signals}). Pairs that score high join into clusters, with what sets each member apart and what to do.`,
-    html`${heat}
+    html`${o.signals.includes('lowMargins') ? marginNote(s, 'overlap') : ''}${heat}
 <h3>Clusters (${o.clusters.length})</h3>
 <p class="explain">Near-duplicate pairs joined into groups: the links between members with their shared terms, what each member has that the others lack, the prompts only it wins, the cases routed across, and a suggestion.</p>
 ${cards.length > 0 ? html`<div class="cards">${cards}</div>` : html`<p class="muted">No cluster: no two agents are near-duplicates.</p>`}
@@ -400,6 +402,25 @@ ${lint}
 <p class="explain">Every description is sent with every routing request; estimated tokens (characters ÷ 4) per agent, largest first.</p>
 ${tokens}`,
   )
+}
+
+/**
+ * What "margin" means, said where the margins are shown: the decision's
+ * score minus the runner-up's, in the router's own units (BM25 for the
+ * lexical router), with this run's low-margin line for scale.
+ */
+function marginNote(s: Summary, where: 'cases' | 'overlap'): Html | '' {
+  // The cases the overlap's low-margin signal ranks: decided between two agents.
+  const agents = new Set(s.agents.map((a) => a.name))
+  const margins = s.cases.flatMap((c) => (c.margin !== undefined && c.decision !== null && agents.has(c.decision) && c.runnerUp !== undefined && agents.has(c.runnerUp) ? [c.margin] : []))
+  if (margins.length === 0) return ''
+  const lexical = s.router.id === 'lexical'
+  const units = lexical
+    ? "the gap between the decision's BM25 score and the runner-up's (how strongly the prompt's words match each agent's name and description)"
+    : "the gap between the router's scores for the decision and for the runner-up"
+  const line = quantile(margins, LOW_MARGIN_QUANTILE)
+  const scale = html`In this run a quarter of the cases decided between two agents have a margin under ${f2(line)}: a margin that small means the prompt nearly went to the runner-up${where === 'overlap' ? ', and counts as a low margin for the pair' : ''}; a large one, that the decision was clear-cut even when it was wrong.`
+  return html`<p class="explain margin-note"><strong>Margin</strong>${lexical ? ' (lexical router)' : ''}: ${units}. ${scale}</p>`
 }
 
 function casesSection(s: Summary): Html {
@@ -423,6 +444,7 @@ function casesSection(s: Summary): Html {
 </select>
 <label for="case-agent">Agent</label><select id="case-agent"><option value="">any (expected or decided)</option>${labels.map((l) => html`<option value="${l}">${l}</option>`)}</select>
 </div>
+${marginNote(s, 'cases')}
 <div id="cases-list"></div>`,
   )
 }

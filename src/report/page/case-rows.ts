@@ -51,7 +51,9 @@ export function caseRow(c: PageCase, withVotes: boolean): HTMLTableRowElement {
   const kids = [el('td', { className: 'mono nowrap', text: c.i }), prompt, el('td', { className: 'labels', text: expectedText(c.e) }), decisionCell(c)]
   if (withVotes) {
     kids.push(el('td', { className: 'votes', text: votesText(votesOf(c)) }))
-    kids.push(el('td', { className: 'labels', text: (c.r || '') + (c.m !== undefined ? ` (margin ${c.m})` : '') }))
+    const runnerUp = el('td', { className: 'labels', text: c.r || '' })
+    if (c.m !== undefined) runnerUp.appendChild(el('span', { className: 'margin', title: "margin: the decision's score minus the runner-up's; small means a near thing", text: ` (margin ${c.m})` }))
+    kids.push(runnerUp)
   }
   if (c.t && c.t.length) prompt.appendChild(el('div', null, [el('span', null, c.t.map((t) => el('span', { className: 'tag', text: t })))]))
   return el('tr', null, kids)

@@ -71,6 +71,8 @@ export function confusionMatrix(data: PageData): void {
     const at = (k: number) => idx[k]!
     heatmap(box, {
       label: 'Confusion matrix: rows are credited labels, columns are decisions',
+      // none (and (invalid)) come after the agents: they stay in view at the right edge, as none holds most misses.
+      pinEnd: idx.filter((i) => i >= agentCount).length,
       corner: 'credited ↓ / decided →',
       rows: idx.map((i) => labels[i]!),
       cols: idx.map((i) => labels[i]!),

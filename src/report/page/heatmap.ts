@@ -18,6 +18,8 @@ export type HeatmapOptions = {
   headStyle?: (th: HTMLElement, i: number) => void
   cell: (r: number, c: number) => HeatCell
   select: (r: number, c: number) => void
+  /** the last this many columns stay in view at the right edge while the grid scrolls sideways */
+  pinEnd?: number
 }
 
 /**
@@ -50,6 +52,7 @@ export function heatmap(container: HTMLElement, o: HeatmapOptions): void {
   const table = el('table', { className: 'heat', 'aria-label': o.label }, [thead, tbody])
   container.replaceChildren(el('div', { className: 'heat-wrap' }, [table]))
   if (first) first.tabIndex = 0
+  pinLastColumns(table, o.cols.length, o.pinEnd ?? 0)
 
   let selected: HTMLButtonElement | null = null
   const position = (b: HTMLButtonElement) => [Number(b.getAttribute('data-r')), Number(b.getAttribute('data-c'))] as const
@@ -84,4 +87,27 @@ export function heatmap(container: HTMLElement, o: HeatmapOptions): void {
     ev.preventDefault()
     moveTo(table.querySelector<HTMLButtonElement>(`button.cell[data-r="${nr}"][data-c="${nc}"]`))
   })
+}
+
+/**
+ * Sticks the last `count` columns (head and cells) to the right edge of the
+ * scroll box, each `right` offset the widths of the pinned columns after it,
+ * measured once the table is laid out.
+ */
+function pinLastColumns(table: HTMLTableElement, cols: number, count: number): void {
+  const n = Math.min(count, cols)
+  if (n <= 0) return
+  const heads = Array.from(table.tHead?.rows[0]?.cells ?? [])
+  // Cell 0 of each row is its heading; column c is cell c + 1.
+  const columnCells = (c: number): HTMLTableCellElement[] => [heads[c + 1]!, ...Array.from(table.tBodies[0]?.rows ?? []).map((row) => row.cells[c + 1]!)].filter(Boolean)
+  let right = 0
+  for (let c = cols - 1; c >= cols - n; c--) {
+    const cells = columnCells(c)
+    for (const cell of cells) {
+      cell.classList.add('pin')
+      if (c === cols - n) cell.classList.add('pin-edge')
+      cell.style.right = `${right}px`
+    }
+    right += heads[c + 1]?.getBoundingClientRect().width ?? 0
+  }
 }
