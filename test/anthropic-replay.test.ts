@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process'
-import { chmod, cp, mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises'
+import { chmod, cp, mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { withPrompt, type CapturedRequest } from '../src/route/claude-code/capture.js'
@@ -178,6 +178,24 @@ describe.skipIf(!available && !mustRun)('anthropic router, claude-code style: a 
     for (const r of replayServer.requests) expect(JSON.stringify(r.body)).toBe(first.get(r.prompt))
     // The same journal (the replay's and the engine run's): the key did not change with the run.
     expect(await journals()).toEqual(before)
+  })
+
+  it('a fresh capture (another temporary workspace, other ids) keeps the journal key: the journal answers every case', async () => {
+    await rm(captureFile)
+    await writeFile(spawnLog, '')
+    replayServer.reset()
+    const r = await runCli(['eval', '--router', 'anthropic', '--dataset', 'cases.csv', '--repeats', '1', '--out', 'recaptured', '--json'], { cwd: dir, env: env(replayServer) })
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stderr).toMatch(/captured Claude Code .* routing request/)
+    expect(await engineSpawns()).toBe(1)
+    const again = (JSON.parse(await readFile(captureFile, 'utf8')) as { captured: CapturedRequest }).captured
+    expect(again.headers['x-claude-code-session-id']).not.toBe(captured.headers['x-claude-code-session-id'])
+    // Another temporary workspace is named in the request, yet the journal key is the same.
+    const folder = (c: CapturedRequest) => /routecheck-claude-code-[A-Za-z0-9]{6}/.exec(JSON.stringify(c.body))?.[0]
+    expect(folder(again)).toBeDefined()
+    expect(folder(again)).not.toBe(folder(captured))
+    expect((JSON.parse(r.stdout) as Summary).requests).toMatchObject({ fromCache: CASES.length, sent: 0 })
+    expect(replayServer.requests).toHaveLength(0)
   })
 
   it('--dry-run prints the captured request and the estimate, needs no key, sends and stores nothing', async () => {
