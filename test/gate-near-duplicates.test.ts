@@ -125,8 +125,8 @@ const EDITS: Edit[] = [
     rewrite: (d) => d.replace('Use this agent when building cross-platform or native mobile apps with', 'Use this agent for iOS and Android app work in'),
   },
   { label: 'append a PROACTIVELY trigger', agent: 'ui-designer', rewrite: (d) => `${d} Use PROACTIVELY when a new screen is being designed or a component gains a new state.` },
-  // Moves graphql-architect × api-designer from 0.06 to 0.213: over the line, under line + margin.
-  { label: 'append a REST sentence (hovers at the line)', agent: 'graphql-architect', rewrite: (d) => `${d} Also reviews REST API design, versioning, pagination and rate limits.` },
+  // Moves graphql-architect × api-designer from 0.06 to 0.216: over the line, under line + margin.
+  { label: 'append a REST sentence (hovers at the line)', agent: 'graphql-architect', rewrite: (d) => `${d} Also reviews REST API versioning, pagination and rate limits.` },
   {
     label: 'copy most of security-auditor',
     agent: 'penetration-tester',

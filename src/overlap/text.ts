@@ -18,7 +18,63 @@ export type TextModelOptions = {
   bigramWeight: number
   /** drop XML tags and the agent's own name from the description before reading it */
   stripScaffolding: boolean
+  /** drop role words ("pro", "expert", "specialist", "master"…: ROLE_WORDS): they say how good an agent claims to be, never its domain */
+  dropRoleWords?: boolean
+  /** document frequencies over a large corpus of real agent descriptions, counted with the catalogue's own (see `idf`) */
+  background?: BackgroundDf | undefined
 }
+
+/**
+ * Document frequencies of the model's terms over public collections of agent
+ * descriptions (src/overlap/background-df.json, built by
+ * scripts/build-term-df.ts), with the reading they were counted under.
+ */
+export type BackgroundDf = {
+  $comment?: string
+  reading: TextReading
+  /** distinct descriptions counted */
+  documents: number
+  /** terms in fewer documents were left out (a missing term counts as 0) */
+  minDf: number
+  sources: Array<{ repo: string; commit: string; agentFiles: number; documents: number }>
+  /** term (a stem, or two stems joined by a space) → documents holding it */
+  df: Record<string, number>
+}
+
+/** What decides which terms a description yields, so a background counted under another reading can be told apart. */
+export type TextReading = { stripScaffolding: boolean; bigrams: boolean; roleWords: string[] }
+
+/**
+ * Words that say how good or how senior an agent claims to be, never what it
+ * does: collections name agents "<domain>-pro", "-expert", "-specialist",
+ * "-master" by the author's habit, so typescript-pro and python-pro share
+ * "pro" and a 30-agent catalogue reads it as a rare, telling word. Matched on
+ * the written word ("masters" goes, "mastery" stays), and dropped only by the
+ * overlap text model.
+ *
+ * "engineer", "developer" and "architect" stay: they name the kind of work
+ * (data-engineer, data-scientist and data-analyst are three jobs; so are
+ * backend-architect and backend-developer), and dropping them too cost the
+ * evaluation (bench/overlap-eval.ts) 0.016 of average precision on the
+ * 471-agent catalogue and 0.012 on 40-agent ones.
+ *
+ * The lexical router does not drop them: it matches a prompt's words, and a
+ * prompt that names "the Go expert" or "a pro" is pointing at an agent by its
+ * name; its BM25 idf, fitted on the catalogue, already discounts a word every
+ * agent has.
+ */
+export const ROLE_WORDS: readonly string[] = `pro pros professional professionals expert experts specialist specialists master masters
+guru gurus ninja ninjas wizard wizards virtuoso maestro rockstar whisperer senior seasoned veteran elite`
+  .split(/\s+/)
+  .filter(Boolean)
+
+const ROLE: ReadonlySet<string> = new Set(ROLE_WORDS)
+
+/** The reading TEXT_MODEL uses and the background was counted under: scaffolding stripped, phrases formed, role words dropped. */
+export const TEXT_READING: TextReading = { stripScaffolding: true, bigrams: true, roleWords: [...ROLE_WORDS] }
+
+/** Background terms kept: a term in one description of a thousand says nothing the catalogue cannot. */
+export const BACKGROUND_MIN_DF = 2
 
 /** Textbook TF-IDF over description and name words, the baseline the tuned model is compared with. */
 export const PLAIN_TEXT_MODEL: TextModelOptions = { triggerWeight: 1, exampleWeight: 1, nameWeight: 1, bigramWeight: 0, stripScaffolding: false }
@@ -59,6 +115,82 @@ function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 }
 
+/** One agent read into weighted token runs: phrases form inside a run, never across runs. */
+type Reading = { runs: Array<{ tokens: TermToken[]; weight: number }>; nameTokens: TermToken[] }
+
+function readAgent(agent: { name: string; description: string }, model: Pick<TextModelOptions, 'stripScaffolding' | 'triggerWeight' | 'exampleWeight' | 'nameWeight' | 'dropRoleWords'>): Reading {
+  const parts = model.stripScaffolding || model.triggerWeight !== model.exampleWeight ? splitDescription(agent.description) : { trigger: agent.description, examples: '' }
+  const ownName = new RegExp(`\\b${escapeRegExp(agent.name)}\\b`, 'gi')
+  // Tags end a clause (no phrase spans them); the agent's own name is said by the name words already.
+  const clean = (text: string) => (model.stripScaffolding ? text.replace(TAG, ' . ').replace(ownName, ' ') : text)
+  // A dropped role word is skipped like a stop word: the words either side of it still make a phrase.
+  const read = (text: string) => (model.dropRoleWords ? termTokens(text).filter((t) => !ROLE.has(t.word)) : termTokens(text))
+  const nameTokens = read(nameWords(agent.name))
+  return {
+    runs: [
+      { tokens: read(clean(parts.trigger)), weight: model.triggerWeight },
+      { tokens: read(clean(parts.examples)), weight: model.exampleWeight },
+      // Name words are one phrase each ("python backend"), never joined to the description's words.
+      { tokens: nameTokens, weight: model.nameWeight },
+    ],
+    nameTokens,
+  }
+}
+
+/** Calls `emit` for every term of a run: each word, then the phrase it makes with the next word of its clause. */
+function forEachTerm(tokens: readonly TermToken[], bigrams: boolean, emit: (term: string, isPhrase: boolean, tok: TermToken, next: TermToken | undefined) => void): void {
+  for (let i = 0; i < tokens.length; i++) {
+    const tok = tokens[i]!
+    emit(tok.term, false, tok, undefined)
+    const next = tokens[i + 1]
+    if (bigrams && next && next.clause === tok.clause && next.term !== tok.term) emit(`${tok.term} ${next.term}`, true, tok, next)
+  }
+}
+
+/**
+ * The distinct terms an agent yields under a reading (the background's
+ * document frequencies are counted with this, so they match the terms the
+ * model weighs).
+ */
+export function termsOfAgent(agent: { name: string; description: string }, reading: TextReading = TEXT_READING): Set<string> {
+  const role = new Set(reading.roleWords)
+  const model = { stripScaffolding: reading.stripScaffolding, triggerWeight: 1, exampleWeight: 1, nameWeight: 1, dropRoleWords: false }
+  const out = new Set<string>()
+  for (const run of readAgent(agent, model).runs) forEachTerm(run.tokens.filter((t) => !role.has(t.word)), reading.bigrams, (term) => out.add(term))
+  return out
+}
+
+/** A background's df as a map, built once per background object. */
+const backgroundMaps = new WeakMap<BackgroundDf, Map<string, number>>()
+function backgroundMap(bg: BackgroundDf): Map<string, number> {
+  let m = backgroundMaps.get(bg)
+  if (!m) backgroundMaps.set(bg, (m = new Map(Object.entries(bg.df))))
+  return m
+}
+
+/**
+ * Inverse document frequency of a term held by `df` of the catalogue's `n`
+ * agents, and by `bgDf` of the background's `bgN` descriptions.
+ *
+ * Without a background: log(1 + n/df), the smoothed idf the model always
+ * used, positive even for a term every agent has. In a catalogue of thirty
+ * agents nearly every word is in one to three of them, so "comprehensive",
+ * "modern" or "type" weigh as much as "postgres".
+ *
+ * With a background: log((bgN + n + 1) / (bgDf + df + 1)) + 1, one smoothed
+ * idf over the background and the catalogue pooled, as if the catalogue's
+ * agents had been added to a large collection of real ones. A word of the
+ * genre is common there and weighs little whatever the catalogue holds; a
+ * word the background never saw (a product name, a team's own jargon) weighs
+ * as a word in one description of the pool; and a catalogue that repeats a
+ * word many times still lowers its weight through `df`. The + 1 keeps a
+ * word every description has from vanishing, as the old idf did.
+ */
+export function idf(df: number, n: number, bgDf = 0, bgN = 0): number {
+  if (bgN <= 0) return Math.log(1 + n / df)
+  return Math.log((bgN + n + 1) / (bgDf + df + 1)) + 1
+}
+
 /** Builds the index: every description is tokenised exactly once. */
 export function buildTextIndex(agents: ReadonlyArray<{ name: string; description: string }>, model: TextModelOptions): TextIndex {
   const dictionary = new Map<string, number>()
@@ -75,62 +207,43 @@ export function buildTextIndex(agents: ReadonlyArray<{ name: string; description
   const surfaceCounts = new Map<string, Map<string, number>>()
   // A phrase is shown as the words it was first seen as; a single stem as its most frequent word.
   const phraseSurface = new Map<string, string>()
-  const countSurface = (tokens: readonly TermToken[]) => {
-    for (const { term, word } of tokens) {
-      let m = surfaceCounts.get(term)
-      if (!m) surfaceCounts.set(term, (m = new Map()))
-      m.set(word, (m.get(word) ?? 0) + 1)
-    }
-  }
 
   const rawDocs: Array<Map<number, number>> = []
   const nameTerms: Array<Set<number>> = []
   for (const agent of agents) {
     const tf = new Map<number, number>()
-    const add = (tokens: readonly TermToken[], weight: number) => {
-      if (weight <= 0) return
-      for (let i = 0; i < tokens.length; i++) {
-        const tok = tokens[i]!
-        const id = idOf(tok.term)
-        tf.set(id, (tf.get(id) ?? 0) + weight)
-        const next = tokens[i + 1]
-        if (model.bigramWeight > 0 && next && next.clause === tok.clause && next.term !== tok.term) {
-          const phrase = `${tok.term} ${next.term}`
-          const bid = idOf(phrase)
-          if (!phraseSurface.has(phrase)) phraseSurface.set(phrase, `${tok.word} ${next.word}`)
-          tf.set(bid, (tf.get(bid) ?? 0) + weight * model.bigramWeight)
-        }
+    const { runs, nameTokens } = readAgent(agent, model)
+    for (const { tokens, weight } of runs) {
+      for (const { term, word } of tokens) {
+        let m = surfaceCounts.get(term)
+        if (!m) surfaceCounts.set(term, (m = new Map()))
+        m.set(word, (m.get(word) ?? 0) + 1)
       }
+      if (weight <= 0) continue
+      forEachTerm(tokens, model.bigramWeight > 0, (term, isPhrase, tok, next) => {
+        const id = idOf(term)
+        if (isPhrase && !phraseSurface.has(term)) phraseSurface.set(term, `${tok.word} ${next!.word}`)
+        tf.set(id, (tf.get(id) ?? 0) + (isPhrase ? weight * model.bigramWeight : weight))
+      })
     }
-    const parts = model.stripScaffolding || model.triggerWeight !== model.exampleWeight ? splitDescription(agent.description) : { trigger: agent.description, examples: '' }
-    const ownName = new RegExp(`\\b${escapeRegExp(agent.name)}\\b`, 'gi')
-    // Tags end a clause (no phrase spans them); the agent's own name is said by the name words already.
-    const clean = (text: string) => (model.stripScaffolding ? text.replace(TAG, ' . ').replace(ownName, ' ') : text)
-    const triggerTokens = termTokens(clean(parts.trigger))
-    const exampleTokens = termTokens(clean(parts.examples))
-    const nameTokens = termTokens(nameWords(agent.name))
-    countSurface(triggerTokens)
-    countSurface(exampleTokens)
-    countSurface(nameTokens)
-    add(triggerTokens, model.triggerWeight)
-    add(exampleTokens, model.exampleWeight)
-    // Name words are one phrase each ("python backend"), never joined to the description's words.
-    add(nameTokens, model.nameWeight)
-    nameTerms.push(new Set(nameTokens.map((t) => dictionary.get(t.term)!)))
+    nameTerms.push(new Set(nameTokens.map((t) => dictionary.get(t.term)!).filter((id) => id !== undefined)))
     rawDocs.push(tf)
   }
 
   const n = agents.length
   const df = new Int32Array(terms.length)
   for (const d of rawDocs) for (const id of d.keys()) df[id]!++
+  const bg = model.background
+  const bgDf = bg ? backgroundMap(bg) : undefined
+  const idfs = Float64Array.from(terms, (t, id) => idf(df[id]!, n, bgDf?.get(t) ?? 0, bg?.documents ?? 0))
   const vectors = rawDocs.map((d) => {
     const ids = Int32Array.from([...d.keys()].sort((a, b) => a - b))
     const weights = new Float64Array(ids.length)
     let norm = 0
     for (let k = 0; k < ids.length; k++) {
       const id = ids[k]!
-      // Sublinear term weight (log1p of the weighted count) times a smoothed idf that stays positive for terms every agent has.
-      const w = Math.log1p(d.get(id)!) * Math.log(1 + n / df[id]!)
+      // Sublinear term weight (log1p of the weighted count) times the idf.
+      const w = Math.log1p(d.get(id)!) * idfs[id]!
       weights[k] = w
       norm += w * w
     }
@@ -138,6 +251,7 @@ export function buildTextIndex(agents: ReadonlyArray<{ name: string; description
     for (let k = 0; k < weights.length; k++) weights[k]! /= norm
     return { ids, weights }
   })
+
 
   const surface = phraseSurface
   for (const [stem, words] of surfaceCounts) {
