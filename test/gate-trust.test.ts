@@ -191,27 +191,34 @@ export default () => ({ id: 'lexical', deterministic: true, async route(prompt) 
 })
 
 describe('untrusted text never reaches a control channel', () => {
-  it('an agent name carrying a workflow command and terminal escapes: printed inert under GitHub Actions, escaped in annotations and report.md', async () => {
+  it('an agent name carrying terminal escapes, HTML and a line break: escaped in annotations and report.md, stripped from what is printed', async () => {
     const dir = await projectWithBaseline()
-    const hostile = 'go-helper\n::warning file=agents/x.md::pwned\u001b]0;owned\u0007\u001b[2J|<img src=x onerror=alert(1)>'
+    // Names cannot hold ":" (Claude Code keeps it for plugin agents), so a name cannot spell a workflow command itself.
+    const hostile = 'go-helper\n%0A\u001b]0;owned\u0007\u001b[2J|<img src=x onerror=alert(1)>'
     await writeFile(
       path.join(dir, 'agents/go-helper.md'),
       `---\nname: ${JSON.stringify(hostile)}\ndescription: ${JSON.stringify((await readFile(path.join(dir, 'agents/golang-pro.md'), 'utf8')).split('\n').find((l) => l.startsWith('description:'))!.slice(13))}\n---\nbody\n`,
     )
     const r = await runCli(['gate', '--dataset', 'datasets/python-backend.csv', '--out', 'out'], { cwd: dir, env: { GITHUB_ACTIONS: 'true', GITHUB_STEP_SUMMARY: path.join(dir, 'summary.md') } })
-    expect(r.code).toBe(1)
-    // Our own annotations are there, escaped by the workflow-command rules…
+    expect(r.code, r.stderr).toBe(1)
     const commands = r.stdout.split('\n').filter((l) => l.startsWith('::'))
     expect(commands.length).toBeGreaterThan(0)
     for (const c of commands) expect(c).toMatch(/^::error file=agents\/go-helper\.md,line=\d+,title=routecheck gate%3A [a-z-]+::[^\n]*$/)
-    expect(commands.find((c) => c.includes('new-near-duplicate'))).toContain('go-helper%0A::warning file=agents/x.md::pwned')
-    // …and nothing the name carried became a command or a terminal escape.
-    expect(r.stdout).not.toMatch(/^\s*::warning/m)
-    expect(r.stdout).toMatch(/^:\u200b:warning file=agents\/x\.md::pwned/m)
+    // The name's line break and its literal "%0A" are escaped, so the message stays one line and decodes to what the name said.
+    expect(commands.find((c) => c.includes('new-near-duplicate'))).toContain('go-helper%0A%250A]0;owned[2J|<img src=x onerror=alert(1)>')
     expect(r.stdout + r.stderr).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/)
     const md = await readFile(path.join(dir, 'summary.md'), 'utf8')
     expect(md).not.toContain('<img')
     expect(md).toContain('&lt;img src=x onerror=alert(1)&gt;')
     expect(md).not.toMatch(/[\u0000-\u0008\u000b-\u001f]/)
+  })
+
+  it('under GitHub Actions no printed line can act as a workflow command: a file name spelling one is made inert', async () => {
+    const dir = await projectWithBaseline()
+    await writeFile(path.join(dir, 'agents', 'x\n::warning title=pwned::owned.md'), '---\nname: broken\n---\n')
+    const r = await runCli(['eval', '--dataset', 'datasets/python-backend.csv', '--out', 'out'], { cwd: dir, env: { GITHUB_ACTIONS: 'true' } })
+    expect(r.code).toBe(2)
+    expect(r.stderr + r.stdout).not.toMatch(/^\s*::warning/m)
+    expect(r.stderr).toMatch(/^:\u200b:warning title=pwned::owned\.md/m)
   })
 })
