@@ -67,15 +67,19 @@ function main(): void {
   console.log(line(keys))
   for (const r of rows) console.log(line(keys.map((k) => String(r[k] ?? ''))))
   const file = path.join(here, 'results.json')
-  // A filtered run replaces its own rows and keeps the others, so results.json always has every case.
-  let kept: Row[] = []
+  // A filtered run replaces its own rows and keeps the others, so results.json always has every case; other
+  // sections (bench/overlap-eval.ts writes one) are kept too. Each row says when and on what CPU it was measured.
+  let earlier: { rows?: Row[] } & Record<string, unknown> = {}
   try {
-    kept = (JSON.parse(readFileSync(file, 'utf8')) as { rows: Row[] }).rows.filter((r) => !names.includes(String(r.case)))
+    earlier = JSON.parse(readFileSync(file, 'utf8')) as typeof earlier
   } catch {
     // no earlier results
   }
-  const all = [...kept, ...rows].sort((a, b) => Object.keys(CASES).indexOf(String(a.case)) - Object.keys(CASES).indexOf(String(b.case)))
-  writeFileSync(file, `${JSON.stringify({ date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, cpu: os.cpus()[0]?.model, rows: all }, null, 2)}\n`)
+  const date = new Date().toISOString()
+  const cpu = os.cpus()[0]?.model ?? ''
+  const kept = (earlier.rows ?? []).filter((r) => !names.includes(String(r.case)))
+  const all = [...kept, ...rows.map((r): Row => ({ ...r, date, cpu }))].sort((a, b) => Object.keys(CASES).indexOf(String(a.case)) - Object.keys(CASES).indexOf(String(b.case)))
+  writeFileSync(file, `${JSON.stringify({ ...earlier, date, node: process.version, cpus: os.cpus().length, cpu, rows: all }, null, 2)}\n`)
   console.log(`\nwrote ${path.relative(process.cwd(), file)}`)
 }
 
