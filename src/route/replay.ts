@@ -69,14 +69,15 @@ export async function createReplayRouter(opts: ReplayOptions): Promise<Router> {
     const id = JSON.stringify(key)
     let replay = pending.get(id)
     if (!replay) {
-      replay = prepare(catalogue, key).then((r) => {
-        ready.set(catalogue, r)
-        return r
-      })
+      replay = prepare(catalogue, key)
       pending.set(id, replay)
       replay.catch(() => pending.delete(id))
     }
-    return replay
+    // Another Catalogue object with the same agents shares the capture.
+    return replay.then((r) => {
+      ready.set(catalogue, r)
+      return r
+    })
   }
 
   async function prepare(catalogue: Catalogue, key: ReturnType<typeof captureKey>): Promise<CompiledReplay> {
