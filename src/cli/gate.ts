@@ -5,6 +5,7 @@ import { renderGateText } from '../report/gate-text.js'
 import { githubAnnotations } from '../report/github.js'
 import { renderMarkdown } from '../report/markdown.js'
 import { writeReports } from '../report/write.js'
+import { redact } from '../text/safe.js'
 import { defineCommand } from './command.js'
 import { completionExit, fatalExit, ROUTING_FLAGS } from './eval.js'
 import { EXIT } from './io.js'
@@ -72,7 +73,7 @@ Exit codes: 0 passed · 1 failed · 2 bad input, or runs that cannot be compared
       for (const s of summaries) await writeReports(check.outFor(s.dataset.path), s, s.cases.map((c) => ({ id: c.id, prompt: c.prompt ?? '' })), outcome)
     }
     if (io.env.GITHUB_ACTIONS === 'true') io.annotate(githubAnnotations(outcome, check.catalogue, check.invalid))
-    if (io.env.GITHUB_STEP_SUMMARY) await appendFile(io.env.GITHUB_STEP_SUMMARY, renderMarkdown(summaries, outcome))
+    if (io.env.GITHUB_STEP_SUMMARY) await appendFile(io.env.GITHUB_STEP_SUMMARY, redact(renderMarkdown(summaries, outcome)))
     const incomplete = completionExit(check.completion, io)
     if (incomplete !== EXIT.ok) return incomplete
     return outcome.verdict.passed ? EXIT.ok : EXIT.gateFailed

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { didYouMean } from '../load/closest-names.js'
 import { InputError, UsageError } from '../load/input-error.js'
-import { inertWorkflowLines, terminalText } from '../text/safe.js'
+import { inertWorkflowLines, redact, setSecrets, terminalText } from '../text/safe.js'
 import type { Command } from './command.js'
 import { agentsCommand } from './agents.js'
 import { commentCommand } from './comment.js'
@@ -56,10 +56,10 @@ export function version(): string {
  * (colour kept when on), and under GitHub Actions no line can act as a
  * workflow command; only `annotate` prints commands, already escaped.
  */
-function safeOutput(io: CommandIO, color: boolean): Pick<CommandIO, 'out' | 'warn'> {
+function safeOutput(io: CommandIO, color: boolean): Pick<CommandIO, 'out' | 'warn' | 'annotate'> {
   const actions = io.env.GITHUB_ACTIONS === 'true'
-  const safe = (text: string) => (actions ? inertWorkflowLines(terminalText(text, color)) : terminalText(text, color))
-  return { out: (t) => io.out(safe(t)), warn: (t) => io.warn(safe(t)) }
+  const safe = (text: string) => (actions ? inertWorkflowLines(terminalText(redact(text), color)) : terminalText(redact(text), color))
+  return { out: (t) => io.out(safe(t)), warn: (t) => io.warn(safe(t)), annotate: (t) => io.annotate(redact(t)) }
 }
 
 /** The command line's first word, if it is one (not a flag). */
@@ -70,6 +70,7 @@ function commandOf(argv: readonly string[]): { name: string | undefined; rest: s
 
 /** Runs one command line with the given I/O; returns the exit code. */
 export async function run(argv: readonly string[], io: CommandIO): Promise<number> {
+  setSecrets(io.env)
   const report = safeOutput(io, false).warn
   try {
     const { name, rest } = commandOf(argv)

@@ -4,6 +4,7 @@ import { z } from 'zod'
 import { sha256 } from '../load/catalogue.js'
 import { errnoCode, fsFailure, InputError } from '../load/input-error.js'
 import { decisionSchema, type Decision } from './router.js'
+import { redact } from '../text/safe.js'
 
 /**
  * The run journal: every finished request, appended as one JSON line the
@@ -103,7 +104,7 @@ export function openJournal(cacheDir: string, cacheKey: string, catalogueFingerp
     append(prompt, repeat, decision) {
       const key = attemptKey(prompt, repeat)
       entries.set(key, decision)
-      writeSync(fd, `${JSON.stringify({ key, decision })}\n`)
+      writeSync(fd, `${redact(JSON.stringify({ key, decision }))}\n`)
     },
     close: () => closeSync(fd),
   }

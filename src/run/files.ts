@@ -4,6 +4,7 @@ import { once } from 'node:events'
 import path from 'node:path'
 import type { Case } from '../load/dataset.js'
 import type { Attempt } from '../route/run.js'
+import { redact } from '../text/safe.js'
 import { summaryJsonChunks, type Summary } from './record.js'
 
 /** results.jsonl, a line at a time: one per case × repeat, with the gold set beside the decision. */
@@ -36,10 +37,15 @@ export function writeSummary(dir: string, summary: Summary): Promise<string> {
 /** Each file goes to a temporary name first and is renamed into place, so a reader (or a killed process) never sees half a file. */
 export async function writeAtomic(file: string, text: string | Iterable<string>): Promise<string> {
   const tmp = `${file}.${process.pid}.tmp`
-  if (typeof text === 'string') await writeFile(tmp, text)
-  else await writeChunks(tmp, text)
+  // Every file routecheck writes passes the one redaction step: no key or token ever lands on disk.
+  if (typeof text === 'string') await writeFile(tmp, redact(text))
+  else await writeChunks(tmp, redacted(text))
   await rename(tmp, file)
   return file
+}
+
+function* redacted(chunks: Iterable<string>): Generator<string> {
+  for (const chunk of chunks) yield redact(chunk)
 }
 
 /** Streams pieces to a file, waiting when the stream asks to, so big files are never one string in memory. */

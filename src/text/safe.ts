@@ -58,3 +58,43 @@ export function markdownText(text: string): string {
     .replace(/\r?\n|\r/g, ' ')
     .replace(CONTROL, '')
 }
+
+/** What counts as a secret: set once per command from its environment (`setSecrets`), applied by `redact` at every sink. */
+let secrets: string[] = []
+
+/** Environment variables whose values are credentials. */
+const SECRET_VARIABLES = ['ANTHROPIC_API_KEY', 'ANTHROPIC_AUTH_TOKEN', 'GITHUB_TOKEN']
+
+/**
+ * Learns the command's credentials: the keys and tokens in its environment,
+ * and any user:password in ANTHROPIC_BASE_URL. Values under 8 characters are
+ * not treated as secrets (they would redact ordinary words).
+ */
+export function setSecrets(env: Readonly<Record<string, string | undefined>>): void {
+  const found = SECRET_VARIABLES.map((v) => env[v]?.trim() ?? '')
+  const base = env.ANTHROPIC_BASE_URL?.trim()
+  if (base && URL.canParse(base)) {
+    const url = new URL(base)
+    found.push(decodeURIComponent(url.password), decodeURIComponent(url.username))
+  }
+  secrets = [...new Set(found.filter((s) => s.length >= 8))].sort((a, b) => b.length - a.length)
+}
+
+const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/@:]+(?::[^\s/@]*)?@/gi
+const HEADER_VALUES = /\b(authorization|x-api-key)(["']?\s*[:=]\s*["']?)(?:bearer\s+)?[^\s"',;}]+/gi
+
+/**
+ * Every credential out of a text: the known keys and tokens (as they are and
+ * URL-encoded), user:password in any URL, and Authorization / x-api-key
+ * values. Applied where text leaves routecheck: stdout and stderr, every file
+ * of a run folder, the journal, the baseline.
+ */
+export function redact(text: string): string {
+  let out = text
+  for (const s of secrets) {
+    if (out.includes(s)) out = out.split(s).join('[redacted]')
+    const encoded = encodeURIComponent(s)
+    if (encoded !== s && out.includes(encoded)) out = out.split(encoded).join('[redacted]')
+  }
+  return out.replace(URL_CREDENTIALS, '$1[redacted]@').replace(HEADER_VALUES, '$1$2[redacted]')
+}
