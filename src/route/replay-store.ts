@@ -4,6 +4,7 @@ import { z } from 'zod'
 import type { Catalogue } from '../load/catalogue.js'
 import { sha256 } from '../load/catalogue.js'
 import type { CapturedRequest } from './claude-code/capture.js'
+import { checkCacheFolder } from './journal.js'
 
 /**
  * Captured Claude Code requests, kept next to the run journal (config `cacheDir`), one file per
@@ -69,6 +70,7 @@ export function readCapture(cacheDir: string, key: CaptureKey): StoredCapture | 
 
 export function writeCapture(cacheDir: string, key: CaptureKey, captured: CapturedRequest, now: Date = new Date()): StoredCapture {
   const file = captureFile(cacheDir, key)
+  checkCacheFolder(cacheDir) // a cacheDir that is a file is bad input (exit 2), not a crash
   mkdirSync(cacheDir, { recursive: true })
   const created = now.toISOString()
   const temp = `${file}.${process.pid}.tmp`
