@@ -208,7 +208,7 @@ describe('routecheck comment: one sticky comment on the pull request', () => {
     expect(r.code).toBe(3)
     expect(r.stdout).toBe('')
     expect(r.stderr).toBe(
-      'routecheck comment: could not post the comment on pull request #7 of acme/agents: GitHub answered 500 Internal Server Error to GET /repos/acme/agents/issues/7/comments?per_page=100: upstream rejected header Authorization: Bearer *** (token ***)\n',
+      'routecheck comment: could not post the comment on pull request #7 of acme/agents: GitHub answered 500 Internal Server Error to GET /repos/acme/agents/issues/7/comments?per_page=100: upstream rejected header Authorization: [redacted] (token ***)\n', // the comment's own redaction, then routecheck's output-wide one over the header value
     )
 
     const wrongToken = await comment([], githubEnv(echo.url, { GITHUB_TOKEN: `${TOKEN}x` }))
