@@ -1,9 +1,7 @@
-import path from 'node:path'
 import { UsageError } from '../load/input-error.js'
-import { analyseOverlap, type OverlapReport } from '../overlap/index.js'
 import { outputWidth, renderCatalogue, renderFailures, renderRunsTable, renderScorecard } from '../report/terminal.js'
 import { writeReports } from '../report/write.js'
-import { completion, dryRunReport, prepareEval, runDatasets, type DatasetsRun } from '../run/evaluate.js'
+import { combinedOverlap, completion, dryRunReport, prepareEval, runDatasets, type DatasetsRun } from '../run/evaluate.js'
 import { checkFilter, filterSummary, isFiltering, type FilteredSummary, type RunFilter } from '../run/filter.js'
 import { summaryJson, type Summary } from '../run/record.js'
 import { defineCommand } from './command.js'
@@ -60,7 +58,7 @@ scores, so the gate, compare and report read the same files either way.`,
       if (flags.json) io.out(shown.length === 1 ? summaryJson(shown[0]!) : `[\n${shown.map((s) => summaryJson(s).trimEnd()).join(',\n')}\n]\n`)
       else {
         if (summaries.length > 1) io.out(`\n${renderRunsTable(shown, style)}\n`)
-        if (summaries.length > 0) io.out(`\n${renderCatalogue(catalogueOverlap(summaries), summaries[0]!.invalidAgents, style)}\n`)
+        if (summaries.length > 0) io.out(`\n${renderCatalogue(combinedOverlap(summaries), summaries[0]!.invalidAgents, style)}\n`)
       }
       return completionExit(completion(summaries, flags.maxCost), io)
     } finally {
@@ -68,21 +66,6 @@ scores, so the gate, compare and report read the same files either way.`,
     }
   },
 })
-
-/**
- * The overlap to print once: a run's own with one dataset; with several,
- * the catalogue's with every dataset's routing signals, case ids prefixed
- * by their dataset's file stem so the evidence stays unambiguous.
- */
-function catalogueOverlap(summaries: readonly Summary[]): OverlapReport {
-  const [first] = summaries
-  if (summaries.length === 1) return first!.overlap
-  return analyseOverlap({
-    agents: first!.agents.map((a) => ({ name: a.name, description: a.description ?? '', file: a.file })),
-    cases: summaries.flatMap((s) => s.cases.map((c) => ({ ...c, id: `${path.basename(s.dataset.path, path.extname(s.dataset.path))}:${c.id}` }))),
-    invalid: first!.invalidAgents,
-  })
-}
 
 /** A router that cannot succeed at all: a bad key or unknown model is bad input (2); an unreachable server leaves the run incomplete (3). */
 export function fatalExit(fatal: NonNullable<DatasetsRun['fatal']>, io: CommandIO): number {

@@ -68,7 +68,7 @@ export async function checkGate(request: GateRequest, env: RunEnv, signal?: Abor
       if (run.fatal) return { kind: 'fatal', ...run.fatal }
       summaries = run.summaries
     }
-    refuseMismatch(baseline, baselineFile, summaries[0]?.router.id ?? baseline.router.id, summaries.map((s) => ({ path: s.dataset.path, fingerprint: s.dataset.fingerprint })))
+    refuseMismatch(baseline, baselineFile, summaries[0]?.router.id ?? baseline.router.id, summaries.map((s) => s.dataset))
 
     const routed = setup
     const outcome = await buildOutcome({

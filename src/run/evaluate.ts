@@ -4,7 +4,7 @@ import { loadConfig, type Config, type RouterStyle } from '../load/config.js'
 import { isBuiltinAgent } from '../load/builtin-agents.js'
 import { loadDataset, type Dataset } from '../load/dataset.js'
 import { UsageError } from '../load/input-error.js'
-import { analyseOverlap } from '../overlap/index.js'
+import { analyseOverlap, type OverlapReport } from '../overlap/index.js'
 import { loadPrices, priceFor, usageCost, type Price } from '../route/cost.js'
 import { createRouter } from '../route/create-router.js'
 import { openJournal, type Journal } from '../route/journal.js'
@@ -333,4 +333,19 @@ export function dryRunReport(setup: Setup): string {
   }
   lines.push(`dry run: nothing was sent. Total: ${totalRequests} request(s)${price ? `, ≈$${totalUsd.toFixed(4)} (tokens ≈ characters/4; output ≈${outputTokens} tokens a request; the catalogue prefix written to the prompt cache once, then read)` : ''}.`)
   return `${lines.join('\n')}\n`
+}
+
+/**
+ * The overlap to print once: a run's own with one dataset; with several,
+ * the catalogue's with every dataset's routing signals, case ids prefixed
+ * by their dataset's file stem so the evidence stays unambiguous.
+ */
+export function combinedOverlap(summaries: readonly Summary[]): OverlapReport {
+  const [first] = summaries
+  if (summaries.length === 1) return first!.overlap
+  return analyseOverlap({
+    agents: first!.agents.map((a) => ({ name: a.name, description: a.description ?? '', file: a.file })),
+    cases: summaries.flatMap((s) => s.cases.map((c) => ({ ...c, id: `${path.basename(s.dataset.path, path.extname(s.dataset.path))}:${c.id}` }))),
+    invalid: first!.invalidAgents,
+  })
 }
