@@ -39,8 +39,3 @@ export function priceFor(model: string, table: PriceTable): Price | undefined {
 export function usageCost(usage: Usage, price: Price): number {
   return (usage.inputTokens * price.input + usage.outputTokens * price.output + usage.cacheReadTokens * price.cacheRead + usage.cacheWriteTokens * price.cacheWrite) / 1e6
 }
-
-/** Rough token count for estimates made before anything is sent (about 4 characters a token for English prose). */
-export function estimateTokens(text: string): number {
-  return Math.ceil(text.length / 4)
-}

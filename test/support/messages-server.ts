@@ -37,6 +37,11 @@ export type ServerOptions = {
   retryAfter?: string
   /** how to answer Claude Code's routing requests; undefined (or no option) = the word-overlap rule over every listed agent */
   engine?: (info: { prompt: string; agents: AgentEntry[]; index: number; seen: number }) => EngineReply | undefined
+  /**
+   * How to answer a request that forces a tool other than `route` (routecheck's drafting calls:
+   * generate, probes, improve): the tool's input, or undefined for a text reply that calls no tool.
+   */
+  tool?: (info: { name: string; body: any; prompt: string; index: number; seen: number }) => Record<string, unknown> | undefined
 }
 
 /**
@@ -201,6 +206,10 @@ export async function startMessagesServer(opts: ServerOptions = {}): Promise<Mes
       const reply = (contentFault ? undefined : opts.engine?.({ prompt, agents: engine.agents, index, seen })) ?? engineRule(prompt, engine.agents, fault)
       engine.reply = reply
       content = engineContent(reply, prompt, index)
+    } else if (opts.tool && forcedTool(body) !== undefined && forcedTool(body) !== 'route') {
+      const name = forcedTool(body)!
+      const input = opts.tool({ name, body, prompt, index, seen })
+      content = input === undefined ? [{ type: 'text', text: 'No tool call this time.' }] : [{ type: 'tool_use', id: `toolu_test${String(index).padStart(6, '0')}`, name, input }]
     } else content = answer(body, prompt, fault, index)
     const message = {
       id: `msg_test${String(index).padStart(6, '0')}`,
@@ -328,6 +337,11 @@ export function extractPrompt(body: unknown): string {
 function findTool(body: Record<string, any>, name: string): Record<string, any> | undefined {
   if (!Array.isArray(body.tools)) return undefined
   return body.tools.find((tool: unknown) => isObject(tool) && tool.name === name)
+}
+
+/** The tool a request forces with tool_choice {type: "tool"}, if any. */
+function forcedTool(body: Record<string, any>): string | undefined {
+  return isObject(body.tool_choice) && body.tool_choice.type === 'tool' && typeof body.tool_choice.name === 'string' ? body.tool_choice.name : undefined
 }
 
 function styleOf(body: Record<string, any>): Style {
