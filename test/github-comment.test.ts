@@ -8,7 +8,8 @@ import { parse as parseYaml } from 'yaml'
 import { GLOBAL_OPTIONS } from '../src/cli/options.js'
 import { COMMANDS } from '../src/cli/run.js'
 import { DEFAULT_BASELINE } from '../src/gate/baseline.js'
-import { COMMENT_LIMIT, COMMENT_MARKER, commentBody, nextLink, redact } from '../src/report/github-comment.js'
+import { COMMENT_LIMIT, COMMENT_MARKER, commentBody, nextLink } from '../src/report/github-comment.js'
+import { redact } from '../src/text/safe.js'
 import { ROOT, runInProcess, tempDir, tempProject, type CliResult } from './support/cli.js'
 
 /** A token no output or file may hold. */
@@ -208,7 +209,7 @@ describe('routecheck comment: one sticky comment on the pull request', () => {
     expect(r.code).toBe(3)
     expect(r.stdout).toBe('')
     expect(r.stderr).toBe(
-      'routecheck comment: could not post the comment on pull request #7 of acme/agents: GitHub answered 500 Internal Server Error to GET /repos/acme/agents/issues/7/comments?per_page=100: upstream rejected header Authorization: [redacted] (token ***)\n', // the comment's own redaction, then routecheck's output-wide one over the header value
+      'routecheck comment: could not post the comment on pull request #7 of acme/agents: GitHub answered 500 Internal Server Error to GET /repos/acme/agents/issues/7/comments?per_page=100: upstream rejected header Authorization: [redacted] (token [redacted])\n',
     )
 
     const wrongToken = await comment([], githubEnv(echo.url, { GITHUB_TOKEN: `${TOKEN}x` }))
@@ -220,7 +221,7 @@ describe('routecheck comment: one sticky comment on the pull request', () => {
     const unreachable = await comment([], githubEnv(closed.url))
     expect(unreachable.code).toBe(3)
     expect(unreachable.stderr).toMatch(/^routecheck comment: could not post the comment on pull request #7 of acme\/agents: could not reach GitHub at http:\/\/127\.0\.0\.1:\d+ for GET \/repos\/acme\/agents\/issues\/7\/comments\?per_page=100: .*ECONNREFUSED/)
-    expect(redact(`a ${TOKEN} b ${encodeURIComponent(` ${TOKEN} `.trim())}`, ` ${TOKEN}\n`)).toBe('a *** b ***')
+    expect(redact(`a ${TOKEN} b ${encodeURIComponent(TOKEN)}`, [` ${TOKEN}\n`])).toBe('a [redacted] b [redacted]')
   })
 
   it('usage: no token, plain http to a remote host, or no pull request in the event is exit 2; --pr and --dry-run work without an event', async () => {

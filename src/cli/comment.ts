@@ -3,9 +3,9 @@ import { readdir, readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { loadConfig } from '../load/config.js'
 import { UsageError } from '../load/input-error.js'
-import { commentBody, GitHubApiError, pullRequestOfEvent, redact, upsertComment, type CommentResult, type ReportPart } from '../report/github-comment.js'
+import { commentBody, GitHubApiError, pullRequestOfEvent, upsertComment, type CommentResult, type ReportPart } from '../report/github-comment.js'
 import { planEval } from '../run/evaluate.js'
-import { workflowData } from '../text/safe.js'
+import { redact, workflowData } from '../text/safe.js'
 import { defineCommand } from './command.js'
 import { EXIT, type CommandIO } from './io.js'
 import { pick } from './options.js'
@@ -63,7 +63,7 @@ Exit codes: 0 posted, updated, or refused by GitHub (403, 404) · 2 bad input or
     } catch (e) {
       if (e instanceof UsageError) throw e
       // GitHubApiError messages come redacted; anything else is redacted here, in case it quotes a header.
-      const why = e instanceof GitHubApiError ? e.message : redact(e instanceof Error ? e.message : String(e), token)
+      const why = e instanceof GitHubApiError ? e.message : redact(e instanceof Error ? e.message : String(e), [token])
       io.warn(`routecheck comment: could not post the comment on pull request #${pr} of ${repo}: ${why}\n`)
       return EXIT.incomplete
     }

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import { z } from 'zod'
 import { UsageError } from '../load/input-error.js'
-import { markdownText } from '../text/safe.js'
+import { markdownText, redact } from '../text/safe.js'
 
 /**
  * The pull-request comment: one per pull request, found again by a hidden
@@ -192,7 +192,7 @@ export async function upsertComment(target: GitHubTarget, body: string, opts: { 
       })
     } catch (e) {
       const cause = e instanceof Error ? ((e.cause as Error | undefined)?.message ?? e.message) : String(e)
-      throw new GitHubApiError(redact(`could not reach GitHub at ${base.origin} for ${method} ${path}: ${cause}`, target.token))
+      throw new GitHubApiError(redact(`could not reach GitHub at ${base.origin} for ${method} ${path}: ${cause}`, [target.token]))
     }
     const text = await response.text().catch(() => '')
     exchanges.push({ method, path, status: response.status })
@@ -205,10 +205,10 @@ export async function upsertComment(target: GitHubTarget, body: string, opts: { 
     return { status: response.status, statusText: response.statusText, json, link: response.headers.get('link'), path }
   }
   type Reply = Awaited<ReturnType<typeof call>>
-  const refused = (method: string, r: Reply): CommentResult => ({ kind: 'refused', status: r.status, statusText: r.statusText, method, path: r.path, message: redact(gitHubMessage(r.json), target.token), exchanges })
+  const refused = (method: string, r: Reply): CommentResult => ({ kind: 'refused', status: r.status, statusText: r.statusText, method, path: r.path, message: redact(gitHubMessage(r.json), [target.token]), exchanges })
   const fail = (method: string, r: Reply): never => {
     const said = gitHubMessage(r.json)
-    throw new GitHubApiError(redact(`GitHub answered ${r.status}${r.statusText ? ` ${r.statusText}` : ''} to ${method} ${r.path}${said ? `: ${said}` : ''}`, target.token))
+    throw new GitHubApiError(redact(`GitHub answered ${r.status}${r.statusText ? ` ${r.statusText}` : ''} to ${method} ${r.path}${said ? `: ${said}` : ''}`, [target.token]))
   }
   const ok = (r: Reply) => r.status >= 200 && r.status < 300
   const forbidden = (r: Reply) => r.status === 403 || r.status === 404
@@ -266,8 +266,3 @@ function gitHubMessage(json: unknown): string {
   return line.length > 300 ? `${line.slice(0, 299)}…` : line
 }
 
-/** The text with the secret (as given, trimmed, and URL-encoded) replaced by ***. */
-export function redact(text: string, secret: string): string {
-  const forms = [...new Set([secret, secret.trim(), encodeURIComponent(secret.trim())])].filter((f) => f.length >= 4).sort((a, b) => b.length - a.length)
-  return forms.reduce((t, f) => t.split(f).join('***'), text)
-}

@@ -87,11 +87,13 @@ const HEADER_VALUES = /\b(authorization|x-api-key)(["']?\s*[:=]\s*["']?)(?:beare
  * Every credential out of a text: the known keys and tokens (as they are and
  * URL-encoded), user:password in any URL, and Authorization / x-api-key
  * values. Applied where text leaves routecheck: stdout and stderr, every file
- * of a run folder, the journal, the baseline.
+ * of a run folder, the journal, the baseline. `also` adds secrets a caller
+ * holds that the environment may not (a library use with its own token).
  */
-export function redact(text: string): string {
+export function redact(text: string, also: readonly string[] = []): string {
   let out = text
-  for (const s of secrets) {
+  const known = also.length === 0 ? secrets : [...new Set([...secrets, ...also.map((s) => s.trim()).filter((s) => s.length >= 8)])].sort((a, b) => b.length - a.length)
+  for (const s of known) {
     if (out.includes(s)) out = out.split(s).join('[redacted]')
     const encoded = encodeURIComponent(s)
     if (encoded !== s && out.includes(encoded)) out = out.split(encoded).join('[redacted]')
