@@ -1,6 +1,7 @@
 import { loadCatalogue } from '../load/catalogue.js'
 import { loadConfig } from '../load/config.js'
-import { analyseOverlap, renderOverlapText } from '../overlap/index.js'
+import { renderOverlapText } from '../overlap/index.js'
+import { overlapOfRuns } from '../run/evaluate.js'
 import { readRuns } from '../run/read.js'
 import { defineCommand } from './command.js'
 import { EXIT } from './io.js'
@@ -28,12 +29,15 @@ co-acceptance, split votes and low score margins.`,
   async run(flags, io, runDirs) {
     const { config } = await loadConfig(flags.config)
     const loaded = await loadCatalogue(flags.agents ?? config.agents, { skipInvalid: flags.skipInvalid })
-    const cases = (await readRuns(runDirs)).flatMap((r) => r.cases)
-    const report = analyseOverlap({
-      agents: loaded.catalogue.agents.map((a) => ({ name: a.name, description: a.description, file: a.file })),
-      ...(cases.length > 0 ? { cases } : {}),
-      invalid: loaded.invalid.map(({ file, line, reason }) => ({ file, line, reason })),
+    const runs = await readRuns(runDirs)
+    runs.forEach((r, i) => {
+      if (r.catalogueFingerprint !== loaded.catalogue.fingerprint) io.warn(`note: ${runDirs[i]} was routed with other agent descriptions than ${flags.agents ?? config.agents} has now: its routing evidence is about those\n`)
     })
+    const report = overlapOfRuns(
+      loaded.catalogue.agents.map((a) => ({ name: a.name, description: a.description, file: a.file })),
+      runs,
+      loaded.invalid.map(({ file, line, reason }) => ({ file, line, reason })),
+    )
     if (flags.json) io.out(`${JSON.stringify(report, null, 2)}\n`)
     else io.out(`${renderOverlapText(report, { color: io.color, width: Math.min(io.columns || WIDTH.default, WIDTH.max) })}\n`)
     return EXIT.ok

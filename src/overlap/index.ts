@@ -31,16 +31,18 @@
  * characters (too little to route on) or over 1,500 (≈375 tokens, paid on
  * every routing call), and text scores of 0.95 or more as near-exact copies.
  */
+import { adviseCluster, adviceString } from './advice.js'
 import { lintAgents } from './lint.js'
 import { collectRunSignals, pairKey, type RunSignals } from './run.js'
 import type { InvalidFile, OverlapAgent, OverlapCase, OverlapCluster, OverlapPair, OverlapReport, SignalName } from './schema.js'
 import backgroundJson from './background-df.json' with { type: 'json' }
-import { buildTextIndex, cosine, distinctiveTerms, sharedTerms, similarPairs, type BackgroundDf, type TextIndex, type TextModelOptions } from './text.js'
+import { buildTextIndex, commonTerms, cosine, distinctiveTerms, pufferyIn, sharedTerms, similarPairs, type BackgroundDf, type TextIndex, type TextModelOptions } from './text.js'
 
 export type { InvalidFile, LintFinding, OverlapAgent, OverlapCase, OverlapCluster, OverlapPair, OverlapReport, SignalName } from './schema.js'
 export { overlapAgentSchema, overlapCaseSchema, overlapReportSchema } from './schema.js'
 export { PLAIN_TEXT_MODEL, ROLE_WORDS, type BackgroundDf, type TextModelOptions } from './text.js'
 export { renderOverlapText } from './render.js'
+export { adviceString, clusterAdviceSchema, COIN_TOSS, CONFUSED_BELOW, MIN_PAIR_PROMPTS, type ClusterAdvice, type PairAdvice } from './advice.js'
 export { pairKey } from './run.js'
 
 /** Document frequencies over public collections of agent descriptions (scripts/build-term-df.ts writes it; its `sources` say which repositories and commits). */
@@ -147,6 +149,8 @@ export type OverlapInput = {
   cases?: readonly OverlapCase[]
   /** files the loader could not read as agents, passed through */
   invalid?: readonly InvalidFile[]
+  /** where `cases` came from, for the advice: a labelled dataset (the default) or probe prompts, and their files */
+  evidence?: { source: 'dataset' | 'probes'; of: readonly string[] }
 }
 
 type Scored = OverlapPair & { i: number; j: number }
@@ -199,7 +203,8 @@ export function analyseOverlap(input: OverlapInput, opts: Partial<OverlapThresho
   const listed = scored.slice(0, Math.max(LISTED_PAIRS_PER_AGENT * n, nearCount))
   const pairs: OverlapPair[] = listed.map(({ i, j, ...p }) => ({ ...p, sharedTerms: sharedTerms(index, i, j, SHARED_TERMS) }))
 
-  const clusters = buildClusters(index, scored.filter((p) => p.nearDuplicate), run, t)
+  const evidence = run ? { source: input.evidence?.source ?? 'dataset', of: input.evidence?.of ?? [] } : undefined
+  const clusters = buildClusters(index, agents, scored.filter((p) => p.nearDuplicate), run, evidence, t)
   const { lint, tokens } = lintAgents(
     agents,
     scored.map((p) => ({ a: p.a, b: p.b, text: p.text })),
@@ -254,7 +259,17 @@ function scorePair(a: string, b: string, i: number, j: number, text: number, sta
   return pair
 }
 
-function buildClusters(index: TextIndex, near: readonly Scored[], run: RunSignals | undefined, t: OverlapThresholds): OverlapCluster[] {
+/** Own terms, shared terms and praise listed per member in the advice. */
+const ADVICE_TERMS = 4
+
+function buildClusters(
+  index: TextIndex,
+  agents: readonly OverlapAgent[],
+  near: readonly Scored[],
+  run: RunSignals | undefined,
+  evidence: { source: 'dataset' | 'probes'; of: readonly string[] } | undefined,
+  t: OverlapThresholds,
+): OverlapCluster[] {
   // Union-find over the near-duplicate pairs.
   const parent = new Map<number, number>()
   const find = (x: number): number => {
@@ -295,65 +310,28 @@ function buildClusters(index: TextIndex, near: readonly Scored[], run: RunSignal
     const distinctive = Object.fromEntries(members.map((m) => [index.names[m]!, distinct.get(m) ?? []]))
     const winsAlone = run ? Object.fromEntries(memberNames.map((m) => [m, run.wins.get(m) ?? []])) : undefined
     const links = pairsOf.get(root) ?? []
+    const common = commonTerms(index, members, members.map((m) => agents[m]!.description), ADVICE_TERMS)
+    const at = new Map(members.map((m) => [index.names[m]!, m]))
+    const advice = adviseCluster({
+      members: memberNames,
+      text: (a, b) => cosine(index.vectors[at.get(a)!]!, index.vectors[at.get(b)!]!),
+      terms: Object.fromEntries(members.map((m) => [index.names[m]!, { lead: (distinct.get(m) ?? []).slice(0, ADVICE_TERMS), later: common.get(m) ?? [], drop: pufferyIn(agents[m]!.description, ADVICE_TERMS) }])),
+      routing:
+        run && evidence
+          ? { ...evidence, wins: (m) => run.wins.get(m)?.length ?? 0, across: (a, b) => run.pairs.get(pairKey(a, b))?.routedAcross.length ?? 0 }
+          : undefined,
+      mergeText: t.mergeText,
+      nearDuplicate: t.nearDuplicate,
+    })
     clusters.push({
       members: memberNames,
       distinctive,
       ...(winsAlone ? { winsAlone } : {}),
-      suggestion: suggest(memberNames, links, distinctive, winsAlone, t),
+      suggestion: adviceString(advice),
+      advice,
       top: Math.max(...links.map((p) => p.score)),
     })
   }
   clusters.sort((x, y) => y.members.length - x.members.length || y.top - x.top || codeUnitOrder(x.members[0]!, y.members[0]!))
   return clusters.map(({ top: _top, ...c }) => c)
-}
-
-/** Members named one by one in a suggestion; a bigger cluster's suggestion says how many more. */
-export const SUGGESTED_MEMBERS = 8
-
-function listNames(names: readonly string[]): string {
-  return names.length <= SUGGESTED_MEMBERS ? names.join(', ') : `${names.slice(0, SUGGESTED_MEMBERS).join(', ')} and ${names.length - SUGGESTED_MEMBERS} more`
-}
-
-const quoteTerms = (terms: readonly string[], k = 4) => `"${terms.slice(0, k).join(', ')}"`
-
-/** One plain suggestion for a cluster: merge what adds nothing, reword the rest to lead with what sets it apart. */
-export function suggest(
-  members: readonly string[],
-  links: readonly Scored[],
-  distinctive: Readonly<Record<string, string[]>>,
-  winsAlone: Readonly<Record<string, string[]>> | undefined,
-  t: Pick<OverlapThresholds, 'mergeText'>,
-): string {
-  const wins = (m: string) => winsAlone?.[m]?.length ?? 0
-  // The member to keep: the one that wins most prompts alone; without a run, the one closest to all the others.
-  const closeness = (m: string) => links.filter((p) => p.a === m || p.b === m).reduce((s, p) => s + p.text, 0)
-  const keeper = [...members].sort((x, y) => wins(y) - wins(x) || closeness(y) - closeness(x) || codeUnitOrder(x, y))[0]!
-  const winsNote = (m: string) => (winsAlone ? ` (wins ${wins(m)} prompt${wins(m) === 1 ? '' : 's'} alone)` : '')
-  const lead = (ms: readonly string[]) =>
-    ms
-      .filter((m) => (distinctive[m] ?? []).length > 0)
-      .map((m) => `${m} → ${quoteTerms(distinctive[m]!)}`)
-      .join('; ')
-
-  if (members.length === 2) {
-    const [x, y] = members as [string, string]
-    const text = links[0]?.text ?? 0
-    const other = keeper === x ? y : x
-    const thin = (m: string) => (distinctive[m] ?? []).length < 2
-    if (text >= t.mergeText || thin(other) || (winsAlone && wins(other) === 0)) {
-      const why = text >= t.mergeText ? `their descriptions say nearly the same thing (text ${text.toFixed(2)})` : winsAlone && wins(other) === 0 ? `${other} wins no prompt alone` : `${other} has little of its own to say`
-      return `Merge ${other} into ${keeper}${winsNote(keeper)}: ${why}. If both must stay, reword so the first words differ: ${lead([keeper, other])}.`
-    }
-    return `Reword both so a router can tell them apart, leading each description with what only it does: ${lead([x, y])}.`
-  }
-
-  const idle = winsAlone ? members.filter((m) => m !== keeper && wins(m) === 0) : []
-  const rest = members.filter((m) => !idle.includes(m))
-  const parts = [`${members.length} agents cover the same ground.`]
-  if (idle.length > 0) parts.push(`${listNames(idle)} win${idle.length === 1 ? 's' : ''} no prompt alone: merge ${idle.length === 1 ? 'it' : 'them'} into ${keeper}${winsNote(keeper)}.`)
-  else parts.push(`Merge them into ${keeper}${winsAlone ? winsNote(keeper) : ' (the closest to all the others)'}, or keep only the ones with a job of their own.`)
-  const shown = rest.slice(0, SUGGESTED_MEMBERS)
-  const more = rest.length > shown.length ? `; and ${rest.length - shown.length} more (see distinctive terms)` : ''
-  if (rest.length >= 2) parts.push(`To keep ${idle.length > 0 ? 'the rest' : 'them'} apart, lead each description with what only it does: ${lead(shown)}${more}.`)
-  return parts.join(' ')
 }

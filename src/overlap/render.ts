@@ -1,6 +1,6 @@
 import { fitTable, joinFit, truncateList, wrap, type FitColumn, type FitLayout } from '../text/fit.js'
 import { f2, painter } from '../text/format.js'
-import type { OverlapPair, OverlapReport } from './schema.js'
+import type { OverlapCluster, OverlapPair, OverlapReport } from './schema.js'
 
 export type OverlapTextStyle = {
   color: boolean
@@ -78,7 +78,7 @@ export function renderOverlapText(report: OverlapReport, style: OverlapTextStyle
       for (const r of across.slice(0, 6)) lines.push(...wrap(`${r.id}  expected ${r.expected} → routed to ${r.decision}`, width, '    ', '      '))
       if (across.length > 6) lines.push(dim(`    … ${across.length - 6} more`))
     }
-    lines.push(...wrap(`suggestion: ${c.suggestion}`, width, '  ', '    '))
+    lines.push(...adviceLines(c, width, bold))
   })
   if (report.clusters.length > clusters.length) lines.push('', ...wrap(`… ${report.clusters.length - clusters.length} more clusters (--json has them all)`, width).map(dim))
 
@@ -103,6 +103,22 @@ export function renderOverlapText(report: OverlapReport, style: OverlapTextStyle
     for (const f of report.invalid) lines.push(...wrap(`${f.file}:${f.line}  ${f.reason}`, width, '  ', '    '))
   }
   return lines.join('\n')
+}
+
+/**
+ * A cluster's advice: the headline in bold, then its lines, each wrapped
+ * under its own indent (a line's leading spaces nest it under the one before).
+ * A summary written before the advice had lines shows its one suggestion.
+ */
+function adviceLines(c: OverlapCluster, width: number, bold: (t: string) => string): string[] {
+  if (!c.advice) return wrap(`suggestion: ${c.suggestion}`, width, '  ', '    ')
+  const out = wrap(`advice: ${c.advice.headline}`, width, '  ', '    ').map(bold)
+  for (const line of c.advice.lines) {
+    const nested = line.length - line.trimStart().length
+    const indent = ' '.repeat(4 + nested)
+    out.push(...wrap(line.trimStart(), width, indent, `${indent}  `))
+  }
+  return out
 }
 
 /** A link's evidence, one part per signal, for joinFit. */

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { clusterAdviceSchema } from './advice.js'
 
 /**
  * The shapes that cross the overlap module's boundary: what it reads (agents,
@@ -66,7 +67,10 @@ export const overlapClusterSchema = z.strictObject({
   distinctive: z.record(z.string(), z.array(z.string())),
   /** per member: the cases whose primary it is and which it was routed */
   winsAlone: z.record(z.string(), z.array(z.string())).optional(),
+  /** the advice as text: its headline and lines (advice.headline, advice.lines) */
   suggestion: z.string(),
+  /** what to do, with its evidence (absent in summaries written before it) */
+  advice: clusterAdviceSchema.optional(),
 })
 export type OverlapCluster = z.infer<typeof overlapClusterSchema>
 

@@ -560,3 +560,68 @@ export function distinctiveTerms(index: TextIndex, members: readonly number[], l
   }
   return out
 }
+
+/** The terms of a description's trigger (the words before the examples), under the model's reading: what a router reads first. */
+export function triggerTerms(description: string, bigrams = true): Set<string> {
+  const out = new Set<string>()
+  forEachTerm(termTokens(splitDescription(description).trigger.replace(TAG, ' . ')), bigrams, (term) => out.add(term))
+  return out
+}
+
+/**
+ * What each member of a group says that most of the others say too: terms of
+ * its trigger held by at least half the group's members (two at least),
+ * heaviest in its own vector first, filler left out. They are why a router
+ * mixes the members up, and what a description should not lead with.
+ */
+export function commonTerms(index: TextIndex, members: readonly number[], descriptions: readonly string[], limit: number): Map<number, string[]> {
+  const holders = new Map<number, number>()
+  for (const m of members) for (const id of index.vectors[m]!.ids) holders.set(id, (holders.get(id) ?? 0) + 1)
+  const enough = Math.max(2, Math.ceil(members.length / 2))
+  const out = new Map<number, string[]>()
+  members.forEach((m, k) => {
+    const v = index.vectors[m]!
+    const trigger = triggerTerms(descriptions[k] ?? '')
+    const scored: Array<{ id: number; s: number }> = []
+    for (let x = 0; x < v.ids.length; x++) {
+      const id = v.ids[x]!
+      const held = holders.get(id) ?? 0
+      const term = index.terms[id]!
+      if (held < enough || !trigger.has(term) || term.split(' ').some((p) => FILLER.has(p))) continue
+      scored.push({ id, s: v.weights[x]! * (held / members.length) })
+    }
+    scored.sort((a, b) => b.s - a.s || a.id - b.id)
+    out.set(
+      m,
+      preferPhrases(
+        index,
+        scored.slice(0, limit * 3).map((s) => s.id),
+        limit,
+      ),
+    )
+  })
+  return out
+}
+
+/**
+ * Words that praise an agent rather than say what it does ("expert",
+ * "elite", "comprehensive", "cutting-edge"): every collection's descriptions
+ * are full of them, so they tell a router nothing, and a rewrite can drop them.
+ */
+export const PUFFERY_WORDS: readonly string[] = `${ROLE_WORDS.join(' ')} absolute authority battle-tested best-in-class comprehensive cutting-edge
+elite excellent exceptional expertise extensive mastery masters modern powerful robust seamless state-of-the-art
+thorough top-tier world-class`
+  .split(/\s+/)
+  .filter(Boolean)
+
+const PUFFERY: ReadonlySet<string> = new Set(PUFFERY_WORDS)
+
+/** The puffery words of a description's trigger, in the order they first appear, as written (lower case). */
+export function pufferyIn(description: string, limit: number): string[] {
+  const seen: string[] = []
+  for (const m of splitDescription(description).trigger.toLowerCase().matchAll(/[a-z]+(?:-[a-z]+)*/g)) {
+    if (PUFFERY.has(m[0]) && !seen.includes(m[0])) seen.push(m[0])
+    if (seen.length >= limit) break
+  }
+  return seen
+}

@@ -336,7 +336,7 @@ function overlapSection(s: Summary, prompts: ReadonlyMap<string, string>, sim: P
     const across = pairsOf(cl.members).flatMap((p) => p.evidence.routedAcross ?? [])
     return html`<article class="card" aria-labelledby="cluster-${k}">
 <h3 id="cluster-${k}">Cluster ${k + 1}: ${plural(cl.members.length, 'agent')} a router can hardly tell apart</h3>
-<div class="suggestion"><strong>Suggestion.</strong> ${cl.suggestion}</div>
+${adviceBlock(cl)}
 <h4>Links</h4>
 <ul>${links.map((p) => html`<li><span class="member">${p.a}</span> ↔ <span class="member">${p.b}</span> ${f2(p.score)} <span class="muted">(${signalText(p)})</span><br>shared: ${chips(p.sharedTerms)}</li>`)}</ul>
 <h4>What each has that the others lack</h4>
@@ -402,6 +402,22 @@ ${lint}
 <p class="explain">Every description is sent with every routing request; estimated tokens (characters ÷ 4) per agent, largest first.</p>
 ${tokens}`,
   )
+}
+
+/**
+ * A cluster's advice: the headline, then its lines as a list, a line
+ * starting with spaces nested under the one before. A summary written
+ * before the advice had lines shows its one suggestion.
+ */
+function adviceBlock(cl: Summary['overlap']['clusters'][number]): Html {
+  if (!cl.advice) return html`<div class="suggestion"><strong>Suggestion.</strong> ${cl.suggestion}</div>`
+  const items: Array<{ text: string; sub: string[] }> = []
+  for (const line of cl.advice.lines) {
+    if (/^\s/.test(line) && items.length > 0) items.at(-1)!.sub.push(line.trim())
+    else items.push({ text: line, sub: [] })
+  }
+  return html`<div class="suggestion"><strong>Advice.</strong> ${cl.advice.headline}
+<ul>${items.map((i) => html`<li>${i.text}${i.sub.length > 0 ? html`<ul>${i.sub.map((x) => html`<li>${x}</li>`)}</ul>` : ''}</li>`)}</ul></div>`
 }
 
 /**

@@ -75,7 +75,24 @@ function runSection(s: Summary): string {
     const top = r.confusedWith[0]
     lines.push(`| ${cell(r.label)} | ${f2(r.precision)} | ${f2(r.recall)} | ${f2(r.f1)} | ${r.support} | ${top ? `${cell(top.label)} ×${top.count}` : ''} |`)
   }
+  lines.push(...clusterLines(s))
   return lines.join('\n')
+}
+
+/** Clusters shown in report.md; report.html has them all. */
+const MARKDOWN_CLUSTERS = 3
+
+/** The near-duplicate clusters and their advice, the same words as the terminal and report.html. */
+function clusterLines(s: Summary): string[] {
+  const clusters = s.overlap.clusters
+  if (clusters.length === 0) return []
+  const lines = ['', `### Near-duplicate agents: ${clusters.length} cluster${clusters.length === 1 ? '' : 's'}`]
+  clusters.slice(0, MARKDOWN_CLUSTERS).forEach((c, k) => {
+    lines.push('', `**Cluster ${k + 1}** (${cell(c.members.join(', '))}): ${cell(c.advice?.headline ?? c.suggestion)}`, '')
+    for (const line of c.advice?.lines ?? []) lines.push(`${/^\s/.test(line) ? '  ' : ''}- ${cell(line.trim())}`)
+  })
+  if (clusters.length > MARKDOWN_CLUSTERS) lines.push('', `_${clusters.length - MARKDOWN_CLUSTERS} more in report.html._`)
+  return lines
 }
 
 /** Keeps the file under the limit, cutting whole lines from the end and saying so. */

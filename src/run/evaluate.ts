@@ -4,7 +4,7 @@ import { loadConfig, type Config, type RouterStyle } from '../load/config.js'
 import { isBuiltinAgent } from '../load/builtin-agents.js'
 import { loadDataset, type Dataset } from '../load/dataset.js'
 import { UsageError } from '../load/input-error.js'
-import { analyseOverlap, type OverlapReport } from '../overlap/index.js'
+import { analyseOverlap, type InvalidFile, type OverlapAgent, type OverlapCase, type OverlapReport } from '../overlap/index.js'
 import { loadPrices, priceFor, usageCost, type Price } from '../route/cost.js'
 import { createRouter } from '../route/create-router.js'
 import { openJournal, type Journal } from '../route/journal.js'
@@ -272,7 +272,11 @@ async function evalDataset(dataset: Dataset, repeats: number, dir: string, { loa
     attempts,
     scores,
     ...(router.pricedModel ? { pricing: { model: router.pricedModel, price } } : {}),
-    overlap: analyseOverlap({ agents: loaded.catalogue.agents.map((a) => ({ name: a.name, description: a.description, file: a.file })), cases: scores.cases, invalid }),
+    overlap: overlapOfRuns(
+      loaded.catalogue.agents.map((a) => ({ name: a.name, description: a.description, file: a.file })),
+      [{ cases: scores.cases, dataset: { path: dataset.path } }],
+      invalid,
+    ),
   })
   await writeSummary(dir, summary)
   return summary
@@ -336,16 +340,29 @@ export function dryRunReport(setup: Setup): string {
 }
 
 /**
- * The overlap to print once: a run's own with one dataset; with several,
- * the catalogue's with every dataset's routing signals, case ids prefixed
- * by their dataset's file stem so the evidence stays unambiguous.
+ * The catalogue's overlap with the routing signals of runs, the one way
+ * `eval` and `overlap RUN_DIR…` both compute it, so both give the same
+ * advice on the same runs: one run's cases as they are; several runs' case
+ * ids prefixed by their dataset's file stem so the evidence stays
+ * unambiguous.
  */
+export function overlapOfRuns(agents: readonly OverlapAgent[], runs: ReadonlyArray<{ cases: readonly OverlapCase[]; dataset: { path: string } }>, invalid: readonly InvalidFile[]): OverlapReport {
+  const stem = (file: string) => path.basename(file, path.extname(file))
+  const cases = runs.length === 1 ? runs[0]!.cases : runs.flatMap((r) => r.cases.map((c) => ({ ...c, id: `${stem(r.dataset.path)}:${c.id}` })))
+  return analyseOverlap({
+    agents,
+    ...(cases.length > 0 ? { cases, evidence: { source: 'dataset' as const, of: runs.map((r) => r.dataset.path) } } : {}),
+    invalid,
+  })
+}
+
+/** The overlap to print once: a run's own with one dataset; with several, the catalogue's with every dataset's routing signals. */
 export function combinedOverlap(summaries: readonly Summary[]): OverlapReport {
   const [first] = summaries
   if (summaries.length === 1) return first!.overlap
-  return analyseOverlap({
-    agents: first!.agents.map((a) => ({ name: a.name, description: a.description ?? '', file: a.file })),
-    cases: summaries.flatMap((s) => s.cases.map((c) => ({ ...c, id: `${path.basename(s.dataset.path, path.extname(s.dataset.path))}:${c.id}` }))),
-    invalid: first!.invalidAgents,
-  })
+  return overlapOfRuns(
+    first!.agents.map((a) => ({ name: a.name, description: a.description ?? '', file: a.file })),
+    summaries,
+    first!.invalidAgents,
+  )
 }

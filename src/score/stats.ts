@@ -20,6 +20,20 @@ export function wilsonInterval(k: number, n: number, z = 1.959963984540054): [nu
   return [Math.max(0, center - half), Math.min(1, center + half)]
 }
 
+/**
+ * The fewest trials on which a record can beat `chance` at all: the
+ * smallest n whose perfect record (n of n) has a Wilson lower bound above
+ * it. Under it, even a router that is never wrong is indistinguishable from
+ * guessing, so silence from so few trials says nothing. 4 for a coin toss
+ * (4 of 4: 0.51; 3 of 3: 0.44).
+ */
+export function fewestToBeatChance(chance: number): number {
+  if (!(chance >= 0 && chance < 1)) throw new RangeError(`chance must be in [0, 1), not ${chance}`)
+  let n = 1
+  while (wilsonInterval(n, n)[0] <= chance) n++
+  return n
+}
+
 /** Nearest-rank quantile; 0 for an empty list. */
 export function quantile(values: readonly number[], q: number): number {
   const sorted = [...values].sort((a, b) => a - b)
