@@ -45,7 +45,7 @@ describe('routecheck overlap', () => {
     expect(r.code).toBe(0)
     expect(r.stdout).toMatch(/Cluster 1: 5 agents/)
     expect(r.stdout).toMatch(/what each has that the others lack/)
-    expect(r.stdout).toMatch(/suggestion: /)
+    expect(r.stdout).toMatch(/ {2}advice: /)
     expect(r.stdout).toMatch(/description-too-long agents\/python-backend-specialist\.md:[\s\S]*?≈\s+462\s+tokens/)
   })
 

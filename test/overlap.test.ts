@@ -143,7 +143,7 @@ describe('overlap on the bundled agents, text only', async () => {
     expect(shown.some((t) => /\b(integr|pipelin|optim|servic)\b/.test(t))).toBe(false)
   })
 
-  it('says what sets each Python agent apart, and suggests merging', () => {
+  it('says what sets each Python agent apart, and on the descriptions alone advises rewording, not a merge', () => {
     const c = report.clusters[0]!
     expect(Object.keys(c.distinctive)).toEqual(PYTHON)
     for (const m of PYTHON) expect(c.distinctive[m]!.length, m).toBeGreaterThanOrEqual(3)
@@ -151,8 +151,17 @@ describe('overlap on the bundled agents, text only', async () => {
     expect(c.distinctive['python-backend-engineer']!.join(' ')).toMatch(/\buv\b/)
     // a member's own name words are not news
     for (const m of PYTHON) for (const t of c.distinctive[m]!) expect(t.split(' ')).not.toContain('python')
-    expect(c.suggestion).toMatch(/^5 agents cover the same ground\. Merge them into python-/)
-    for (const m of PYTHON) expect(c.suggestion).toContain(`${m} → "`)
+    // no routing evidence: no merge is advised (the descriptions are near-duplicates, not copies), and the advice says what would tell
+    expect(c.advice).toMatchObject({ action: 'reword', evidence: 'descriptions', merges: [] })
+    expect(c.suggestion).toMatch(/^Reword: these 5 read alike; whether any should merge takes routing evidence\./)
+    for (const m of PYTHON) {
+      expect(c.advice!.rewrite[m]!.lead).toEqual(c.distinctive[m]!.slice(0, 4))
+      expect(c.suggestion).toContain(`${m}: lead with "${c.distinctive[m]!.slice(0, 4).join(', ')}"`)
+      // what most of the five say, and never a term of its own
+      expect(c.advice!.rewrite[m]!.later.length).toBeGreaterThan(0)
+      for (const t of c.advice!.rewrite[m]!.later) expect(c.distinctive[m]).not.toContain(t)
+    }
+    expect(c.advice!.rewrite['python-specialist']!.drop).toEqual(['expert', 'masters'])
   })
 
   it('the report matches its schema', () => {
@@ -194,9 +203,16 @@ describe('planted duplicates', async () => {
     const report = analyseOverlap({ agents })
     const go = report.clusters.find((c) => c.members.includes('golang-pro'))!
     expect(go.members).toEqual(['go-expert', 'golang-pro'])
-    expect(go.suggestion).toMatch(/^Merge (go-expert into golang-pro|golang-pro into go-expert): their descriptions say nearly the same thing/)
+    expect(go.suggestion).toMatch(/^Merge (go-expert into golang-pro|golang-pro into go-expert)\.\n/)
+    expect(go.suggestion).toMatch(/one description written twice \(text 0\.\d\d\)/)
+    expect(go.advice).toMatchObject({ action: 'merge', evidence: 'descriptions' })
     const py = report.clusters.find((c) => c.members.includes('python-engineer'))!
     expect(py.members).toEqual([...PYTHON, 'python-api-developer'].sort())
+    // the copy merges into the agent it copies; the five are reworded, not merged, without routing evidence
+    expect(py.advice!.merges).toHaveLength(1)
+    expect([py.advice!.merges[0]!.into, ...py.advice!.merges[0]!.members].sort()).toEqual(['python-api-developer', 'python-backend-specialist'])
+    expect(Object.keys(py.advice!.rewrite)).toHaveLength(5)
+    expect(py.suggestion).toMatch(/, and reword the rest\./)
     // every planted pair outside the Python cluster is its own two-member cluster, told to merge
     const pairs = report.clusters.filter((c) => c !== py)
     expect(pairs.map((c) => key(c.members[0]!, c.members[1]!)).sort()).toEqual(planted.filter((k) => !k.includes('python')).sort())
@@ -293,7 +309,12 @@ describe('run signals', () => {
     const cl = report.clusters[0]!
     expect(cl.members).toEqual(['alpha', 'beta'])
     expect(cl.winsAlone).toEqual({ alpha: ['a5', 'a6', 'a7', 'a8', 'a9'], beta: ['b5', 'b6', 'b7', 'b8', 'b9'] })
-    expect(cl.suggestion).toMatch(/^Reword both .*alpha → ".*kubernetes.*"; beta → ".*postgresql.*"/i)
+    // a coin toss on 20 prompts, but descriptions that share nothing: reword, never merge a Kubernetes agent into a PostgreSQL one
+    expect(cl.advice).toMatchObject({ action: 'reword', evidence: 'dataset', merges: [], prompts: 20, right: 10 })
+    expect(cl.advice!.pairs[0]).toMatchObject({ verdict: 'confused', prompts: 20, right: 10 })
+    expect(cl.suggestion).toMatch(/^Reword: the router confuses a pair whose descriptions share little\./)
+    expect(cl.suggestion).toMatch(/alpha: lead with ".*kubernetes.*"/i)
+    expect(cl.suggestion).toMatch(/beta: lead with ".*postgresql.*"/i)
     expect(() => overlapReportSchema.parse(report)).not.toThrow()
   })
 })
@@ -421,7 +442,7 @@ describe('renderOverlapText', async () => {
     expect(text).toContain('python-backend-architect ↔ python-backend-engineer')
     expect(text).toMatch(/Cluster 1: 5 agents/)
     for (const m of PYTHON) expect(text).toMatch(new RegExp(`^    ${m}\\s+\\S`, 'm'))
-    expect(text).toContain('suggestion: 5 agents cover the same ground.')
+    expect(text).toContain('  advice: Reword: these 5 read alike; whether any should merge takes routing evidence.')
     expect(text).toContain('description-too-long')
     expect(text).toContain('agents/x.md:2')
     expect(text).not.toContain('data-scientist ↔') // only the top 8 pairs, all Python

@@ -191,7 +191,7 @@ function adviceText(a: Omit<ClusterAdvice, 'headline' | 'lines'>, members: reado
 
   // The evidence first: what the routing says about the cluster as a whole.
   if (routed) {
-    const from = a.evidence === 'probes' ? 'probe prompts' : `prompts of ${listOf(a.sources, 3)}`
+    const from = a.evidence === 'probes' ? 'probe prompts' : a.sources.length > 0 ? `prompts of ${listOf(a.sources, 3)}` : 'prompts'
     const rate = a.prompts > 0 ? `; ${a.right} reached the labelled one (${f2(a.right / a.prompts)}, 95% ${wilsonInterval(a.right, a.prompts).map(f2).join('–')}; picking at random ${f2(1 / k)})` : ''
     lines.push(`evidence: ${a.prompts} ${from} labelled for one of the ${k} and routed to one of them${rate}`)
   } else {
