@@ -1,7 +1,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { z } from 'zod'
 import { didYouMean } from '../load/closest-names.js'
-import { configSchema, MAX_REPEATS, routerStyleSchema } from '../load/config.js'
+import { configSchema, MAX_IMPROVE_ROUNDS, MAX_REPEATS, routerStyleSchema } from '../load/config.js'
 import { UsageError } from '../load/input-error.js'
 
 /**
@@ -102,6 +102,9 @@ export const OPTIONS = {
     schema: flag,
   },
   'only-if-changed': { kind: 'boolean', group: 'Gate', help: "exit 0 at once, sending nothing, when no agent's routing fields and no dataset changed", schema: flag },
+  cluster: { kind: 'string', value: 'N', group: 'Inputs', help: 'cluster N of `routecheck overlap` (default 1, the largest)', schema: count('cluster', 1, 1000).optional() },
+  rounds: { kind: 'string', value: 'N', group: 'Run', help: `rounds of rewriting (default: the config's improve.rounds, 3; at most ${MAX_IMPROVE_ROUNDS})`, schema: count('rounds', 1, MAX_IMPROVE_ROUNDS).optional() },
+  'draft-model': { kind: 'string', value: 'ID', group: 'Router', help: "the model that drafts rewrites (default: the config's improve.model, else claude-sonnet-4-5)", schema: text },
   pr: { kind: 'string', value: 'N', group: 'Output', help: 'the pull request to comment on (default: pull_request.number in $GITHUB_EVENT_PATH)', schema: count('pr', 1, Number.MAX_SAFE_INTEGER).optional() },
 } as const satisfies OptionTable
 

@@ -11,6 +11,9 @@ export const DEFAULT_CONFIG_FILE = 'routecheck.config.json'
 /** Repeats per case: past 50, a tie-break is already settled and each repeat is paid for. */
 export const MAX_REPEATS = 50
 
+/** Rounds of `improve`: past 5 a rewriter mostly fits the train half (Anthropic's skill-creator stops at 5 too), and each round routes the whole dataset again. */
+export const MAX_IMPROVE_ROUNDS = 5
+
 /**
  * The anthropic router's request styles: Claude Code's own request, captured from the engine and replayed
  * (needs the Agent SDK); routecheck's hand-written approximation of Claude Code's Agent tool; or a forced
@@ -63,6 +66,17 @@ export const configSchema = z.strictObject({
       bin: z.string().min(1).optional(),
       /** route inside this real project (its CLAUDE.md, settings, skills and agents), copied, never touched */
       workspace: z.string().min(1).optional(),
+    })
+    .prefault({}),
+  /** `routecheck improve`: rewrites of the agents' descriptions, kept only when proven better */
+  improve: z
+    .strictObject({
+      /** rounds of rewriting; each round drafts one rewrite of every chosen agent and routes every case with it */
+      rounds: z.number().int().min(1).max(MAX_IMPROVE_ROUNDS).default(3),
+      /** the share of each label's cases held out to pick the winner (the rest is the train half, which the rewriter sees) */
+      testShare: z.number().min(0.2).max(0.8).default(0.5),
+      /** the model that drafts the rewrites (default: the drafting model, claude-sonnet-4-5) */
+      model: z.string().min(1).optional(),
     })
     .prefault({}),
   gate: z

@@ -1,0 +1,82 @@
+import { parseAgentFile } from '../load/catalogue.js'
+import { isFailure, readFrontmatter } from '../load/frontmatter.js'
+
+/**
+ * Agent files with a new description, and the unified diff that makes them:
+ * `improve` never edits an agent file, it writes a patch a reviewer applies
+ * with `git apply` or `patch -p1`.
+ */
+
+/** Lines of context around each change, as `diff -u` and git print. */
+const CONTEXT = 3
+
+/**
+ * The agent file's text with its `description` replaced, everything else
+ * byte for byte (other keys, the body, the line endings). The new value is
+ * one double-quoted YAML line, which strict YAML reads as it is; the result
+ * is read back as Claude Code would read it, and refused unless it gives the
+ * new description and the same name.
+ */
+export function withDescription(file: string, text: string, description: string): { text: string } | { error: string } {
+  if (description.includes('---')) return { error: 'the description holds "---", where Claude Code would end the frontmatter' }
+  const fm = readFrontmatter(text)
+  if (isFailure(fm)) return { error: `${file}:${fm.line}: ${fm.reason}` }
+  const at = fm.keyLines.description
+  if (at === undefined) return { error: `${file}: no description line to replace` }
+  const eol = /\r\n/.test(text) ? '\r\n' : '\n'
+  const lines = text.split(/\r?\n/)
+  // The value runs on over indented lines (a block scalar, a folded quote) and blank lines between them.
+  let last = at - 1
+  for (let k = at; k < fm.closeLine - 1; k++) {
+    const line = lines[k]!
+    if (/^[ \t]/.test(line) && line.trim() !== '') last = k
+    else if (line.trim() !== '') break
+  }
+  const replaced = [...lines.slice(0, at - 1), `description: ${JSON.stringify(description)}`, ...lines.slice(last + 1)].join(eol)
+  const back = parseAgentFile(file, replaced)
+  const before = parseAgentFile(file, text)
+  if ('reason' in back) return { error: `${file}: the rewritten file does not load: ${back.reason}` }
+  if (back.description !== description.trim() || ('name' in before && back.name !== before.name)) {
+    return { error: `${file}: the rewritten file does not read back as the new description (a literal "\\n" in it, which Claude Code turns into a newline?)` }
+  }
+  return { text: replaced }
+}
+
+/**
+ * One file's unified diff (`diff --git a/PATH b/PATH`), with 3 lines of
+ * context, for files whose changed lines are contiguous or not. Line endings
+ * are kept as they are; a last line without a newline is marked as diff does.
+ */
+export function unifiedDiff(path: string, before: string, after: string): string {
+  if (before === after) return ''
+  const a = splitKeepingEnds(before)
+  const b = splitKeepingEnds(after)
+  // The changed region: the common head and tail stay as context.
+  let head = 0
+  while (head < a.length && head < b.length && a[head] === b[head]) head++
+  let tail = 0
+  while (tail < a.length - head && tail < b.length - head && a[a.length - 1 - tail] === b[b.length - 1 - tail]) tail++
+  const from = Math.max(0, head - CONTEXT)
+  const aEnd = a.length - tail
+  const bEnd = b.length - tail
+  const after_ = Math.min(tail, CONTEXT)
+  const oldLines = [...a.slice(from, head).map((l) => ` ${l}`), ...a.slice(head, aEnd).map((l) => `-${l}`)]
+  const newLines = b.slice(head, bEnd).map((l) => `+${l}`)
+  const trailing = a.slice(aEnd, aEnd + after_).map((l) => ` ${l}`)
+  const body = [...oldLines, ...newLines, ...trailing].map(markNoNewline)
+  const oldCount = head - from + (aEnd - head) + after_
+  const newCount = head - from + (bEnd - head) + after_
+  const range = (start: number, count: number) => `${count === 0 ? start : start + 1},${count}`
+  return [`diff --git a/${path} b/${path}`, `--- a/${path}`, `+++ b/${path}`, `@@ -${range(from, oldCount)} +${range(from, newCount)} @@`, ...body].join('\n') + '\n'
+}
+
+/** Lines with their line endings; the last keeps none when the text has none. */
+function splitKeepingEnds(text: string): string[] {
+  const out = text.match(/[^\n]*\n|[^\n]+$/g) ?? []
+  return out
+}
+
+/** A diff line: its text without the final newline, and diff's marker when it had none. */
+function markNoNewline(line: string): string {
+  return line.endsWith('\n') ? line.slice(0, -1) : `${line}\n\\ No newline at end of file`
+}

@@ -1,0 +1,388 @@
+import { mkdir, readFile } from 'node:fs/promises'
+import path from 'node:path'
+import { compareDataset, decideGate, type GateVerdict, type SideCase } from '../gate/compare.js'
+import type { BaselineDataset } from '../gate/baseline.js'
+import { newNearDuplicates } from '../gate/near-duplicates.js'
+import { agentFingerprint, buildCatalogue, type Agent, type Catalogue } from '../load/catalogue.js'
+import { didYouMean } from '../load/closest-names.js'
+import type { Dataset } from '../load/dataset.js'
+import { InputError, UsageError } from '../load/input-error.js'
+import { analyseOverlap, type OverlapCluster } from '../overlap/index.js'
+import { loadPrices, usageCost } from '../route/cost.js'
+import { openJournal } from '../route/journal.js'
+import { FatalRouterError, routeCases, type Budget } from '../route/run.js'
+import { createToolCaller, DEFAULT_DRAFT_MODEL } from '../route/tool-call.js'
+import { overlapOfRuns, prepareEval, repeatsOf, type EvalOptions, type RunEnv, type Setup } from '../run/evaluate.js'
+import { writeAtomic } from '../run/files.js'
+import { scoreCases } from '../score/metrics.js'
+import { mcnemarExact } from '../score/stats.js'
+import { voteByCase, type CaseVote } from '../score/votes.js'
+import { unifiedDiff, withDescription } from './patch.js'
+import { proposalOf, rewriteRequest, rewriteTool } from './rewriter.js'
+import type { ImproveReport, ImproveRound } from './schema.js'
+import { splitCases, type Half } from './split.js'
+
+/**
+ * The improve use case: route every case with the agents as they are
+ * (round 0), then for a few rounds ask Claude for new descriptions of the
+ * chosen agents, showing it the train half's results, and route every case
+ * with each proposal. A proposal is kept only if accuracy on the held-out
+ * test half rises and the gate's rules (decideGate, with the near-duplicate
+ * rule) pass against round 0 on every case; the kept one with the best
+ * held-out accuracy becomes a patch for the agent files, which are never
+ * edited.
+ */
+
+export type ImproveRequest = EvalOptions & {
+  /** the agents to rewrite; empty: the agents of overlap cluster `cluster` */
+  agent: readonly string[]
+  cluster?: number | undefined
+  rounds?: number | undefined
+  draftModel?: string | undefined
+}
+
+export type ImproveOutcome =
+  | { kind: 'dry-run'; text: string }
+  | { kind: 'fatal'; message: string; unreachable: boolean }
+  | { kind: 'done'; report: ImproveReport; dir: string; patchFile?: string; patch?: string; incomplete: string[] }
+
+/** Drafting five descriptions takes longer than routing one prompt; a draft request gets at least this long. */
+const DRAFT_TIMEOUT_MS = 180_000
+
+type Votes = Map<string, { expected: string[]; vote: CaseVote; prompt: string; id: string; dataset: string }>
+
+const keyOf = (dataset: string, id: string) => `${dataset}\u0000${id}`
+
+export async function improveAgents(request: ImproveRequest, env: RunEnv, signal?: AbortSignal): Promise<ImproveOutcome> {
+  if (request.cluster !== undefined && request.agent.length > 0) throw new UsageError('--cluster and --agent both choose the agents to rewrite; give one of them')
+  const setup = await prepareEval(request, env)
+  try {
+    return await improveWith(setup, request, env, signal)
+  } finally {
+    await setup.router.close?.()
+  }
+}
+
+async function improveWith(setup: Setup, request: ImproveRequest, env: RunEnv, signal: AbortSignal | undefined): Promise<ImproveOutcome> {
+  const { plan, loaded, datasets, router, price } = setup
+  const config = plan.config
+  const catalogue = loaded.catalogue
+  const names = catalogue.agents.map((a) => a.name)
+  const rounds = request.rounds ?? config.improve.rounds
+  const testShare = config.improve.testShare
+  const repeats = repeatsOf(setup)
+  const dir = request.out ?? path.join(config.out, 'improve')
+  for (const n of request.agent) {
+    if (!names.includes(n)) throw new UsageError(`--agent ${n}: no agent of that name in ${plan.agentsDir}${didYouMean(n, names) ? `; ${didYouMean(n, names)}` : ''}`)
+  }
+  const draftModel = request.draftModel ?? config.improve.model ?? DEFAULT_DRAFT_MODEL
+  const prices = loadPrices(config.anthropic.prices)
+  const maxCost = request.maxCost
+  let routingUsd = 0
+  let rewriterUsd = 0
+  const remaining = () => (maxCost === undefined ? undefined : Math.max(0, maxCost - routingUsd - rewriterUsd))
+  const caller = (dryRun: boolean) =>
+    createToolCaller({
+      model: draftModel,
+      env: env.env,
+      timeoutMs: Math.max(plan.timeoutMs, DRAFT_TIMEOUT_MS),
+      cacheDir: config.cacheDir,
+      noCache: request.noCache ?? false,
+      dryRun,
+      prices,
+      ...(remaining() !== undefined ? { maxUsd: remaining()! } : {}),
+      ...(signal ? { signal } : {}),
+    })
+
+  const split = splitCases(
+    datasets.flatMap((d) => d.cases.map((c) => ({ key: keyOf(d.path, c.id), expected: c.expected }))),
+    testShare,
+  )
+
+  if (request.dryRun) return { kind: 'dry-run', text: dryRun(setup, request, rounds, repeats, split, caller(true), draftModel) }
+  // A missing key or a bad ANTHROPIC_BASE_URL fails here, before round 0 routes anything.
+  caller(false)
+
+  // Round 0: the descriptions as they are.
+  const routeAll = async (cat: Catalogue, label: string): Promise<{ votes: Votes; errored: number }> => {
+    const votes: Votes = new Map()
+    let errored = 0
+    for (const d of datasets) {
+      const journal = router.cacheKey && !request.noCache ? openJournal(config.cacheDir, router.cacheKey, cat.fingerprint) : undefined
+      const progress = env.progress(`${label} · ${path.basename(d.path)}`, d.cases.length * repeats)
+      const budget: Budget | undefined = maxCost !== undefined && price ? { maxUsd: remaining()!, costOf: (u) => usageCost(u, price), firstEstimateUsd: 0 } : undefined
+      try {
+        const attempts = await routeCases(d.cases, cat, router, {
+          repeats,
+          concurrency: plan.concurrency,
+          timeoutMs: plan.timeoutMs,
+          retry: { maxTries: config.maxTries, baseDelayMs: 500, maxDelayMs: 30_000 },
+          warmUp: !router.deterministic,
+          ...(signal ? { signal } : {}),
+          ...(journal ? { journal } : {}),
+          ...(budget ? { budget } : {}),
+          onAttempt: (a) => {
+            const usd = price && a.decision?.usage && !a.cached ? usageCost(a.decision.usage, price) : undefined
+            if (usd !== undefined) routingUsd += usd
+            progress.tick({ failed: a.error !== undefined && !a.notSent, cached: a.cached === true, ...(usd !== undefined ? { usd } : {}) })
+          },
+          onRetry: () => progress.retry(),
+        })
+        for (const v of voteByCase(d.cases, attempts)) {
+          const c = d.cases.find((x) => x.id === v.id)!
+          votes.set(keyOf(d.path, v.id), { ...v, prompt: c.prompt, dataset: d.path })
+          if (v.vote.decision === null) errored++
+        }
+      } finally {
+        progress.done()
+        journal?.close()
+      }
+    }
+    return { votes, errored }
+  }
+
+  let base: Awaited<ReturnType<typeof routeAll>>
+  try {
+    base = await routeAll(catalogue, 'round 0')
+  } catch (e) {
+    if (e instanceof FatalRouterError) return { kind: 'fatal', message: e.message, unreachable: e.unreachable }
+    throw e
+  }
+  const incomplete: string[] = []
+  if (base.errored > 0) incomplete.push(`round 0: ${base.errored} case(s) have no decision`)
+
+  // The agents to rewrite: named, or a cluster of the overlap with round 0's routing, as `overlap RUN_DIR…` would number them.
+  let cluster: number | undefined
+  let group: string[]
+  if (request.agent.length > 0) group = [...new Set(request.agent)].sort()
+  else {
+    cluster = request.cluster ?? 1
+    const clusters = clustersOf(catalogue, datasets, base.votes)
+    if (clusters.length === 0) throw new UsageError(`no cluster to improve: no two agents of ${plan.agentsDir} are near-duplicates; name the agents to rewrite with --agent`)
+    if (cluster > clusters.length) throw new UsageError(`--cluster ${cluster}: the overlap has ${clusters.length} cluster${clusters.length === 1 ? '' : 's'} (see routecheck overlap)`)
+    group = [...clusters[cluster - 1]!.members]
+  }
+
+  const files = new Map<string, string>()
+  for (const a of catalogue.agents.filter((x) => group.includes(x.name))) {
+    try {
+      files.set(a.name, await readFile(a.file, 'utf8'))
+    } catch (e) {
+      throw new InputError([{ file: a.file, message: `cannot read the agent file to patch it: ${(e as Error).message}`, fix: 'make the file readable' }])
+    }
+  }
+
+  const halfFigures = (votes: Votes, half: Half) => {
+    const cases = [...votes].filter(([k]) => split.get(k) === half).map(([k, v]) => ({ id: k, expected: v.expected, vote: v.vote }))
+    const m = scoreCases(cases, names).metrics
+    return { cases: cases.filter((c) => c.vote.decision !== null).length, accuracy: m.accuracy }
+  }
+  const describe = (cat: Catalogue) => Object.fromEntries(cat.agents.filter((a) => group.includes(a.name)).map((a) => [a.name, a.description]))
+
+  type Evaluated = { round: number; catalogue: Catalogue; votes: Votes; record: ImproveRound }
+  const evaluated: Evaluated[] = [
+    {
+      round: 0,
+      catalogue,
+      votes: base.votes,
+      record: { round: 0, descriptions: describe(catalogue), train: halfFigures(base.votes, 'train'), test: halfFigures(base.votes, 'test'), accepted: false, reason: 'the descriptions as they are' },
+    },
+  ]
+  const records: ImproveRound[] = [evaluated[0]!.record]
+
+  for (let round = 1; round <= rounds; round++) {
+    if (signal?.aborted) break
+    // Start from the best on the train half: the rewriter never learns the test half's figures.
+    const parent = [...evaluated].sort((x, y) => y.record.train!.accuracy - x.record.train!.accuracy || x.round - y.round)[0]!
+    const toolCaller = caller(false)
+    const ask = rewriteRequest({
+      agents: parent.catalogue.agents.map((a) => ({ name: a.name, description: a.description })),
+      group,
+      train: [...parent.votes].filter(([k]) => split.get(k) === 'train').map(([, v]) => ({ id: v.id, prompt: v.prompt, expected: v.expected, decision: v.vote.decision })),
+      history: evaluated.filter((e) => e.round > 0).map((e) => ({ round: e.round, trainAccuracy: e.record.train!.accuracy, from: records.find((r) => r.round === e.record.from)?.train?.accuracy ?? 0 })),
+    })
+    let answer
+    try {
+      ;[answer] = await toolCaller.askAll([ask], rewriteTool)
+    } catch (e) {
+      if (e instanceof FatalRouterError) return { kind: 'fatal', message: `the rewriter (${draftModel}): ${e.message}`, unreachable: e.unreachable }
+      throw e
+    } finally {
+      rewriterUsd += toolCaller.spentUsd()
+    }
+    const record: ImproveRound = { round, from: parent.round, descriptions: {}, accepted: false }
+    records.push(record)
+    if (!answer?.value) {
+      record.reason = `no proposal: ${answer?.error ?? 'no answer'}`
+      if (answer?.notSent) break
+      continue
+    }
+    if (answer.value.notes) record.notes = answer.value.notes
+    const proposal = proposalOf(answer.value, group)
+    if ('error' in proposal) {
+      record.reason = proposal.error
+      continue
+    }
+    const agents: Agent[] = parent.catalogue.agents.map((a) => {
+      const description = proposal.descriptions.get(a.name)
+      return description === undefined ? a : { ...a, description, fingerprint: agentFingerprint({ ...a, description }) }
+    })
+    const candidate = buildCatalogue(agents)
+    record.descriptions = describe(candidate)
+    const unreadable = group.map((m) => withDescription(catalogue.agents.find((a) => a.name === m)!.file, files.get(m)!, record.descriptions[m]!)).find((r) => 'error' in r)
+    if (unreadable && 'error' in unreadable) {
+      record.reason = unreadable.error
+      continue
+    }
+    if (candidate.fingerprint === parent.catalogue.fingerprint) {
+      record.reason = `the same descriptions as round ${parent.round}`
+      continue
+    }
+    let routed: Awaited<ReturnType<typeof routeAll>>
+    try {
+      routed = await routeAll(candidate, `round ${round}`)
+    } catch (e) {
+      if (e instanceof FatalRouterError) return { kind: 'fatal', message: e.message, unreachable: e.unreachable }
+      throw e
+    }
+    if (routed.errored > 0) incomplete.push(`round ${round}: ${routed.errored} case(s) have no decision`)
+    record.train = halfFigures(routed.votes, 'train')
+    record.test = halfFigures(routed.votes, 'test')
+    record.heldOut = heldOut(base.votes, routed.votes, split)
+    const verdict = gateVerdict(datasets, base.votes, routed.votes, catalogue, candidate, names, config.gate, repeats)
+    record.gate = { passed: verdict.passed, failures: verdict.failures.map((f) => ({ rule: f.rule, message: `${f.dataset ? `${f.dataset}: ` : ''}${f.message}` })) }
+    const rose = record.test.accuracy > evaluated[0]!.record.test!.accuracy
+    record.accepted = rose && verdict.passed
+    if (!record.accepted) record.reason = [rose ? '' : 'held-out accuracy did not rise', verdict.passed ? '' : `the gate would fail (${[...new Set(verdict.failures.map((f) => f.rule))].join(', ')})`].filter(Boolean).join('; ')
+    evaluated.push({ round, catalogue: candidate, votes: routed.votes, record })
+  }
+
+  const winner = records.filter((r) => r.accepted).sort((x, y) => y.test!.accuracy - x.test!.accuracy || x.round - y.round)[0]
+  const report: ImproveReport = {
+    kind: 'routecheck-improve',
+    tool: { name: 'routecheck', version: env.toolVersion },
+    createdAt: env.now().toISOString(),
+    router: { id: router.id },
+    rewriter: { model: draftModel },
+    agents: group,
+    ...(cluster !== undefined ? { cluster } : {}),
+    datasets: datasets.map((d) => d.path),
+    split: { train: [...split.values()].filter((h) => h === 'train').length, test: [...split.values()].filter((h) => h === 'test').length, testShare, stratifiedBy: 'first expected label' },
+    repeats,
+    rounds: records,
+    ...(winner ? { winner: winner.round, patch: PATCH_FILE } : {}),
+    ...(routingUsd + rewriterUsd > 0 ? { cost: { rewriterUsd, routingUsd } } : {}),
+  }
+
+  await mkdir(dir, { recursive: true })
+  let patch: string | undefined
+  if (winner) {
+    patch = group
+      .map((m) => {
+        const file = catalogue.agents.find((a) => a.name === m)!.file
+        const after = withDescription(file, files.get(m)!, winner.descriptions[m]!)
+        return 'text' in after ? unifiedDiff(patchPath(file), files.get(m)!, after.text) : ''
+      })
+      .join('')
+    await writeAtomic(path.join(dir, PATCH_FILE), patch)
+  }
+  await writeAtomic(path.join(dir, REPORT_FILE), `${JSON.stringify(report, null, 2)}\n`)
+  return { kind: 'done', report, dir, ...(patch !== undefined ? { patchFile: path.join(dir, PATCH_FILE), patch } : {}), incomplete }
+}
+
+export const PATCH_FILE = 'descriptions.patch'
+export const REPORT_FILE = 'improve.json'
+
+/** A file's path in the patch: relative to the working folder, with forward slashes, so `git apply` and `patch -p1` run from there find it. */
+function patchPath(file: string): string {
+  const rel = path.relative(process.cwd(), path.resolve(file))
+  return rel.split(path.sep).join('/')
+}
+
+/** The clusters of the overlap with round 0's routing: the numbering `eval` and `overlap RUN_DIR…` print. */
+function clustersOf(catalogue: Catalogue, datasets: readonly Dataset[], votes: Votes): OverlapCluster[] {
+  const agents = catalogue.agents.map((a) => ({ name: a.name, description: a.description, file: a.file }))
+  const runs = datasets.map((d) => ({
+    dataset: { path: d.path },
+    cases: d.cases.map((c) => {
+      const v = votes.get(keyOf(d.path, c.id))!.vote
+      return { id: c.id, expected: c.expected, decision: v.decision, votes: v.votes, ...(v.runnerUp !== undefined ? { runnerUp: v.runnerUp } : {}), ...(v.margin !== undefined ? { margin: v.margin } : {}) }
+    }),
+  }))
+  return overlapOfRuns(agents, runs, []).clusters
+}
+
+/** The test half against round 0: right → wrong, wrong → right, and the exact McNemar p-value of that split. */
+function heldOut(before: Votes, after: Votes, split: ReadonlyMap<string, Half>): { broke: number; fixed: number; mcnemarP: number } {
+  let broke = 0
+  let fixed = 0
+  for (const [k, b] of before) {
+    const a = after.get(k)
+    if (split.get(k) !== 'test' || !a || b.vote.decision === null || a.vote.decision === null) continue
+    const was = b.expected.includes(b.vote.decision)
+    const now = a.expected.includes(a.vote.decision)
+    if (was && !now) broke++
+    if (!was && now) fixed++
+  }
+  return { broke, fixed, mcnemarP: mcnemarExact(broke, fixed) }
+}
+
+/** What `routecheck gate` would say of the candidate against round 0 as the baseline, on every case of every dataset. */
+function gateVerdict(
+  datasets: readonly Dataset[],
+  before: Votes,
+  after: Votes,
+  old: Catalogue,
+  candidate: Catalogue,
+  names: readonly string[],
+  thresholds: Setup['plan']['config']['gate'],
+  repeats: number,
+): GateVerdict {
+  const side = (v: Votes, d: Dataset): SideCase[] =>
+    d.cases.map((c) => {
+      const { vote } = v.get(keyOf(d.path, c.id))!
+      return { id: c.id, expected: c.expected, decision: vote.decision, votes: vote.votes, split: vote.split, flipped: vote.flipped }
+    })
+  const comparisons = datasets.map((d) => {
+    const cases = side(before, d).map((c) => ({ ...c, correct: c.decision === null ? null : c.expected.includes(c.decision) }))
+    const scored = scoreCases(
+      cases.map((c) => ({ id: c.id, expected: c.expected, vote: before.get(keyOf(d.path, c.id))!.vote })),
+      names,
+    ).metrics
+    const baseline: BaselineDataset = { path: d.path, fingerprint: d.fingerprint, repeats, metrics: { accuracy: scored.accuracy, primaryAccuracy: scored.primaryAccuracy, macroF1: scored.macroF1, errored: scored.errored }, cases }
+    return compareDataset(baseline, side(after, d), names)
+  })
+  const described = (c: Catalogue) => c.agents.map((a) => ({ name: a.name, description: a.description, fingerprint: a.fingerprint }))
+  return decideGate(comparisons, newNearDuplicates(described(old), described(candidate)), thresholds)
+}
+
+/** --dry-run: the first rewrite request and what the run would send, with the agents chosen from the descriptions alone. */
+function dryRun(setup: Setup, request: ImproveRequest, rounds: number, repeats: number, split: ReadonlyMap<string, Half>, caller: ReturnType<typeof createToolCaller>, model: string): string {
+  const { loaded, datasets, router, price } = setup
+  const catalogue = loaded.catalogue
+  const clusters = analyseOverlap({ agents: catalogue.agents.map((a) => ({ name: a.name, description: a.description, file: a.file })) }).clusters
+  const group = request.agent.length > 0 ? [...new Set(request.agent)].sort() : (clusters[(request.cluster ?? 1) - 1]?.members ?? [])
+  const lines: string[] = []
+  if (group.length === 0) lines.push('no cluster on the descriptions alone: a routed run may join some; name the agents with --agent')
+  else lines.push(`agents to rewrite${request.agent.length > 0 ? '' : ` (cluster ${request.cluster ?? 1} on the descriptions alone; the run picks it with routing evidence too)`}: ${group.join(', ')}`)
+  const trainCases = datasets.flatMap((d) => d.cases.filter((c) => split.get(keyOf(d.path, c.id)) === 'train').map((c) => ({ id: c.id, prompt: c.prompt, expected: c.expected, decision: null })))
+  const ask = rewriteRequest({ agents: catalogue.agents.map((a) => ({ name: a.name, description: a.description })), group, train: trainCases, history: [] })
+  lines.push('', `First rewrite request (${model}):`, JSON.stringify(caller.preview(ask, rewriteTool), null, 2), '')
+  const drafts = caller.estimate(Array.from({ length: rounds }, () => ask), rewriteTool)
+  const cases = datasets.reduce((n, d) => n + d.cases.length, 0)
+  const routing = cases * repeats * (rounds + 1)
+  let routingUsd = 0
+  if (router.estimate && price) {
+    for (const d of datasets) for (const c of d.cases) {
+      const e = router.estimate(c.prompt, catalogue)
+      routingUsd += usageCost({ inputTokens: e.promptTokens, outputTokens: e.outputTokens, cacheReadTokens: e.prefixTokens, cacheWriteTokens: 0 }, price) * repeats * (rounds + 1)
+    }
+  }
+  lines.push(
+    `rewriter: up to ${drafts.requests} request(s), ≈${drafts.inputTokens.toLocaleString('en-US')} input tokens, ${drafts.usd !== undefined ? `≈$${drafts.usd.toFixed(4)}` : 'no price known for this model'}`,
+    `routing (${router.id}): up to ${routing.toLocaleString('en-US')} request(s) (${cases} cases × ${repeats} repeat${repeats === 1 ? '' : 's'} × ${rounds + 1} catalogues, round 0 included)${router.estimate ? `, ${price ? `≈$${routingUsd.toFixed(4)} with the catalogue prefix read from the prompt cache` : 'no price known for this model'}` : ', routed locally, no cost'}`,
+    `split: ${[...split.values()].filter((h) => h === 'train').length} train, ${[...split.values()].filter((h) => h === 'test').length} held out`,
+    'dry run: nothing was sent.',
+  )
+  return `${lines.join('\n')}\n`
+}
