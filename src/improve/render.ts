@@ -66,7 +66,16 @@ export function renderImprove(r: ImproveReport, out: { dir: string; patchFile?: 
     lines.push(...wrap(verdictLine(base, won), style.width).map(bold))
     lines.push(...wrap(`wrote ${out.patchFile}: apply it from this folder with \`git apply ${out.patchFile}\` (or \`patch -p1 < ${out.patchFile}\`); ${out.dir}/improve.json has every round's descriptions and figures`, style.width))
   } else {
-    lines.push(...wrap('kept nothing: no rewrite raised held-out accuracy with the gate passing; the agent files stay as they are', style.width).map(bold))
+    const tried = rows.slice(1).filter((x) => x.test)
+    const rose = tried.filter((x) => x.test!.accuracy > base.test!.accuracy)
+    const rules = [...new Set(rose.flatMap((x) => x.gate?.failures.map((f) => f.rule) ?? []))]
+    const why =
+      tried.length === 0
+        ? 'no rewrite could be routed'
+        : rose.length === 0
+          ? `none of ${tried.length} rewrite${tried.length === 1 ? '' : 's'} raised held-out accuracy`
+          : `${rose.length} of ${tried.length} rewrites raised held-out accuracy, but the gate would fail ${rose.length === 1 ? 'it' : 'each'} (${rules.join(', ')})`
+    lines.push(...wrap(`kept nothing: ${why}; the agent files stay as they are`, style.width).map(bold))
     lines.push(...wrap(`${out.dir}/improve.json has every round's descriptions and figures`, style.width))
   }
   return lines.join('\n')

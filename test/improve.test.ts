@@ -1,0 +1,201 @@
+import { execFile } from 'node:child_process'
+import { cp, readFile, readdir, stat } from 'node:fs/promises'
+import path from 'node:path'
+import { promisify } from 'node:util'
+import { afterEach, describe, expect, it } from 'vitest'
+import { pValue } from '../src/improve/render.js'
+import { improveReportSchema } from '../src/improve/schema.js'
+import { unifiedDiff, withDescription } from '../src/improve/patch.js'
+import { splitCases } from '../src/improve/split.js'
+import { loadCatalogue, parseAgentFile } from '../src/load/catalogue.js'
+import { mcnemarExact } from '../src/score/stats.js'
+import { runInProcess, ROOT, tempDir, writeFiles } from './support/cli.js'
+import { startMessagesServer, type MessagesServer } from './support/messages-server.js'
+import { harmfulRewriter, helpfulRewriter } from './support/rewriter.js'
+
+const exec = promisify(execFile)
+const KEY = 'sk-ant-test-improve-key'
+
+let server: MessagesServer | undefined
+afterEach(async () => {
+  await server?.close()
+  server = undefined
+})
+
+describe('the train/test split', () => {
+  const cases = Array.from({ length: 90 }, (_, i) => ({ key: `d.csv\u0000c${i}`, expected: [['a', 'b', 'none'][i % 3]!, 'x'] }))
+
+  it('is stratified by the first label, balanced overall, and the same whatever the row order', () => {
+    const split = splitCases(cases, 0.5)
+    for (const label of ['a', 'b', 'none']) {
+      const mine = cases.filter((c) => c.expected[0] === label)
+      const test = mine.filter((c) => split.get(c.key) === 'test').length
+      expect(Math.abs(test - mine.length / 2)).toBeLessThanOrEqual(0.5)
+    }
+    expect([...split.values()].filter((h) => h === 'test')).toHaveLength(45)
+    expect(splitCases([...cases].reverse(), 0.5)).toEqual(split)
+    // 40% held out: 36 of 90, never drifting label by label
+    expect([...splitCases(cases, 0.4).values()].filter((h) => h === 'test')).toHaveLength(36)
+  })
+
+  it('keeps the running total when labels are small: 30 labels of 3 cases split 45 / 45', () => {
+    const small = Array.from({ length: 90 }, (_, i) => ({ key: `k${i}`, expected: [`label${Math.floor(i / 3)}`] }))
+    expect([...splitCases(small, 0.5).values()].filter((h) => h === 'test')).toHaveLength(45)
+  })
+})
+
+describe('a new description in an agent file', () => {
+  it('replaces only the description, in a file that needs the quoting retry, and reads back as Claude Code reads it', async () => {
+    const file = 'agents/python-specialist.md'
+    const text = await readFile(path.join(ROOT, file), 'utf8')
+    const description = 'SQLAlchemy ORM, Pydantic models and type hints in FastAPI services: "quoted", with a colon: and a\nsecond line.'
+    const out = withDescription(file, text, description)
+    if (!('text' in out)) throw new Error(out.error)
+    const back = parseAgentFile(file, out.text)
+    expect(back).toMatchObject({ name: 'python-specialist', description, model: 'sonnet' })
+    // one line changed: the body and the other keys are byte for byte the same
+    const before = text.split('\n')
+    const after = out.text.split('\n')
+    expect(after.length).toBe(before.length)
+    expect(after.filter((l, i) => l !== before[i])).toHaveLength(1)
+  })
+
+  it('keeps CRLF line endings, replaces a block scalar whole, and refuses "---"', () => {
+    const crlf = '---\r\nname: a\r\ndescription: |\r\n  first line\r\n\r\n  second line\r\ntools: Read\r\n---\r\nbody\r\n'
+    const out = withDescription('a.md', crlf, 'Only the new text.')
+    if (!('text' in out)) throw new Error(out.error)
+    expect(out.text).toBe('---\r\nname: a\r\ndescription: "Only the new text."\r\ntools: Read\r\n---\r\nbody\r\n')
+    expect(withDescription('a.md', crlf, 'one --- two')).toEqual({ error: expect.stringContaining('"---"') })
+  })
+
+  it('writes a unified diff with three lines of context, marking a last line without a newline', () => {
+    const before = 'one\ntwo\nthree\nfour\nfive\nsix\nseven\neight'
+    const after = 'one\ntwo\nthree\nfour\nFIVE\nsix\nseven\neight'
+    expect(unifiedDiff('x/a.md', before, after)).toBe(
+      ['diff --git a/x/a.md b/x/a.md', '--- a/x/a.md', '+++ b/x/a.md', '@@ -2,7 +2,7 @@', ' two', ' three', ' four', '-five', '+FIVE', ' six', ' seven', ' eight', '\\ No newline at end of file', ''].join('\n'),
+    )
+    expect(unifiedDiff('a.md', 'same\n', 'same\n')).toBe('')
+  })
+})
+
+/** A project where two database agents say the same thing, and each one's prompts use words only its own job has. */
+async function databaseProject(): Promise<string> {
+  const dir = await tempDir('routecheck-improve-')
+  const tuner = ['index', 'explain', 'vacuum', 'autovacuum', 'btree', 'seqscan', 'planner', 'statistics', 'partitioning', 'cardinality']
+  const doctor = ['replication', 'failover', 'deadlock', 'connections', 'pgbouncer', 'wraparound', 'checkpoint', 'corruption', 'standby', 'locks']
+  const web = ['component', 'hooks', 'layout', 'forms', 'tailwind', 'props', 'render', 'flexbox']
+  const rows = ['id,prompt,expected']
+  const pairsOf = (pool: string[], n: number) => Array.from({ length: n }, (_, i) => [pool[i % pool.length]!, pool[(i * 3 + 1) % pool.length]!])
+  pairsOf(tuner, 14).forEach(([x, y], i) => rows.push(`t${i},"our postgresql database: the ${x} and the ${y} on the orders table",db-tuner`))
+  pairsOf(doctor, 14).forEach(([x, y], i) => rows.push(`d${i},"our postgresql database: the ${x} and the ${y} since last night",db-doctor`))
+  pairsOf(web, 8).forEach(([x, y], i) => rows.push(`w${i},"the react ${x} and ${y} on the checkout page",web-dev`))
+  for (let i = 0; i < 4; i++) rows.push(`n${i},"what a lovely morning number ${i}",none`)
+  await writeFiles(dir, {
+    'agents/db-tuner.md': '---\nname: db-tuner\ndescription: Use this agent for PostgreSQL database work on queries and the performance of the database.\n---\nYou tune.\n',
+    'agents/db-doctor.md': '---\nname: db-doctor\ndescription: Use this agent for PostgreSQL database work on queries and the health of the database.\n---\nYou diagnose.\n',
+    'agents/web-dev.md': '---\nname: web-dev\ndescription: Use this agent for React components, CSS layout, forms and pages of the web app.\n---\nYou build pages.\n',
+    'datasets/db.csv': `${rows.join('\n')}\n`,
+    'routecheck.config.json': JSON.stringify({ agents: 'agents', datasets: ['datasets/db.csv'], router: 'lexical', out: 'reports', cacheDir: '.cache' }),
+  })
+  return dir
+}
+
+const envFor = (s: MessagesServer) => ({ ANTHROPIC_BASE_URL: s.url, ANTHROPIC_API_KEY: KEY })
+
+describe('routecheck improve against the local Messages server', () => {
+  it('keeps a rewrite that helps: held-out accuracy rises, the gate passes, and the patch applies with git apply and patch -p1', async () => {
+    server = await startMessagesServer({ tool: helpfulRewriter })
+    const dir = await databaseProject()
+    const originals = await Promise.all(['db-tuner', 'db-doctor', 'web-dev'].map((n) => readFile(path.join(dir, 'agents', `${n}.md`), 'utf8')))
+    const r = await runInProcess(['improve', '--agent', 'db-tuner', '--agent', 'db-doctor', '--rounds', '2'], { cwd: dir, env: envFor(server) })
+    expect(r.stderr).not.toContain('internal error')
+    expect(r.code).toBe(0)
+    const report = improveReportSchema.parse(JSON.parse(await readFile(path.join(dir, 'reports/improve/improve.json'), 'utf8')))
+    expect(report.agents).toEqual(['db-doctor', 'db-tuner'])
+    expect(report.split).toMatchObject({ train: 20, test: 20 })
+    expect(report.rounds.map((x) => x.round)).toEqual([0, 1, 2])
+    const won = report.rounds.find((x) => x.round === report.winner)!
+    const base = report.rounds[0]!
+    expect(won.accepted).toBe(true)
+    expect(won.test!.accuracy).toBeGreaterThan(base.test!.accuracy)
+    expect(won.gate!.passed).toBe(true)
+    expect(won.heldOut!.mcnemarP).toBe(mcnemarExact(won.heldOut!.broke, won.heldOut!.fixed))
+    expect(won.descriptions['db-tuner']).toMatch(/^Handles /)
+    const said = r.stdout.replace(/\s+/g, ' ')
+    expect(said).toMatch(new RegExp(`kept round ${won.round}: held-out accuracy ${base.test!.accuracy.toFixed(2)} → ${won.test!.accuracy.toFixed(2)}`))
+    expect(said).toContain(`exact McNemar p = ${pValue(won.heldOut!.mcnemarP)}`)
+
+    // the rewriter saw the train half only: no held-out case id or prompt reached it
+    const bodies = server.requests.map((q) => JSON.stringify(q.body))
+    expect(bodies).toHaveLength(2)
+    const csv = await readFile(path.join(dir, 'datasets/db.csv'), 'utf8')
+    const ids = csv.split('\n').slice(1).filter(Boolean).map((l) => l.split(',')[0]!)
+    const held = ids.filter((id) => splitCases(ids.map((i) => ({ key: `datasets/db.csv\u0000${i}`, expected: [csv.split('\n').find((l) => l.startsWith(`${i},`))!.split(',').at(-1)!] })), 0.5).get(`datasets/db.csv\u0000${id}`) === 'test')
+    expect(held).toHaveLength(20)
+    for (const id of held) for (const b of bodies) expect(b).not.toContain(`[${id}]`)
+
+    // the agent files are untouched; the patch applies to copies, and they load with the winning descriptions
+    expect(await Promise.all(['db-tuner', 'db-doctor', 'web-dev'].map((n) => readFile(path.join(dir, 'agents', `${n}.md`), 'utf8')))).toEqual(originals)
+    const patchFile = path.join(dir, 'reports/improve/descriptions.patch')
+    for (const tool of ['git', 'patch'] as const) {
+      const copy = await tempDir(`routecheck-apply-${tool}-`)
+      await cp(path.join(dir, 'agents'), path.join(copy, 'agents'), { recursive: true })
+      if (tool === 'git') await exec('git', ['apply', '--verbose', patchFile], { cwd: copy })
+      else await exec('patch', ['-p1', '--forward', '-i', patchFile], { cwd: copy })
+      const patched = await loadCatalogue(path.join(copy, 'agents'))
+      for (const a of patched.catalogue.agents) expect(a.description, `${tool}: ${a.name}`).toBe(won.descriptions[a.name] ?? (await loadCatalogue(path.join(dir, 'agents'))).catalogue.agents.find((x) => x.name === a.name)!.description)
+    }
+  })
+
+  it('rejects a rewrite that hurts: nothing kept, no patch written, and the reason given', async () => {
+    server = await startMessagesServer({ tool: harmfulRewriter })
+    const dir = await databaseProject()
+    const r = await runInProcess(['improve', '--agent', 'db-tuner', '--agent', 'db-doctor', '--agent', 'web-dev', '--rounds', '1'], { cwd: dir, env: envFor(server) })
+    expect(r.code).toBe(0)
+    const report = improveReportSchema.parse(JSON.parse(await readFile(path.join(dir, 'reports/improve/improve.json'), 'utf8')))
+    expect(report.winner).toBeUndefined()
+    const [base, one] = report.rounds
+    expect(one!.test!.accuracy).toBeLessThan(base!.test!.accuracy)
+    expect(one!.accepted).toBe(false)
+    expect(one!.reason).toMatch(/held-out accuracy did not rise/)
+    expect(one!.gate!.passed).toBe(false)
+    expect(await readdir(path.join(dir, 'reports/improve'))).toEqual(['improve.json'])
+    expect(r.stdout.replace(/\s+/g, ' ')).toMatch(/kept nothing: none of 1 rewrite raised held-out accuracy; the agent files stay as they are/)
+  })
+
+  it('picks the largest cluster by default; --dry-run sends nothing and prices the rewriter', async () => {
+    server = await startMessagesServer({ tool: helpfulRewriter })
+    const dir = await databaseProject()
+    const dry = await runInProcess(['improve', '--dry-run'], { cwd: dir, env: envFor(server) })
+    expect(dry.code).toBe(0)
+    expect(dry.stdout).toContain('agents to rewrite (cluster 1 on the descriptions alone')
+    expect(dry.stdout).toContain(': db-doctor, db-tuner')
+    expect(dry.stdout).toContain('"name": "propose_descriptions"')
+    expect(dry.stdout).toMatch(/rewriter: up to 3 request\(s\), ≈[\d,]+ input tokens, ≈\$\d/)
+    expect(dry.stdout).toContain('dry run: nothing was sent.')
+    expect(server.requests).toHaveLength(0)
+    await expect(stat(path.join(dir, 'reports/improve'))).rejects.toThrow()
+
+    const r = await runInProcess(['improve', '--rounds', '1', '--json'], { cwd: dir, env: envFor(server) })
+    expect(r.code).toBe(0)
+    expect(JSON.parse(r.stdout)).toMatchObject({ cluster: 1, agents: ['db-doctor', 'db-tuner'] })
+  })
+
+  it('bad usage is exit 2 before anything is routed or sent', async () => {
+    server = await startMessagesServer({ tool: helpfulRewriter })
+    const dir = await databaseProject()
+    const cases: Array<[string[], RegExp, Record<string, string>?]> = [
+      [['--agent', 'db-tuner', '--cluster', '1'], /--cluster and --agent both choose/],
+      [['--agent', 'db-tunr'], /--agent db-tunr: no agent of that name .*did you mean "db-tuner"/],
+      [['--rounds', '6'], /--rounds must be at most 5/],
+      [['--cluster', '3'], /--cluster 3: the overlap has 1 cluster/],
+      [['--agent', 'db-tuner'], /ANTHROPIC_API_KEY/, { ANTHROPIC_BASE_URL: server.url, ANTHROPIC_API_KEY: '' }],
+    ]
+    for (const [args, message, env] of cases) {
+      const r = await runInProcess(['improve', ...args], { cwd: dir, env: env ?? envFor(server) })
+      expect(r.code, args.join(' ')).toBe(2)
+      expect(r.stderr, args.join(' ')).toMatch(message)
+    }
+    expect(server.requests).toHaveLength(0)
+  })
+})
