@@ -77,7 +77,8 @@ describe('anthropic router: faults, retries and the prompt cache', () => {
       expect(body.tool_choice).toBeUndefined()
     } else {
       expect(body.system.at(-1).cache_control).toEqual({ type: 'ephemeral' })
-      expect(body.tool_choice).toEqual({ type: 'tool', name: 'route' })
+      expect(body.tool_choice).toBeUndefined() // a forced choice is a 400 on models that think by default
+      expect(body.system[0].text).toMatch(/call the route tool once/)
       expect([...body.tools[0].input_schema.properties.agent.enum].sort()).toEqual([...agentNames, 'none'].sort())
       expect(parseAgentLines(body.system[0].text).map((a) => a.name).sort()).toEqual(agentNames)
     }

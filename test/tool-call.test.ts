@@ -34,21 +34,23 @@ const env = (s: MessagesServer) => ({ ANTHROPIC_BASE_URL: s.url, ANTHROPIC_API_K
 const echoPrompt: ServerOptions['tool'] = ({ prompt }) => ({ prompts: [`${prompt} #1`, `${prompt} #2`] })
 
 describe('tool calls: Claude drafting through the anthropic client', () => {
-  it('answers in request order with the forced tool and the schema derived from zod; a rerun is answered from the cache folder', async () => {
+  it('answers in request order through the one tool, its schema derived from zod, on the default model (which refuses a forced tool choice); a rerun is answered from the cache folder', async () => {
     const s = await serve({ tool: echoPrompt, delayMs: 5 })
     const cacheDir = await mkdtemp(path.join(tmpdir(), 'rc-tool-'))
-    const caller = createToolCaller({ env: env(s), timeoutMs: 5000, cacheDir, model: 'claude-haiku-4-5' })
+    const caller = createToolCaller({ env: env(s), timeoutMs: 5000, cacheDir })
+    expect(caller.model).toBe('claude-sonnet-5-5')
     const answers = await caller.askAll(requests, promptsTool)
     expect(answers.map((a) => a.value?.prompts[0])).toEqual(['three prompts about alpha #1', 'three prompts about beta #1', 'three prompts about gamma #1'])
     expect(answers.every((a) => !a.cached && a.usage!.outputTokens > 0)).toBe(true)
     expect(caller.spentUsd()).toBeGreaterThan(0)
     const body = s.requests[0]!.body
-    expect(body.tool_choice).toEqual({ type: 'tool', name: 'draft_prompts' })
+    expect(body.tool_choice).toBeUndefined()
+    expect(body.system[0].text).toMatch(/Answer only by calling the draft_prompts tool, once/)
     expect(body.tools[0].input_schema).toMatchObject({ type: 'object', required: ['prompts'] })
     expect(body.tools[0].input_schema.$schema).toBeUndefined()
     expect(body.system[0].cache_control).toEqual({ type: 'ephemeral' })
 
-    const again = await createToolCaller({ env: env(s), timeoutMs: 5000, cacheDir, model: 'claude-haiku-4-5' }).askAll(requests, promptsTool)
+    const again = await createToolCaller({ env: env(s), timeoutMs: 5000, cacheDir }).askAll(requests, promptsTool)
     expect(s.requests).toHaveLength(3)
     expect(again.map((a) => [a.cached, a.value])).toEqual(answers.map((a) => [true, a.value]))
     const stored = await readdir(path.join(cacheDir, 'tool-calls'))
@@ -57,12 +59,23 @@ describe('tool calls: Claude drafting through the anthropic client', () => {
     for (const f of stored) expect(await readFile(path.join(cacheDir, 'tool-calls', f), 'utf8')).not.toContain(KEY)
   })
 
-  it('asks again when the tool input breaks its schema, and gives up with the reason after two tries', async () => {
-    const s = await serve({ tool: ({ prompt, seen }) => (prompt.includes('beta') ? { prompts: [] } : seen === 0 ? { wrong: 1 } : { prompts: ['ok'] }) })
+  it('the test server refuses a forced tool choice on a model that thinks by default, as the API does', async () => {
+    const s = await serve({ tool: echoPrompt })
+    const reply = await fetch(`${s.url}/v1/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': KEY },
+      body: JSON.stringify({ model: 'claude-sonnet-5-5', max_tokens: 100, tools: [{ name: 'draft_prompts', input_schema: { type: 'object' } }], tool_choice: { type: 'tool', name: 'draft_prompts' }, messages: [{ role: 'user', content: 'x' }] }),
+    })
+    expect(reply.status).toBe(400)
+  })
+
+  it('asks again when the reply calls no tool or breaks the schema, and gives up with the reason after two tries', async () => {
+    const s = await serve({ tool: ({ prompt, seen }) => (prompt.includes('beta') ? { prompts: [] } : prompt.includes('gamma') && seen === 0 ? undefined : seen === 0 ? { wrong: 1 } : { prompts: ['ok'] }) })
     const answers = await createToolCaller({ env: env(s), timeoutMs: 5000, model: 'claude-haiku-4-5' }).askAll(requests, promptsTool)
     expect(answers[0]!.value).toEqual({ prompts: ['ok'] })
     expect(answers[1]!.value).toBeUndefined()
     expect(answers[1]!.error).toMatch(/draft_prompts tool input does not fit its schema: prompts: .*\(after 2 tries\)/)
+    expect(answers[2]!.value).toEqual({ prompts: ['ok'] })
     expect(s.requests).toHaveLength(6)
   })
 

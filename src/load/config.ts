@@ -75,7 +75,7 @@ export const configSchema = z.strictObject({
       rounds: z.number().int().min(1).max(MAX_IMPROVE_ROUNDS).default(3),
       /** the share of each label's cases held out to pick the winner (the rest is the train half, which the rewriter sees) */
       testShare: z.number().min(0.2).max(0.8).default(0.5),
-      /** the model that drafts the rewrites (default: the drafting model, claude-sonnet-4-5) */
+      /** the model that drafts the rewrites (default: the drafting model, DEFAULT_DRAFT_MODEL) */
       model: z.string().min(1).optional(),
     })
     .prefault({}),

@@ -106,7 +106,8 @@ export function buildRequestPrefix(catalogue: Catalogue, s: RequestSettings): Om
         },
       },
     ],
-    tool_choice: { type: 'tool', name: 'route' },
+    // No forced tool_choice: models that think by default (Sonnet 5.5) refuse it with a 400. The
+    // system text asks for the call; a reply without it is a retryable bad_output (readReply).
     system: [{ type: 'text', text: `${CLASSIFIER_SYSTEM}${agentLines(catalogue)}`, cache_control: EPHEMERAL }],
   }
 }

@@ -78,8 +78,12 @@ export type ToolCaller = {
   spentUsd(): number
 }
 
-/** Drafting wants judgement more than speed, and runs tens of requests, not thousands. */
-export const DEFAULT_DRAFT_MODEL = 'claude-sonnet-4-5'
+/**
+ * Drafting wants judgement more than speed, and runs tens of requests, not
+ * thousands: the current Sonnet ($2 / $10 per million tokens; Sonnet 4.5
+ * reaches end of life on 2026-11-30).
+ */
+export const DEFAULT_DRAFT_MODEL = 'claude-sonnet-5-5'
 const DEFAULT_MAX_TOKENS = 4096
 /** The SDK's own retries (429, 5xx, dropped connections, honouring retry-after): a handful of requests needs no scheduler. */
 const SDK_RETRIES = 4
@@ -98,9 +102,10 @@ export function createToolCaller(opts: ToolCallerOptions): ToolCaller {
     max_tokens: request.maxTokens ?? DEFAULT_MAX_TOKENS,
     ...(opts.temperature === undefined ? {} : { temperature: opts.temperature }),
     // The system text (the catalogue, mostly) is the same across a command's requests: cache it once.
-    system: [{ type: 'text', text: request.system, cache_control: { type: 'ephemeral' } }],
+    system: [{ type: 'text', text: `${request.system}\n\n${answerRule(tool.name)}`, cache_control: { type: 'ephemeral' } }],
+    // tool_choice stays "auto": models that think by default (Sonnet 5.5) answer a forced tool
+    // choice with a 400. The system text asks for the call, and a reply without it is asked again.
     tools: [{ name: tool.name, description: tool.description, input_schema: inputSchema(tool) }],
-    tool_choice: { type: 'tool', name: tool.name },
     messages: [{ role: 'user', content: request.prompt }],
   })
 
@@ -190,6 +195,11 @@ export function createToolCaller(opts: ToolCallerOptions): ToolCaller {
   }
 
   return { model, estimate, preview, askAll, spentUsd: () => spent }
+}
+
+/** The one sentence that makes the tool call the answer, whatever the model's tool_choice support. */
+export function answerRule(toolName: string): string {
+  return `Answer only by calling the ${toolName} tool, once, with your whole answer in its input.`
 }
 
 /** The tool's JSON schema, without the `$schema` line the Messages API does not take. */

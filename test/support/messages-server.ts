@@ -38,8 +38,8 @@ export type ServerOptions = {
   /** how to answer Claude Code's routing requests; undefined (or no option) = the word-overlap rule over every listed agent */
   engine?: (info: { prompt: string; agents: AgentEntry[]; index: number; seen: number }) => EngineReply | undefined
   /**
-   * How to answer a request that forces a tool other than `route` (routecheck's drafting calls:
-   * generate, probes, improve): the tool's input, or undefined for a text reply that calls no tool.
+   * How to answer a request offering one tool other than `route` and `Agent` (routecheck's drafting
+   * calls: generate, probes, improve): the tool's input, or undefined for a text reply that calls no tool.
    */
   tool?: (info: { name: string; body: any; prompt: string; index: number; seen: number }) => Record<string, unknown> | undefined
 }
@@ -175,6 +175,9 @@ export async function startMessagesServer(opts: ServerOptions = {}): Promise<Mes
       return sendError(res, 404, 'not_found_error', `model: ${String(body.model)}`, requestId)
     }
 
+    if (THINKS_BY_DEFAULT.test(String(body.model)) && isObject(body.tool_choice) && (body.tool_choice.type === 'tool' || body.tool_choice.type === 'any')) {
+      return sendError(res, 400, 'invalid_request_error', 'tool_choice: forcing tool use is not supported with thinking; use tool_choice auto', requestId)
+    }
     const fault = opts.fault?.({ prompt, seen, index })
     if (fault) {
       record.fault = fault
@@ -206,8 +209,8 @@ export async function startMessagesServer(opts: ServerOptions = {}): Promise<Mes
       const reply = (contentFault ? undefined : opts.engine?.({ prompt, agents: engine.agents, index, seen })) ?? engineRule(prompt, engine.agents, fault)
       engine.reply = reply
       content = engineContent(reply, prompt, index)
-    } else if (opts.tool && forcedTool(body) !== undefined && forcedTool(body) !== 'route') {
-      const name = forcedTool(body)!
+    } else if (opts.tool && draftTool(body) !== undefined) {
+      const name = draftTool(body)!
       const input = opts.tool({ name, body, prompt, index, seen })
       content = input === undefined ? [{ type: 'text', text: 'No tool call this time.' }] : [{ type: 'tool_use', id: `toolu_test${String(index).padStart(6, '0')}`, name, input }]
     } else content = answer(body, prompt, fault, index)
@@ -339,10 +342,15 @@ function findTool(body: Record<string, any>, name: string): Record<string, any> 
   return body.tools.find((tool: unknown) => isObject(tool) && tool.name === name)
 }
 
-/** The tool a request forces with tool_choice {type: "tool"}, if any. */
-function forcedTool(body: Record<string, any>): string | undefined {
-  return isObject(body.tool_choice) && body.tool_choice.type === 'tool' && typeof body.tool_choice.name === 'string' ? body.tool_choice.name : undefined
+/** The drafting tool a request offers: its only tool, when that is neither the Agent tool nor `route`. */
+function draftTool(body: Record<string, any>): string | undefined {
+  const tools = Array.isArray(body.tools) ? body.tools : []
+  const name: unknown = tools.length === 1 && isObject(tools[0]) ? tools[0].name : undefined
+  return typeof name === 'string' && name !== 'route' && name !== 'Agent' ? name : undefined
 }
+
+/** Models that think by default refuse a forced tool choice, as Claude Sonnet 5.5 does. */
+const THINKS_BY_DEFAULT = /^claude-(sonnet-5|opus-5|fable-5|mythos-5)/
 
 function styleOf(body: Record<string, any>): Style {
   if (isObject(body.tool_choice) && body.tool_choice.type === 'none') return 'plain'
