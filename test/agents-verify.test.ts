@@ -43,6 +43,24 @@ describe.skipIf(!available && !mustRun)('routecheck agents --verify: the loader 
     expect(r.stdout).toMatch(/dash-inside .* loaded; its description ends at the `---` on line 3/)
     expect(r.stdout).toMatch(/tricky\/README\.md .* skipped: not an agent file/)
   })
+
+  it("a project's .claude/agents and a private HOME's ~/.claude/agents defining one name: Claude Code lists the project's, as routecheck does (empty diff)", async () => {
+    const dir = await tempDir()
+    const home = path.join(dir, 'home')
+    const agent = (name: string, description: string) => `---\nname: ${name}\ndescription: ${description}\n---\nbody\n`
+    await writeFiles(dir, {
+      'project/.claude/agents/team/shared.md': agent('shared-helper', 'The PROJECT copy of the shared helper.'),
+      'project/.claude/agents/README.md': '# notes\n',
+      'home/.claude/agents/shared.md': agent('shared-helper', 'The USER copy of the shared helper.'),
+      'home/.claude/agents/only-user.md': agent('only-user', 'Only in the user folder.'),
+    })
+    const r = await runInProcess(['agents', '--agents', '.claude/agents', '--agents', path.join(home, '.claude/agents'), '--verify', '--json'], { cwd: path.join(dir, 'project'), env: { HOME: home, CLAUDE_CONFIG_DIR: '' } })
+    expect(r.code, r.stderr).toBe(0)
+    const out = JSON.parse(r.stdout) as { agents: { name: string; status: string }[]; verify: { agree: boolean; onlyClaudeCode: string[]; descriptionDiffers: unknown[] } }
+    expect(out.verify).toMatchObject({ agree: true, onlyClaudeCode: [], descriptionDiffers: [] })
+    expect(out.agents.find((a) => a.status.startsWith('shadowed'))).toMatchObject({ name: 'shared-helper' })
+    expect(r.stderr).toMatch(/home\/\.claude\/agents\/shared\.md:2: the agent "shared-helper" is also defined in \.claude\/agents\/team\/shared\.md, which wins/)
+  })
 })
 
 describe('diffListings', () => {

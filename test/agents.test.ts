@@ -1,11 +1,11 @@
 import { readFile, writeFile, rm, cp, symlink } from 'node:fs/promises'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { loadCatalogue, parseAgentFile } from '../src/load/catalogue.js'
+import { loadAgentFolders, loadCatalogue, parseAgentFile } from '../src/load/catalogue.js'
 import { quoteRiskyValues, readFrontmatter } from '../src/load/frontmatter.js'
 import { InputError } from '../src/load/input-error.js'
 import { bundledClaudeBinary } from '../src/route/claude-code/engine.js'
-import { ROOT, runInProcess as runCli, tempDir, tempProject, writeFiles } from './support/cli.js'
+import { ROOT, runCli as runCliChild, runInProcess as runCli, tempDir, tempProject, writeFiles } from './support/cli.js'
 
 const SEEDS = ['python-backend-architect', 'python-backend-engineer', 'python-backend-specialist', 'python-engineer', 'python-specialist']
 
@@ -241,5 +241,77 @@ describe('the folder given', () => {
     await writeFiles(dir, { 'a.md': '---\nname: a\ndescription: b\n---\n' })
     await expect(loadCatalogue(path.join(dir, 'a.md'))).rejects.toThrow(/a\.md: the agents path is a file, not a folder/)
     await expect(loadCatalogue(path.join(dir, 'nope'))).rejects.toThrow(/nope: the agents folder does not exist/)
+  })
+})
+
+describe('several agents folders: a project and ~/.claude/agents', () => {
+  const agent = (name: string, description: string) => `---\nname: ${name}\ndescription: ${description}\n---\nbody\n`
+
+  async function twoScopes() {
+    const dir = await tempDir()
+    const home = path.join(dir, 'home')
+    await writeFiles(dir, {
+      'project/.claude/agents/team/shared.md': agent('shared-helper', 'The project copy of the shared helper.'),
+      'project/.claude/agents/only-project.md': agent('only-project', 'Only in the project.'),
+      'home/.claude/agents/shared.md': agent('shared-helper', 'The user copy of the shared helper.'),
+      'home/.claude/agents/only-user.md': agent('only-user', 'Only in the user folder.'),
+    })
+    return { dir, home, project: path.join(dir, 'project'), user: path.join(home, '.claude', 'agents') }
+  }
+
+  it("merges them, the project's agent winning a name both define, whichever order they are given in, with a warning naming both files", async () => {
+    const { home, project, user } = await twoScopes()
+    const projectAgents = path.join(project, '.claude', 'agents')
+    for (const order of [[projectAgents, user], [user, projectAgents]]) {
+      const loaded = await loadAgentFolders(order, { env: { HOME: home } })
+      expect(loaded.catalogue.agents.map((a) => [a.name, a.description])).toEqual([
+        ['only-project', 'Only in the project.'],
+        ['only-user', 'Only in the user folder.'],
+        ['shared-helper', 'The project copy of the shared helper.'],
+      ])
+      expect(loaded.folders).toEqual([{ dir: projectAgents, scope: 'project' }, { dir: user, scope: 'user' }])
+      expect(loaded.shadowed).toEqual([{ name: 'shared-helper', file: path.join(user, 'shared.md'), line: 2, by: path.join(projectAgents, 'team', 'shared.md') }])
+      expect(loaded.warnings).toEqual([
+        { file: path.join(user, 'shared.md'), line: 2, message: expect.stringContaining(`is also defined in ${path.join(projectAgents, 'team', 'shared.md')}, which wins (a project's agents take precedence over the user's ~/.claude/agents)`) },
+      ])
+    }
+    // CLAUDE_CONFIG_DIR moves the user's folder, as it moves Claude Code's.
+    const moved = await loadAgentFolders([user, projectAgents], { env: { HOME: '/nowhere', CLAUDE_CONFIG_DIR: path.join(home, '.claude') } })
+    expect(moved.folders.map((f) => f.scope)).toEqual(['project', 'user'])
+  })
+
+  it('through the CLI: eval and agents take --agents twice; two project folders defining one name are exit 2 naming both files', async () => {
+    const { dir, home } = await twoScopes()
+    await writeFiles(dir, { 'project/cases.csv': 'id,prompt,expected\n1,the shared helper please,shared-helper\n2,only user folder,only-user\n' })
+    const env = { HOME: home, CLAUDE_CONFIG_DIR: '' }
+    const r = await runCli(['eval', '--agents', '.claude/agents', '--agents', path.join(home, '.claude/agents'), '--dataset', 'cases.csv', '--out', 'out', '--json'], { cwd: path.join(dir, 'project'), env })
+    expect(r.code, r.stderr).toBe(0)
+    const summary = JSON.parse(r.stdout) as { agents: { name: string; file: string }[] }
+    expect(summary.agents.map((a) => `${a.name} ${a.file}`)).toEqual(['only-project .claude/agents/only-project.md', `only-user ${path.join(home, '.claude/agents/only-user.md')}`, 'shared-helper .claude/agents/team/shared.md'])
+    expect(r.stderr).toMatch(/warning: .*home\/\.claude\/agents\/shared\.md:2: the agent "shared-helper" is also defined in \.claude\/agents\/team\/shared\.md, which wins/)
+
+    const listed = await runCli(['agents', '--agents', '.claude/agents', '--agents', path.join(home, '.claude/agents')], { cwd: path.join(dir, 'project'), env })
+    expect(listed.code).toBe(0)
+    expect(listed.stdout).toMatch(/shared-helper .*home\/\.claude\/agents\/shared\.md .* shadowed by \.claude\/agents\/team\/shared\.md/)
+    expect(listed.stdout).toMatch(/3 loaded · 0 dropped · 0 not agent files · 1 shadowed · from \.claude\/agents \(project\), .*\(user\)/)
+
+    await writeFiles(dir, { 'project/more/shared.md': agent('shared-helper', 'A third copy.') })
+    const twice = await runCli(['agents', '--agents', '.claude/agents', '--agents', 'more'], { cwd: path.join(dir, 'project'), env })
+    expect(twice.code).toBe(2)
+    expect(twice.stderr).toContain('more/shared.md:2: duplicate agent name "shared-helper", also used by .claude/agents/team/shared.md')
+  })
+
+  it('config "agents" may be an array; "~/" in it is the home folder; an empty second folder is a warning, not an error', async () => {
+    const { dir, home } = await twoScopes()
+    await writeFiles(dir, { 'project/routecheck.config.json': JSON.stringify({ agents: ['.claude/agents', '~/.claude/agents', 'empty'] }), 'project/empty/notes.txt': 'no agents here\n' })
+    const r = await runCliChild(['agents', '--json'], { cwd: path.join(dir, 'project'), env: { HOME: home } })
+    expect(r.code, r.stderr).toBe(0)
+    const rows = (JSON.parse(r.stdout) as { agents: { name: string; status: string }[] }).agents
+    expect(rows.filter((x) => x.status === 'loaded').map((x) => x.name).sort()).toEqual(['only-project', 'only-user', 'shared-helper'])
+    expect(r.stderr).toContain('warning: empty: the agents folder holds no .md files')
+    await writeFiles(dir, { 'bad.json': JSON.stringify({ agents: [] }) })
+    const empty = await runCli(['agents', '--config', 'bad.json'], { cwd: dir })
+    expect(empty.code).toBe(2)
+    expect(empty.stderr).toMatch(/bad\.json:1:\d+: "agents": /)
   })
 })

@@ -47,7 +47,14 @@ const configDefault = (key: 'concurrency' | 'timeout' | 'out' | 'agents') => Str
 /** The one table of flags. */
 export const OPTIONS = {
   config: { kind: 'string', value: 'FILE', group: 'Inputs', help: 'config file (default: routecheck.config.json, if present)', schema: text },
-  agents: { kind: 'string', value: 'DIR', group: 'Inputs', help: `the catalogue folder (default: ${configDefault('agents')}/)`, schema: text },
+  agents: {
+    kind: 'string',
+    multiple: true,
+    value: 'DIR',
+    group: 'Inputs',
+    help: `an agents folder (default: the config's, else ${configDefault('agents')}/, else .claude/agents/); repeat to merge a project's .claude/agents with ~/.claude/agents, project winning a shared name, as in Claude Code`,
+    schema: z.array(z.string().min(1, '--agents needs a folder')).optional(),
+  },
   dataset: { kind: 'string', multiple: true, value: 'FILE', group: 'Inputs', help: "a .csv or .jsonl dataset; repeat for several (default: the config's list)", schema: z.array(z.string()).optional() },
   'skip-invalid': { kind: 'boolean', group: 'Inputs', help: 'load the agent files that parse, report the rest, go on', schema: flag },
   router: { kind: 'string', value: 'NAME', group: 'Router', help: 'lexical (offline, the default), anthropic, claude-code (Claude Code itself), or ./my-router.mjs', schema: text },

@@ -1,4 +1,4 @@
-import { loadCatalogue } from '../load/catalogue.js'
+import { loadAgentFolders, loadWarningText } from '../load/catalogue.js'
 import { loadConfig } from '../load/config.js'
 import { renderOverlapText } from '../overlap/index.js'
 import { overlapOfRuns } from '../run/evaluate.js'
@@ -28,10 +28,11 @@ co-acceptance, split votes and low score margins.`,
   footer: 'Exit codes: 0 ok · 2 bad input or usage',
   async run(flags, io, runDirs) {
     const { config } = await loadConfig(flags.config)
-    const loaded = await loadCatalogue(flags.agents ?? config.agents, { skipInvalid: flags.skipInvalid })
+    const loaded = await loadAgentFolders(flags.agents ?? config.agents, { skipInvalid: flags.skipInvalid, env: io.env })
+    for (const w of loaded.warnings) io.warn(`warning: ${loadWarningText(w)}\n`)
     const runs = await readRuns(runDirs)
     runs.forEach((r, i) => {
-      if (r.catalogueFingerprint !== loaded.catalogue.fingerprint) io.warn(`note: ${runDirs[i]} was routed with other agent descriptions than ${flags.agents ?? config.agents} has now: its routing evidence is about those\n`)
+      if (r.catalogueFingerprint !== loaded.catalogue.fingerprint) io.warn(`note: ${runDirs[i]} was routed with other agent descriptions than ${(flags.agents ?? config.agents).join(' + ')} has now: its routing evidence is about those\n`)
     })
     const report = overlapOfRuns(
       loaded.catalogue.agents.map((a) => ({ name: a.name, description: a.description, file: a.file })),

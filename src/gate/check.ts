@@ -1,5 +1,5 @@
 import path from 'node:path'
-import { loadCatalogue, type Catalogue, type InvalidAgentFile } from '../load/catalogue.js'
+import { loadAgentFolders, type Catalogue, type InvalidAgentFile } from '../load/catalogue.js'
 import { loadConfig } from '../load/config.js'
 import { loadDataset } from '../load/dataset.js'
 import { UsageError } from '../load/input-error.js'
@@ -47,7 +47,7 @@ export async function checkGate(request: GateRequest, env: RunEnv, signal?: Abor
   const baselineFile = request.baseline ?? DEFAULT_BASELINE
   const baseline = await readBaseline(baselineFile, { allowIncomplete: request.allowIncomplete })
   const { config } = await loadConfig(request.config)
-  const current = await loadCatalogue(request.agents ?? config.agents, { skipInvalid: true })
+  const current = await loadAgentFolders(request.agents ?? config.agents, { skipInvalid: true, env: env.env })
   const changes = diffAgents(baseline.agents, current.catalogue.agents, current.invalid)
 
   const wanted = pickDatasets(baseline, request.dataset, baselineFile)

@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises'
 import path from 'node:path'
-import { loadCatalogue, type Catalogue } from '../load/catalogue.js'
+import { loadAgentFolders, type Catalogue } from '../load/catalogue.js'
 import { loadConfig } from '../load/config.js'
 import { InputError, UsageError } from '../load/input-error.js'
 import { completion, prepareEval, runDatasets, type EvalOptions, type RunEnv } from '../run/evaluate.js'
@@ -35,12 +35,12 @@ export async function recordBaseline(request: BaselineRequest, env: RunEnv, sign
   let catalogue: Catalogue
   if (request.runDirs.length > 0) {
     const { config } = await loadConfig(request.config)
-    const agentsDir = request.agents ?? config.agents
-    catalogue = (await loadCatalogue(agentsDir)).catalogue
+    const agentsDirs = request.agents ?? config.agents
+    catalogue = (await loadAgentFolders(agentsDirs, { env: env.env })).catalogue
     summaries = await readRuns(request.runDirs)
     for (const [i, s] of summaries.entries()) {
       if (s.catalogueFingerprint !== catalogue.fingerprint) {
-        throw new UsageError(`${request.runDirs[i]} was routed with other agent descriptions than ${agentsDir} has now; run it again, or run routecheck baseline without run folders`)
+        throw new UsageError(`${request.runDirs[i]} was routed with other agent descriptions than ${agentsDirs.join(' + ')} has now; run it again, or run routecheck baseline without run folders`)
       }
       if (s.metrics.errored > 0 && !request.allowIncomplete) {
         throw new InputError([{ file: path.join(request.runDirs[i]!, 'summary.json'), message: `${s.metrics.errored} of ${s.dataset.cases} cases have no decision: the run was interrupted or its requests failed`, fix: 'finish it (run the same eval again: finished requests are not sent twice), or pass --allow-incomplete' }])

@@ -66,7 +66,16 @@ export type InvalidAgentFile = {
  */
 export type SkippedFile = { file: string; reason: string; fix?: string }
 
-export type LoadedCatalogue = { catalogue: Catalogue; invalid: InvalidAgentFile[]; skipped: SkippedFile[]; warnings: LoadWarning[] }
+export type LoadedCatalogue = {
+  catalogue: Catalogue
+  invalid: InvalidAgentFile[]
+  skipped: SkippedFile[]
+  warnings: LoadWarning[]
+  /** the folders read, in precedence order */
+  folders: AgentFolder[]
+  /** agents passed over because a folder of higher precedence defines their name */
+  shadowed: ShadowedAgent[]
+}
 
 /**
  * The routing fingerprint: what the router sees, with runs of whitespace
@@ -130,6 +139,8 @@ function isInvalid(x: Agent | InvalidAgentFile): x is InvalidAgentFile {
 
 /** Something odd about a file that loads all the same: printed, never fatal. */
 export type LoadWarning = { file: string; line?: number; message: string }
+
+export const loadWarningText = (w: LoadWarning): string => `${w.file}${w.line !== undefined ? `:${w.line}` : ''}: ${w.message}`
 
 /**
  * Reads one agent file's bytes as Claude Code does: UTF-8, invalid bytes as
@@ -305,10 +316,134 @@ function otherKind(x: { isFIFO(): boolean; isSocket(): boolean; isCharacterDevic
  * something a user should have to guess.
  */
 export async function loadCatalogue(dir: string, opts: { skipInvalid?: boolean } = {}): Promise<LoadedCatalogue> {
-  const { found, invalid, skipped } = await discover(dir)
-  if (found.length + invalid.length === 0) {
-    throw new InputError([{ file: dir, message: 'the agents folder holds no .md files', fix: AGENTS_FIX }])
+  return loadAgentFolders([dir], opts)
+}
+
+/**
+ * Where a folder sits in Claude Code's precedence: the user's own folder
+ * (`~/.claude/agents`, or `$CLAUDE_CONFIG_DIR/agents`) ranks below any other,
+ * a project's `.claude/agents` (code.claude.com/docs/en/sub-agents: "project-level
+ * subagents take precedence over user-level subagents").
+ */
+export type AgentScope = 'project' | 'user'
+export type AgentFolder = { dir: string; scope: AgentScope }
+
+/** An agent Claude Code does not list because a folder of higher precedence defines its name. */
+export type ShadowedAgent = { name: string; file: string; line: number; by: string }
+
+/** The user-level agents folder Claude Code reads, for an environment. */
+export function userAgentsFolder(env: Readonly<Record<string, string | undefined>>): string | undefined {
+  const config = env.CLAUDE_CONFIG_DIR?.trim()
+  if (config) return path.join(config, 'agents')
+  const home = env.HOME?.trim() || env.USERPROFILE?.trim()
+  return home ? path.join(home, '.claude', 'agents') : undefined
+}
+
+/** Each folder's scope, and the folders in precedence order: project folders, then the user's; a folder given twice counts once. */
+export async function rankAgentFolders(dirs: readonly string[], env: Readonly<Record<string, string | undefined>> = process.env): Promise<AgentFolder[]> {
+  const real = async (p: string) => realpath(p).catch(() => path.resolve(p))
+  const user = userAgentsFolder(env)
+  const userReal = user === undefined ? undefined : await real(user)
+  const seen = new Set<string>()
+  const folders: AgentFolder[] = []
+  for (const dir of dirs) {
+    const r = await real(dir)
+    if (seen.has(r)) continue
+    seen.add(r)
+    folders.push({ dir, scope: r === userReal ? 'user' : 'project' })
   }
+  return [...folders.filter((f) => f.scope === 'project'), ...folders.filter((f) => f.scope === 'user')]
+}
+
+/**
+ * Loads one or more agent folders into one catalogue, as Claude Code merges a
+ * project's `.claude/agents` with the user's `~/.claude/agents`: where a name
+ * is defined in both, the project's wins, and the user's file is listed in
+ * `shadowed` with a warning naming both (`routecheck agents --verify` shows
+ * Claude Code listing the project's). A name used twice within one scope (one
+ * folder, or two project folders, which Claude Code would read as one) is an
+ * error: Claude Code keeps whichever its walk meets last. With several
+ * folders, one that holds no agent files is a warning as long as another has agents.
+ */
+export async function loadAgentFolders(
+  dirs: readonly string[],
+  opts: { skipInvalid?: boolean; env?: Readonly<Record<string, string | undefined>> } = {},
+): Promise<LoadedCatalogue> {
+  if (dirs.length === 0) throw new InputError([{ file: '(none)', message: 'no agents folder given', fix: AGENTS_FIX }])
+  const folders = await rankAgentFolders(dirs, opts.env)
+  const problems: Problem[] = []
+  const loadedFolders: LoadedFolder[] = []
+  for (const folder of folders) {
+    try {
+      loadedFolders.push(await loadFolder(folder.dir))
+    } catch (e) {
+      if (!(e instanceof InputError)) throw e
+      problems.push(...e.problems)
+    }
+  }
+  if (problems.length > 0) throw new InputError(problems)
+  const agents: Agent[] = []
+  const invalid = loadedFolders.flatMap((f) => f.invalid)
+  const skipped = loadedFolders.flatMap((f) => f.skipped)
+  const warnings = loadedFolders.flatMap((f) => f.warnings)
+  const shadowed: ShadowedAgent[] = []
+  const winner = new Map<string, { agent: Agent; scope: AgentScope }>()
+  for (const [i, f] of loadedFolders.entries()) {
+    const scope = folders[i]!.scope
+    if (f.mdFiles === 0 && folders.length > 1) {
+      warnings.push({ file: f.dir, message: 'the agents folder holds no .md files' })
+    }
+    for (const a of f.agents) {
+      const first = winner.get(a.name)
+      if (first?.scope === scope) {
+        // One folder of Claude Code's (two --agents folders of one scope stand for one): which copy it keeps is its walk order's accident.
+        problems.push({ file: a.file, line: a.nameLine, message: `duplicate agent name "${a.name}", also used by ${first.agent.file}`, fix: 'give each agent a unique `name:`; Claude Code would keep only one of them' })
+        continue
+      }
+      if (first) {
+        shadowed.push({ name: a.name, file: a.file, line: a.nameLine, by: first.agent.file })
+        warnings.push({ file: a.file, line: a.nameLine, message: `the agent "${a.name}" is also defined in ${first.agent.file}, which wins (a project's agents take precedence over the user's ~/.claude/agents): Claude Code lists that one and not this, and so does routecheck` })
+        continue
+      }
+      winner.set(a.name, { agent: a, scope })
+      agents.push(a)
+    }
+  }
+  // Names equal but for case: Claude Code lists both, as two agents; a router reading the list may not tell them apart.
+  const byFolded = new Map<string, Agent>()
+  for (const a of agents) {
+    const other = byFolded.get(a.name.toLowerCase())
+    if (other) {
+      warnings.push({ file: a.file, line: a.nameLine, message: `the agent name "${a.name}" differs only in case from "${other.name}" in ${other.file}: Claude Code lists both, as two agents, which a router can hardly tell apart; rename one` })
+    } else byFolded.set(a.name.toLowerCase(), a)
+  }
+  invalid.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0))
+  skipped.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0))
+  if (!opts.skipInvalid) {
+    for (const x of invalid) problems.push({ ...placeOf(x), message: x.reason, fix: `${x.fix ?? 'fix the file'}, or pass --skip-invalid to go on without it` })
+  }
+  if (problems.length > 0) throw new InputError(problems)
+  const where = folders.map((f) => f.dir).join(', ')
+  if (loadedFolders.every((f) => f.mdFiles === 0)) {
+    throw new InputError([{ file: where, message: `the agents folder${folders.length > 1 ? 's hold' : ' holds'} no .md files`, fix: AGENTS_FIX }])
+  }
+  if (agents.length === 0) {
+    // Nothing to route over: list why for every file, even under --skip-invalid.
+    throw new InputError([
+      ...invalid.map((x) => ({ ...placeOf(x), message: x.reason, fix: x.fix ?? 'fix the file' })),
+      ...skipped.map((x) => ({ file: x.file, message: x.reason, fix: x.fix ?? 'give it `---` frontmatter with `name:` and `description:`' })),
+      { file: where, message: `no agent in the folder${folders.length > 1 ? 's' : ''} could be loaded`, fix: 'fix the files listed above' },
+    ])
+  }
+  return { catalogue: buildCatalogue(agents), invalid, skipped, warnings, folders, shadowed }
+}
+
+type LoadedFolder = { dir: string; agents: Agent[]; invalid: InvalidAgentFile[]; skipped: SkippedFile[]; warnings: LoadWarning[]; /** `*.md` paths found */ mdFiles: number }
+
+/** One folder's files, read and parsed; what to make of them (duplicates, precedence, emptiness) is the caller's. */
+async function loadFolder(dir: string): Promise<LoadedFolder> {
+  const { found, invalid, skipped } = await discover(dir)
+  const mdFiles = found.length + invalid.length
   const agents: Agent[] = []
   const warnings: LoadWarning[] = []
   // One file reached by two paths (a symlink beside its target) is one agent, as Claude Code lists it once.
@@ -333,43 +468,7 @@ export async function loadCatalogue(dir: string, opts: { skipInvalid?: boolean }
     } else if (result.reason === NO_FRONTMATTER) skipped.push({ file, reason: 'not an agent file (no frontmatter)' })
     else invalid.push(result)
   }
-  invalid.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0))
-  skipped.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0))
-
-  const problems: Problem[] = []
-  const byName = new Map<string, Agent>()
-  for (const a of agents) {
-    const other = byName.get(a.name)
-    if (other) {
-      problems.push({
-        file: a.file,
-        line: a.nameLine,
-        message: `duplicate agent name "${a.name}", also used by ${other.file}`,
-        fix: 'give each agent a unique `name:`; Claude Code would keep only one of them',
-      })
-    } else byName.set(a.name, a)
-  }
-  // Names equal but for case: Claude Code lists both, as two agents; a router reading the list may not tell them apart.
-  const byFolded = new Map<string, Agent>()
-  for (const a of byName.values()) {
-    const other = byFolded.get(a.name.toLowerCase())
-    if (other) {
-      warnings.push({ file: a.file, line: a.nameLine, message: `the agent name "${a.name}" differs only in case from "${other.name}" in ${other.file}: Claude Code lists both, as two agents, which a router can hardly tell apart; rename one` })
-    } else byFolded.set(a.name.toLowerCase(), a)
-  }
-  if (!opts.skipInvalid) {
-    for (const x of invalid) problems.push({ ...placeOf(x), message: x.reason, fix: `${x.fix ?? 'fix the file'}, or pass --skip-invalid to go on without it` })
-  }
-  if (problems.length > 0) throw new InputError(problems)
-  if (agents.length === 0) {
-    // Nothing to route over: list why for every file, even under --skip-invalid.
-    throw new InputError([
-      ...invalid.map((x) => ({ ...placeOf(x), message: x.reason, fix: x.fix ?? 'fix the file' })),
-      ...skipped.map((x) => ({ file: x.file, message: x.reason, fix: x.fix ?? 'give it `---` frontmatter with `name:` and `description:`' })),
-      { file: dir, message: 'no agent in the folder could be loaded', fix: 'fix the files listed above' },
-    ])
-  }
-  return { catalogue: buildCatalogue(agents), invalid, skipped, warnings }
+  return { dir, agents, invalid, skipped, warnings, mdFiles }
 }
 
 /** A problem with a whole file (it cannot be read, a symlink to nothing) has no line. */

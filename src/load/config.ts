@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
+import os from 'node:os'
 import path from 'node:path'
 import { z } from 'zod'
 import { didYouMean } from './closest-names.js'
@@ -25,7 +26,11 @@ export type RouterStyle = z.infer<typeof routerStyleSchema>
 /** routecheck.config.json. Every object is strict: a misspelt key is an error, not a silent default. */
 export const configSchema = z.strictObject({
   $schema: z.string().optional(),
-  agents: z.string().min(1).default('agents'),
+  /** one folder, or several merged with Claude Code's precedence (a project's .claude/agents over ~/.claude/agents) */
+  agents: z
+    .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
+    .transform((v) => (typeof v === 'string' ? [v] : v))
+    .default(['agents']),
   datasets: z.array(z.string().min(1)).min(1).default(['datasets/routing.csv']),
   router: z.string().min(1).default('lexical'),
   /** run folders go to OUT/<dataset-file-stem>/ */
@@ -110,16 +115,19 @@ export async function loadConfig(file: string | undefined): Promise<{ config: Co
     }
     // No config: the agents are where Claude Code keeps them, unless the repository has an agents/ folder.
     const claudeAgents = path.join('.claude', 'agents')
-    const agents = !existsSync('agents') && existsSync(claudeAgents) ? claudeAgents : undefined
+    const agents = !existsSync('agents') && existsSync(claudeAgents) ? [claudeAgents] : undefined
     return { config: configSchema.parse(agents ? { agents } : {}), file: undefined }
   }
   const config = parseConfig(target, text)
   const base = path.dirname(target)
   const resolve = (p: string) => (path.isAbsolute(p) ? p : path.relative(process.cwd(), path.join(base, p)) || '.')
+  // "~/.claude/agents" in a config means the user's folder, as in a shell.
+  const home = process.env.HOME || process.env.USERPROFILE || os.homedir()
+  const resolveHome = (p: string) => (p === '~' || p.startsWith('~/') ? path.join(home, p.slice(1)) : resolve(p))
   return {
     config: {
       ...config,
-      agents: resolve(config.agents),
+      agents: config.agents.map(resolveHome),
       datasets: config.datasets.map(resolve),
       out: resolve(config.out),
       cacheDir: resolve(config.cacheDir),

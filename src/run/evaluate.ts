@@ -1,5 +1,5 @@
 import path from 'node:path'
-import { loadCatalogue, type LoadedCatalogue } from '../load/catalogue.js'
+import { loadAgentFolders, loadWarningText, type LoadedCatalogue } from '../load/catalogue.js'
 import { loadConfig, type Config, type RouterStyle } from '../load/config.js'
 import { isBuiltinAgent } from '../load/builtin-agents.js'
 import { loadDataset, type Dataset } from '../load/dataset.js'
@@ -25,7 +25,8 @@ import { buildSummary, type Summary } from './record.js'
 /** What a command asks of a run; unset values fall back to the config. */
 export type EvalOptions = {
   config?: string | undefined
-  agents?: string | undefined
+  /** agent folders, in the order given (Claude Code's precedence decides a name defined twice) */
+  agents?: string[] | undefined
   dataset?: string[] | undefined
   router?: string | undefined
   model?: string | undefined
@@ -62,7 +63,7 @@ export type Progress = {
 
 /** What one run needs once config and options are merged (options win). */
 export type EvalPlan = {
-  agentsDir: string
+  agentsDirs: string[]
   datasets: string[]
   routerSpec: string
   repeats: number | undefined
@@ -81,7 +82,7 @@ export function planEval(config: Config, options: EvalOptions): EvalPlan {
   const single = options.out !== undefined && datasets.length === 1
   const folders = runFolderNames(datasets)
   return {
-    agentsDir: options.agents ?? config.agents,
+    agentsDirs: options.agents ?? config.agents,
     datasets,
     routerSpec: options.router ?? config.router,
     repeats: options.repeats ?? config.repeats,
@@ -142,10 +143,10 @@ export type Setup = { plan: EvalPlan; loaded: LoadedCatalogue; datasets: Dataset
 export async function prepareEval(options: EvalOptions, env: Pick<RunEnv, 'warn' | 'env'>, opts: { skipInvalid?: boolean; alsoKnownAgents?: readonly string[] } = {}): Promise<Setup> {
   const { config } = await loadConfig(options.config)
   const plan = planEval(config, options)
-  const loaded = await loadCatalogue(plan.agentsDir, { skipInvalid: opts.skipInvalid ?? options.skipInvalid ?? false })
+  const loaded = await loadAgentFolders(plan.agentsDirs, { skipInvalid: opts.skipInvalid ?? options.skipInvalid ?? false, env: env.env })
   for (const bad of loaded.invalid) env.warn(`warning: skipped ${bad.file}:${bad.line}: ${bad.reason}\n`)
   for (const x of loaded.skipped) env.warn(`note: ${x.file} is ${x.reason}; passed over, as Claude Code does\n`)
-  for (const w of loaded.warnings) env.warn(`warning: ${w.file}${w.line !== undefined ? `:${w.line}` : ''}: ${w.message}\n`)
+  for (const w of loaded.warnings) env.warn(`warning: ${loadWarningText(w)}\n`)
   const names = [...new Set([...loaded.catalogue.agents.map((a) => a.name), ...(opts.alsoKnownAgents ?? [])])]
   const datasets: Dataset[] = []
   for (const file of plan.datasets) datasets.push(await loadDataset(file, names))

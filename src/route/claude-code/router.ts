@@ -1,5 +1,5 @@
 import path from 'node:path'
-import type { Catalogue } from '../../load/catalogue.js'
+import type { AgentFolder, Catalogue } from '../../load/catalogue.js'
 import { DEFAULT_MODEL, requireApiKey } from '../anthropic.js'
 import type { Decision, Router } from '../router.js'
 import { BUILTIN_AGENTS } from '../../load/builtin-agents.js'
@@ -13,8 +13,12 @@ export type ClaudeCodeOptions = {
   claudeBin?: string
   /** a real project to route inside (its CLAUDE.md and settings apply); it is copied, never touched */
   workspace?: string
-  /** copy this folder, as it is, to .claude/agents instead of the catalogue's files: how `routecheck agents --verify` asks Claude Code what it loads */
-  agentsFolder?: string
+  /**
+   * copy these folders, as they are, instead of the catalogue's files: project folders to the project's
+   * .claude/agents, user folders to the private ~/.claude/agents; how `routecheck agents --verify` asks
+   * Claude Code what it loads
+   */
+  agentsFolders?: readonly AgentFolder[]
   model?: string
   /** per case, spawn to reply, the engine's own retries included (default 120 s) */
   timeoutMs?: number
@@ -55,7 +59,7 @@ export async function createClaudeCodeRouter(opts: ClaudeCodeOptions = {}): Prom
     if (closed) throw new Error('the claude-code router was closed')
     let ws = workspaces.get(catalogue)
     if (!ws) {
-      ws = createWorkspace(catalogue, { ...(source !== undefined ? { from: source } : {}), ...(opts.agentsFolder !== undefined ? { agentsFolder: opts.agentsFolder } : {}) })
+      ws = createWorkspace(catalogue, { ...(source !== undefined ? { from: source } : {}), ...(opts.agentsFolders !== undefined ? { agentsFolders: opts.agentsFolders } : {}) })
       workspaces.set(catalogue, ws)
       ws.catch(() => workspaces.delete(catalogue))
     }

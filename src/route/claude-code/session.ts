@@ -104,7 +104,7 @@ export function engineOptions(ws: Workspace, s: SessionSettings, abortController
     model: s.model,
     env: engineEnv(ws, s),
     abortController,
-    settingSources: ['project'],
+    settingSources: ws.userAgents ? ['user', 'project'] : ['project'],
     systemPrompt: { type: 'preset', preset: 'claude_code' },
     maxTurns: 1,
     permissionMode: 'dontAsk',

@@ -2,7 +2,7 @@ import { rmSync } from 'node:fs'
 import { copyFile, cp, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import type { Agent, Catalogue } from '../../load/catalogue.js'
+import type { Agent, AgentFolder, Catalogue } from '../../load/catalogue.js'
 import { UsageError } from '../../load/input-error.js'
 
 /**
@@ -12,7 +12,14 @@ import { UsageError } from '../../load/input-error.js'
  * Code's system prompt, so keeping them fixed keeps every case's request the same but for the
  * prompt (and its prompt cache warm).
  */
-export type Workspace = { root: string; project: string; home: string; configDir: string }
+export type Workspace = {
+  root: string
+  project: string
+  home: string
+  configDir: string
+  /** the private ~/.claude/agents holds agents: the engine is asked to read the user's settings too */
+  userAgents?: true
+}
 
 const live = new Set<string>()
 let exitHookInstalled = false
@@ -27,7 +34,7 @@ function removeOnExit(root: string): void {
   })
 }
 
-export async function createWorkspace(catalogue: Catalogue, opts: { from?: string; agentsFolder?: string } = {}): Promise<Workspace> {
+export async function createWorkspace(catalogue: Catalogue, opts: { from?: string; agentsFolders?: readonly AgentFolder[] } = {}): Promise<Workspace> {
   const root = await mkdtemp(path.join(os.tmpdir(), 'routecheck-claude-code-'))
   removeOnExit(root)
   const ws: Workspace = { root, project: path.join(root, 'project'), home: path.join(root, 'home'), configDir: path.join(root, 'home', '.claude') }
@@ -37,9 +44,13 @@ export async function createWorkspace(catalogue: Catalogue, opts: { from?: strin
     const agents = path.join(ws.project, '.claude', 'agents')
     // The catalogue under test replaces whatever agents the copied project had.
     await rm(agents, { recursive: true, force: true })
-    if (opts.agentsFolder !== undefined) {
-      await cp(opts.agentsFolder, agents, { recursive: true })
-      return ws
+    if (opts.agentsFolders !== undefined) {
+      // Each scope's folders side by side in Claude Code's own folder for that scope (it reads subfolders too).
+      for (const [scope, target] of [['project', agents], ['user', path.join(ws.configDir, 'agents')]] as const) {
+        const folders = opts.agentsFolders.filter((f) => f.scope === scope)
+        for (const [i, f] of folders.entries()) await cp(f.dir, folders.length === 1 ? target : path.join(target, String(i + 1)), { recursive: true })
+      }
+      return opts.agentsFolders.some((f) => f.scope === 'user') ? { ...ws, userAgents: true } : ws
     }
     await mkdir(agents, { recursive: true })
     const used = new Set<string>()
