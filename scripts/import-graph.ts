@@ -9,7 +9,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 /** The pipeline's stages, lowest first: a stage imports only from stages before it. */
-export const STAGES = ['text', 'load', 'route', 'score', 'overlap', 'run', 'gate', 'improve', 'report', 'cli'] as const
+export const STAGES = ['text', 'load', 'route', 'score', 'overlap', 'draft', 'run', 'gate', 'improve', 'report', 'cli'] as const
 
 const SRC = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../src')
 const rel = (f: string) => path.relative(SRC, f)

@@ -261,3 +261,18 @@ function lineOf(starts: readonly number[], offset: number): number {
   }
   return lo + 1
 }
+
+/** A case as written to a dataset file: no line number yet. */
+export type DatasetRow = Omit<Case, 'line'>
+
+/**
+ * A dataset as CSV in the format `loadDataset` reads: the header row, `|`
+ * between labels and tags, RFC 4180 quoting. Prompts are written exactly as
+ * they are (no spreadsheet-formula escaping, which would change a prompt
+ * starting with "-" such as a pasted diff), so a file read back holds the same cases.
+ */
+export function formatDatasetCsv(rows: readonly DatasetRow[]): string {
+  const field = (text: string) => (/[",\r\n]/.test(text) || text !== text.trim() ? `"${text.replace(/"/g, '""')}"` : text)
+  const lines = rows.map((r) => [r.id, r.prompt, r.expected.join('|'), r.tags.join('|'), r.note ?? ''].map(field).join(','))
+  return `id,prompt,expected,tags,note\n${lines.map((l) => `${l}\n`).join('')}`
+}
