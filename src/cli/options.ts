@@ -3,6 +3,7 @@ import { z } from 'zod'
 import { didYouMean } from '../load/closest-names.js'
 import { configSchema, MAX_IMPROVE_ROUNDS, MAX_REPEATS, routerStyleSchema } from '../load/config.js'
 import { UsageError } from '../load/input-error.js'
+import { DEFAULT_PER_AGENT } from '../draft/generate.js'
 
 /**
  * Every flag is declared once, here: its kind, its zod schema, its line of
@@ -100,6 +101,9 @@ export const OPTIONS = {
     help: 'show and score only the cases with this tag; repeat for several. The run folder keeps every case',
     schema: z.array(z.string().min(1, '--tag needs a tag')).default([]),
   },
+  force: { kind: 'boolean', group: 'Output', help: 'replace files that already exist (without it, an existing file is exit 2, never overwritten)', schema: flag },
+  'per-agent': { kind: 'string', value: 'N', group: 'Run', help: `prompts kept per agent (default ${DEFAULT_PER_AGENT}); boundary, none and Explore prompts come on top`, schema: count('per-agent', 1, 100).optional() },
+  'from-examples': { kind: 'boolean', group: 'Inputs', help: "offline: rows from the user turns of the descriptions' <example> blocks, tagged from-description (the router sees them, so they measure little)", schema: flag },
   verify: { kind: 'boolean', group: 'Run', help: 'ask the installed Claude Code which agents it lists for the folder, and compare', schema: flag },
   baseline: { kind: 'string', value: 'FILE', group: 'Gate', help: 'the baseline file (default: reports/baseline.json)', schema: text },
   'allow-incomplete': {

@@ -1,6 +1,7 @@
 import path from 'node:path'
 import { loadAgentFolders, loadWarningText, type LoadedCatalogue } from '../load/catalogue.js'
 import { loadConfig, type Config, type RouterStyle } from '../load/config.js'
+import { FROM_DESCRIPTION_TAG } from '../draft/examples.js'
 import { isBuiltinAgent } from '../load/builtin-agents.js'
 import { loadDataset, type Dataset } from '../load/dataset.js'
 import { UsageError } from '../load/input-error.js'
@@ -150,6 +151,10 @@ export async function prepareEval(options: EvalOptions, env: Pick<RunEnv, 'warn'
   const names = [...new Set([...loaded.catalogue.agents.map((a) => a.name), ...(opts.alsoKnownAgents ?? [])])]
   const datasets: Dataset[] = []
   for (const file of plan.datasets) datasets.push(await loadDataset(file, names))
+  for (const d of datasets) {
+    const seen = d.cases.filter((c) => c.tags.includes(FROM_DESCRIPTION_TAG)).length
+    if (seen > 0) env.warn(`warning: ${d.path}: ${seen} of ${d.cases.length} cases are tagged ${FROM_DESCRIPTION_TAG}: the descriptions' own <example> prompts, which the router reads, so they flatter it; read its accuracy as an upper bound, and replace them with prompts from routecheck generate\n`)
+  }
   const router = await createRouter(plan.routerSpec, {
     lexical: config.lexical,
     anthropic: config.anthropic,
