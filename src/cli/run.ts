@@ -11,12 +11,13 @@ import { baselineCommand, gateCommand } from './gate.js'
 import { improveCommand } from './improve.js'
 import { EXIT, type CommandIO } from './io.js'
 import { GLOBAL_OPTIONS, OPTIONS, optionsHelp, parseOptions, type OptionTable } from './options.js'
+import { generateCommand } from './generate.js'
 import { initCommand } from './init.js'
 import { overlapCommand } from './overlap.js'
 import { createProgress } from './progress.js'
 import { reportCommand } from './report.js'
 
-export const COMMANDS: readonly Command[] = [initCommand, evalCommand, overlapCommand, improveCommand, baselineCommand, gateCommand, reportCommand, compareCommand, agentsCommand, commentCommand] as unknown as readonly Command[]
+export const COMMANDS: readonly Command[] = [initCommand, generateCommand, evalCommand, overlapCommand, improveCommand, baselineCommand, gateCommand, reportCommand, compareCommand, agentsCommand, commentCommand] as unknown as readonly Command[]
 
 const EVERY_FLAG = [...Object.keys(OPTIONS), ...Object.keys(GLOBAL_OPTIONS)]
 

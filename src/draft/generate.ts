@@ -29,7 +29,7 @@ export const MAX_PROMPTS_PER_REQUEST = 16
 
 export type DraftTarget = { kind: 'agent'; agent: string } | { kind: 'boundary'; a: string; b: string } | { kind: 'none' } | { kind: 'explore' }
 
-export type PlannedRequest = { target: DraftTarget; asked: number; request: ToolRequest }
+export type PlannedRequest = { target: DraftTarget; asked: number; request: ToolRequest; /** when a target's prompts are asked for in several requests */ batch?: { index: number; of: number } }
 
 export type GenerationPlan = {
   perAgent: number
@@ -46,7 +46,7 @@ export function targetLabel(t: DraftTarget): string {
     case 'agent':
       return t.agent
     case 'boundary':
-      return `${t.a} vs ${t.b}`
+      return `${t.a} ↔ ${t.b}`
     case 'none':
       return NONE
     case 'explore':
@@ -70,7 +70,7 @@ export function planGeneration(catalogue: Catalogue, pairs: GenerationPlan['pair
     for (let k = 0; k < batches; k++) {
       const count = Math.floor(asked / batches) + (k < asked % batches ? 1 : 0)
       // Each batch's request differs (so none is answered from another's cache) and asks for other tasks.
-      requests.push({ target, asked: count, request: build(count, batches > 1 ? `\n(Batch ${k + 1} of ${batches}: choose other tasks than the other batches would.)` : '') })
+      requests.push({ target, asked: count, request: build(count, batches > 1 ? `\n(Batch ${k + 1} of ${batches}: choose other tasks than the other batches would.)` : ''), ...(batches > 1 ? { batch: { index: k + 1, of: batches } } : {}) })
     }
   }
   const withBatch = (r: ToolRequest, batch: string): ToolRequest => ({ ...r, prompt: r.prompt + batch })

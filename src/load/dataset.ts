@@ -276,3 +276,8 @@ export function formatDatasetCsv(rows: readonly DatasetRow[]): string {
   const lines = rows.map((r) => [r.id, r.prompt, r.expected.join('|'), r.tags.join('|'), r.note ?? ''].map(field).join(','))
   return `id,prompt,expected,tags,note\n${lines.map((l) => `${l}\n`).join('')}`
 }
+
+/** The same rows as JSONL, one object per line, for a dataset file ending in .jsonl. */
+export function formatDatasetJsonl(rows: readonly DatasetRow[]): string {
+  return rows.map((r) => `${JSON.stringify({ id: r.id, prompt: r.prompt, expected: r.expected, tags: r.tags, ...(r.note !== undefined ? { note: r.note } : {}) })}\n`).join('')
+}

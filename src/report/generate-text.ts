@@ -1,0 +1,114 @@
+import { BOUNDARY_PER_PAIR, EXPLORE, targetLabel, type Assembled, type DropReason, type GenerationPlan } from '../draft/generate.js'
+import { NONE } from '../load/dataset.js'
+import type { ToolCallEstimate } from '../route/tool-call.js'
+import type { GenerateResult } from '../run/generate.js'
+import { fitTable, oneLine, wrap } from '../text/fit.js'
+
+/** What `routecheck generate` prints: the plan and its price (--dry-run), or what was written and dropped. */
+
+type Style = { color: boolean; width: number }
+
+const n = (x: number) => x.toLocaleString('en-US')
+const usd = (x: number | undefined) => (x === undefined ? 'no price known for this model' : `$${x.toFixed(2)}`)
+
+/** "120 for 15 agents (8 each), 40 boundary (4 for each of 10 pairs), 18 none, 8 Explore" */
+function quotaLine(plan: GenerationPlan, agents: number): string {
+  const none = plan.quotas.get(NONE) ?? 0
+  const explore = plan.quotas.get(EXPLORE) ?? 0
+  const parts = [`${plan.perAgent * agents} for ${agents} agents (${plan.perAgent} each)`]
+  if (plan.pairs.length > 0) parts.push(`${BOUNDARY_PER_PAIR * plan.pairs.length} boundary (${BOUNDARY_PER_PAIR} for each of ${plan.pairs.length} near-duplicate pair${plan.pairs.length > 1 ? 's' : ''})`)
+  parts.push(`${none} none`, `${explore} ${EXPLORE}`)
+  return parts.join(', ')
+}
+
+export function renderGenerateDryRun(r: Extract<GenerateResult, { kind: 'dry-run' }>, style: Style): string {
+  const { plan, estimate, perRequest, model } = r
+  const agents = r.loaded.catalogue.agents.length
+  const keep = [...plan.quotas.values()].reduce((a, b) => a + b, 0)
+  const asked = plan.requests.reduce((a, p) => a + p.asked, 0)
+  const request = { head: 'request', cells: plan.requests.map((p) => `${targetLabel(p.target)}${p.batch ? ` (${p.batch.index}/${p.batch.of})` : ''}`) }
+  const prompts = { head: 'prompts', align: 'right' as const, cells: plan.requests.map((p) => String(p.asked)) }
+  const input = { head: 'input tokens', align: 'right' as const, cells: perRequest.map((e) => n(e.inputTokens)) }
+  const output = { head: 'output tokens', align: 'right' as const, cells: perRequest.map((e) => n(e.outputTokens)) }
+  const cost = { head: 'USD', align: 'right' as const, cells: perRequest.map((e) => (e.usd === undefined ? '–' : e.usd.toFixed(3))) }
+  // Agent names are never cut: the token columns give way first.
+  const table = fitTable(
+    [
+      { columns: [request, prompts, input, output, cost] },
+      { columns: [request, prompts, output, cost], leftOut: ['input tokens'] },
+      { columns: [request, prompts, cost], leftOut: ['input tokens', 'output tokens'] },
+    ],
+    style.width,
+    style,
+  )
+  const first = plan.requests[0]
+  const lines = [
+    `generate --dry-run: nothing sent · model ${model} · ${agents} agents · ${plan.pairs.length} near-duplicate pair${plan.pairs.length === 1 ? '' : 's'}`,
+    table.text,
+    ...(table.leftOut.length > 0 ? [`not shown at ${style.width} columns: ${table.leftOut.join(', ')} (--json has them)`] : []),
+    ...wrap(`${n(estimate.requests)} requests asking for ${n(asked)} prompts, to keep ${n(keep)}: ${quotaLine(plan, agents)}.`, style.width),
+    ...wrap(costLine(estimate, model), style.width),
+  ]
+  if (first) {
+    lines.push('', ...wrap("The first request's prompt (each request's system text holds the task, the labelling rules and the catalogue; --json prints every request body):", style.width))
+    for (const l of first.request.prompt.split('\n')) lines.push(...wrap(l, style.width, '  ', '    '))
+  }
+  return lines.join('\n')
+}
+
+function costLine(e: ToolCallEstimate, model: string): string {
+  return `Estimated ≈${n(e.inputTokens)} input and ≈${n(e.outputTokens)} output tokens: ≈${usd(e.usd)} at ${model}'s prices, an upper bound (no prompt cache counted, though the system text is the same in every request; output counted at 120 tokens a prompt). --max-cost USD stops sending before that.`
+}
+
+const REASONS: Record<DropReason, string> = {
+  'over-quota': 'over their quota',
+  'near-identical': 'near-identical to a kept prompt',
+  leakage: "copying a labelled agent's description",
+  'unknown-label': 'labelled with no agent of the catalogue',
+  'mixed-none': 'labelled none and an agent at once',
+  empty: 'empty',
+}
+
+/** Drops worth reading one by one: the reviewer learns what the drafting got wrong. */
+const LISTED: readonly DropReason[] = ['leakage', 'unknown-label', 'mixed-none']
+const LISTED_MAX = 10
+
+export function renderGenerated(r: Extract<GenerateResult, { kind: 'drafted' }>, style: Style): string {
+  const { assembled: a, plan } = r
+  const agents = r.loaded.catalogue.agents.length
+  const lines: string[] = []
+  const kinds = countKinds(a, plan)
+  if (r.file) lines.push(`wrote ${r.file}: ${n(a.rows.length)} labelled prompts for review (${kinds})`)
+  else lines.push('wrote nothing: no drafted prompt survived')
+  const counts = new Map<DropReason, number>()
+  for (const d of a.dropped) counts.set(d.reason, (counts.get(d.reason) ?? 0) + 1)
+  const dropped = [...counts].sort((x, y) => y[1] - x[1]).map(([reason, k]) => `${k} ${REASONS[reason]}`)
+  lines.push(...wrap(`drafted ${n(a.drafted)}, kept ${n(a.rows.length)}${dropped.length > 0 ? `; dropped ${dropped.join(', ')}` : ''}`, style.width, '  ', '    '))
+  const listed = a.dropped.filter((d) => LISTED.includes(d.reason))
+  for (const d of listed.slice(0, LISTED_MAX)) lines.push(...wrap(`dropped (${d.target}): "${oneLine(d.prompt).slice(0, 70)}${d.prompt.length > 70 ? '…' : ''}": ${d.detail}`, style.width, '    ', '      '))
+  if (listed.length > LISTED_MAX) lines.push(`    …and ${listed.length - LISTED_MAX} more`)
+  if (a.short.length > 0) lines.push(...wrap(`short of the plan: ${a.short.map((s) => `${s.quota} ${s.kept} of ${s.wanted}`).join(', ')}; raise --per-agent, or write the missing prompts by hand`, style.width, '  ', '    '))
+  for (const f of a.failed) lines.push(...wrap(`${f.notSent ? 'not sent' : 'failed'} (${f.target}): ${f.error}`, style.width, '  ', '    '))
+  lines.push(...wrap(`cost ${usd(r.spentUsd)} this run · ${plan.requests.length} requests, ${r.cached} answered from the cache · the plan: ${quotaLine(plan, agents)}`, style.width, '  ', '    '))
+  if (r.file) {
+    lines.push(
+      '',
+      ...wrap("Review it before trusting a number from it: every row's note says why it is labelled so. Fix labels you disagree with, delete prompts no user would type, then:", style.width),
+      `  npx routecheck eval --dataset ${r.file}`,
+    )
+  }
+  return lines.join('\n')
+}
+
+function countKinds(a: Assembled, plan: GenerationPlan): string {
+  const boundary = a.rows.filter((row) => row.tags.includes('boundary')).length
+  const none = a.rows.filter((row) => row.expected[0] === NONE && !row.tags.includes('boundary')).length
+  const explore = a.rows.filter((row) => row.expected[0] === EXPLORE && !row.tags.includes('boundary')).length
+  const agentRows = a.rows.length - boundary - none - explore
+  return [`${agentRows} aimed at agents`, ...(plan.pairs.length > 0 ? [`${boundary} boundary`] : []), `${none} none`, `${explore} ${EXPLORE}`].join(', ')
+}
+
+export function renderFromExamples(r: Extract<GenerateResult, { kind: 'examples' }>, dryRun: boolean): string {
+  const agents = new Set(r.rows.flatMap((row) => row.expected)).size
+  return `${dryRun ? 'would write' : 'wrote'} ${r.file}: ${r.rows.length} rows from the <example> blocks of the descriptions (${agents} agents), tagged from-description`
+}
