@@ -77,11 +77,12 @@ export function exampleLabel(owner: Agent, rest: string, catalogue: Catalogue): 
 /**
  * Dataset rows from every description's examples. A prompt found in several
  * descriptions (one example copied between agents) is one row accepting each
- * agent it was found for, in catalogue order. Ids are `<agent>-ex<N>`.
+ * agent it was found for, in catalogue order. Ids are `<agent>-ex<N>`, N the
+ * example's number in the description.
  */
 export function rowsFromExamples(catalogue: Catalogue): DatasetRow[] {
   const byPrompt = new Map<string, DatasetRow>()
-  const perAgent = new Map<string, number>()
+  const perExample = new Map<string, number>()
   for (const agent of catalogue.agents) {
     for (const turn of exampleTurns(agent.description)) {
       const label = exampleLabel(agent, turn.rest, catalogue)
@@ -91,11 +92,13 @@ export function rowsFromExamples(catalogue: Catalogue): DatasetRow[] {
         if (!seen.expected.includes(label)) seen.expected.push(label)
         continue
       }
-      const n = (perAgent.get(agent.name) ?? 0) + 1
-      perAgent.set(agent.name, n)
+      // Named by the example's number in its description; a second user turn of one example gets a suffix.
+      const base = `${agent.name}-ex${turn.example}`
+      const n = (perExample.get(base) ?? 0) + 1
+      perExample.set(base, n)
       const where = `${agent.file}:${agent.descriptionLine}`
       byPrompt.set(key, {
-        id: `${agent.name}-ex${n}`,
+        id: n === 1 ? base : `${base}-${n}`,
         prompt: turn.prompt,
         expected: [label],
         tags: [FROM_DESCRIPTION_TAG],

@@ -43,7 +43,7 @@ export function renderGenerateDryRun(r: Extract<GenerateResult, { kind: 'dry-run
   )
   const first = plan.requests[0]
   const lines = [
-    `generate --dry-run: nothing sent · model ${model} · ${agents} agents · ${plan.pairs.length} near-duplicate pair${plan.pairs.length === 1 ? '' : 's'}`,
+    ...wrap(`generate --dry-run: nothing sent · model ${model} · ${agents} agents · ${plan.pairs.length} near-duplicate pair${plan.pairs.length === 1 ? '' : 's'}`, style.width),
     table.text,
     ...(table.leftOut.length > 0 ? [`not shown at ${style.width} columns: ${table.leftOut.join(', ')} (--json has them)`] : []),
     ...wrap(`${n(estimate.requests)} requests asking for ${n(asked)} prompts, to keep ${n(keep)}: ${quotaLine(plan, agents)}.`, style.width),

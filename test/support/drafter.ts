@@ -52,21 +52,15 @@ export const drafter: NonNullable<ServerOptions['tool']> = ({ name, body, prompt
       const seed = `${aimed}/${batch}/${k}`
       prompts.push({ prompt: `fix the ${words(seed, 4)} in our service`, register: registers[k % registers.length]!, expected: [aimed], note: `aimed at ${aimed}` })
     }
-    // The planted faults replace the last prompts (so the count asked for is kept), for two agents only.
+    // The planted faults take the place of some prompts (so the count asked for is kept), for two agents only:
+    // the copy and the twin last, the labels first (so the mended row is the first of its register and kept).
     const description = agents.get(aimed) ?? ''
-    const plants: Drafted[] =
-      aimed === PLANTED.leakAndTwinIn
-        ? [
-            { prompt: `${PLANTED.leak} ${description.split(/\s+/).slice(3, 15).join(' ')}`, register: 'vague', expected: [aimed], note: 'copied' },
-            { prompt: `${PLANTED.twin}${prompts[0]!.prompt}`, register: 'terse', expected: [aimed], note: 'a twin of the first' },
-          ]
-        : aimed === PLANTED.labelsIn
-          ? [
-              { prompt: `route ${words(`${aimed}/ghost`, 3)}`, register: 'terse', expected: [PLANTED.ghost], note: 'no such agent' },
-              { prompt: `check the ${words(`${aimed}/upper`, 3)} again`, register: 'typos', expected: [aimed.toUpperCase(), PLANTED.ghost], note: 'wrong case' },
-            ]
-          : []
-    prompts.splice(count - plants.length, plants.length, ...plants)
+    if (aimed === PLANTED.leakAndTwinIn) {
+      prompts.splice(count - 2, 2, { prompt: `${PLANTED.leak} ${description.split(/\s+/).slice(3, 15).join(' ')}`, register: 'vague', expected: [aimed], note: 'copied' }, { prompt: `${PLANTED.twin}${prompts[0]!.prompt}`, register: 'terse', expected: [aimed], note: 'a twin of the first' })
+    }
+    if (aimed === PLANTED.labelsIn) {
+      prompts.splice(0, 2, { prompt: `check the ${words(`${aimed}/upper`, 3)} again`, register: 'terse', expected: [aimed.toUpperCase(), PLANTED.ghost], note: 'wrong case' }, { prompt: `route ${words(`${aimed}/ghost`, 3)}`, register: 'vague', expected: [PLANTED.ghost], note: 'no such agent' })
+    }
   } else if (pair) {
     const [, a, b] = pair
     for (let k = 0; k < count; k++) {
