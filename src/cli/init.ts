@@ -45,7 +45,7 @@ unless --force.`,
       `${r.replaced.includes(r.configFile) ? 'replaced' : 'wrote'} ${r.configFile}`,
       `${r.replaced.includes(r.datasetFile) ? 'replaced' : 'wrote'} ${r.datasetFile}: ${r.fromExamples.length} prompts from the <example> blocks of ${r.withExamples.length} of ${loaded.catalogue.agents.length} agents (tagged from-description) and ${r.outOfScope.length} out-of-scope prompts (labelled none)`,
     ]
-    if (r.userFolder) lines.push(`note: ${r.userFolder.dir} holds ${r.userFolder.agents} agent${r.userFolder.agents === 1 ? "" : "s"} of your own, which Claude Code lists beside these; the config leaves them out (it is shared), add --agents ${r.userFolder.dir} to a command to route over both`)
+    if (r.userFolder) lines.push(`note: ${r.userFolder.dir} holds ${r.userFolder.agents} agent${r.userFolder.agents === 1 ? '' : 's'} of your own, which Claude Code lists beside these; the config leaves them out (it is shared), add --agents ${r.userFolder.dir} to a command to route over both`)
     io.out(`${lines.join('\n')}\n`)
     if (r.fromExamples.length > 0) io.warn(`warning: ${FROM_DESCRIPTION_WARNING}\n`)
     else io.warn(`note: no description has <example> blocks, so the starter dataset holds only the out-of-scope prompts: eval measures how often the router leaves them alone, nothing more; draft the rest with routecheck generate\n`)
