@@ -103,6 +103,14 @@ describe('--only-failures', () => {
     expect(overflowing(r.stdout, 80)).toEqual([])
   })
 
+  it('on a bundled dataset with 85 misrouted cases of 138, no line passes 80 columns, the list heading included', async () => {
+    const dir = await tempProject({ datasets: true })
+    const r = await runCli(['eval', '--dataset', 'datasets/python-backend.csv', '--out', 'run', '--only-failures'], { cwd: dir, columns: 80 })
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout).toMatch(/^Misrouted 85 of 138 decided cases · expected → decision$/m)
+    expect(overflowing(r.stdout, 80)).toEqual([])
+  })
+
   it('with --json is a usage error', async () => {
     const r = await runCli(['eval', '--only-failures', '--json'])
     expect(r.code).toBe(2)

@@ -141,7 +141,7 @@ export function renderFailures(s: FilteredSummary, style: ScorecardStyle): strin
   const dim = (t: string) => paint(2, t)
   const wrong = s.cases.filter((c) => c.correct === false)
   const decided = s.cases.filter((c) => c.decision !== null).length
-  const lines = [`${paint(1, 'Misrouted')} ${dim(`${wrong.length} of ${decided} decided case${decided === 1 ? '' : 's'} · expected → decision · the prompt's first line`)}`]
+  const lines = joinFit([paint(1, 'Misrouted'), dim(`${wrong.length} of ${decided} decided case${decided === 1 ? '' : 's'}`), dim('· expected → decision'), dim("· the prompt's first line")], ' ', prose)
   if (wrong.length === 0) lines.push(dim('  none: every decided case went to an acceptable agent'))
   const idWidth = Math.min(14, Math.max(0, ...wrong.map((c) => [...c.id].length)))
   const indent = ' '.repeat(2 + idWidth + 2)
