@@ -1,9 +1,9 @@
 import { FROM_DESCRIPTION_WARNING } from '../draft/examples.js'
-import { DEFAULT_PER_AGENT } from '../draft/generate.js'
+import { BOUNDARY_PER_PAIR, DEFAULT_PER_AGENT, NONE_SHARE } from '../draft/generate.js'
 import { DEFAULT_DRAFT_MODEL } from '../route/tool-call.js'
 import { renderFromExamples, renderGenerated, renderGenerateDryRun } from '../report/generate-text.js'
 import { outputWidth } from '../report/terminal.js'
-import { generateDataset } from '../run/generate.js'
+import { DRAFT_CONCURRENCY, DRAFT_TIMEOUT_S, generateDataset } from '../run/generate.js'
 import { GENERATED_DATASET } from '../run/init.js'
 import { defineCommand } from './command.js'
 import { fatalExit } from './eval.js'
@@ -35,15 +35,15 @@ requests already answered. The output is never overwritten without --force.
 words, so they measure little.`,
   stoppable: true,
   options: pick(['config', 'agents', 'skip-invalid', 'per-agent', 'model', 'dry-run', 'max-cost', 'from-examples', 'out', 'force', 'concurrency', 'timeout', 'no-cache', 'json', 'no-color'], {
-    out: `the dataset file to write, .csv or .jsonl (default: ${GENERATED_DATASET})`,
+    out: { value: 'FILE', help: `the dataset file to write, .csv or .jsonl (default: ${GENERATED_DATASET})` },
     model: `the model that drafts (default: ${DEFAULT_DRAFT_MODEL})`,
     'dry-run': 'print the requests, their tokens and estimated cost; send nothing, write nothing',
-    concurrency: 'requests in flight (default 4)',
-    timeout: 'per request (default 300)',
+    concurrency: `requests in flight (default ${DRAFT_CONCURRENCY})`,
+    timeout: `per request (default ${DRAFT_TIMEOUT_S})`,
     'no-cache': 'send every request again, though answered before (answers are still kept)',
     json: 'print what was written (or with --dry-run, every request body and the estimate) as JSON',
   }),
-  footer: `Defaults: ${DEFAULT_PER_AGENT} prompts per agent, 4 per near-duplicate pair, 15% of the agents' prompts as none, ${DEFAULT_PER_AGENT} for Explore.
+  footer: `Defaults: ${DEFAULT_PER_AGENT} prompts per agent, ${BOUNDARY_PER_PAIR} per near-duplicate pair, ${Math.round(NONE_SHARE * 100)}% of the agents' prompts as none, ${DEFAULT_PER_AGENT} for Explore.
 Exit codes: 0 written · 2 bad input, a file exists (without --force), a refused key or unknown model · 3 some requests failed or were not sent (--max-cost, Ctrl-C): what came back is written`,
   async run(flags, io) {
     const result = await generateDataset({ ...flags, fromExamples: flags.fromExamples }, io, io.signal)

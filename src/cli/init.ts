@@ -2,7 +2,8 @@ import path from 'node:path'
 import { FROM_DESCRIPTION_WARNING } from '../draft/examples.js'
 import { loadWarningText } from '../load/catalogue.js'
 import { UsageError } from '../load/input-error.js'
-import { GENERATED_DATASET, initProject } from '../run/init.js'
+import { DEFAULT_CONFIG_FILE } from '../load/config.js'
+import { GENERATED_DATASET, initProject, STARTER_DATASET } from '../run/init.js'
 import { defineCommand } from './command.js'
 import { EXIT } from './io.js'
 import { pick } from './options.js'
@@ -24,8 +25,8 @@ perfect). For an honest number, draft prompts the router has not seen with
 Never overwrites a file: an existing config or dataset is exit 2 naming it,
 unless --force.`,
   options: pick(['agents', 'config', 'dataset', 'force'], {
-    config: 'the config file to write (default: routecheck.config.json)',
-    dataset: 'the starter dataset to write (default: routecheck/starter.csv)',
+    config: `the config file to write (default: ${DEFAULT_CONFIG_FILE})`,
+    dataset: `the starter dataset to write (default: ${STARTER_DATASET})`,
   }),
   footer: 'Exit codes: 0 written · 2 no agents found, a file exists (without --force), or bad input',
   async run(flags, io) {

@@ -126,9 +126,15 @@ export const GLOBAL_OPTIONS = {
 } as const satisfies OptionTable
 
 type Shared = typeof OPTIONS
-/** Some of the shared flags, with a command's own wording of the help where its meaning narrows. */
-export function pick<K extends keyof Shared>(names: readonly K[], help: Partial<Record<K, string>> = {}): { [N in K]: Shared[N] } {
-  return Object.fromEntries(names.map((n) => [n, help[n] ? { ...OPTIONS[n], help: help[n] } : OPTIONS[n]])) as { [N in K]: Shared[N] }
+/** Some of the shared flags, with a command's own wording of the help (and of the value's placeholder) where its meaning narrows. */
+export function pick<K extends keyof Shared>(names: readonly K[], help: Partial<Record<K, string | { help: string; value: string }>> = {}): { [N in K]: Shared[N] } {
+  return Object.fromEntries(
+    names.map((n) => {
+      const own = help[n]
+      const shared: OptionSpec = OPTIONS[n]
+      return [n, own === undefined ? shared : typeof own === 'string' ? { ...shared, help: own } : { ...shared, ...own }]
+    }),
+  ) as { [N in K]: Shared[N] }
 }
 
 function parseArgsOptions(table: OptionTable): NonNullable<ParseArgsConfig['options']> {

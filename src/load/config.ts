@@ -28,7 +28,7 @@ export const configSchema = z.strictObject({
   $schema: z.string().optional(),
   /** one folder, or several merged with Claude Code's precedence (a project's .claude/agents over ~/.claude/agents) */
   agents: z
-    .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
+    .union([z.string().min(1), z.array(z.string().min(1)).min(1)], { error: 'takes a folder, or a list of folders' })
     .transform((v) => (typeof v === 'string' ? [v] : v))
     .default(['agents']),
   datasets: z.array(z.string().min(1)).min(1).default(['datasets/routing.csv']),

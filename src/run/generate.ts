@@ -44,9 +44,9 @@ export type GenerateResult =
   | { kind: 'fatal'; message: string; unreachable: boolean }
 
 /** Drafting requests in flight: a handful is enough for tens of requests, and kind to a rate limit. */
-const DRAFT_CONCURRENCY = 4
+export const DRAFT_CONCURRENCY = 4
 /** Seconds per drafting request: a reply of 16 prompts with long pasted traces takes a minute or two on a large model. */
-const DRAFT_TIMEOUT_S = 300
+export const DRAFT_TIMEOUT_S = 300
 
 export async function generateDataset(request: GenerateRequest, env: Pick<RunEnv, 'warn' | 'env' | 'progress'>, signal?: AbortSignal): Promise<GenerateResult> {
   const { config } = await loadConfig(request.config)
