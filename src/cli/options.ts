@@ -130,7 +130,7 @@ type Shared = typeof OPTIONS
 export function pick<K extends keyof Shared>(names: readonly K[], help: Partial<Record<K, string | { help: string; value: string }>> = {}): { [N in K]: Shared[N] } {
   return Object.fromEntries(
     names.map((n) => {
-      const own = help[n]
+      const own = help[n] as string | { help: string; value: string } | undefined
       const shared: OptionSpec = OPTIONS[n]
       return [n, own === undefined ? shared : typeof own === 'string' ? { ...shared, help: own } : { ...shared, ...own }]
     }),
