@@ -88,7 +88,13 @@ export function renderGenerated(r: Extract<GenerateResult, { kind: 'drafted' }>,
   for (const d of listed.slice(0, LISTED_MAX)) lines.push(...wrap(`dropped (${d.target}): "${oneLine(d.prompt).slice(0, 70)}${d.prompt.length > 70 ? '…' : ''}": ${d.detail}`, style.width, '    ', '      '))
   if (listed.length > LISTED_MAX) lines.push(`    …and ${listed.length - LISTED_MAX} more`)
   if (a.short.length > 0) lines.push(...wrap(`short of the plan: ${a.short.map((s) => `${s.quota} ${s.kept} of ${s.wanted}`).join(', ')}; raise --per-agent, or write the missing prompts by hand`, style.width, '  ', '    '))
-  for (const f of a.failed) lines.push(...wrap(`${f.notSent ? 'not sent' : 'failed'} (${f.target}): ${f.error}`, style.width, '  ', '    '))
+  // One line per distinct failure: an unreachable server fails every request alike.
+  const failures = new Map<string, string[]>()
+  for (const f of a.failed) {
+    const key = `${f.notSent ? 'not sent' : 'failed'}: ${f.error}`
+    failures.set(key, [...(failures.get(key) ?? []), f.target])
+  }
+  for (const [what, targets] of failures) lines.push(...wrap(`${targets.length} request${targets.length > 1 ? 's' : ''} ${what} (${targets.slice(0, 4).join(', ')}${targets.length > 4 ? ', …' : ''})`, style.width, '  ', '    '))
   lines.push(...wrap(`cost ${usd(r.spentUsd)} this run · ${plan.requests.length} requests, ${r.cached} answered from the cache · the plan: ${quotaLine(plan, agents)}`, style.width, '  ', '    '))
   if (r.file) {
     lines.push(
