@@ -87,7 +87,7 @@ export function renderGenerated(r: Extract<GenerateResult, { kind: 'drafted' }>,
   const listed = a.dropped.filter((d) => LISTED.includes(d.reason))
   for (const d of listed.slice(0, LISTED_MAX)) lines.push(...wrap(`dropped (${d.target}): "${oneLine(d.prompt).slice(0, 70)}${d.prompt.length > 70 ? '…' : ''}": ${d.detail}`, style.width, '    ', '      '))
   if (listed.length > LISTED_MAX) lines.push(`    …and ${listed.length - LISTED_MAX} more`)
-  if (a.short.length > 0) lines.push(...wrap(`short of the plan: ${a.short.map((s) => `${s.quota} ${s.kept} of ${s.wanted}`).join(', ')}; raise --per-agent, or write the missing prompts by hand`, style.width, '  ', '    '))
+  if (a.short.length > 0) lines.push(...wrap(`short of the plan: ${a.short.map((s) => `${s.quota} ${s.kept} of ${s.wanted}`).join(', ')}; ${a.failed.length > 0 ? 'requests that brought nothing are below' : 'raise --per-agent, or write the missing prompts by hand'}`, style.width, '  ', '    '))
   // One line per distinct failure: an unreachable server fails every request alike.
   const failures = new Map<string, string[]>()
   for (const f of a.failed) {
