@@ -73,7 +73,7 @@ async function improveWith(setup: Setup, request: ImproveRequest, env: RunEnv, s
   const repeats = repeatsOf(setup)
   const dir = request.out ?? path.join(config.out, 'improve')
   for (const n of request.agent) {
-    if (!names.includes(n)) throw new UsageError(`--agent ${n}: no agent of that name in ${plan.agentsDir}${didYouMean(n, names) ? `; ${didYouMean(n, names)}` : ''}`)
+    if (!names.includes(n)) throw new UsageError(`--agent ${n}: no agent of that name in ${plan.agentsDirs.join(' + ')}${didYouMean(n, names) ? `; ${didYouMean(n, names)}` : ''}`)
   }
   const draftModel = request.draftModel ?? config.improve.model ?? DEFAULT_DRAFT_MODEL
   const prices = loadPrices(config.anthropic.prices)
@@ -158,7 +158,7 @@ async function improveWith(setup: Setup, request: ImproveRequest, env: RunEnv, s
   else {
     cluster = request.cluster ?? 1
     const clusters = clustersOf(catalogue, datasets, base.votes)
-    if (clusters.length === 0) throw new UsageError(`no cluster to improve: no two agents of ${plan.agentsDir} are near-duplicates; name the agents to rewrite with --agent`)
+    if (clusters.length === 0) throw new UsageError(`no cluster to improve: no two agents of ${plan.agentsDirs.join(' + ')} are near-duplicates; name the agents to rewrite with --agent`)
     if (cluster > clusters.length) throw new UsageError(`--cluster ${cluster}: the overlap has ${clusters.length} cluster${clusters.length === 1 ? '' : 's'} (see routecheck overlap)`)
     group = [...clusters[cluster - 1]!.members]
   }
