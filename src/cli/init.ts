@@ -42,7 +42,7 @@ unless --force.`,
     })
     const nested = loaded.catalogue.agents.filter((a) => inSubfolder(a.file)).length
     const lines = [
-      `found ${loaded.catalogue.agents.length} agents in ${folders}${nested > 0 ? ` (${nested} in subfolders)` : ''}${loaded.skipped.length > 0 ? `; passed over ${loaded.skipped.map((s) => s.file).join(', ')} (${loaded.skipped.length === 1 ? 'not an agent file' : 'not agent files'}, as Claude Code passes them over)` : ''}`,
+      `found ${loaded.catalogue.agents.length} agents in ${folders}${nested > 0 ? ` (${nested} in subfolders)` : ''}${loaded.skipped.length > 0 ? `; passed over ${loaded.skipped.map((s) => s.file).join(', ')} (${loaded.skipped.length === 1 ? 'not an agent file' : 'not agent files'}, passed over as Claude Code does)` : ''}`,
       `${r.replaced.includes(r.configFile) ? 'replaced' : 'wrote'} ${r.configFile}`,
       `${r.replaced.includes(r.datasetFile) ? 'replaced' : 'wrote'} ${r.datasetFile}: ${r.fromExamples.length} prompts from the <example> blocks of ${r.withExamples.length} of ${loaded.catalogue.agents.length} agents (tagged from-description) and ${r.outOfScope.length} out-of-scope prompts (labelled none)`,
     ]
