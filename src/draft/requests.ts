@@ -4,8 +4,8 @@ import { NONE } from '../load/dataset.js'
 import type { ToolRequest, ToolSpec } from '../route/tool-call.js'
 
 /**
- * What routecheck asks Claude when it drafts prompts: one forced tool that
- * records labelled prompts, a system text holding the catalogue and the
+ * What routecheck asks Claude when it drafts prompts: one tool, which Claude
+ * is asked to call, that records labelled prompts, a system text holding the catalogue and the
  * labelling rules (the same for every request of a run, so the prompt cache
  * pays for it once), and one request per thing to draft: prompts aimed
  * squarely at an agent, prompts on the boundary of two near-duplicates,
