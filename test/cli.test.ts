@@ -20,6 +20,16 @@ describe('routecheck eval', () => {
     expect(Object.keys(results[0].scores)).toHaveLength(15)
   })
 
+  it('a dataset with no prompt labelled none says none recall is not measured, rather than 0.00', async () => {
+    const dir = await tempProject()
+    await writeFiles(dir, { 'cases.csv': CASES.split('\n').filter((l) => !l.includes(',none,')).join('\n') })
+    const r = await runCli(['eval', '--dataset', 'cases.csv', '--out', 'run'], { cwd: dir })
+    expect(r.code).toBe(0)
+    expect(r.stdout).toContain('none recall — (no prompt labelled none)')
+    expect(r.stdout).not.toMatch(/none recall 0\.00/)
+    expect(await readFile(path.join(dir, 'run/report.md'), 'utf8')).toContain('none recall — (no prompt labelled none)')
+  })
+
   it('--json prints summary.json exactly as written to the run folder', async () => {
     const dir = await tempProject()
     await writeFiles(dir, { 'cases.csv': CASES })

@@ -1,5 +1,5 @@
 import type { DatasetComparison } from '../gate/compare.js'
-import { f2, MOVED_F1 } from '../text/format.js'
+import { f2, MOVED_F1, NO_NONE_CASES } from '../text/format.js'
 import { markdownText } from '../text/safe.js'
 import type { GateOutcome } from '../gate/outcome.js'
 import { accuracyLine, changeLines, uncomparedLine, verdictHeadline } from './gate-text.js'
@@ -64,7 +64,7 @@ function runSection(s: Summary): string {
     '',
     `Router \`${s.router.id}\` · ${s.agents.length} agents · ${s.dataset.cases} cases · ${s.repeats} repeat(s)`,
     '',
-    `**accuracy ${f2(m.accuracy)}** (95% CI ${f2(m.accuracyInterval[0])}–${f2(m.accuracyInterval[1])}) · primary ${f2(m.primaryAccuracy)} · macro-F1 ${f2(m.macroF1)} · none recall ${f2(m.none.recall)}${m.errored > 0 ? ` · **${m.errored} errored**` : ''}`,
+    `**accuracy ${f2(m.accuracy)}** (95% CI ${f2(m.accuracyInterval[0])}–${f2(m.accuracyInterval[1])}) · primary ${f2(m.primaryAccuracy)} · macro-F1 ${f2(m.macroF1)} · ${m.none.support > 0 ? `none recall ${f2(m.none.recall)}` : NO_NONE_CASES}${m.errored > 0 ? ` · **${m.errored} errored**` : ''}`,
     ...(s.decisionKinds ? ['', `Where the prompts went: ${whereParts(s.decisionKinds).join(' · ')}`] : []),
     '',
     '| agent | precision | recall | F1 | support | most often confused with |',

@@ -2,7 +2,7 @@ import { renderOverlapText } from '../overlap/index.js'
 import type { OverlapReport } from '../overlap/index.js'
 import type { FilteredSummary } from '../run/filter.js'
 import { fitTable, joinFit, oneLine, truncate, truncateList, truncateStart, wrap, type FitColumn, type FitLayout } from '../text/fit.js'
-import { ACCURACY_GAP_CALLOUT, f2, painter } from '../text/format.js'
+import { ACCURACY_GAP_CALLOUT, f2, NO_NONE_CASES, painter } from '../text/format.js'
 import { whereLine } from './where.js'
 import type { Summary } from '../run/record.js'
 
@@ -63,7 +63,7 @@ export function renderScorecard(s: FilteredSummary, style: ScorecardStyle): stri
   fit([`${bold('accuracy')} ${f2(m.accuracy)} ${dim(`[95% ${interval(m.accuracyInterval)}]`)}`, `${bold('primary')} ${f2(m.primaryAccuracy)}`, `${bold('macro-F1')} ${f2(m.macroF1)}`, `${bold('micro-F1')} ${f2(m.microF1)}`])
   fit(
     [
-      `none recall ${f2(m.none.recall)} (false delegation ${f2(m.none.falseDelegationRate)} on ${m.none.support})`,
+      m.none.support > 0 ? `none recall ${f2(m.none.recall)} (false delegation ${f2(m.none.falseDelegationRate)} on ${m.none.support})` : NO_NONE_CASES,
       ...(s.repeats > 1 ? [`flip rate ${f2(m.flipRate)}`] : []),
       ...(m.errored > 0 ? [paint(31, `errored ${m.errored}`)] : []),
       ...(m.invalid > 0 ? [paint(33, `invalid agent named ${m.invalid}×`)] : []),

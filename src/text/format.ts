@@ -22,3 +22,6 @@ export const MOVED_F1 = 0.005
  * headline then flatters the router's first choice.
  */
 export const ACCURACY_GAP_CALLOUT = 0.15
+
+/** In place of none recall when no prompt is labelled none: a 0.00 there would read as a failure. */
+export const NO_NONE_CASES = 'none recall — (no prompt labelled none)'
