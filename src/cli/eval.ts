@@ -9,7 +9,7 @@ import { EXIT, type CommandIO } from './io.js'
 import { pick } from './options.js'
 
 /** The flags that say what to route and how: `eval`, `baseline` and `gate` share them. */
-export const ROUTING_FLAGS = ['config', 'agents', 'dataset', 'skip-invalid', 'router', 'model', 'style', 'claude-bin', 'workspace', 'repeats', 'concurrency', 'timeout', 'max-cost', 'no-cache'] as const
+export const ROUTING_FLAGS = ['config', 'agents', 'dataset', 'skip-invalid', 'router', 'model', 'style', 'claude-bin', 'workspace', 'repeats', 'concurrency', 'timeout', 'max-cost', 'no-cache', 'batch', 'batch-poll'] as const
 
 export const evalCommand = defineCommand({
   name: 'eval',

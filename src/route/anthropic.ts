@@ -7,7 +7,8 @@ import { buildRequest, buildRequestPrefix, readReply, requestBodyText, type Mess
 import { SDK_PACKAGE } from './claude-code/engine.js'
 import { createNodeFetch } from './node-fetch.js'
 import { RouterError, type Router } from './router.js'
-import type { RouterStyle } from '../load/config.js'
+import type { CacheTtl, RouterStyle } from '../load/config.js'
+import { sdkBatchApi } from './anthropic-batch.js'
 import { estimateTokens } from '../text/tokens.js'
 
 export const DEFAULT_MODEL = 'claude-haiku-4-5'
@@ -115,13 +116,17 @@ export function createMessagesRouter(opts: AnthropicOptions & { style: MessagesS
     ...(opts.temperature !== undefined ? { temperature: opts.temperature } : {}),
   }
   const { client, baseURL } = clientSettings(opts)
-  const prefixes = new WeakMap<Catalogue, { prefix: ReturnType<typeof buildRequestPrefix>; json: string }>()
-  const prefixFor = (catalogue: Catalogue) => {
-    let built = prefixes.get(catalogue)
+  type Prefix = { prefix: ReturnType<typeof buildRequestPrefix>; json: string }
+  const prefixes = new WeakMap<Catalogue, Map<CacheTtl, Prefix>>()
+  // Live requests keep the 5-minute cache; a batch may ask for the hour.
+  const prefixFor = (catalogue: Catalogue, cacheTtl: CacheTtl = '5m'): Prefix => {
+    let byTtl = prefixes.get(catalogue)
+    if (!byTtl) prefixes.set(catalogue, (byTtl = new Map()))
+    let built = byTtl.get(cacheTtl)
     if (!built) {
-      const prefix = buildRequestPrefix(catalogue, settings)
+      const prefix = buildRequestPrefix(catalogue, { ...settings, ...(cacheTtl === '1h' ? { cacheTtl } : {}) })
       built = { prefix, json: JSON.stringify(prefix) }
-      prefixes.set(catalogue, built)
+      byTtl.set(cacheTtl, built)
     }
     return built
   }
@@ -152,7 +157,23 @@ export function createMessagesRouter(opts: AnthropicOptions & { style: MessagesS
         throw classifyError(e, settings.model, baseURL)
       }
     },
+    batch: {
+      api: sdkBatchApi(client, { timeoutMs: opts.timeoutMs, classify: (e) => classifyError(e, settings.model, baseURL), where: baseURL ?? 'api.anthropic.com' }),
+      params: (prompt, catalogue, cacheTtl) => buildRequest(prefixFor(catalogue, cacheTtl).prefix, prompt),
+      // The 1-hour prefix is the longer one: an upper bound for either.
+      bytes: (prompt, catalogue) => Buffer.byteLength(requestBodyText(prefixFor(catalogue, '1h').json, prompt)),
+      read(message) {
+        if (!isMessage(message)) throw new RouterError('bad_output', 'the batch result holds no message content')
+        const { latencyMs: _, ...decision } = readReply(settings.style, message, 0)
+        return decision
+      },
+    },
   }
+}
+
+/** Enough of a Message to read a decision from. */
+export function isMessage(m: unknown): m is Pick<Anthropic.Message, 'content' | 'usage'> {
+  return typeof m === 'object' && m !== null && Array.isArray((m as { content?: unknown }).content)
 }
 
 /** Maps an SDK failure to what the run engine should do with it. */

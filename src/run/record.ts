@@ -38,6 +38,8 @@ export const summarySchema = z.looseObject({
     retries: z.number().int(),
     errored: z.number().int(),
     notSent: z.number().int(),
+    /** of `sent`, those answered by a Message Batch (--batch), billed at the batch rate; absent when none */
+    batched: z.number().int().optional(),
   }),
   usage: z
     .object({
@@ -128,6 +130,8 @@ function usageFigures(attempts: readonly Attempt[], pricing: RunFacts['pricing']
     errored: attempts.filter((a) => a.error !== undefined && !a.notSent).length,
     notSent: attempts.filter((a) => a.notSent).length,
   }
+  const batched = attempts.filter((a) => a.tries > 0 && a.decision?.batch !== undefined).length
+  if (batched > 0) Object.assign(requests, { batched })
   const used = attempts.flatMap((a) => (a.decision?.usage ? [{ usage: a.decision.usage, cached: a.cached === true }] : []))
   if (used.length === 0) return { requests, usage: null, cost: null }
   const total = (pick: (u: (typeof used)[number]['usage']) => number, only = used) => only.reduce((n, x) => n + pick(x.usage), 0)
