@@ -54,6 +54,8 @@ export type BatchOptions = {
    * counts the batches that held this custom_id before (0 the first time).
    */
   outcome?: (info: { customId: string; prompt: string; submission: number }) => BatchOutcome | undefined
+  /** the id of the n-th batch created, from 1 (default msgbatch_test0001, …) */
+  id?: (n: number) => string
   /** a fault for a call to the batch endpoints themselves (`call` counts that kind of call, from 0) */
   fault?: (info: { what: 'create' | 'retrieve' | 'results'; call: number }) => 'rate_limit' | 'server_error' | undefined
 }
@@ -274,7 +276,8 @@ export async function startMessagesServer(opts: ServerOptions = {}): Promise<Mes
       if (Buffer.byteLength(raw) > BATCH_MAX_BYTES) return sendError(res, 413, 'request_too_large', `the batch is larger than ${BATCH_MAX_BYTES} bytes`, requestId)
       const problem = checkBatch(body)
       if (problem) return sendError(res, 400, 'invalid_request_error', problem, requestId)
-      const batch: StoredBatch = { id: `msgbatch_test${String(batches.length + 1).padStart(4, '0')}`, requests: body.requests, createdBy: index, polls: 0, downloads: 0 }
+      const n = batches.length + 1
+      const batch: StoredBatch = { id: opts.batch?.id?.(n) ?? `msgbatch_test${String(n).padStart(4, '0')}`, requests: body.requests, createdBy: index, polls: 0, downloads: 0 }
       batches.push(batch)
       return sendJson(res, 200, batchJson(batch), requestId)
     }
