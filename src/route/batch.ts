@@ -54,7 +54,7 @@ export type BatchEvent =
   | { type: 'reattached'; id: string; requests: number; created: string }
   | { type: 'status'; id: string; status: BatchStatus; polls: number }
   | { type: 'joined'; id: string; succeeded: number; failed: number; resubmit: number; missing: number }
-  | { type: 'gone'; id: string; requests: number; reason: string }
+  | { type: 'gone'; id: string; requests: number; reason: string; /** the server does not know it: its requests are submitted afresh */ unknown: boolean }
   | { type: 'retry'; id: string | undefined; what: 'create' | 'poll' | 'results'; error: string; tries: number }
 
 export type BatchSession = {
@@ -319,7 +319,7 @@ export function createBatchSession(router: Router & { batch: BatchRouting }, cat
   async function gone(batch: LiveBatch, reason: string, unknown: boolean): Promise<void> {
     consumed(batch)
     const held = [...requests.values()].filter((r) => r.batch === batch.id && r.state === 'submitted')
-    emit({ type: 'gone', id: batch.id, requests: held.length, reason })
+    emit({ type: 'gone', id: batch.id, requests: held.length, reason, unknown })
     if (unknown) {
       journal?.batchDone(batch.id)
       for (const r of held) {
@@ -489,7 +489,7 @@ export function describeBatchEvent(e: BatchEvent): string {
     case 'joined':
       return `batch ${e.id}: results joined: ${e.succeeded} succeeded, ${e.failed} failed${e.missing > 0 ? `, ${e.missing} missing` : ''}${e.resubmit > 0 ? `; ${e.resubmit} resubmitted (once)` : ''}`
     case 'gone':
-      return `batch ${e.id}: ${e.reason}; its ${e.requests} request(s) ${e.reason.includes('does not know') ? 'are submitted again' : 'are left for a rerun'}`
+      return `batch ${e.id}: ${e.reason}; its ${e.requests} request(s) ${e.unknown ? 'are submitted again' : 'are left for a rerun'}`
     case 'retry':
       return `batch ${e.id ?? '(new)'}: ${e.what} failed (${e.error}), try ${e.tries}; retrying`
   }
