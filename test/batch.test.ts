@@ -328,6 +328,35 @@ describe('--batch: a run killed while it waits', () => {
   })
 })
 
+describe('--batch: a journal batch the server no longer knows', () => {
+  it('is reported and its requests are submitted afresh', async () => {
+    const dir = await tempProject()
+    await writeFiles(dir, { 'cases.csv': csv(CASES) })
+    const first = await serve({ pollsToEnd: 1000 })
+    const args = [...TEMPLATE, ...BATCH, '--dataset', 'cases.csv', '--out', 'run']
+    // Stopped (Ctrl-C) while the batch is in progress: the journal holds it, undone.
+    const stop = new AbortController()
+    setTimeout(() => stop.abort(), 300)
+    const stopped = await runInProcess(args, { cwd: dir, env: envFor(first), signal: stop.signal })
+    expect(stopped.code, stopped.stderr).toBe(3)
+    expect(stopped.stderr).toMatch(/batch msgbatch_test0001: in progress/)
+    const summary = await summaryOf(dir, 'run')
+    expect(summary.requests.notSent).toBe(CASES.length)
+    expect((await resultsOf(dir, 'run'))[0].error).toBe('not finished: the run was stopped while batch msgbatch_test0001 was processing; it goes on, and a rerun reattaches to it')
+    await first.close()
+    // Another server (another key, or the batch deleted): the rerun learns it does not exist and submits again.
+    const second = await serve({ id: (n) => `msgbatch_second${n}` })
+    const rerun = await runInProcess(args, { cwd: dir, env: envFor(second) })
+    expect(rerun.code, rerun.stderr).toBe(0)
+    expect(rerun.stderr).toMatch(/batch msgbatch_test0001: reattached/)
+    expect(rerun.stderr).toMatch(/batch msgbatch_test0001: http:\/\/127\.0\.0\.1:\d+ does not know batch msgbatch_test0001 .*; its 6 request\(s\) are submitted again/)
+    expect(rerun.stderr).toContain('batch msgbatch_second1: created with 6 request(s)')
+    expect(second.batches).toHaveLength(1)
+    expect(second.batches[0]!.requests).toHaveLength(CASES.length)
+    expect((await summaryOf(dir, 'run')).metrics.errored).toBe(0)
+  })
+})
+
 const bin = bundledClaudeBinary()
 const sdkInstalled = await import('@anthropic-ai/claude-agent-sdk').then(() => true, () => false)
 const mustRun = process.platform === 'linux' && process.arch === 'x64'

@@ -223,7 +223,8 @@ export function createBatchSession(router: Router & { batch: BatchRouting }, cat
   }
 
   const track = (id: string) => {
-    if (live.has(id)) return
+    // An id seen before and taken in is a new batch under an old name (another server reusing ids): it is followed afresh.
+    if (live.get(id)?.consumed === false) return
     let finish!: () => void
     const finished = new Promise<void>((resolve) => (finish = resolve))
     live.set(id, { id, startedAt: Date.now(), polls: 0, failures: 0, consumed: false, finished, finish })

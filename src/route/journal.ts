@@ -114,7 +114,11 @@ export function openJournal(cacheDir: string, cacheKey: string, catalogueFingerp
       }
       const batch = batchLineSchema.safeParse(json)
       const done = batch.success ? undefined : batchDoneSchema.safeParse(json)
-      if (batch.success) batches.set(batch.data.batch.id, { ...batch.data.batch, done: batches.get(batch.data.batch.id)?.done ?? false })
+      // A batch line starts a batch; one under an id seen before (a server reusing ids) starts it afresh.
+      if (batch.success) {
+        batches.delete(batch.data.batch.id)
+        batches.set(batch.data.batch.id, { ...batch.data.batch, done: false })
+      }
       else if (done?.success) {
         const known = batches.get(done.data.batchDone)
         if (known) known.done = true
@@ -147,6 +151,7 @@ export function openJournal(cacheDir: string, cacheKey: string, catalogueFingerp
     appendKey,
     appendBatch({ id, customIds }) {
       const batch = { id, created: new Date().toISOString(), customIds: [...customIds] }
+      batches.delete(id)
       batches.set(id, { ...batch, done: false })
       line({ batch })
     },
