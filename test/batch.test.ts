@@ -218,6 +218,24 @@ describe('--batch: the Message Batches API', () => {
     expect(r.stderr).toMatch(/stopped before passing --max-cost/)
   })
 
+  it('baseline and gate route through batches too; improve, which routes every round, does not take --batch', async () => {
+    const dir = await tempProject()
+    await writeFiles(dir, { 'cases.csv': csv(CASES) })
+    const s = await serve()
+    const common = ['--router', 'anthropic', '--style', 'template', '--repeats', '1', '--dataset', 'cases.csv', ...BATCH]
+    const baseline = await runInProcess(['baseline', ...common], { cwd: dir, env: envFor(s) })
+    expect(baseline.code, baseline.stderr).toBe(0)
+    expect(s.batches).toHaveLength(1)
+    // With --no-cache the gate submits a batch of its own.
+    const gate = await runInProcess(['gate', ...common, '--no-cache'], { cwd: dir, env: envFor(s) })
+    expect(gate.code, gate.stderr).toBe(0)
+    expect(s.batches).toHaveLength(2)
+    expect(s.batches[1]!.requests).toHaveLength(CASES.length)
+    const improve = await runInProcess(['improve', '--batch'], { cwd: dir })
+    expect(improve.code).toBe(2)
+    expect(improve.stderr).toMatch(/improve does not take --batch/)
+  })
+
   it('is refused, exit 2, where it cannot apply', async () => {
     const dir = await tempProject({ datasets: true })
     const lexical = await runInProcess(['eval', '--router', 'lexical', '--batch'], { cwd: dir })
