@@ -6,7 +6,10 @@ import { splitIntoBatches } from '../src/route/batch.js'
 import { loadPrices, priceFor, usageCost } from '../src/route/cost.js'
 import { attemptKey, batchCustomId, openJournal } from '../src/route/journal.js'
 import { bundledClaudeBinary } from '../src/route/claude-code/engine.js'
-import { CLI, runCli, runInProcess, tempProject, writeFiles, type CliResult } from './support/cli.js'
+import { loadCatalogue } from '../src/load/catalogue.js'
+import { createMessagesRouter } from '../src/route/anthropic.js'
+import { compileReplay } from '../src/route/replay.js'
+import { CLI, ROOT, runCli, runInProcess, tempProject, writeFiles, type CliResult } from './support/cli.js'
 import { startMessagesServer, type BatchOptions, type MessagesServer } from './support/messages-server.js'
 
 /**
@@ -287,6 +290,16 @@ describe('--batch: the Message Batches API', () => {
     expect(lines.filter((l) => 'batch' in l || 'batchDone' in l)).toHaveLength(3)
   })
 
+  it.each(['template', 'classifier'] as const)("%s style: a batch entry's size is known without building it, exactly", async (style) => {
+    const { catalogue } = await loadCatalogue(path.join(ROOT, 'agents'))
+    const router = createMessagesRouter({ style, timeoutMs: 1000, dryRun: true })
+    for (const prompt of ['fix the "flaky" test', 'ünïcode \u2028 and a\nnewline', '']) {
+      const hour = Buffer.byteLength(JSON.stringify(router.batch!.params(prompt, catalogue, '1h')))
+      expect(router.batch!.bytes(prompt, catalogue)).toBe(hour)
+      expect(Buffer.byteLength(JSON.stringify(router.batch!.params(prompt, catalogue, '5m')))).toBeLessThan(hour)
+    }
+  })
+
   it('prices 1-hour cache writes and batch usage from the price table', () => {
     const price = priceFor('claude-haiku-4-5', loadPrices())!
     const usage = { inputTokens: 1e6, outputTokens: 1e6, cacheReadTokens: 1e6, cacheWriteTokens: 2e6, cacheWrite1hTokens: 1e6 }
@@ -409,5 +422,16 @@ describe.skipIf(!(bin !== undefined && sdkInstalled) && !mustRun)("--batch with 
     const create = s.requests.find((r) => r.path === '/v1/messages/batches')!
     expect(create.headers['anthropic-beta']).toBe(liveHeaders['anthropic-beta'])
     expect(create.headers['x-claude-code-session-id']).toBeUndefined()
+
+    // Batches are split on sizes known without building the 100 KB bodies: an upper bound, within a few bytes a breakpoint.
+    const cache = path.join(dir, '.routecheck/cache')
+    const capture = JSON.parse(await readFile(path.join(cache, (await readdir(cache)).find((f) => f.startsWith('claude-code-request-'))!), 'utf8'))
+    const { catalogue } = await loadCatalogue(path.join(dir, 'agents'))
+    const replay = compileReplay(capture.captured, catalogue)
+    for (const [, prompt] of CASES) {
+      const hour = Buffer.byteLength(JSON.stringify(replay.batchBody(prompt, '1h')))
+      expect(replay.batchBytes(prompt)).toBeGreaterThanOrEqual(hour)
+      expect(replay.batchBytes(prompt)).toBeLessThan(hour + 100)
+    }
   })
 })

@@ -116,7 +116,7 @@ export function createMessagesRouter(opts: AnthropicOptions & { style: MessagesS
     ...(opts.temperature !== undefined ? { temperature: opts.temperature } : {}),
   }
   const { client, baseURL } = clientSettings(opts)
-  type Prefix = { prefix: ReturnType<typeof buildRequestPrefix>; json: string }
+  type Prefix = { prefix: ReturnType<typeof buildRequestPrefix>; json: string; bytes: number }
   const prefixes = new WeakMap<Catalogue, Map<CacheTtl, Prefix>>()
   // Live requests keep the 5-minute cache; a batch may ask for the hour.
   const prefixFor = (catalogue: Catalogue, cacheTtl: CacheTtl = '5m'): Prefix => {
@@ -125,7 +125,8 @@ export function createMessagesRouter(opts: AnthropicOptions & { style: MessagesS
     let built = byTtl.get(cacheTtl)
     if (!built) {
       const prefix = buildRequestPrefix(catalogue, { ...settings, ...(cacheTtl === '1h' ? { cacheTtl } : {}) })
-      built = { prefix, json: JSON.stringify(prefix) }
+      const json = JSON.stringify(prefix)
+      built = { prefix, json, bytes: Buffer.byteLength(json) }
       byTtl.set(cacheTtl, built)
     }
     return built
@@ -160,8 +161,8 @@ export function createMessagesRouter(opts: AnthropicOptions & { style: MessagesS
     batch: {
       api: sdkBatchApi(client, { timeoutMs: opts.timeoutMs, classify: (e) => classifyError(e, settings.model, baseURL), where: baseURL ?? 'api.anthropic.com' }),
       params: (prompt, catalogue, cacheTtl) => buildRequest(prefixFor(catalogue, cacheTtl).prefix, prompt),
-      // The 1-hour prefix is the longer one: an upper bound for either.
-      bytes: (prompt, catalogue) => Buffer.byteLength(requestBodyText(prefixFor(catalogue, '1h').json, prompt)),
+      // requestBodyText's size without building it; the 1-hour prefix is the longer one, an upper bound for either.
+      bytes: (prompt, catalogue) => prefixFor(catalogue, '1h').bytes + Buffer.byteLength(JSON.stringify(prompt)) + MESSAGES_WRAPPER_BYTES,
       read(message) {
         if (!isMessage(message)) throw new RouterError('bad_output', 'the batch result holds no message content')
         const { latencyMs: _, ...decision } = readReply(settings.style, message, 0)
@@ -170,6 +171,9 @@ export function createMessagesRouter(opts: AnthropicOptions & { style: MessagesS
     },
   }
 }
+
+/** `,"messages":[{"role":"user","content":` and `}]` around the prompt in requestBodyText. */
+const MESSAGES_WRAPPER_BYTES = 40
 
 /** Enough of a Message to read a decision from. */
 export function isMessage(m: unknown): m is Pick<Anthropic.Message, 'content' | 'usage'> {
