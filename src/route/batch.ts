@@ -142,8 +142,8 @@ export function createBatchSession(router: Router & { batch: BatchRouting }, cat
     r.reservedUsd = 0
     r.settle()
   }
-  const failAll = (error: string, extra: Partial<Request> = {}) => {
-    for (const r of requests.values()) if (r.state !== 'done') finish(r, { error, ...extra })
+  const failAll = (error: string) => {
+    for (const r of requests.values()) if (r.state !== 'done') finish(r, { error })
   }
 
   const newRequest = (prompt: string, repeat: number): Request => {

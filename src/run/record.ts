@@ -129,9 +129,8 @@ function usageFigures(attempts: readonly Attempt[], pricing: RunFacts['pricing']
     retries: attempts.reduce((n, a) => n + Math.max(0, a.tries - 1), 0),
     errored: attempts.filter((a) => a.error !== undefined && !a.notSent).length,
     notSent: attempts.filter((a) => a.notSent).length,
+    ...batchedCount(attempts),
   }
-  const batched = attempts.filter((a) => a.tries > 0 && a.decision?.batch !== undefined).length
-  if (batched > 0) Object.assign(requests, { batched })
   const used = attempts.flatMap((a) => (a.decision?.usage ? [{ usage: a.decision.usage, cached: a.cached === true }] : []))
   if (used.length === 0) return { requests, usage: null, cost: null }
   const total = (pick: (u: (typeof used)[number]['usage']) => number, only = used) => only.reduce((n, x) => n + pick(x.usage), 0)
@@ -154,6 +153,12 @@ function usageFigures(attempts: readonly Attempt[], pricing: RunFacts['pricing']
         }
       : null
   return { requests, usage, cost }
+}
+
+/** Requests this run sent that a message batch answered; left out when none did. */
+function batchedCount(attempts: readonly Attempt[]): { batched?: number } {
+  const batched = attempts.filter((a) => a.tries > 0 && a.decision?.batch !== undefined).length
+  return batched > 0 ? { batched } : {}
 }
 
 /** Floats to 6 places, so the file diffs cleanly between runs. */
