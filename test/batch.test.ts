@@ -166,6 +166,17 @@ describe('--batch: the Message Batches API', () => {
     expect(s.batches[2]!.requests.map((q) => q.params.messages[0].content).sort()).toEqual([CASES[1][1], CASES[2][1], CASES[3][1]].sort())
   })
 
+  it('a model the API does not know errors every request once, without a resubmission', async () => {
+    const dir = await tempProject()
+    await writeFiles(dir, { 'cases.csv': csv(CASES) })
+    server = await startMessagesServer({ models: ['claude-haiku-4-5'], batch: {} })
+    const r = await runInProcess([...TEMPLATE, ...BATCH, '--model', 'claude-nope-1', '--dataset', 'cases.csv', '--out', 'run'], { cwd: dir, env: envFor(server) })
+    expect(r.code).toBe(3)
+    expect(server.batches).toHaveLength(1)
+    const results = await resultsOf(dir, 'run')
+    expect(new Set(results.map((l) => l.error))).toEqual(new Set(['the batch request errored (not_found_error: model: claude-nope-1) in msgbatch_test0001']))
+  })
+
   it('splits the requests by the request limit (config batch.maxRequests) and the 256 MB limit', async () => {
     const dir = await tempProject({ datasets: true })
     await writeFiles(dir, { 'routecheck.config.json': JSON.stringify({ batch: { maxRequests: 150, cacheTtl: '5m' } }) })

@@ -23,6 +23,9 @@ import { DEFAULT_RETRY, FatalRouterError, flagUnknownAgent, retryDelayMs, type A
 /** Submissions of one request before its failure is the case's error: the first, and one resubmission. */
 export const MAX_SUBMISSIONS = 2
 
+/** Error types of a batch request that a resubmission would meet again. */
+const REFUSALS = new Set(['invalid_request_error', 'not_found_error', 'authentication_error', 'permission_error'])
+
 /** `{"requests":[` … `]}` around a batch's entries, and each entry's `{"custom_id":"…","params":` … `}` and comma, besides the id. */
 const BATCH_WRAPPER_BYTES = 16
 const ENTRY_WRAPPER_BYTES = 26
@@ -373,8 +376,8 @@ export function createBatchSession(router: Router & { batch: BatchRouting }, cat
       }
       failed++
       const what = result.outcome === 'errored' ? `errored (${result.errorType}: ${result.error})` : result.outcome
-      // An invalid request would fail the same way again: not worth a resubmission.
-      if (failure(r, `the batch request ${what} in ${batch.id}`, result.outcome === 'errored' ? result.errorType : result.outcome, !(result.outcome === 'errored' && result.errorType === 'invalid_request_error'))) resubmit++
+      // A request the API refused (invalid, an unknown model, a key without access) would be refused again: not worth a resubmission.
+      if (failure(r, `the batch request ${what} in ${batch.id}`, result.outcome === 'errored' ? result.errorType : result.outcome, !(result.outcome === 'errored' && REFUSALS.has(result.errorType)))) resubmit++
     }
     let missing = 0
     for (const r of requests.values()) {

@@ -226,13 +226,8 @@ export async function startMessagesServer(opts: ServerOptions = {}): Promise<Mes
     if (countTokens) return sendJson(res, 200, { input_tokens: tokens(raw) }, requestId)
     const invalid = validate(body)
     if (invalid) return sendError(res, 400, 'invalid_request_error', invalid, requestId)
-    if (models && !models.has(body.model)) {
-      return sendError(res, 404, 'not_found_error', `model: ${String(body.model)}`, requestId)
-    }
-
-    if (THINKS_BY_DEFAULT.test(String(body.model)) && isObject(body.tool_choice) && (body.tool_choice.type === 'tool' || body.tool_choice.type === 'any')) {
-      return sendError(res, 400, 'invalid_request_error', 'tool_choice: forcing tool use is not supported with thinking; use tool_choice auto', requestId)
-    }
+    const refused = refusal(body)
+    if (refused) return sendError(res, refused.status, refused.type, refused.message, requestId)
     const fault = opts.fault?.({ prompt, seen, index })
     if (fault) {
       record.fault = fault
@@ -304,6 +299,9 @@ export async function startMessagesServer(opts: ServerOptions = {}): Promise<Mes
       const prompt = engine ? engine.prompt : extractPrompt(params)
       const outcome = opts.batch?.outcome?.({ customId: custom_id, prompt, submission })
       const index = BATCH_MESSAGE_INDEX + batchMessages++
+      // What a live request would be refused for, a batch's request errors with.
+      const refused = refusal(params)
+      if (refused) return { custom_id, result: { type: 'errored', error: { type: 'error', error: { type: refused.type, message: refused.message }, request_id: `req_test${index}` } } }
       if (outcome === 'expired' || outcome === 'canceled') return { custom_id, result: { type: outcome } }
       if (outcome === 'errored' || outcome === 'invalid') {
         const error = outcome === 'errored' ? { type: 'api_error', message: 'Internal server error (test server)' } : { type: 'invalid_request_error', message: 'messages: invalid (test server)' }
@@ -348,6 +346,15 @@ export async function startMessagesServer(opts: ServerOptions = {}): Promise<Mes
       if (r.params.stream !== undefined) return `requests.${i}.params.stream: a batch request cannot stream`
       const invalid = validate(r.params)
       if (invalid) return `requests.${i}.params.${invalid}`
+    }
+    return undefined
+  }
+
+  /** A well-formed request the API still refuses: an unknown model, or a forced tool with a model that thinks by default. */
+  function refusal(body: Record<string, any>): { status: number; type: string; message: string } | undefined {
+    if (models && !models.has(body.model)) return { status: 404, type: 'not_found_error', message: `model: ${String(body.model)}` }
+    if (THINKS_BY_DEFAULT.test(String(body.model)) && isObject(body.tool_choice) && (body.tool_choice.type === 'tool' || body.tool_choice.type === 'any')) {
+      return { status: 400, type: 'invalid_request_error', message: 'tool_choice: forcing tool use is not supported with thinking; use tool_choice auto' }
     }
     return undefined
   }
