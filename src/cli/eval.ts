@@ -10,6 +10,8 @@ import { pick } from './options.js'
 
 /** The flags that say what to route and how: `eval`, `baseline` and `gate` share them. */
 export const ROUTING_FLAGS = ['config', 'agents', 'dataset', 'skip-invalid', 'router', 'model', 'style', 'claude-bin', 'workspace', 'repeats', 'concurrency', 'timeout', 'max-cost', 'no-cache'] as const
+/** The flags that send a run's requests through the Message Batches API: for the commands that route a run once (eval, baseline, gate). */
+export const BATCH_FLAGS = ['batch', 'batch-poll'] as const
 
 export const evalCommand = defineCommand({
   name: 'eval',
@@ -24,7 +26,7 @@ the agents once. Progress goes to stderr.
 the run folder always holds the whole run, every case and the whole run's
 scores, so the gate, compare and report read the same files either way.`,
   stoppable: true,
-  options: pick([...ROUTING_FLAGS, 'dry-run', 'out', 'json', 'no-color', 'only-failures', 'agent', 'tag'], { json: "print summary.json to stdout instead of the scorecard (with --agent or --tag, the chosen cases' summary, with a \"filter\" key)" }),
+  options: pick([...ROUTING_FLAGS, ...BATCH_FLAGS, 'dry-run', 'out', 'json', 'no-color', 'only-failures', 'agent', 'tag'], { json: "print summary.json to stdout instead of the scorecard (with --agent or --tag, the chosen cases' summary, with a \"filter\" key)" }),
   footer: 'Exit codes: 0 ok · 2 bad input or usage · 3 some cases have no decision',
   async run(flags, io) {
     if (flags.onlyFailures && flags.json) throw new UsageError('--only-failures lists cases under the scorecard, and --json prints no scorecard; in the JSON, the misrouted cases are those with "correct": false')

@@ -7,7 +7,7 @@ import { renderMarkdown } from '../report/markdown.js'
 import { writeReports } from '../report/write.js'
 import { redact } from '../text/safe.js'
 import { defineCommand } from './command.js'
-import { completionExit, fatalExit, ROUTING_FLAGS } from './eval.js'
+import { BATCH_FLAGS, completionExit, fatalExit, ROUTING_FLAGS } from './eval.js'
 import { EXIT } from './io.js'
 import { pick } from './options.js'
 
@@ -22,7 +22,7 @@ been routed with the agents as they are now) and writes the baseline the gate
 compares with: per dataset the per-case decisions and votes and the metrics,
 the router, every agent's fingerprint and the near-duplicate pairs. Commit it.`,
   stoppable: true,
-  options: pick([...ROUTING_FLAGS, 'out', 'baseline', 'allow-incomplete', 'no-color'], { baseline: 'where to write it (default: reports/baseline.json)' }),
+  options: pick([...ROUTING_FLAGS, ...BATCH_FLAGS, 'out', 'baseline', 'allow-incomplete', 'no-color'], { baseline: 'where to write it (default: reports/baseline.json)' }),
   footer: 'Exit codes: 0 written · 2 bad input or usage · 3 some cases have no decision (nothing written)',
   async run(flags, io, runDirs) {
     const result = await recordBaseline({ ...flags, runDirs }, io, io.signal)
@@ -53,7 +53,7 @@ Each dataset is routed with the baseline's repeats unless --repeats says
 otherwise. The baseline is checked like any input: cut or edited cases,
 undecided cases and agents it never had are exit 2.`,
   stoppable: true,
-  options: pick(['baseline', 'only-if-changed', 'allow-incomplete', 'config', 'agents', 'dataset', 'router', 'model', 'style', 'claude-bin', 'workspace', 'repeats', 'concurrency', 'timeout', 'max-cost', 'no-cache', 'out', 'no-color'], {
+  options: pick(['baseline', 'only-if-changed', 'allow-incomplete', 'config', 'agents', 'dataset', 'router', 'model', 'style', 'claude-bin', 'workspace', 'repeats', 'concurrency', 'timeout', 'max-cost', 'no-cache', ...BATCH_FLAGS, 'out', 'no-color'], {
     dataset: 'compare only this dataset of the baseline; repeat for several (default: all of them)',
     repeats: "route each case K times (default: the baseline's repeats)",
   }),

@@ -9,6 +9,7 @@ export function createProgress(label: string, total: number, stream: NodeJS.Writ
   const started = Date.now()
   let finished = 0
   let sentFinished = 0
+  let firstSentAt = 0
   let errors = 0
   let retries = 0
   let usd = 0
@@ -20,9 +21,11 @@ export function createProgress(label: string, total: number, stream: NodeJS.Writ
   const text = () => {
     const pct = total === 0 ? 100 : Math.floor((finished / total) * 100)
     const elapsed = (Date.now() - started) / 1000
-    // The ETA counts only requests really sent: journal hits finish instantly and would make it lie.
+    // The ETA counts only requests really sent (journal hits finish instantly and would make it lie), timed from the
+    // first one's end: a warm-up request or a batch's wait before the first result is no rate.
     const left = total - finished
-    const eta = sentFinished > 0 && left > 0 ? ` · eta ${Math.ceil((elapsed / sentFinished) * left)}s` : ''
+    const pace = sentFinished > 1 ? (Date.now() - firstSentAt) / 1000 / (sentFinished - 1) : 0
+    const eta = pace > 0 && left > 0 ? ` · eta ${Math.ceil(pace * left)}s` : ''
     const parts = [`${finished}/${total} (${pct}%)`]
     if (errors > 0) parts.push(`${errors} errors`)
     if (retries > 0) parts.push(`${retries} retries`)
@@ -48,7 +51,7 @@ export function createProgress(label: string, total: number, stream: NodeJS.Writ
   return {
     tick(outcome) {
       finished++
-      if (!outcome.cached) sentFinished++
+      if (!outcome.cached && sentFinished++ === 0) firstSentAt = Date.now()
       if (outcome.failed) errors++
       if (outcome.usd !== undefined) {
         priced = true

@@ -20,6 +20,16 @@ export const MAX_IMPROVE_ROUNDS = 5
  * (needs the Agent SDK); routecheck's hand-written approximation of Claude Code's Agent tool; or a forced
  * `route` classifier tool.
  */
+/**
+ * The Message Batches API's limits on one batch (Anthropic's batch-processing guide): 100,000
+ * requests or 256 MB of request body, whichever comes first.
+ */
+export const BATCH_LIMITS = { maxRequests: 100_000, maxBytes: 256 * 1024 * 1024 } as const
+
+/** The prompt cache's lifetimes: 5 minutes (the default), or 1 hour at a dearer write (prices.json `cacheWrite1h`). */
+export const cacheTtlSchema = z.enum(['5m', '1h'])
+export type CacheTtl = z.infer<typeof cacheTtlSchema>
+
 export const routerStyleSchema = z.enum(['claude-code', 'template', 'classifier'])
 export type RouterStyle = z.infer<typeof routerStyleSchema>
 
@@ -82,6 +92,20 @@ export const configSchema = z.strictObject({
       testShare: z.number().min(0.2).max(0.8).default(0.5),
       /** the model that drafts the rewrites (default: the drafting model, DEFAULT_DRAFT_MODEL) */
       model: z.string().min(1).optional(),
+    })
+    .prefault({}),
+  /** --batch: the anthropic router's requests go through the Message Batches API */
+  batch: z
+    .strictObject({
+      /** seconds between status checks of a batch in flight (--batch-poll) */
+      pollSeconds: z.number().positive().max(3600).default(30),
+      /**
+       * the prompt cache's lifetime for the shared prefix: a batch can take longer than 5 minutes to
+       * reach every request, so by default the first write lives an hour
+       */
+      cacheTtl: cacheTtlSchema.default('1h'),
+      /** requests per batch, at most the API's limit; smaller batches end sooner */
+      maxRequests: z.number().int().min(1).max(BATCH_LIMITS.maxRequests).default(BATCH_LIMITS.maxRequests),
     })
     .prefault({}),
   gate: z

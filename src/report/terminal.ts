@@ -161,13 +161,15 @@ function trafficParts(s: Summary): string[] {
   const r = s.requests
   if (!s.usage && r.retries === 0 && r.fromCache === 0 && r.errored === 0) return []
   const k = (n: number) => (n >= 10_000 ? `${Math.round(n / 1000)}k` : String(n))
-  const parts = [`requests ${r.sent} sent${r.retries > 0 ? ` (${r.retries} retries)` : ''}${r.fromCache > 0 ? `, ${r.fromCache} from the journal` : ''}${r.notSent > 0 ? `, ${r.notSent} not sent` : ''}`]
+  const parts = [`requests ${r.sent} sent${r.batched ? ` (${r.batched === r.sent ? 'all' : r.batched} answered by message batches${r.retries > 0 ? `, ${r.retries} resubmitted` : ''})` : r.retries > 0 ? ` (${r.retries} retries)` : ''}${r.fromCache > 0 ? `, ${r.fromCache} from the journal` : ''}${r.notSent > 0 ? `, ${r.notSent} not sent` : ''}`]
   if (s.usage) {
     const u = s.usage
     parts.push(`tokens in ${k(u.inputTokens + u.cacheReadTokens + u.cacheWriteTokens)} (${Math.round(u.cacheHitRatio * 100)}% cache hits) out ${k(u.outputTokens)}`)
   }
-  if (s.cost) parts.push(`cost $${s.cost.usdThisRun.toFixed(4)}${s.cost.usd > s.cost.usdThisRun + 1e-9 ? ` this run ($${s.cost.usd.toFixed(4)} with the journal's)` : ''}`)
-  if (s.latencyMs && s.usage) parts.push(`latency p50 ${Math.round(s.latencyMs.p50)} ms, p95 ${Math.round(s.latencyMs.p95)} ms`)
+  if (s.cost) parts.push(`cost $${s.cost.usdThisRun.toFixed(4)}${r.batched ? ' at the batch rate' : ''}${s.cost.usd > s.cost.usdThisRun + 1e-9 ? ` this run ($${s.cost.usd.toFixed(4)} with the journal's)` : ''}`)
+  // A batch's latency is its turnaround, minutes to hours.
+  const ms = (v: number) => (v >= 10_000 ? `${Math.round(v / 1000)} s` : `${Math.round(v)} ms`)
+  if (s.latencyMs && s.usage) parts.push(`${r.batched ? 'batch turnaround' : 'latency'} p50 ${ms(s.latencyMs.p50)}, p95 ${ms(s.latencyMs.p95)}`)
   return parts
 }
 

@@ -2,8 +2,8 @@ import type Anthropic from '@anthropic-ai/sdk'
 import { z } from 'zod'
 import type { Agent, Catalogue } from '../load/catalogue.js'
 import { NONE } from '../load/dataset.js'
-import { RouterError, type Decision } from './router.js'
-import type { RouterStyle } from '../load/config.js'
+import { RouterError, type Decision, type Usage } from './router.js'
+import type { CacheTtl, RouterStyle } from '../load/config.js'
 
 /**
  * The Messages API requests the anthropic router builds itself (styles
@@ -24,6 +24,8 @@ export type RequestSettings = {
   template: string
   maxTokens: number
   temperature?: number
+  /** the prompt cache's lifetime for the catalogue part (unset: the API's 5 minutes) */
+  cacheTtl?: CacheTtl
 }
 type Params = Anthropic.MessageCreateParamsNonStreaming
 
@@ -57,10 +59,14 @@ export function renderTemplate(template: string, catalogue: Catalogue): string {
   return template.replace('{{agents}}', agentLines(catalogue))
 }
 
-const EPHEMERAL = { type: 'ephemeral' } as const
+/** A prompt-cache breakpoint; a 1-hour lifetime is named, the 5-minute default is not (the request stays as it was). */
+export function cacheControl(ttl: CacheTtl | undefined): Anthropic.CacheControlEphemeral {
+  return ttl === '1h' ? { type: 'ephemeral', ttl: '1h' } : { type: 'ephemeral' }
+}
 
 /** The part of every request that depends only on the catalogue and settings. */
 export function buildRequestPrefix(catalogue: Catalogue, s: RequestSettings): Omit<Params, 'messages'> {
+  const cache = cacheControl(s.cacheTtl)
   const sampling = s.temperature === undefined ? {} : { temperature: s.temperature }
   if (s.style === 'template') {
     return {
@@ -81,7 +87,7 @@ export function buildRequestPrefix(catalogue: Catalogue, s: RequestSettings): Om
             },
             required: ['subagent_type', 'description', 'prompt'],
           },
-          cache_control: EPHEMERAL,
+          cache_control: cache,
         },
       ],
     }
@@ -108,7 +114,7 @@ export function buildRequestPrefix(catalogue: Catalogue, s: RequestSettings): Om
     ],
     // No forced tool_choice: models that think by default (Sonnet 5.5) refuse it with a 400. The
     // system text asks for the call; a reply without it is a retryable bad_output (readReply).
-    system: [{ type: 'text', text: `${CLASSIFIER_SYSTEM}${agentLines(catalogue)}`, cache_control: EPHEMERAL }],
+    system: [{ type: 'text', text: `${CLASSIFIER_SYSTEM}${agentLines(catalogue)}`, cache_control: cache }],
   }
 }
 
@@ -126,17 +132,32 @@ export function requestBodyText(prefixJson: string, prompt: string): string {
   return `${prefixJson.slice(0, -1)},"messages":${JSON.stringify([{ role: 'user', content: prompt }])}}`
 }
 
+const count = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : undefined)
+
+/**
+ * A reply's `usage` in routecheck's terms. `cache_creation` splits the cache writes by lifetime;
+ * the 1-hour ones are kept apart, as they are priced apart.
+ */
+export function readUsage(u: unknown): Usage {
+  const raw = (typeof u === 'object' && u !== null ? u : {}) as Record<string, unknown>
+  const usage: Usage = {
+    inputTokens: count(raw.input_tokens) ?? 0,
+    outputTokens: count(raw.output_tokens) ?? 0,
+    cacheReadTokens: count(raw.cache_read_input_tokens) ?? 0,
+    cacheWriteTokens: count(raw.cache_creation_input_tokens) ?? 0,
+  }
+  const byTtl = raw.cache_creation as Record<string, unknown> | null | undefined
+  const write1h = count(byTtl?.ephemeral_1h_input_tokens)
+  if (write1h) usage.cacheWrite1hTokens = write1h
+  return usage
+}
+
 const agentToolInput = z.object({ subagent_type: z.string().min(1) })
 const routeToolInput = z.object({ agent: z.string().min(1), runnerUp: z.string().optional(), confidence: z.number().min(0).max(1).optional() })
 
 /** Reads a reply into a decision. A malformed tool call is a retryable `bad_output`. */
 export function readReply(style: MessagesStyle, message: Pick<Anthropic.Message, 'content' | 'usage'>, latencyMs: number): Decision {
-  const usage = {
-    inputTokens: message.usage?.input_tokens ?? 0,
-    outputTokens: message.usage?.output_tokens ?? 0,
-    cacheReadTokens: message.usage?.cache_read_input_tokens ?? 0,
-    cacheWriteTokens: message.usage?.cache_creation_input_tokens ?? 0,
-  }
+  const usage = readUsage(message.usage)
   const toolName = style === 'template' ? 'Agent' : 'route'
   const call = message.content.find((b): b is Anthropic.ToolUseBlock => b.type === 'tool_use' && b.name === toolName)
   if (style === 'template') {

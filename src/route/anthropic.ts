@@ -7,7 +7,8 @@ import { buildRequest, buildRequestPrefix, readReply, requestBodyText, type Mess
 import { SDK_PACKAGE } from './claude-code/engine.js'
 import { createNodeFetch } from './node-fetch.js'
 import { RouterError, type Router } from './router.js'
-import type { RouterStyle } from '../load/config.js'
+import type { CacheTtl, RouterStyle } from '../load/config.js'
+import { sdkBatchApi } from './anthropic-batch.js'
 import { estimateTokens } from '../text/tokens.js'
 
 export const DEFAULT_MODEL = 'claude-haiku-4-5'
@@ -115,13 +116,18 @@ export function createMessagesRouter(opts: AnthropicOptions & { style: MessagesS
     ...(opts.temperature !== undefined ? { temperature: opts.temperature } : {}),
   }
   const { client, baseURL } = clientSettings(opts)
-  const prefixes = new WeakMap<Catalogue, { prefix: ReturnType<typeof buildRequestPrefix>; json: string }>()
-  const prefixFor = (catalogue: Catalogue) => {
-    let built = prefixes.get(catalogue)
+  type Prefix = { prefix: ReturnType<typeof buildRequestPrefix>; json: string; bytes: number }
+  const prefixes = new WeakMap<Catalogue, Map<CacheTtl, Prefix>>()
+  // Live requests keep the 5-minute cache; a batch may ask for the hour.
+  const prefixFor = (catalogue: Catalogue, cacheTtl: CacheTtl = '5m'): Prefix => {
+    let byTtl = prefixes.get(catalogue)
+    if (!byTtl) prefixes.set(catalogue, (byTtl = new Map()))
+    let built = byTtl.get(cacheTtl)
     if (!built) {
-      const prefix = buildRequestPrefix(catalogue, settings)
-      built = { prefix, json: JSON.stringify(prefix) }
-      prefixes.set(catalogue, built)
+      const prefix = buildRequestPrefix(catalogue, { ...settings, ...(cacheTtl === '1h' ? { cacheTtl } : {}) })
+      const json = JSON.stringify(prefix)
+      built = { prefix, json, bytes: Buffer.byteLength(json) }
+      byTtl.set(cacheTtl, built)
     }
     return built
   }
@@ -152,7 +158,26 @@ export function createMessagesRouter(opts: AnthropicOptions & { style: MessagesS
         throw classifyError(e, settings.model, baseURL)
       }
     },
+    batch: {
+      api: sdkBatchApi(client, { timeoutMs: opts.timeoutMs, classify: (e) => classifyError(e, settings.model, baseURL), where: baseURL ?? 'api.anthropic.com' }),
+      params: (prompt, catalogue, cacheTtl) => buildRequest(prefixFor(catalogue, cacheTtl).prefix, prompt),
+      // requestBodyText's size without building it; the 1-hour prefix is the longer one, an upper bound for either.
+      bytes: (prompt, catalogue) => prefixFor(catalogue, '1h').bytes + Buffer.byteLength(JSON.stringify(prompt)) + MESSAGES_WRAPPER_BYTES,
+      read(message) {
+        if (!isMessage(message)) throw new RouterError('bad_output', 'the batch result holds no message content')
+        const { latencyMs: _, ...decision } = readReply(settings.style, message, 0)
+        return decision
+      },
+    },
   }
+}
+
+/** `,"messages":[{"role":"user","content":` and `}]` around the prompt in requestBodyText. */
+const MESSAGES_WRAPPER_BYTES = 40
+
+/** Enough of a Message to read a decision from. */
+export function isMessage(m: unknown): m is Pick<Anthropic.Message, 'content' | 'usage'> {
+  return typeof m === 'object' && m !== null && Array.isArray((m as { content?: unknown }).content)
 }
 
 /** Maps an SDK failure to what the run engine should do with it. */

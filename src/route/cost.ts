@@ -3,9 +3,23 @@ import { z } from 'zod'
 import { InputError } from '../load/input-error.js'
 import type { Usage } from './router.js'
 
-const priceSchema = z.strictObject({ input: z.number().min(0), output: z.number().min(0), cacheRead: z.number().min(0), cacheWrite: z.number().min(0) })
-export const priceTableSchema = z.object({ $comment: z.string().optional(), models: z.record(z.string(), priceSchema) })
-export type Price = z.infer<typeof priceSchema>
+const priceSchema = z.strictObject({
+  input: z.number().min(0),
+  output: z.number().min(0),
+  cacheRead: z.number().min(0),
+  /** a write to the 5-minute prompt cache */
+  cacheWrite: z.number().min(0),
+  /** a write to the 1-hour prompt cache; default ONE_HOUR_WRITE × input */
+  cacheWrite1h: z.number().min(0).optional(),
+})
+export const priceTableSchema = z.object({
+  $comment: z.string().optional(),
+  /** the share of the list price the Message Batches API bills; default BATCH_FACTOR */
+  batchFactor: z.number().gt(0).max(1).optional(),
+  models: z.record(z.string(), priceSchema),
+})
+/** A model's prices, with the table's batch factor. */
+export type Price = z.infer<typeof priceSchema> & { batchFactor?: number }
 export type PriceTable = z.infer<typeof priceTableSchema>
 
 const BUNDLED = new URL('./prices.json', import.meta.url)
@@ -18,12 +32,12 @@ export function loadPrices(file?: string): PriceTable {
   try {
     json = JSON.parse(readFileSync(source, 'utf8'))
   } catch (e) {
-    throw new InputError([{ file: where, message: `cannot read the price table: ${(e as Error).message}`, fix: 'give a JSON file shaped like {"models": {"model-id": {"input": 1, "output": 5, "cacheRead": 0.1, "cacheWrite": 1.25}}}' }])
+    throw new InputError([{ file: where, message: `cannot read the price table: ${(e as Error).message}`, fix: 'give a JSON file shaped like {"models": {"model-id": {"input": 1, "output": 5, "cacheRead": 0.1, "cacheWrite": 1.25}}} (optional: "cacheWrite1h" per model, "batchFactor" for the table)' }])
   }
   const parsed = priceTableSchema.safeParse(json)
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!
-    throw new InputError([{ file: where, message: `"${issue.path.join('.')}": ${issue.message}`, fix: 'prices are USD per million tokens: {"input", "output", "cacheRead", "cacheWrite"}' }])
+    throw new InputError([{ file: where, message: `"${issue.path.join('.')}": ${issue.message}`, fix: 'prices are USD per million tokens: {"input", "output", "cacheRead", "cacheWrite", optional "cacheWrite1h"}; "batchFactor" is a share of the list price, above 0 and at most 1' }])
   }
   return parsed.data
 }
@@ -33,9 +47,23 @@ export function priceFor(model: string, table: PriceTable): Price | undefined {
   const key = Object.keys(table.models)
     .filter((k) => model === k || model.startsWith(`${k}-`) || model.startsWith(`${k}@`))
     .sort((a, b) => b.length - a.length)[0]
-  return key === undefined ? undefined : table.models[key]
+  return key === undefined ? undefined : { ...table.models[key]!, ...(table.batchFactor !== undefined ? { batchFactor: table.batchFactor } : {}) }
 }
 
+/** Anthropic bills every token of a Message Batches request at half the list price (input, output and cache alike). */
+export const BATCH_FACTOR = 0.5
+/** Anthropic prices a 1-hour prompt-cache write at twice the base input price (a 5-minute write: 1.25×). */
+export const ONE_HOUR_WRITE = 2
+
+/** What one request's usage cost: 1-hour cache writes at their own price, a batch's tokens at the batch rate. */
 export function usageCost(usage: Usage, price: Price): number {
-  return (usage.inputTokens * price.input + usage.outputTokens * price.output + usage.cacheReadTokens * price.cacheRead + usage.cacheWriteTokens * price.cacheWrite) / 1e6
+  const write1h = Math.min(usage.cacheWrite1hTokens ?? 0, usage.cacheWriteTokens)
+  const listed =
+    (usage.inputTokens * price.input +
+      usage.outputTokens * price.output +
+      usage.cacheReadTokens * price.cacheRead +
+      (usage.cacheWriteTokens - write1h) * price.cacheWrite +
+      write1h * (price.cacheWrite1h ?? ONE_HOUR_WRITE * price.input)) /
+    1e6
+  return usage.batch ? listed * (price.batchFactor ?? BATCH_FACTOR) : listed
 }

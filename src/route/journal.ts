@@ -18,6 +18,17 @@ import { redact } from '../text/safe.js'
  */
 const headerSchema = z.object({ routecheckJournal: z.literal(1), cacheKey: z.string(), catalogue: z.string() })
 const entrySchema = z.object({ key: z.string(), decision: decisionSchema })
+/**
+ * --batch adds two line types, written the moment they happen: a batch created (its id and the
+ * custom_ids it holds), and a batch whose results were all taken in. A run killed in between,
+ * run again, reattaches to the batches not yet taken in instead of paying for them twice.
+ * Readers without them skip such lines (with a warning) and send those requests afresh.
+ */
+const batchLineSchema = z.object({ batch: z.object({ id: z.string().min(1), created: z.string(), customIds: z.array(z.string()) }) })
+const batchDoneSchema = z.object({ batchDone: z.string().min(1) })
+
+/** A Message Batch a run created, as the journal has it. */
+export type JournalBatch = { id: string; created: string; customIds: readonly string[]; /** its results were all taken in */ done: boolean }
 
 export type Journal = {
   file: string
@@ -29,11 +40,29 @@ export type Journal = {
   repairedTail: boolean
   /** lines that could not be read and were skipped */
   skippedLines: number[]
+  /** a finished request found by its key (a batch result names its request by the key's custom_id) */
+  getKey(key: string): Decision | undefined
+  appendKey(key: string, decision: Decision): void
+  /** the batches created by runs on this journal, in the order they were created */
+  batches(): readonly JournalBatch[]
+  /** notes a batch the moment it is created */
+  appendBatch(batch: { id: string; customIds: readonly string[] }): void
+  /** notes that a batch's results were all taken in */
+  batchDone(id: string): void
   close(): void
 }
 
 export function attemptKey(prompt: string, repeat: number): string {
   return `${sha256(prompt).slice(0, 32)}:${repeat}`
+}
+
+/** A Message Batch's custom_id for a request (the API allows ^[a-zA-Z0-9_-]{1,64}$): its journal key, ':' as '_'. */
+export function batchCustomId(key: string): string {
+  return key.replace(':', '_')
+}
+
+export function keyOfCustomId(customId: string): string {
+  return customId.replace('_', ':')
 }
 
 export function journalPath(cacheDir: string, cacheKey: string, catalogueFingerprint: string): string {
@@ -45,6 +74,7 @@ export function openJournal(cacheDir: string, cacheKey: string, catalogueFingerp
   const file = journalPath(cacheDir, cacheKey, catalogueFingerprint)
   checkJournalPaths(cacheDir, file)
   const entries = new Map<string, Decision>()
+  const batches = new Map<string, JournalBatch>()
   const skippedLines: number[] = []
   let repairedTail = false
   let text = ''
@@ -78,14 +108,28 @@ export function openJournal(cacheDir: string, cacheKey: string, catalogueFingerp
     lines.slice(1).forEach((line, i) => {
       const json = safeJson(line)
       const entry = entrySchema.safeParse(json)
-      if (entry.success) entries.set(entry.data.key, entry.data.decision)
-      else if (!headerSchema.safeParse(json).success) skippedLines.push(i + 2) // a second header: two runs started the file at once
+      if (entry.success) {
+        entries.set(entry.data.key, entry.data.decision)
+        return
+      }
+      const batch = batchLineSchema.safeParse(json)
+      const done = batch.success ? undefined : batchDoneSchema.safeParse(json)
+      // A batch line starts a batch; one under an id seen before (a server reusing ids) starts it afresh.
+      if (batch.success) {
+        batches.delete(batch.data.batch.id)
+        batches.set(batch.data.batch.id, { ...batch.data.batch, done: false })
+      }
+      else if (done?.success) {
+        const known = batches.get(done.data.batchDone)
+        if (known) known.done = true
+      } else if (!headerSchema.safeParse(json).success) skippedLines.push(i + 2) // a second header: two runs started the file at once
     })
   }
 
   const get = (prompt: string, repeat: number) => entries.get(attemptKey(prompt, repeat))
+  const reading = { file, loaded: entries.size, repairedTail, skippedLines, get, getKey: (key: string) => entries.get(key), batches: () => [...batches.values()] }
   if (opts.readOnly) {
-    return { file, loaded: entries.size, repairedTail, skippedLines, get, append: () => {}, close: () => {} }
+    return { ...reading, append: () => {}, appendKey: () => {}, appendBatch: () => {}, batchDone: () => {}, close: () => {} }
   }
   let fd: number
   try {
@@ -95,16 +139,26 @@ export function openJournal(cacheDir: string, cacheKey: string, catalogueFingerp
     throw cannotUse(file, 'the run journal', e)
   }
   if (text.length === 0) writeSync(fd, `${JSON.stringify({ routecheckJournal: 1, cacheKey, catalogue: catalogueFingerprint, created: new Date().toISOString() })}\n`)
+  // One write() per line on the O_APPEND descriptor, every line redacted.
+  const line = (value: unknown) => writeSync(fd, `${redact(JSON.stringify(value))}\n`)
+  const appendKey = (key: string, decision: Decision) => {
+    entries.set(key, decision)
+    line({ key, decision })
+  }
   return {
-    file,
-    loaded: entries.size,
-    repairedTail,
-    skippedLines,
-    get,
-    append(prompt, repeat, decision) {
-      const key = attemptKey(prompt, repeat)
-      entries.set(key, decision)
-      writeSync(fd, `${redact(JSON.stringify({ key, decision }))}\n`)
+    ...reading,
+    append: (prompt, repeat, decision) => appendKey(attemptKey(prompt, repeat), decision),
+    appendKey,
+    appendBatch({ id, customIds }) {
+      const batch = { id, created: new Date().toISOString(), customIds: [...customIds] }
+      batches.delete(id)
+      batches.set(id, { ...batch, done: false })
+      line({ batch })
+    },
+    batchDone(id) {
+      const known = batches.get(id)
+      if (known) known.done = true
+      line({ batchDone: id })
     },
     close: () => closeSync(fd),
   }

@@ -6,7 +6,10 @@ import type { Catalogue } from '../load/catalogue.js'
 import { sha256 } from '../load/catalogue.js'
 import { UsageError } from '../load/input-error.js'
 import { CHARS_PER_TOKEN } from '../text/tokens.js'
-import { classifyError, type AnthropicOptions, type ClientSettings } from './anthropic.js'
+import type { CacheTtl } from '../load/config.js'
+import { sdkBatchApi } from './anthropic-batch.js'
+import { readUsage } from './anthropic-request.js'
+import { classifyError, isMessage, type AnthropicOptions, type ClientSettings } from './anthropic.js'
 import { captureEngineRequest, promptFingerprint, withPrompt, type CapturedRequest } from './claude-code/capture.js'
 import { classifyReply, type ReplyBlock } from './claude-code/decision-kind.js'
 import { claudeVersion, loadAgentSdk, resolveClaudeBinary, SDK_PACKAGE } from './claude-code/engine.js'
@@ -130,6 +133,23 @@ export async function createReplayRouter(opts: ReplayOptions): Promise<Router> {
       promptTokens: Math.ceil(JSON.stringify(prompt).length / CHARS_PER_TOKEN),
       outputTokens: ESTIMATED_OUTPUT_TOKENS,
     }),
+    batch: {
+      api: sdkBatchApi(client, {
+        timeoutMs: opts.timeoutMs,
+        // The beta features the captured request asks for apply to a batch as a whole; the session's other headers describe a live session.
+        headers: Object.fromEntries(Object.entries(first?.headers ?? {}).filter(([name]) => BATCH_HEADERS.has(name.toLowerCase()))),
+        classify: (e) => classifyError(e, model, baseURL),
+        where: baseURL ?? 'api.anthropic.com',
+      }),
+      params: (prompt, catalogue, cacheTtl) => readyFor(catalogue).batchBody(prompt, cacheTtl),
+      bytes: (prompt, catalogue) => readyFor(catalogue).batchBytes(prompt),
+      read(message, catalogue) {
+        if (!isMessage(message)) throw new RouterError('bad_output', 'the batch result holds no message content')
+        const r = readyFor(catalogue)
+        const { agent, kind, tool } = classifyReply(message.content as unknown as ReplyBlock[], r.custom, r.builtins)
+        return { agent, kind, ...(tool !== undefined ? { tool } : {}), usage: readUsage(message.usage) }
+      },
+    },
     async route(prompt, catalogue, signal): Promise<Decision> {
       const started = performance.now()
       let r: CompiledReplay
@@ -151,6 +171,9 @@ export async function createReplayRouter(opts: ReplayOptions): Promise<Router> {
     },
   }
 }
+
+/** Captured headers a batch carries: those that change what the API does with the requests. */
+const BATCH_HEADERS = new Set(['anthropic-beta', 'anthropic-version'])
 
 /** A path as the user would type it: relative to the working folder when inside it. */
 function shown(file: string): string {
@@ -187,6 +210,15 @@ export type CompiledReplay = {
   custom: ReadonlySet<string>
   /** Claude Code's own agents, as its listing names them (the engine router reads them from the engine) */
   builtins: readonly string[]
+  /**
+   * The body as one request of a Message Batch: not streamed (a batch cannot stream), every
+   * breakpoint cached for `cacheTtl`. Built from one parsed template per lifetime: only the
+   * prompt's and the fingerprint's parts are new objects, the ~100 KB rest is shared, so a batch
+   * of thousands of cases holds the capture once.
+   */
+  batchBody(prompt: string, cacheTtl: CacheTtl): Record<string, unknown>
+  /** an upper bound of batchBody's size as JSON, in bytes */
+  batchBytes(prompt: string): number
 }
 
 type Block = { type: string; text?: string; cache_control?: unknown; [k: string]: unknown }
@@ -251,6 +283,18 @@ export function compileReplay(captured: CapturedRequest, catalogue: Catalogue): 
   }
   const custom = new Set(catalogue.agents.map((a) => a.name))
   const listed = listedAgents(captured.body).filter((name) => !custom.has(name))
+  const batchTemplates = new Map<CacheTtl, (fill: (slotted: string) => string) => unknown>()
+  const batchBody = (prompt: string, cacheTtl: CacheTtl) => {
+    let build = batchTemplates.get(cacheTtl)
+    if (!build) batchTemplates.set(cacheTtl, (build = slotFiller(batchTemplate(text, cacheTtl), (t) => t.includes(promptSlot) || t.includes(printSlot))))
+    const print = promptFingerprint(prompt, version)
+    return build((t) => (t === promptSlot ? prompt : t.replaceAll(printSlot, print))) as Record<string, unknown>
+  }
+  const { stream: _stream, ...unstreamed } = withPrompt({ body: shared, version }, check)
+  if (!isDeepStrictEqual(batchBody(check, '5m'), unstreamed)) throw new Error('internal error: the batch form of the replay differs from the captured request')
+  // Per cache breakpoint, `,"ttl":"1h"`; the fingerprint's slot is longer than the fingerprint.
+  const ttlBytes = (text.match(/"cache_control":/g)?.length ?? 0) * 12
+  const sharedBytes = encoded.reduce((n, b) => n + (b?.length ?? 0), 0) + ttlBytes
   return {
     version,
     url: captured.url,
@@ -262,7 +306,50 @@ export function compileReplay(captured: CapturedRequest, catalogue: Catalogue): 
     hash: requestHash(captured),
     custom,
     builtins: listed.length > 0 ? listed : BUILTIN_AGENTS,
+    batchBody,
+    batchBytes: (prompt) => sharedBytes + Buffer.byteLength(JSON.stringify(prompt)) + printSlot.length,
   }
+}
+
+/** The compiled body with its slots, parsed, as a batch request: `stream` left out, breakpoints given the lifetime. */
+function batchTemplate(text: string, cacheTtl: CacheTtl): Record<string, unknown> {
+  const { stream: _stream, ...body } = JSON.parse(text) as Record<string, unknown>
+  if (cacheTtl === '1h') {
+    const visit = (v: unknown): void => {
+      if (Array.isArray(v)) v.forEach(visit)
+      else if (typeof v === 'object' && v !== null) {
+        const o = v as Record<string, unknown>
+        if (typeof o.cache_control === 'object' && o.cache_control !== null) o.cache_control = { ...o.cache_control, ttl: '1h' }
+        Object.values(o).forEach(visit)
+      }
+    }
+    visit(body)
+  }
+  return body
+}
+
+/**
+ * A builder of copies of `template` in which every string `slotted` picks out is replaced by
+ * `fill(string)`; every object, array and string without a slot is the template's own, shared
+ * by all copies.
+ */
+export function slotFiller(template: unknown, slotted: (text: string) => boolean): (fill: (text: string) => string) => unknown {
+  if (typeof template === 'string') return slotted(template) ? (fill) => fill(template) : () => template
+  if (typeof template !== 'object' || template === null) return () => template
+  const entries = Object.entries(template).map(([k, v]) => [k, slotFiller(v, slotted), holdsSlot(v, slotted)] as const)
+  if (!entries.some(([, , slot]) => slot)) return () => template
+  const array = Array.isArray(template)
+  return (fill) => {
+    const out: Record<string, unknown> | unknown[] = array ? [] : {}
+    for (const [k, build, slot] of entries) (out as Record<string, unknown>)[k] = slot ? build(fill) : (template as Record<string, unknown>)[k]
+    return out
+  }
+}
+
+function holdsSlot(v: unknown, slotted: (text: string) => boolean): boolean {
+  if (typeof v === 'string') return slotted(v)
+  if (typeof v !== 'object' || v === null) return false
+  return Object.values(v).some((x) => holdsSlot(x, slotted))
 }
 
 const AGENT_LISTING = 'Available agent types for the Agent tool:'
@@ -312,6 +399,9 @@ export async function readReplyStream(events: AsyncIterable<unknown>): Promise<{
     usage.outputTokens = count(u.output_tokens) ?? usage.outputTokens
     usage.cacheReadTokens = count(u.cache_read_input_tokens) ?? usage.cacheReadTokens
     usage.cacheWriteTokens = count(u.cache_creation_input_tokens) ?? usage.cacheWriteTokens
+    // Claude Code may ask for the 1-hour cache itself; those writes are priced apart.
+    const write1h = count((u.cache_creation as Record<string, unknown> | undefined)?.ephemeral_1h_input_tokens)
+    if (write1h) usage.cacheWrite1hTokens = write1h
   }
   let stopped = false
   for await (const raw of events) {

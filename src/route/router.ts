@@ -1,11 +1,16 @@
 import { z } from 'zod'
 import type { Catalogue } from '../load/catalogue.js'
+import type { CacheTtl } from '../load/config.js'
 
 export const usageSchema = z.object({
   inputTokens: z.number().nonnegative(),
   outputTokens: z.number().nonnegative(),
   cacheReadTokens: z.number().nonnegative(),
   cacheWriteTokens: z.number().nonnegative(),
+  /** of cacheWriteTokens, those written to the 1-hour cache (priced apart) */
+  cacheWrite1hTokens: z.number().nonnegative().optional(),
+  /** served by the Message Batches API, billed at the batch rate */
+  batch: z.boolean().optional(),
 })
 export type Usage = z.infer<typeof usageSchema>
 
@@ -35,6 +40,8 @@ export const decisionSchema = z.object({
   kind: z.enum(DECISION_KINDS).optional(),
   /** the tool the main assistant called itself, when `kind` is "tool" */
   tool: z.string().optional(),
+  /** the Message Batch that answered it (--batch) */
+  batch: z.string().optional(),
 })
 export type Decision = z.infer<typeof decisionSchema>
 
@@ -69,6 +76,45 @@ export interface Router {
   estimate?(prompt: string, catalogue: Catalogue): RequestEstimate
   /** frees what the router holds (engine processes, temporary workspaces); called once when the run is done */
   close?(): Promise<void>
+  /** the same requests sent through the Message Batches API (--batch); routers that cannot omit it */
+  batch?: BatchRouting
+}
+
+/** How a router's requests go into a Message Batch, and how a batch's results are read back. */
+export type BatchRouting = {
+  api: BatchApi
+  /** the Messages API params of the request `route` would send for this prompt (never streamed), the shared prefix cached for `cacheTtl` */
+  params(prompt: string, catalogue: Catalogue, cacheTtl: CacheTtl): object
+  /** an upper bound of those params' size as JSON, in bytes, without building them (batches are split by size) */
+  bytes(prompt: string, catalogue: Catalogue): number
+  /** a succeeded result's message as a decision, read as `route` reads a reply; a RouterError when it holds none */
+  read(message: unknown, catalogue: Catalogue): Omit<Decision, 'latencyMs'>
+}
+
+export type BatchCounts = { processing: number; succeeded: number; errored: number; canceled: number; expired: number }
+
+/** A Message Batch as the API reports it. */
+export type BatchStatus = {
+  id: string
+  status: 'in_progress' | 'canceling' | 'ended'
+  counts: BatchCounts
+  createdAt: string
+  endedAt: string | null
+  expiresAt: string
+}
+
+/** One line of a batch's results. */
+export type BatchResult =
+  | { customId: string; outcome: 'succeeded'; message: unknown }
+  | { customId: string; outcome: 'errored'; errorType: string; error: string }
+  | { customId: string; outcome: 'expired' | 'canceled' }
+
+/** The Message Batches endpoints. Failures are RouterErrors, classified as for single requests. */
+export interface BatchApi {
+  create(requests: readonly { custom_id: string; params: object }[], signal: AbortSignal): Promise<BatchStatus>
+  retrieve(id: string, signal: AbortSignal): Promise<BatchStatus>
+  /** the results file, streamed, in any order */
+  results(id: string, signal: AbortSignal): AsyncIterable<BatchResult>
 }
 
 export type RouterErrorKind = 'rate_limit' | 'overloaded' | 'server' | 'timeout' | 'connection' | 'bad_output' | 'auth' | 'not_found' | 'bad_request'

@@ -242,7 +242,7 @@ function asRouterError(e: unknown): RouterError {
 }
 
 /** An agent name the catalogue does not have is kept as `invalid`, and scored as wrong. */
-function flagUnknownAgent(d: Decision, known: ReadonlySet<string>): Decision {
+export function flagUnknownAgent(d: Decision, known: ReadonlySet<string>): Decision {
   if (d.invalid !== undefined || d.agent === NONE || known.has(d.agent)) return d
   return { ...d, invalid: d.agent }
 }

@@ -8,9 +8,11 @@ import { UsageError } from '../load/input-error.js'
 import { analyseOverlap, type InvalidFile, type OverlapAgent, type OverlapCase, type OverlapReport } from '../overlap/index.js'
 import { loadPrices, priceFor, usageCost, type Price } from '../route/cost.js'
 import { createRouter } from '../route/create-router.js'
-import { openJournal, type Journal } from '../route/journal.js'
+import { attemptKey, batchCustomId, openJournal, type Journal } from '../route/journal.js'
 import type { Router } from '../route/router.js'
-import { FatalRouterError, routeCases, type Budget } from '../route/run.js'
+import { FatalRouterError, routeCases, type Attempt, type Budget } from '../route/run.js'
+import type { BatchSession } from '../route/batch.js'
+import { batchDryRunLines, batchPlan, estimatedUsage, requireBatching, startBatchSession, type BatchPlan } from './batch-run.js'
 import { scoreCases } from '../score/metrics.js'
 import { voteByCase } from '../score/votes.js'
 import { writeResults, writeSummary } from './files.js'
@@ -43,6 +45,9 @@ export type EvalOptions = {
   dryRun?: boolean | undefined
   maxCost?: number | undefined
   skipInvalid?: boolean | undefined
+  /** send the requests through the Message Batches API, checking every batchPoll seconds */
+  batch?: boolean | undefined
+  batchPoll?: number | undefined
 }
 
 /** What a run reports back while it works: warnings and progress, to stderr in the CLI. */
@@ -72,6 +77,8 @@ export type EvalPlan = {
   timeoutMs: number
   /** the run folder for each dataset */
   outFor: (dataset: string) => string
+  /** --batch: how batches are polled and cached; undefined for a live run */
+  batch: BatchPlan | undefined
   config: Config
   options: EvalOptions
 }
@@ -90,6 +97,7 @@ export function planEval(config: Config, options: EvalOptions): EvalPlan {
     concurrency: options.concurrency ?? config.concurrency,
     timeoutMs: (options.timeout ?? config.timeout) * 1000,
     outFor: (dataset) => (single ? out : path.join(out, folders.get(dataset) ?? runFolderNames([dataset]).get(dataset)!)),
+    batch: batchPlan(config, options),
     config,
     options,
   }
@@ -178,6 +186,7 @@ export async function prepareEval(options: EvalOptions, env: Pick<RunEnv, 'warn'
       }
     }
   }
+  if (plan.batch) requireBatching(router)
   const price = router.pricedModel ? priceFor(router.pricedModel, loadPrices(config.anthropic.prices)) : undefined
   if (options.maxCost !== undefined && router.pricedModel && !price) {
     throw new UsageError(`--max-cost needs a price for model "${router.pricedModel}": add it to a price table and point anthropic.prices in the config at it`)
@@ -222,12 +231,20 @@ export async function runDatasets(
   const journal = openRunJournal(setup, env)
   const summaries: Summary[] = []
   let spentUsd = 0
+  const repeatsFor = (dataset: Dataset) => opts.repeatsFor?.(dataset) ?? repeatsOf(setup)
   try {
+    // --batch: every dataset's requests are in batches before the first is waited for; the session keeps --max-cost.
+    const batches = plan.batch
+      ? await startBatchSession(
+          { router, catalogue: loaded.catalogue, plan: plan.batch, journal, price, maxCost, maxTries: plan.config.maxTries, signal: opts.signal, warn: env.warn },
+          datasets.map((dataset) => ({ dataset, repeats: repeatsFor(dataset) })),
+        )
+      : undefined
     for (const dataset of datasets) {
-      const budget = maxCost !== undefined && price ? budgetFor(maxCost - spentUsd, price, router, loaded, dataset) : undefined
-      const repeats = opts.repeatsFor?.(dataset) ?? repeatsOf(setup)
+      const budget = maxCost !== undefined && price && !batches ? budgetFor(maxCost - spentUsd, price, router, loaded, dataset) : undefined
+      const repeats = repeatsFor(dataset)
       const dir = plan.outFor(dataset.path)
-      const summary = await evalDataset(dataset, repeats, dir, setup, env, { journal, budget, signal: opts.signal })
+      const summary = await evalDataset(dataset, repeats, dir, setup, env, { journal, budget, signal: opts.signal, batches })
       spentUsd += summary.cost?.usdThisRun ?? 0
       summaries.push(summary)
       await opts.onRun?.(summary, dir, dataset)
@@ -241,11 +258,15 @@ export async function runDatasets(
   return { summaries }
 }
 
-type DatasetRun = { journal: Journal | undefined; budget: Budget | undefined; signal: AbortSignal | undefined }
+type DatasetRun = { journal: Journal | undefined; budget: Budget | undefined; signal: AbortSignal | undefined; batches: BatchSession | undefined }
 
 async function evalDataset(dataset: Dataset, repeats: number, dir: string, { loaded, router, plan, price }: Setup, env: RunEnv, run: DatasetRun): Promise<Summary> {
   const progress = env.progress(`${path.basename(dataset.path)} · ${router.id}`, dataset.cases.length * repeats)
-  const attempts = await routeCases(dataset.cases, loaded.catalogue, router, {
+  const onAttempt = (a: Attempt) => {
+    const usd = price && a.decision?.usage && !a.cached ? usageCost(a.decision.usage, price) : undefined
+    progress.tick({ failed: a.error !== undefined && !a.notSent, cached: a.cached === true, ...(usd !== undefined ? { usd } : {}) })
+  }
+  const attempts = run.batches ? await run.batches.route(dataset.cases, { repeats, onAttempt }) : await routeCases(dataset.cases, loaded.catalogue, router, {
     repeats,
     concurrency: plan.concurrency,
     timeoutMs: plan.timeoutMs,
@@ -254,10 +275,7 @@ async function evalDataset(dataset: Dataset, repeats: number, dir: string, { loa
     ...(run.signal ? { signal: run.signal } : {}),
     ...(run.journal ? { journal: run.journal } : {}),
     ...(run.budget ? { budget: run.budget } : {}),
-    onAttempt: (a) => {
-      const usd = price && a.decision?.usage && !a.cached ? usageCost(a.decision.usage, price) : undefined
-      progress.tick({ failed: a.error !== undefined && !a.notSent, cached: a.cached === true, ...(usd !== undefined ? { usd } : {}) })
-    },
+    onAttempt,
     onRetry: () => progress.retry(),
   })
   progress.done()
@@ -317,12 +335,16 @@ export function dryRunReport(setup: Setup): string {
   let totalUsd = 0
   let totalRequests = 0
   let outputTokens = 0
+  const batched: { prompt: string; repeat: number }[] = []
   for (const dataset of datasets) {
     const repeats = repeatsOf(setup)
     const pending = dataset.cases.flatMap((c) => Array.from({ length: repeats }, (_, r) => r).filter((r) => !journal?.get(c.prompt, r)).map(() => c))
+    if (plan.batch) for (const c of dataset.cases) for (let repeat = 0; repeat < repeats; repeat++) if (!journal?.get(c.prompt, repeat)) batched.push({ prompt: c.prompt, repeat })
     totalRequests += pending.length
     if (router.preview && pending[0] && lines.length === 0) {
-      lines.push(`First request (${router.id}):`, JSON.stringify(router.preview(pending[0].prompt, loaded.catalogue), null, 2), '')
+      const job = batched[0]
+      const first = plan.batch && router.batch && job ? { custom_id: batchCustomId(attemptKey(job.prompt, job.repeat)), params: router.batch.params(job.prompt, loaded.catalogue, plan.batch.cacheTtl) } : router.preview(pending[0].prompt, loaded.catalogue)
+      lines.push(`First request (${router.id}${plan.batch ? ', as a batch entry' : ''}):`, JSON.stringify(first, null, 2), '')
     }
     let usd = 0
     let tokens = 0
@@ -330,9 +352,8 @@ export function dryRunReport(setup: Setup): string {
       const e = router.estimate?.(c.prompt, loaded.catalogue)
       if (!e) return
       outputTokens = e.outputTokens
-      const usage = { inputTokens: e.promptTokens, outputTokens: e.outputTokens, cacheReadTokens: i === 0 ? 0 : e.prefixTokens, cacheWriteTokens: i === 0 ? e.prefixTokens : 0 }
       tokens += e.prefixTokens + e.promptTokens
-      if (price) usd += usageCost(usage, price)
+      if (price) usd += usageCost(estimatedUsage(e, i === 0, '5m', false), price)
     })
     totalUsd += usd
     const cached = dataset.cases.length * repeats - pending.length
@@ -341,6 +362,7 @@ export function dryRunReport(setup: Setup): string {
         (router.estimate ? `≈${tokens.toLocaleString('en-US')} input tokens, ${price ? `≈$${usd.toFixed(4)}` : 'no price known for this model'}` : 'routed locally, no cost'),
     )
   }
+  if (plan.batch) lines.push(...batchDryRunLines(router, loaded.catalogue, plan.batch, price, journal, batched))
   lines.push(`dry run: nothing was sent. Total: ${totalRequests} request(s)${price ? `, ≈$${totalUsd.toFixed(4)} (tokens ≈ characters/4; output ≈${outputTokens} tokens a request; the catalogue prefix written to the prompt cache once, then read)` : ''}.`)
   return `${lines.join('\n')}\n`
 }

@@ -38,6 +38,8 @@ export const summarySchema = z.looseObject({
     retries: z.number().int(),
     errored: z.number().int(),
     notSent: z.number().int(),
+    /** of `sent`, those answered by a Message Batch (--batch), billed at the batch rate; absent when none */
+    batched: z.number().int().optional(),
   }),
   usage: z
     .object({
@@ -127,6 +129,7 @@ function usageFigures(attempts: readonly Attempt[], pricing: RunFacts['pricing']
     retries: attempts.reduce((n, a) => n + Math.max(0, a.tries - 1), 0),
     errored: attempts.filter((a) => a.error !== undefined && !a.notSent).length,
     notSent: attempts.filter((a) => a.notSent).length,
+    ...batchedCount(attempts),
   }
   const used = attempts.flatMap((a) => (a.decision?.usage ? [{ usage: a.decision.usage, cached: a.cached === true }] : []))
   if (used.length === 0) return { requests, usage: null, cost: null }
@@ -150,6 +153,12 @@ function usageFigures(attempts: readonly Attempt[], pricing: RunFacts['pricing']
         }
       : null
   return { requests, usage, cost }
+}
+
+/** Requests this run sent that a message batch answered; left out when none did. */
+function batchedCount(attempts: readonly Attempt[]): { batched?: number } {
+  const batched = attempts.filter((a) => a.tries > 0 && a.decision?.batch !== undefined).length
+  return batched > 0 ? { batched } : {}
 }
 
 /** Floats to 6 places, so the file diffs cleanly between runs. */

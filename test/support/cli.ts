@@ -34,7 +34,7 @@ let queue: Promise<unknown> = Promise.resolve()
  * (`columns`; none: not a terminal). Paths on the
  * command line are relative to the working folder, so calls take turns.
  */
-export function runInProcess(args: readonly string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; columns?: number } = {}): Promise<CliResult> {
+export function runInProcess(args: readonly string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; columns?: number; /** stands for Ctrl-C */ signal?: AbortSignal } = {}): Promise<CliResult> {
   const next = queue.then(async () => {
     let stdout = ''
     let stderr = ''
@@ -51,8 +51,8 @@ export function runInProcess(args: readonly string[], opts: { cwd?: string; env?
         now: () => new Date(),
         progress: () => ({ tick() {}, retry() {}, done() {} }),
         toolVersion: version(),
-        signal: new AbortController().signal,
-        stoppable: () => ({ signal: new AbortController().signal, release() {} }),
+        signal: opts.signal ?? new AbortController().signal,
+        stoppable: () => ({ signal: opts.signal ?? new AbortController().signal, release() {} }),
       })
       return { code, stdout, stderr }
     } finally {

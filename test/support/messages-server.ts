@@ -35,6 +35,8 @@ export type ServerOptions = {
   models?: string[]
   /** seconds sent in retry-after with 'rate_limit' (default '0') */
   retryAfter?: string
+  /** the Message Batches endpoints (POST /v1/messages/batches, GET …/{id}, GET …/{id}/results) */
+  batch?: BatchOptions
   /** how to answer Claude Code's routing requests; undefined (or no option) = the word-overlap rule over every listed agent */
   engine?: (info: { prompt: string; agents: AgentEntry[]; index: number; seen: number }) => EngineReply | undefined
   /**
@@ -43,6 +45,43 @@ export type ServerOptions = {
    */
   tool?: (info: { name: string; body: any; prompt: string; index: number; seen: number }) => Record<string, unknown> | undefined
 }
+
+export type BatchOptions = {
+  /** polls of a batch answered "in_progress" before it ends (default 1: the first poll sees it processing, the next one ended) */
+  pollsToEnd?: number
+  /**
+   * What becomes of one request of a batch: undefined answers it by the usual rules; `submission`
+   * counts the batches that held this custom_id before (0 the first time).
+   */
+  outcome?: (info: { customId: string; prompt: string; submission: number }) => BatchOutcome | undefined
+  /** the id of the n-th batch created, from 1 (default msgbatch_test0001, …) */
+  id?: (n: number) => string
+  /** a fault for a call to the batch endpoints themselves (`call` counts that kind of call, from 0) */
+  fault?: (info: { what: 'create' | 'retrieve' | 'results'; call: number }) => 'rate_limit' | 'server_error' | undefined
+}
+
+/** errored: an api_error (worth a resubmission); invalid: an invalid_request_error (not) */
+export type BatchOutcome = 'errored' | 'invalid' | 'expired' | 'canceled'
+
+/** A batch the server holds. Kept across reset(), as the API keeps batches whatever the client does. */
+export type StoredBatch = {
+  id: string
+  requests: { custom_id: string; params: any }[]
+  /** arrival index of the create request */
+  createdBy: number
+  polls: number
+  /** the results lines, once ended, in the order they are served (not the requests' order) */
+  results?: { custom_id: string; result: any }[]
+  /** results downloads */
+  downloads: number
+}
+
+/** The Message Batches API's limits on one batch. */
+const BATCH_MAX_REQUESTS = 100_000
+const BATCH_MAX_BYTES = 256 * 1024 * 1024
+const CUSTOM_ID = /^[a-zA-Z0-9_-]{1,64}$/
+/** A batch's messages are numbered from here, apart from the live requests' arrival order. */
+const BATCH_MESSAGE_INDEX = 900_000
 
 /**
  * A reply to Claude Code: delegate (`subagent` undefined leaves subagent_type out, which Claude
@@ -81,7 +120,7 @@ export type ReceivedRequest = {
   /** set on Claude Code's routing requests (those listing agents in a system-reminder) */
   engine?: EngineRequest
   /** the content and usage sent back, when a message was sent */
-  sent?: { content: ContentBlock[]; usage: Record<string, number>; streamed: boolean }
+  sent?: { content: ContentBlock[]; usage: ApiUsage; streamed: boolean }
 }
 
 export type MessagesServer = {
@@ -89,6 +128,8 @@ export type MessagesServer = {
   url: string
   /** every request received, faulted ones included, in arrival order */
   requests: ReceivedRequest[]
+  /** every batch created, in order (kept across reset()) */
+  batches: StoredBatch[]
   /** closes the server and every open connection; safe to call twice */
   close(): Promise<void>
   /** forgets requests, counts, seen bodies and the prompt cache */
@@ -97,6 +138,15 @@ export type MessagesServer = {
 }
 
 export type AgentEntry = { name: string; description: string }
+
+/** A reply's usage, as the API reports it. */
+export type ApiUsage = {
+  input_tokens: number
+  output_tokens: number
+  cache_creation_input_tokens: number
+  cache_read_input_tokens: number
+  cache_creation: { ephemeral_5m_input_tokens: number; ephemeral_1h_input_tokens: number }
+}
 
 const MODEL_OUTPUT_TOKENS = 20
 
@@ -113,6 +163,10 @@ export async function startMessagesServer(opts: ServerOptions = {}): Promise<Mes
   let cachedPrefixes = new Set<string>()
   let nextIndex = 0
   const pending = new Set<AbortController>()
+  const batches: StoredBatch[] = []
+  const submissions = new Map<string, number>()
+  const batchCalls = { create: 0, retrieve: 0, results: 0 }
+  let batchMessages = 0
 
   const server = http.createServer((req, res) => {
     const arrived = performance.now()
@@ -158,6 +212,7 @@ export async function startMessagesServer(opts: ServerOptions = {}): Promise<Mes
 
     // Claude Code's connectivity check (sent when non-essential traffic is on).
     if (url.pathname === '/api/hello') return sendJson(res, 200, {}, requestId)
+    if (url.pathname === '/v1/messages/batches' || url.pathname.startsWith('/v1/messages/batches/')) return handleBatch(req, res, url, parsed ? body : undefined, raw, requestId, index)
     const countTokens = req.method === 'POST' && url.pathname === '/v1/messages/count_tokens'
     if (req.method !== 'POST' || (url.pathname !== '/v1/messages' && !countTokens)) {
       return sendError(res, 404, 'not_found_error', `${req.method ?? 'GET'} ${url.pathname} is not served by the test server`, requestId)
@@ -171,13 +226,8 @@ export async function startMessagesServer(opts: ServerOptions = {}): Promise<Mes
     if (countTokens) return sendJson(res, 200, { input_tokens: tokens(raw) }, requestId)
     const invalid = validate(body)
     if (invalid) return sendError(res, 400, 'invalid_request_error', invalid, requestId)
-    if (models && !models.has(body.model)) {
-      return sendError(res, 404, 'not_found_error', `model: ${String(body.model)}`, requestId)
-    }
-
-    if (THINKS_BY_DEFAULT.test(String(body.model)) && isObject(body.tool_choice) && (body.tool_choice.type === 'tool' || body.tool_choice.type === 'any')) {
-      return sendError(res, 400, 'invalid_request_error', 'tool_choice: forcing tool use is not supported with thinking; use tool_choice auto', requestId)
-    }
+    const refused = refusal(body)
+    if (refused) return sendError(res, refused.status, refused.type, refused.message, requestId)
     const fault = opts.fault?.({ prompt, seen, index })
     if (fault) {
       record.fault = fault
@@ -203,6 +253,114 @@ export async function startMessagesServer(opts: ServerOptions = {}): Promise<Mes
     }
     if (res.destroyed || req.socket.destroyed) return
 
+    const { content, message } = compose(body, prompt, engine, fault, index, seen)
+    record.sent = { content, usage: message.usage, streamed: body.stream === true }
+    if (body.stream === true) sendSse(res, message, requestId, fault === 'stream_cut')
+    else sendJson(res, 200, message, requestId)
+  }
+
+  function handleBatch(req: http.IncomingMessage, res: http.ServerResponse, url: URL, body: any, raw: string, requestId: string, index: number): void {
+    if (!req.headers['x-api-key'] && !req.headers.authorization) return sendError(res, 401, 'authentication_error', 'x-api-key header is required', requestId)
+    const [, id, tail] = /^\/v1\/messages\/batches(?:\/([^/]+))?(?:\/(results))?$/.exec(url.pathname) ?? []
+    const what = req.method === 'POST' && id === undefined ? 'create' : req.method === 'GET' && id !== undefined ? (tail ? 'results' : 'retrieve') : undefined
+    if (!what) return sendError(res, 404, 'not_found_error', `${req.method ?? 'GET'} ${url.pathname} is not served by the test server`, requestId)
+    const fault = opts.batch?.fault?.({ what, call: batchCalls[what]++ })
+    if (fault === 'rate_limit') return sendError(res, 429, 'rate_limit_error', 'Rate limited (test server)', requestId, { 'retry-after': retryAfter })
+    if (fault === 'server_error') return sendError(res, 500, 'api_error', 'Internal server error (test server)', requestId)
+    if (what === 'create') {
+      if (Buffer.byteLength(raw) > BATCH_MAX_BYTES) return sendError(res, 413, 'request_too_large', `the batch is larger than ${BATCH_MAX_BYTES} bytes`, requestId)
+      const problem = checkBatch(body)
+      if (problem) return sendError(res, 400, 'invalid_request_error', problem, requestId)
+      const n = batches.length + 1
+      const batch: StoredBatch = { id: opts.batch?.id?.(n) ?? `msgbatch_test${String(n).padStart(4, '0')}`, requests: body.requests, createdBy: index, polls: 0, downloads: 0 }
+      batches.push(batch)
+      return sendJson(res, 200, batchJson(batch), requestId)
+    }
+    const batch = batches.find((b) => b.id === id)
+    if (!batch) return sendError(res, 404, 'not_found_error', `no batch ${id}`, requestId)
+    if (what === 'retrieve') {
+      batch.polls++
+      if (batch.polls > (opts.batch?.pollsToEnd ?? 1) && !batch.results) batch.results = processBatch(batch)
+      return sendJson(res, 200, batchJson(batch), requestId)
+    }
+    if (!batch.results) return sendError(res, 404, 'not_found_error', `batch ${id} has not ended`, requestId)
+    batch.downloads++
+    const text = batch.results.map((line) => `${JSON.stringify(line)}\n`).join('')
+    res.writeHead(200, { 'content-type': 'application/binary', 'content-length': String(Buffer.byteLength(text)), 'request-id': requestId })
+    res.end(text)
+  }
+
+  /** Processes a batch: each request answered as a live one would be, then the lines shuffled (the API promises no order). */
+  function processBatch(batch: StoredBatch): NonNullable<StoredBatch['results']> {
+    const lines = batch.requests.map(({ custom_id, params }) => {
+      const submission = submissions.get(custom_id) ?? 0
+      submissions.set(custom_id, submission + 1)
+      const engine = readEngineRequest(params)
+      const prompt = engine ? engine.prompt : extractPrompt(params)
+      const outcome = opts.batch?.outcome?.({ customId: custom_id, prompt, submission })
+      const index = BATCH_MESSAGE_INDEX + batchMessages++
+      // What a live request would be refused for, a batch's request errors with.
+      const refused = refusal(params)
+      if (refused) return { custom_id, result: { type: 'errored', error: { type: 'error', error: { type: refused.type, message: refused.message }, request_id: `req_test${index}` } } }
+      if (outcome === 'expired' || outcome === 'canceled') return { custom_id, result: { type: outcome } }
+      if (outcome === 'errored' || outcome === 'invalid') {
+        const error = outcome === 'errored' ? { type: 'api_error', message: 'Internal server error (test server)' } : { type: 'invalid_request_error', message: 'messages: invalid (test server)' }
+        return { custom_id, result: { type: 'errored', error: { type: 'error', error, request_id: `req_test${index}` } } }
+      }
+      const { message } = compose(params, prompt, engine, undefined, index, submission)
+      return { custom_id, result: { type: 'succeeded', message } }
+    })
+    const order = (id: string) => createHash('sha256').update(id).digest('hex')
+    return lines.sort((a, b) => (order(a.custom_id) < order(b.custom_id) ? -1 : 1))
+  }
+
+  function batchJson(batch: StoredBatch) {
+    const counts = { processing: 0, succeeded: 0, errored: 0, canceled: 0, expired: 0 }
+    if (!batch.results) counts.processing = batch.requests.length
+    else for (const { result } of batch.results) counts[result.type as keyof typeof counts]++
+    const created = new Date(Date.UTC(2026, 0, 1, 0, 0, batch.createdBy))
+    return {
+      id: batch.id,
+      type: 'message_batch',
+      processing_status: batch.results ? 'ended' : 'in_progress',
+      request_counts: counts,
+      created_at: created.toISOString(),
+      ended_at: batch.results ? new Date(created.getTime() + 60_000 * batch.polls).toISOString() : null,
+      expires_at: new Date(created.getTime() + 24 * 3600_000).toISOString(),
+      archived_at: null,
+      cancel_initiated_at: null,
+      results_url: batch.results ? `${url}/v1/messages/batches/${batch.id}/results` : null,
+    }
+  }
+
+  /** The Message Batches API's checks on a create request. */
+  function checkBatch(body: any): string | undefined {
+    if (!isObject(body) || !Array.isArray(body.requests) || body.requests.length === 0) return 'requests: at least one request is required'
+    if (body.requests.length > BATCH_MAX_REQUESTS) return `requests: at most ${BATCH_MAX_REQUESTS} requests`
+    const ids = new Set<string>()
+    for (const [i, r] of body.requests.entries()) {
+      if (!isObject(r) || typeof r.custom_id !== 'string' || !CUSTOM_ID.test(r.custom_id)) return `requests.${i}.custom_id: must match ${CUSTOM_ID}`
+      if (ids.has(r.custom_id)) return `requests.${i}.custom_id: ${r.custom_id} is not unique in the batch`
+      ids.add(r.custom_id)
+      if (!isObject(r.params)) return `requests.${i}.params: Field required`
+      if (r.params.stream !== undefined) return `requests.${i}.params.stream: a batch request cannot stream`
+      const invalid = validate(r.params)
+      if (invalid) return `requests.${i}.params.${invalid}`
+    }
+    return undefined
+  }
+
+  /** A well-formed request the API still refuses: an unknown model, or a forced tool with a model that thinks by default. */
+  function refusal(body: Record<string, any>): { status: number; type: string; message: string } | undefined {
+    if (models && !models.has(body.model)) return { status: 404, type: 'not_found_error', message: `model: ${String(body.model)}` }
+    if (THINKS_BY_DEFAULT.test(String(body.model)) && isObject(body.tool_choice) && (body.tool_choice.type === 'tool' || body.tool_choice.type === 'any')) {
+      return { status: 400, type: 'invalid_request_error', message: 'tool_choice: forcing tool use is not supported with thinking; use tool_choice auto' }
+    }
+    return undefined
+  }
+
+  /** The reply to one Messages request, by the rules above: shared by live requests and a batch's. */
+  function compose(body: Record<string, any>, prompt: string, engine: EngineRequest | undefined, fault: Fault | undefined, index: number, seen: number) {
     let content: ContentBlock[]
     if (engine) {
       const contentFault = fault === 'no_tool_call' || fault === 'bad_tool_input' || fault === 'unknown_agent'
@@ -224,12 +382,10 @@ export async function startMessagesServer(opts: ServerOptions = {}): Promise<Mes
       stop_sequence: null,
       usage: usage(body),
     }
-    record.sent = { content, usage: message.usage, streamed: body.stream === true }
-    if (body.stream === true) sendSse(res, message, requestId, fault === 'stream_cut')
-    else sendJson(res, 200, message, requestId)
+    return { content, message }
   }
 
-  function usage(body: Record<string, any>) {
+  function usage(body: Record<string, any>): ApiUsage {
     const prefix = JSON.stringify(body.tools ?? null) + JSON.stringify(body.system ?? null)
     const rest = JSON.stringify(body.messages)
     const usage = { input_tokens: 0, output_tokens: MODEL_OUTPUT_TOKENS, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 }
@@ -244,7 +400,9 @@ export async function startMessagesServer(opts: ServerOptions = {}): Promise<Mes
     } else {
       usage.input_tokens = tokens(prefix) + tokens(rest)
     }
-    return usage
+    // As the API does: the cache writes split by lifetime (a breakpoint asking for ttl "1h", or the default 5 minutes).
+    const hour = JSON.stringify(body).includes('"ttl":"1h"')
+    return { ...usage, cache_creation: { ephemeral_5m_input_tokens: hour ? 0 : usage.cache_creation_input_tokens, ephemeral_1h_input_tokens: hour ? usage.cache_creation_input_tokens : 0 } }
   }
 
   await new Promise<void>((resolve, reject) => {
@@ -255,11 +413,13 @@ export async function startMessagesServer(opts: ServerOptions = {}): Promise<Mes
     })
   })
   const { port } = server.address() as AddressInfo
+  const url = `http://127.0.0.1:${port}`
 
   let closing: Promise<void> | undefined
   return {
-    url: `http://127.0.0.1:${port}`,
+    url,
     requests,
+    batches,
     close() {
       closing ??= new Promise<void>((resolve) => {
         for (const aborter of pending) aborter.abort()
@@ -603,7 +763,7 @@ function sendJson(res: http.ServerResponse, status: number, payload: unknown, re
  * splits it), message_delta with stop_reason and usage, message_stop. `cut` drops the
  * connection after message_start.
  */
-function sendSse(res: http.ServerResponse, message: { content: ContentBlock[]; usage: Record<string, number>; stop_reason: string } & Record<string, unknown>, requestId: string, cut: boolean): void {
+function sendSse(res: http.ServerResponse, message: { content: ContentBlock[]; usage: ApiUsage; stop_reason: string } & Record<string, unknown>, requestId: string, cut: boolean): void {
   if (res.destroyed || res.headersSent) return
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'request-id': requestId })
   const send = (type: string, data: object) => res.write(`event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`)
