@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process'
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
+import { cp, mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import path from 'node:path'
@@ -308,7 +308,7 @@ describe('action.yml: the composite action', () => {
     expect(action.runs.using).toBe('composite')
     const steps = action.runs.steps
     const calls = steps.flatMap((s) => (s.run ? [invocation(s.run)].filter((x) => x !== undefined) : []))
-    expect(calls.map((c) => c.command)).toEqual(['gate', 'comment'])
+    expect(calls.map((c) => c.command)).toEqual(['gate', 'merge', 'gate', 'comment'])
     for (const call of calls) {
       const command = COMMANDS.find((c) => c.name === call.command)
       expect(command, call.command).toBeDefined()
@@ -322,7 +322,7 @@ describe('action.yml: the composite action', () => {
     expect(Object.keys(action.inputs)).toEqual(expect.arrayContaining(['agents', 'datasets', 'baseline', 'router', 'model', 'max-cost', 'working-directory']))
     // Defaults: the CLI's own (empty = the flag is left out, so the config and the CLI decide).
     expect(action.inputs.baseline!.default).toBe(DEFAULT_BASELINE)
-    for (const name of ['agents', 'datasets', 'router', 'model', 'max-cost', 'config']) expect(action.inputs[name]!.default, name).toBe('')
+    for (const name of ['agents', 'datasets', 'router', 'model', 'max-cost', 'config', 'shard', 'merge-shards']) expect(action.inputs[name]!.default, name).toBe('')
     expect(action.inputs['only-if-changed']!.default).toBe('false')
     // Inputs reach scripts through env only, never pasted into a script.
     for (const s of steps) expect(s.run ?? '', s.name).not.toMatch(/\$\{\{/)
@@ -368,12 +368,15 @@ describe('action.yml: the composite action', () => {
     const step = async (name: string) => {
       const s = action.runs.steps.find((x) => x.name === name)!
       const stepOutputs = Object.fromEntries([...(await readFile(files.GITHUB_OUTPUT, 'utf8')).matchAll(/^([\w-]+)=(.*)$/gm)].map((m) => [m[1]!, m[2]!]))
-      const expr = (v: string) =>
-        v.replace(/\$\{\{\s*([^}]+?)\s*\}\}/g, (_, e: string) => {
-          if (e.startsWith('inputs.')) return inputs[e.slice(7)]!
-          if (e === 'steps.gate.outputs.exit-code') return stepOutputs['exit-code'] ?? ''
-          throw new Error(`the test does not evaluate ${e}`)
-        })
+      const one = (e: string) => {
+        if (e.startsWith('inputs.')) return inputs[e.slice(7)]!
+        if (e === 'steps.gate.outputs.exit-code') return stepOutputs['exit-code'] ?? ''
+        // The matrix mode's steps (route, merge) do not run in a single job: their outputs are empty.
+        if (/^steps\.(shard|merge)\.outputs\.[\w-]+$/.test(e)) return ''
+        throw new Error(`the test does not evaluate ${e}`)
+      }
+      // `a || b`: the first that is not empty, as GitHub's expressions do.
+      const expr = (v: string) => v.replace(/\$\{\{\s*([^}]+?)\s*\}\}/g, (_, e: string) => e.split('||').map((x) => one(x.trim())).find((x) => x !== '') ?? '')
       const env = { ...process.env, ...githubEnv(gh.url, { GITHUB_ACTIONS: 'true', GITHUB_ACTION_PATH: ROOT, ...files }), ...Object.fromEntries(Object.entries(s.env ?? {}).map(([k, v]) => [k, expr(v)])) }
       const script = path.join(runner, `${s.id ?? 'step'}.sh`)
       await writeFile(script, s.run!)
@@ -402,6 +405,91 @@ describe('action.yml: the composite action', () => {
     const fail = await step('Fail when the gate did not pass')
     expect(fail.code).toBe(1)
     expect(fail.stdout).toBe("routecheck gate exited 1: routing got worse (the Gate step's log, the step summary and the pull-request comment say more)\n")
+  })
+})
+
+describe('action.yml in matrix mode, run by bash as runners would', () => {
+  it('two route jobs upload a shard each; the gate job merges them, gates the whole as one job would, comments, then fails', async () => {
+    const action = await readAction()
+    const dir = await tempProject({ datasets: true })
+    written.push(dir)
+    await writeFile(path.join(dir, 'routecheck.config.json'), await readFile(path.join(ROOT, 'routecheck.config.json')))
+    expect((await runInProcess(['baseline'], { cwd: dir })).code).toBe(0)
+    const agent = path.join(dir, 'agents/golang-pro.md')
+    await writeFile(agent, (await readFile(agent, 'utf8')).replace(/^description:.*$/m, 'description: "Use this agent for anything about code."'))
+    const single = await runInProcess(['gate', '--out', 'single'], { cwd: dir })
+    expect(single.code).toBe(1)
+    const gh = await startGitHub()
+
+    /** One job: its own runner folder, outputs by step id, `uses:` steps done by the test as the runner would. */
+    const job = async (with_: Record<string, string>) => {
+      const runner = await tempDir('routecheck-runner-')
+      written.push(runner)
+      const temp = path.join(runner, 'temp')
+      await mkdir(temp)
+      const files = { GITHUB_OUTPUT: path.join(runner, 'output'), GITHUB_STEP_SUMMARY: path.join(runner, 'summary.md') }
+      await writeFile(files.GITHUB_STEP_SUMMARY, '')
+      const inputs: Record<string, string> = { ...Object.fromEntries(Object.entries(action.inputs).map(([k, v]) => [k, v.default ?? ''])), 'github-token': TOKEN, ...with_ }
+      const stepOutputs: Record<string, Record<string, string>> = {}
+      const one = (e: string) => {
+        if (e.startsWith('inputs.')) return inputs[e.slice(7)]!
+        const out = /^steps\.([\w-]+)\.outputs\.([\w-]+)$/.exec(e)
+        if (out) return stepOutputs[out[1]!]?.[out[2]!] ?? ''
+        throw new Error(`the test does not evaluate ${e}`)
+      }
+      const expr = (v: string) => v.replace(/\$\{\{\s*([^}]+?)\s*\}\}/g, (_, e: string) => e.split('||').map((x) => one(x.trim())).find((x) => x !== '') ?? '')
+      const run = async (name: string): Promise<CliResult> => {
+        const s = action.runs.steps.find((x) => x.name === name)!
+        await writeFile(files.GITHUB_OUTPUT, '')
+        const env = { ...process.env, ...githubEnv(gh.url, { GITHUB_ACTIONS: 'true', GITHUB_ACTION_PATH: ROOT, RUNNER_TEMP: temp, ...files }), ...Object.fromEntries(Object.entries(s.env ?? {}).map(([k, v]) => [k, expr(v)])) }
+        const script = path.join(runner, `${s.id ?? 'step'}.sh`)
+        await writeFile(script, s.run!)
+        const r = await new Promise<CliResult>((resolve) =>
+          execFile('bash', ['--noprofile', '--norc', '-eo', 'pipefail', script], { cwd: path.join(dir, expr(s['working-directory'] ?? '.')), env, maxBuffer: 64 << 20 }, (error, stdout, stderr) => {
+            resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr })
+          }),
+        )
+        outputs.push(r)
+        stepOutputs[s.id ?? name] = Object.fromEntries([...(await readFile(files.GITHUB_OUTPUT, 'utf8')).matchAll(/^([\w-]+)=(.*)$/gm)].map((m) => [m[1]!, m[2]!]))
+        return r
+      }
+      return { run, temp, files, outputs: stepOutputs, expr }
+    }
+
+    const artifacts = await tempDir('routecheck-artifacts-')
+    written.push(artifacts)
+    for (const k of [1, 2]) {
+      const route = await job({ shard: `${k}/2` })
+      const r = await route.run('Route a shard')
+      expect(r.code, r.stderr).toBe(0)
+      expect(route.outputs.shard).toEqual({ artifact: `routecheck-shard-${k}-of-2`, 'exit-code': '0' })
+      expect(r.stdout).toContain(`gate: routed shard ${k} of 2, nothing judged`)
+      // upload-artifact, then download-artifact into a folder per artifact, as the runner does.
+      const upload = action.runs.steps.find((x) => x.name === 'Upload the shard')!
+      expect(upload).toMatchObject({ if: "always() && steps.shard.outputs.artifact != ''", uses: 'actions/upload-artifact@v4', with: { name: '${{ steps.shard.outputs.artifact }}', path: '${{ runner.temp }}/routecheck-shard' } })
+      await cp(path.join(route.temp, 'routecheck-shard'), path.join(artifacts, `routecheck-shard-${k}-of-2`), { recursive: true })
+    }
+
+    const gate = await job({ 'merge-shards': '2', out: 'reports/merged' })
+    await cp(artifacts, path.join(gate.temp, 'routecheck-shards'), { recursive: true })
+    const merged = await gate.run('Merge the shards')
+    expect(merged.code, merged.stderr).toBe(0)
+    expect(gate.outputs.merge).toEqual({ merged: 'true' })
+    const judged = await gate.run('Gate')
+    expect(gate.outputs.gate).toEqual({ 'exit-code': '1' })
+    // The verdict of the merged run is the verdict of the single job, line for line (the annotations too).
+    const verdict = (text: string) => text.split('\n').filter((l) => !l.startsWith('::'))
+    expect(verdict(judged.stdout)).toEqual(verdict(single.stdout))
+    expect(judged.stdout).toMatch(/^::error file=agents\/golang-pro\.md,line=\d+,title=routecheck gate%3A /m)
+    expect(await readFile(gate.files.GITHUB_STEP_SUMMARY, 'utf8')).toMatch(/^## ❌ Routing gate failed/)
+    expect(JSON.parse(await readFile(path.join(dir, 'reports/merged/routing/gate.json'), 'utf8'))).toMatchObject({ passed: false })
+
+    const posted = await gate.run('Comment on the pull request')
+    expect(posted.code, posted.stderr).toBe(0)
+    expect(posted.stdout).toMatch(/^comment: posted .* on pull request #7: reports\/merged\/python-backend\/report\.md, reports\/merged\/routing\/report\.md/)
+    expect(gh.comments[0]!.body).toMatch(/^<!-- routecheck-gate -->\n## ❌ Routing gate failed\n/)
+    const fail = await gate.run('Fail when the gate did not pass')
+    expect(fail.code).toBe(1)
   })
 })
 

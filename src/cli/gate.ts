@@ -1,15 +1,20 @@
 import { appendFile } from 'node:fs/promises'
+import path from 'node:path'
 import { recordBaseline } from '../gate/record-baseline.js'
 import { checkGate } from '../gate/check.js'
 import { renderGateText } from '../report/gate-text.js'
 import { githubAnnotations } from '../report/github.js'
 import { renderMarkdown } from '../report/markdown.js'
 import { writeReports } from '../report/write.js'
+import { WriteError } from '../run/files.js'
+import type { Summary } from '../run/record.js'
 import { redact } from '../text/safe.js'
 import { defineCommand } from './command.js'
-import { BATCH_FLAGS, completionExit, fatalExit, ROUTING_FLAGS } from './eval.js'
+import { BATCH_FLAGS, completionExit, fatalExit, ROUTING_FLAGS, runPrinter } from './eval.js'
 import { EXIT } from './io.js'
 import { pick } from './options.js'
+
+const promptsOf = (s: Summary) => s.cases.map((c) => ({ id: c.id, prompt: c.prompt ?? '' }))
 
 const RUN_DIRS = { usage: '[RUN_DIR...]', what: 'run folders', min: 0, max: Infinity }
 
@@ -23,9 +28,9 @@ compares with: per dataset the per-case decisions and votes and the metrics,
 the router, every agent's fingerprint and the near-duplicate pairs. Commit it.`,
   stoppable: true,
   options: pick([...ROUTING_FLAGS, ...BATCH_FLAGS, 'out', 'baseline', 'allow-incomplete', 'no-color'], { baseline: 'where to write it (default: reports/baseline.json)' }),
-  footer: 'Exit codes: 0 written · 2 bad input or usage · 3 some cases have no decision (nothing written)',
+  footer: 'Exit codes: 0 written · 2 bad input or usage · 3 some cases have no decision (no baseline written), or a file could not be written',
   async run(flags, io, runDirs) {
-    const result = await recordBaseline({ ...flags, runDirs }, io, io.signal)
+    const result = await recordBaseline({ ...flags, runDirs }, io, io.signal, { reports: async (s, staging, dataset) => void (await writeReports(staging, s, dataset.cases)) })
     if (result.kind === 'fatal') return fatalExit(result, io)
     if (result.kind === 'incomplete') return completionExit({ complete: false, notes: result.notes }, io)
     const { baseline, file } = result
@@ -53,13 +58,14 @@ Each dataset is routed with the baseline's repeats unless --repeats says
 otherwise. The baseline is checked like any input: cut or edited cases,
 undecided cases and agents it never had are exit 2.`,
   stoppable: true,
-  options: pick(['baseline', 'only-if-changed', 'allow-incomplete', 'config', 'agents', 'dataset', 'router', 'model', 'style', 'claude-bin', 'workspace', 'repeats', 'concurrency', 'timeout', 'max-cost', 'no-cache', ...BATCH_FLAGS, 'out', 'no-color'], {
+  options: pick(['baseline', 'only-if-changed', 'allow-incomplete', 'config', 'agents', 'dataset', 'router', 'model', 'style', 'claude-bin', 'workspace', 'repeats', 'concurrency', 'timeout', 'max-cost', 'no-cache', ...BATCH_FLAGS, 'shard', 'out', 'no-color'], {
     dataset: 'compare only this dataset of the baseline; repeat for several (default: all of them)',
     repeats: "route each case K times (default: the baseline's repeats)",
+    shard: "route only shard K of N of the gate's run and judge nothing (a CI matrix job); routecheck merge joins the shards, routecheck gate MERGED_RUN_DIR... judges them (default --out: OUT/shard-K-of-N/)",
   }),
   footer: `With GITHUB_ACTIONS set it prints ::error annotations on the agent files that
 go with the failures, and appends report.md to $GITHUB_STEP_SUMMARY.
-Exit codes: 0 passed · 1 failed · 2 bad input, or runs that cannot be compared · 3 incomplete`,
+Exit codes: 0 passed (with --shard: routed) · 1 failed · 2 bad input, or runs that cannot be compared · 3 incomplete, or a run folder could not be written`,
   async run(flags, io, runDirs) {
     const check = await checkGate({ ...flags, runDirs }, io, io.signal)
     if (check.kind === 'unchanged') {
@@ -67,13 +73,32 @@ Exit codes: 0 passed · 1 failed · 2 bad input, or runs that cannot be compared
       return EXIT.ok
     }
     if (check.kind === 'fatal') return fatalExit(check, io)
+    if (check.kind === 'shard') {
+      const printer = runPrinter({ json: false }, io)
+      await check.staged.finish(
+        async (s, staging) => void (await writeReports(staging, s, promptsOf(s))),
+        (s, dir, { dropped }) => printer.onRun(s, dir, dropped),
+      )
+      const [first] = check.summaries
+      if (first?.shard) io.out(`\ngate: routed shard ${first.shard.index} of ${first.shard.count}, nothing judged; when all ${first.shard.count} are done: routecheck merge SHARD_DIR... --out DIR, then routecheck gate with DIR's run folders\n`)
+      return completionExit(check.completion, io)
+    }
     const { outcome, summaries } = check
     io.out(`${renderGateText(outcome, { color: io.color })}\n`)
-    if (check.outFor) {
-      for (const s of summaries) await writeReports(check.outFor(s.dataset.path), s, s.cases.map((c) => ({ id: c.id, prompt: c.prompt ?? '' })), outcome)
+    await check.staged?.finish(async (s, staging) => void (await writeReports(staging, s, promptsOf(s), outcome)))
+    // Saved run folders (a merged CI matrix run) get the gate's reports too, for the step summary and the comment; the verdict stands either way.
+    for (const [i, saved] of (check.savedDirs ?? []).entries()) {
+      const dir = saved.endsWith('.json') ? path.dirname(saved) : saved
+      try {
+        await writeReports(dir, summaries[i]!, promptsOf(summaries[i]!), outcome)
+      } catch (e) {
+        if (!(e instanceof WriteError)) throw e
+        io.warn(`note: the gate's reports were not written into ${dir} (${e.reason}); the verdict stands\n`)
+      }
     }
     if (io.env.GITHUB_ACTIONS === 'true') io.annotate(githubAnnotations(outcome, check.catalogue, check.invalid))
-    if (io.env.GITHUB_STEP_SUMMARY) await appendFile(io.env.GITHUB_STEP_SUMMARY, redact(renderMarkdown(summaries, outcome)))
+    const stepSummary = io.env.GITHUB_STEP_SUMMARY
+    if (stepSummary) await appendFile(stepSummary, redact(renderMarkdown(summaries, outcome))).catch((e: unknown) => Promise.reject(WriteError.of(stepSummary, e)))
     const incomplete = completionExit(check.completion, io)
     if (incomplete !== EXIT.ok) return incomplete
     return outcome.verdict.passed ? EXIT.ok : EXIT.gateFailed

@@ -4,6 +4,7 @@ import { didYouMean } from '../load/closest-names.js'
 import { configSchema, MAX_IMPROVE_ROUNDS, MAX_REPEATS, routerStyleSchema } from '../load/config.js'
 import { UsageError } from '../load/input-error.js'
 import { DEFAULT_PER_AGENT } from '../draft/generate.js'
+import { shardSpecSchema } from '../run/shard.js'
 
 /**
  * Every flag is declared once, here: its kind, its zod schema, its line of
@@ -91,6 +92,13 @@ export const OPTIONS = {
     group: 'Run',
     help: `with --batch, seconds between status checks (default ${configSchema.shape.batch.parse(undefined).pollSeconds})`,
     schema: z.coerce.number({ error: '--batch-poll takes a number of seconds' }).positive('--batch-poll must be above 0 seconds').max(3600, '--batch-poll must be at most 3600 seconds').optional(),
+  },
+  shard: {
+    kind: 'string',
+    value: 'K/N',
+    group: 'Run',
+    help: "route only shard K of N (each case's shard is a hash of its id); routecheck merge joins the N shard folders (default --out: OUT/shard-K-of-N/)",
+    schema: shardSpecSchema.optional(),
   },
   'dry-run': { kind: 'boolean', group: 'Run', help: 'print the first request and the estimated requests, tokens and cost; send nothing', schema: flag },
   'no-cache': { kind: 'boolean', group: 'Run', help: 'neither read nor write the run journal of finished requests', schema: flag },

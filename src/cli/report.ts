@@ -1,7 +1,8 @@
 import path from 'node:path'
 import { gateOutcomeForRun } from '../gate/check.js'
 import { renderHtml } from '../report/html.js'
-import { writeAtomic } from '../run/files.js'
+import { RUN_FILES, writeAtomic } from '../run/files.js'
+import { checkOutputFile } from '../run/out-folder.js'
 import { readRuns } from '../run/read.js'
 import { defineCommand } from './command.js'
 import { EXIT } from './io.js'
@@ -26,12 +27,14 @@ eval and gate write it into every run folder; this command remakes it.`,
     baseline: "add the before/after against this baseline (the gate's comparison and rules, from the run's saved decisions)",
     config: 'config file for the gate thresholds (default: routecheck.config.json, if present)',
   }),
-  footer: 'Exit codes: 0 ok · 2 a missing or invalid run folder or baseline, or runs that cannot be compared',
+  footer: 'Exit codes: 0 ok · 2 a missing or invalid run folder or baseline, a folder that cannot be written, or runs that cannot be compared · 3 report.html could not be written (a full disk)',
   async run(flags, io, [target]) {
     const [summary] = await readRuns([target!])
     const dir = target!.endsWith('.json') ? path.dirname(target!) : target!
-    const gate = flags.baseline !== undefined ? await gateOutcomeForRun(summary!, flags.baseline, flags.config) : undefined
-    const file = await writeAtomic(path.join(dir, 'report.html'), renderHtml(summary!, gate))
+    const html = path.join(dir, RUN_FILES.html)
+    await checkOutputFile({ file: html, named: 'RUN_DIR', keep: [], folders: [] })
+    const gate = flags.baseline !== undefined ? await gateOutcomeForRun(summary!, target!, flags.baseline, flags.config) : undefined
+    const file = await writeAtomic(html, renderHtml(summary!, gate))
     const verdict = gate ? ` (gate ${gate.verdict.passed ? 'passed' : 'failed'} against ${flags.baseline})` : ''
     io.out(`wrote ${file}${verdict}\n`)
     return EXIT.ok

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { didYouMean } from '../load/closest-names.js'
 import { InputError, UsageError } from '../load/input-error.js'
+import { WriteError } from '../run/files.js'
 import { inertWorkflowLines, redact, setSecrets, terminalText } from '../text/safe.js'
 import type { Command } from './command.js'
 import { agentsCommand } from './agents.js'
@@ -10,6 +11,7 @@ import { evalCommand } from './eval.js'
 import { baselineCommand, gateCommand } from './gate.js'
 import { improveCommand } from './improve.js'
 import { EXIT, type CommandIO } from './io.js'
+import { mergeCommand } from './merge.js'
 import { GLOBAL_OPTIONS, OPTIONS, optionsHelp, parseOptions, type OptionTable } from './options.js'
 import { generateCommand } from './generate.js'
 import { initCommand } from './init.js'
@@ -17,7 +19,7 @@ import { overlapCommand } from './overlap.js'
 import { createProgress } from './progress.js'
 import { reportCommand } from './report.js'
 
-export const COMMANDS: readonly Command[] = [initCommand, generateCommand, evalCommand, overlapCommand, improveCommand, baselineCommand, gateCommand, reportCommand, compareCommand, agentsCommand, commentCommand] as unknown as readonly Command[]
+export const COMMANDS: readonly Command[] = [initCommand, generateCommand, evalCommand, overlapCommand, improveCommand, baselineCommand, gateCommand, reportCommand, compareCommand, mergeCommand, agentsCommand, commentCommand] as unknown as readonly Command[]
 
 const EVERY_FLAG = [...Object.keys(OPTIONS), ...Object.keys(GLOBAL_OPTIONS)]
 
@@ -31,7 +33,7 @@ Commands:
 ${COMMANDS.map((c) => `  ${c.name.padEnd(width)}${c.summary}`).join('\n')}
 
 Run "routecheck <command> --help" for a command's flags; "routecheck --version" for the version.
-Exit codes: 0 ok · 1 gate failed · 2 bad input or usage · 3 run incomplete
+Exit codes: 0 ok · 1 gate failed · 2 bad input or usage · 3 run incomplete, or its files could not be written
 `
 }
 
@@ -118,6 +120,10 @@ export async function run(argv: readonly string[], io: CommandIO): Promise<numbe
     if (e instanceof UsageError) {
       report(`routecheck: ${e.message}\n`)
       return EXIT.badInput
+    }
+    if (e instanceof WriteError) {
+      report(`routecheck: ${e.message}\n`)
+      return EXIT.incomplete
     }
     report(`routecheck: internal error (please report it): ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`)
     return EXIT.internal

@@ -2,13 +2,13 @@ import path from 'node:path'
 import { loadAgentFolders, type Catalogue, type InvalidAgentFile } from '../load/catalogue.js'
 import { loadConfig } from '../load/config.js'
 import { loadDataset } from '../load/dataset.js'
-import { UsageError } from '../load/input-error.js'
+import { InputError, UsageError } from '../load/input-error.js'
 import { routeCases } from '../route/run.js'
-import { completion, openRunJournal, prepareEval, runDatasets, type EvalOptions, type RunEnv, type Setup } from '../run/evaluate.js'
-import { readRuns } from '../run/read.js'
+import { completion, finishRuns, openRunJournal, prepareEval, runDatasets, type EvalOptions, type RunEnv, type Setup } from '../run/evaluate.js'
+import { expandRunFolders, readRuns, refuseShards } from '../run/read.js'
 import type { Summary } from '../run/record.js'
 import { voteByCase } from '../score/votes.js'
-import { DEFAULT_BASELINE, readBaseline, type Baseline } from './baseline.js'
+import { DEFAULT_BASELINE, readBaseline, type Baseline, type BaselineDataset } from './baseline.js'
 import { hasChanges, diffAgents, type DatasetComparison } from './compare.js'
 import { agentNames, buildOutcome, type GateOutcome } from './outcome.js'
 
@@ -23,15 +23,30 @@ export type GateRequest = EvalOptions & {
   runDirs: readonly string[]
 }
 
+/** The run folders the gate routed into, staged: the caller writes its reports into each and puts them in place (or discards them all). */
+export type StagedRuns = {
+  finish: (reports: (summary: Summary, staging: string) => Promise<void>, onRun?: (summary: Summary, dir: string, done: { dropped: string[] }) => void) => Promise<void>
+  discard: () => Promise<void>
+}
+
 export type GateCheck =
   | { kind: 'unchanged'; baselineFile: string }
   | { kind: 'fatal'; message: string; unreachable: boolean }
   | {
+      /** gate --shard K/N: this machine's shard of the gate's run, routed and not judged (merge the shards, then gate the merged folders) */
+      kind: 'shard'
+      summaries: Summary[]
+      staged: StagedRuns
+      completion: { complete: boolean; notes: string[] }
+    }
+  | {
       kind: 'checked'
       outcome: GateOutcome
       summaries: Summary[]
-      /** where each routed dataset's run folder is; absent when the runs were read from folders */
-      outFor?: (dataset: string) => string
+      /** the routed datasets' run folders; absent when the runs were read from folders */
+      staged?: StagedRuns
+      /** the saved run folders read, one per summary, when the runs were read from folders */
+      savedDirs?: string[]
       catalogue: Catalogue
       invalid: InvalidAgentFile[]
       completion: { complete: boolean; notes: string[] }
@@ -55,22 +70,45 @@ export async function checkGate(request: GateRequest, env: RunEnv, signal?: Abor
     return { kind: 'unchanged', baselineFile }
   }
 
+  if (request.runDirs.length > 0 && request.shard) throw new UsageError('--shard routes a shard of the gate\'s run; to gate saved run folders, merge the shards first (routecheck merge) and give the merged folders')
   let setup: Setup | undefined
+  let staged: StagedRuns | undefined
+  let saved: ReturnType<typeof savedRunsRetest> | undefined
+  let savedDirs: string[] = []
+  let handedOver = false
   try {
-    let summaries: Summary[]
+    let summaries: Summary[] = []
     if (request.runDirs.length > 0) {
-      summaries = await readRuns(request.runDirs)
+      // In the baseline's order of datasets, as the gate routes them, whatever order the folders come in.
+      const dirs = await expandRunFolders(request.runDirs)
+      const read = await readRuns(dirs)
+      const rank = (p: string) => baseline.datasets.findIndex((d) => d.path === p) >>> 0
+      const order = read.map((s, i) => ({ s, dir: dirs[i]! })).sort((a, b) => rank(a.s.dataset.path) - rank(b.s.dataset.path))
+      summaries = order.map((x) => x.s)
+      savedDirs = order.map((x) => x.dir)
+      refuseShards(summaries, savedDirs)
     } else {
-      setup = await prepareEval({ ...request, dataset: wanted.map((d) => d.path) }, env, { skipInvalid: true, alsoKnownAgents: baseline.agents.map((a) => a.name) })
+      setup = await prepareEval({ ...request, dataset: wanted.map((d) => d.path) }, env, {
+        skipInvalid: true,
+        alsoKnownAgents: baseline.agents.map((a) => a.name),
+        keep: [{ path: baselineFile, what: 'the baseline' }],
+      })
+      const routed = setup
+      staged = { finish: (reports, onRun) => finishRuns(routed, summaries, reports, onRun), discard: () => routed.folders!.discardAll() }
       refuseMismatch(baseline, baselineFile, setup.router.id, setup.datasets)
       const repeatsOf = new Map(wanted.map((d) => [d.path, d.repeats]))
-      const run = await runDatasets(setup, env, { repeatsFor: (d) => request.repeats ?? repeatsOf.get(d.path) ?? 1, ...(signal ? { signal } : {}) })
+      const run = await runDatasets(setup, env, { repeatsFor: (d) => request.repeats ?? repeatsOf.get(d.path) ?? 1, keepStaged: true, ...(signal ? { signal } : {}) })
       if (run.fatal) return { kind: 'fatal', ...run.fatal }
       summaries = run.summaries
+      if (request.shard) {
+        handedOver = true
+        return { kind: 'shard', summaries, staged, completion: completion(summaries, request.maxCost) }
+      }
     }
     refuseMismatch(baseline, baselineFile, summaries[0]?.router.id ?? baseline.router.id, summaries.map((s) => s.dataset))
 
     const routed = setup
+    saved = request.runDirs.length > 0 ? savedRunsRetest(request, env, wanted, baseline, summaries[0]?.router.id ?? baseline.router.id) : undefined
     const outcome = await buildOutcome({
       baseline,
       baselineFile,
@@ -78,24 +116,62 @@ export async function checkGate(request: GateRequest, env: RunEnv, signal?: Abor
       invalid: current.invalid,
       runs: summaries.map((s) => ({ path: s.dataset.path, cases: s.cases })),
       thresholds: config.gate,
-      retest: routed && !routed.router.deterministic ? (comparison, base) => retestFlips(routed, env, comparison, base.repeats) : undefined,
+      retest: routed ? (routed.router.deterministic ? undefined : (comparison, base) => retestFlips(routed, env, comparison, base.repeats)) : saved?.retest,
     })
+    handedOver = true
     return {
       kind: 'checked',
       outcome,
       summaries,
-      ...(routed ? { outFor: routed.plan.outFor } : {}),
+      ...(staged ? { staged } : { savedDirs }),
       catalogue: current.catalogue,
       invalid: current.invalid,
       completion: completion(summaries, request.maxCost),
     }
   } finally {
+    if (!handedOver) await staged?.discard()
     await setup?.router.close?.()
+    await saved?.close()
+  }
+}
+
+/**
+ * Saved runs (a merge of a CI matrix's shards among them) have their flips
+ * re-tested too, with the router the flags and config name, when it is the
+ * runs' own: a flip its re-test does not reproduce is noise, as when the
+ * gate routes itself. Where that router cannot be made here (no key) or is
+ * another, each flip counts as it is, and the gate says so.
+ */
+function savedRunsRetest(request: GateRequest, env: RunEnv, wanted: Baseline['datasets'], baseline: Baseline, runsRouter: string) {
+  let setup: Setup | null | undefined
+  const make = async (): Promise<Setup | null> => {
+    const note = (why: string) => env.warn(`note: the flipped cases of the saved runs are not re-tested (${why}); each flip counts as it is\n`)
+    let made: Setup
+    try {
+      made = await prepareEval({ ...request, dataset: wanted.map((d) => d.path) }, env, { skipInvalid: true, alsoKnownAgents: baseline.agents.map((a) => a.name), noRunFolders: true })
+    } catch (e) {
+      if (!(e instanceof UsageError || e instanceof InputError)) throw e
+      note(`the router cannot be made here: ${e.message.split('\n')[0]}`)
+      return null
+    }
+    if (made.router.id === runsRouter && !made.router.deterministic) return made
+    await made.router.close?.()
+    if (made.router.id !== runsRouter) note(`the runs were routed with ${runsRouter}, and the flags and config name ${made.router.id}: pass the runs' --router, --model and --style`)
+    return null
+  }
+  return {
+    retest: async (comparison: DatasetComparison, base: BaselineDataset): Promise<ReadonlyMap<string, Record<string, number>>> => {
+      if (!comparison.flips.some((f) => !f.flaky)) return new Map()
+      if (setup === undefined) setup = await make()
+      return setup ? retestFlips(setup, env, comparison, base.repeats) : new Map()
+    },
+    close: async () => void (await setup?.router.close?.()),
   }
 }
 
 /** The gate's comparison of a saved run with the baseline, as `routecheck gate RUN_DIR` makes it (for `routecheck report --baseline`). */
-export async function gateOutcomeForRun(summary: Summary, baselineFile: string, configFile: string | undefined): Promise<GateOutcome> {
+export async function gateOutcomeForRun(summary: Summary, runDir: string, baselineFile: string, configFile: string | undefined): Promise<GateOutcome> {
+  refuseShards([summary], [runDir])
   const baseline = await readBaseline(baselineFile)
   const { config } = await loadConfig(configFile)
   refuseMismatch(baseline, baselineFile, summary.router.id, [summary.dataset])

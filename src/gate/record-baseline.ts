@@ -3,9 +3,10 @@ import path from 'node:path'
 import { loadAgentFolders, type Catalogue } from '../load/catalogue.js'
 import { loadConfig } from '../load/config.js'
 import { InputError, UsageError } from '../load/input-error.js'
-import { completion, prepareEval, runDatasets, type EvalOptions, type RunEnv } from '../run/evaluate.js'
-import { writeAtomic } from '../run/files.js'
-import { readRuns } from '../run/read.js'
+import { completion, prepareEval, runDatasets, type EvalOptions, type RunEnv, type RunHooks } from '../run/evaluate.js'
+import { writeAtomic, WriteError } from '../run/files.js'
+import { checkOutputFile } from '../run/out-folder.js'
+import { expandRunFolders, readRuns, refuseShards } from '../run/read.js'
 import type { Summary } from '../run/record.js'
 import { buildBaseline, DEFAULT_BASELINE, type Baseline } from './baseline.js'
 import { nearDuplicatePairs } from './near-duplicates.js'
@@ -29,7 +30,7 @@ export type RecordedBaseline =
  * routed with the agents as they are now) and write the baseline file. A
  * baseline must have a decision for every case.
  */
-export async function recordBaseline(request: BaselineRequest, env: RunEnv, signal?: AbortSignal): Promise<RecordedBaseline> {
+export async function recordBaseline(request: BaselineRequest, env: RunEnv, signal?: AbortSignal, hooks: Pick<RunHooks, 'reports'> = {}): Promise<RecordedBaseline> {
   const target = request.baseline ?? DEFAULT_BASELINE
   let summaries: Summary[]
   let catalogue: Catalogue
@@ -37,18 +38,21 @@ export async function recordBaseline(request: BaselineRequest, env: RunEnv, sign
     const { config } = await loadConfig(request.config)
     const agentsDirs = request.agents ?? config.agents
     catalogue = (await loadAgentFolders(agentsDirs, { env: env.env })).catalogue
-    summaries = await readRuns(request.runDirs)
+    const runDirs = await expandRunFolders(request.runDirs)
+    summaries = await readRuns(runDirs)
+    refuseShards(summaries, runDirs)
+    await checkOutputFile({ file: target, named: '--baseline', keep: agentsDirs.map((d) => ({ path: d, what: 'the agents folder' })), folders: runDirs })
     for (const [i, s] of summaries.entries()) {
       if (s.catalogueFingerprint !== catalogue.fingerprint) {
-        throw new UsageError(`${request.runDirs[i]} was routed with other agent descriptions than ${agentsDirs.join(' + ')} has now; run it again, or run routecheck baseline without run folders`)
+        throw new UsageError(`${runDirs[i]} was routed with other agent descriptions than ${agentsDirs.join(' + ')} has now; run it again, or run routecheck baseline without run folders`)
       }
       if (s.metrics.errored > 0 && !request.allowIncomplete) {
-        throw new InputError([{ file: path.join(request.runDirs[i]!, 'summary.json'), message: `${s.metrics.errored} of ${s.dataset.cases} cases have no decision: the run was interrupted or its requests failed`, fix: 'finish it (run the same eval again: finished requests are not sent twice), or pass --allow-incomplete' }])
+        throw new InputError([{ file: path.join(runDirs[i]!, 'summary.json'), message: `${s.metrics.errored} of ${s.dataset.cases} cases have no decision: the run was interrupted or its requests failed`, fix: 'finish it (run the same eval again: finished requests are not sent twice), or pass --allow-incomplete' }])
       }
     }
   } else {
-    const setup = await prepareEval(request, env)
-    const run = await runDatasets(setup, env, signal ? { signal } : {}).finally(() => setup.router.close?.())
+    const setup = await prepareEval(request, env, { keep: [{ path: target, what: 'the baseline' }], outputFile: { path: target, named: '--baseline' } })
+    const run = await runDatasets(setup, env, { ...hooks, ...(signal ? { signal } : {}) }).finally(() => setup.router.close?.())
     if (run.fatal) return { kind: 'fatal', ...run.fatal }
     const done = completion(run.summaries, request.maxCost)
     if (!done.complete) return { kind: 'incomplete', notes: [...done.notes, 'no baseline written: a baseline must have a decision for every case'] }
@@ -56,7 +60,11 @@ export async function recordBaseline(request: BaselineRequest, env: RunEnv, sign
     catalogue = setup.loaded.catalogue
   }
   const baseline = buildBaseline({ summaries, catalogue, nearDuplicatePairs: nearDuplicatePairs(catalogue.agents), toolVersion: env.toolVersion, createdAt: env.now() })
-  await mkdir(path.dirname(target), { recursive: true })
+  try {
+    await mkdir(path.dirname(target), { recursive: true })
+  } catch (e) {
+    throw WriteError.of(target, e)
+  }
   await writeAtomic(target, `${JSON.stringify(baseline, null, 2)}\n`)
   return { kind: 'written', file: target, baseline }
 }

@@ -13,7 +13,8 @@ import { openJournal } from '../route/journal.js'
 import { FatalRouterError, routeCases, type Budget } from '../route/run.js'
 import { createToolCaller, DEFAULT_DRAFT_MODEL } from '../route/tool-call.js'
 import { overlapOfRuns, prepareEval, repeatsOf, type EvalOptions, type RunEnv, type Setup } from '../run/evaluate.js'
-import { writeAtomic } from '../run/files.js'
+import { writeAtomic, WriteError } from '../run/files.js'
+import { checkOutputFile } from '../run/out-folder.js'
 import { scoreCases } from '../score/metrics.js'
 import { mcnemarExact } from '../score/stats.js'
 import { voteByCase, type CaseVote } from '../score/votes.js'
@@ -55,8 +56,13 @@ const keyOf = (dataset: string, id: string) => `${dataset}\u0000${id}`
 
 export async function improveAgents(request: ImproveRequest, env: RunEnv, signal?: AbortSignal): Promise<ImproveOutcome> {
   if (request.cluster !== undefined && request.agent.length > 0) throw new UsageError('--cluster and --agent both choose the agents to rewrite; give one of them')
-  const setup = await prepareEval(request, env)
+  // improve writes its own folder (the rounds' report and the patch), not run folders: checked here, before round 0 routes anything.
+  const setup = await prepareEval(request, env, { noRunFolders: true })
   try {
+    if (!request.dryRun) {
+      const dir = request.out ?? path.join(setup.plan.config.out, 'improve')
+      await checkOutputFile({ file: path.join(dir, REPORT_FILE), named: '--out', keep: setup.plan.datasets.map((d) => ({ path: d, what: 'the dataset' })), folders: [] })
+    }
     return await improveWith(setup, request, env, signal)
   } finally {
     await setup.router.close?.()
@@ -274,7 +280,7 @@ async function improveWith(setup: Setup, request: ImproveRequest, env: RunEnv, s
     ...(routingUsd + rewriterUsd > 0 ? { cost: { rewriterUsd, routingUsd } } : {}),
   }
 
-  await mkdir(dir, { recursive: true })
+  await mkdir(dir, { recursive: true }).catch((e: unknown) => Promise.reject(WriteError.of(dir, e)))
   let patch: string | undefined
   if (winner) {
     patch = group

@@ -73,6 +73,16 @@ export function fsFailure(e: unknown): string {
       return 'a symlink loop'
     case 'ENAMETOOLONG':
       return 'the path is too long'
+    case 'ENOSPC':
+      return 'no space left on the device (ENOSPC)'
+    case 'EROFS':
+      return 'the file system is read-only (EROFS)'
+    case 'EDQUOT':
+      return 'the disk quota is used up (EDQUOT)'
+    case 'EFBIG':
+      return 'the file would pass the file-size limit (EFBIG)'
+    case 'EIO':
+      return 'an input/output error of the device (EIO)'
     default: {
       const code = errnoCode(e)
       return code ? `${code}: ${(e as Error).message}` : String(e)

@@ -79,7 +79,7 @@ export function renderHtml(summary: Summary, gate?: GateOutcome, opts: HtmlOptio
 <body>
 <header class="top">
 <h1>Routing report: <span class="mono">${s.dataset.path}</span></h1>
-<p class="meta">Router <code>${s.router.id}</code> · ${plural(s.agents.length, 'agent')} · ${plural(s.dataset.cases, 'case')} · ${plural(s.repeats, 'repeat')} · ${s.createdAt}</p>
+<p class="meta">Router <code>${s.router.id}</code> · ${plural(s.agents.length, 'agent')} · ${s.shard ? `shard ${s.shard.index}/${s.shard.count}: ${s.dataset.cases} of ${plural(s.shard.datasetCases, 'case')}` : plural(s.dataset.cases, 'case')} · ${plural(s.repeats, 'repeat')} · ${s.createdAt}</p>
 ${s.invalidAgents.length > 0 ? html`<p class="callout bad">${plural(s.invalidAgents.length, 'agent file')} could not be read and ${s.invalidAgents.length === 1 ? 'was' : 'were'} left out (Claude Code would drop ${s.invalidAgents.length === 1 ? 'it' : 'them'} too): ${s.invalidAgents.map((f, i) => html`${i > 0 ? ', ' : ''}<code>${f.file}:${f.line}</code> ${f.reason}`)}</p>` : ''}
 </header>
 <nav class="toc" aria-label="Sections"><ul>${sections.filter(([, , on]) => on).map(([id, label]) => html`<li><a href="#${id}">${label}</a></li>`)}</ul></nav>

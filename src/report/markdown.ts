@@ -62,7 +62,7 @@ function runSection(s: Summary): string {
   const lines = [
     `## ${cell(s.dataset.path)}`,
     '',
-    `Router \`${s.router.id}\` · ${s.agents.length} agents · ${s.dataset.cases} cases · ${s.repeats} repeat(s)`,
+    `Router \`${s.router.id}\` · ${s.agents.length} agents · ${s.shard ? `shard ${s.shard.index}/${s.shard.count}: ${s.dataset.cases} of ${s.shard.datasetCases} cases` : `${s.dataset.cases} cases`} · ${s.repeats} repeat(s)`,
     '',
     `**accuracy ${f2(m.accuracy)}** (95% CI ${f2(m.accuracyInterval[0])}–${f2(m.accuracyInterval[1])}) · primary ${f2(m.primaryAccuracy)} · macro-F1 ${f2(m.macroF1)} · ${m.none.support > 0 ? `none recall ${f2(m.none.recall)}` : NO_NONE_CASES}${m.errored > 0 ? ` · **${m.errored} errored**` : ''}`,
     ...(s.decisionKinds ? ['', `Where the prompts went: ${whereParts(s.decisionKinds).join(' · ')}`] : []),

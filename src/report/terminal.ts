@@ -55,7 +55,8 @@ export function renderScorecard(s: FilteredSummary, style: ScorecardStyle): stri
   const lines: string[] = []
   const fit = (parts: string[], sep = '   ') => lines.push(...joinFit(parts, sep, prose))
 
-  fit([bold(s.dataset.path), ...[`router ${s.router.id}`, `${s.agents.length} agents`, `${s.dataset.cases} cases`, `${s.repeats} repeat${s.repeats > 1 ? 's' : ''}`].map(dim)], dim('  ·  '))
+  const cases = s.shard ? `shard ${s.shard.index}/${s.shard.count}: ${s.dataset.cases} of ${s.shard.datasetCases} cases` : `${s.dataset.cases} cases`
+  fit([bold(s.dataset.path), ...[`router ${s.router.id}`, `${s.agents.length} agents`, cases, `${s.repeats} repeat${s.repeats > 1 ? 's' : ''}`].map(dim)], dim('  ·  '))
   if (s.filter) {
     const what = [...(s.filter.agents.length > 0 ? [`agent ${s.filter.agents.join(' or ')}`] : []), ...(s.filter.tags.length > 0 ? [`tag ${s.filter.tags.join(' or ')}`] : [])]
     lines.push(...wrap(`showing ${s.filter.cases} of ${s.filter.of} cases: ${what.join(' and ')}; the run folder holds them all`, prose).map((l) => paint(33, l)))

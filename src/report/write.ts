@@ -1,49 +1,36 @@
-import { rm } from 'node:fs/promises'
 import path from 'node:path'
 import type { Case } from '../load/dataset.js'
 import type { Flip } from '../gate/compare.js'
 import type { GateOutcome } from '../gate/outcome.js'
-import { writeAtomic } from '../run/files.js'
+import { RUN_FILES, writeAtomic } from '../run/files.js'
 import type { Summary } from '../run/record.js'
 import { renderHtml } from './html.js'
 import { renderJunit } from './junit.js'
 import { renderMarkdown } from './markdown.js'
 
-/** The gate's record in a run folder: written by the gate, removed by any other run into the folder. */
-export const GATE_FILE = 'gate.json'
-
 /**
  * The reports of one run folder: report.md, junit.xml, report.html and
  * confusion.csv; with a gate outcome, its before/after and flips too, and
- * gate.json. Without one, a gate.json left by an earlier gate into the same
- * folder is removed: it speaks of another run.
+ * gate.json. They are written into the run's staging folder, which replaces
+ * the earlier run folder whole, so a gate.json an earlier gate left there
+ * is gone with it: no stale verdict beside a new run.
  */
-export async function writeReports(dir: string, summary: Summary, cases: readonly Pick<Case, 'id' | 'prompt'>[], gate?: GateOutcome): Promise<{ written: string[]; removed: string[] }> {
+export async function writeReports(dir: string, summary: Summary, cases: readonly Pick<Case, 'id' | 'prompt'>[], gate?: GateOutcome): Promise<string[]> {
   const prompts = new Map([[summary.dataset.path, new Map(cases.map((c) => [c.id, c.prompt]))]])
   const comparison = gate?.comparisons.find((c) => c.path === summary.dataset.path)
   const flips = new Map<string, readonly Flip[]>(comparison ? [[summary.dataset.path, comparison.flips]] : [])
   const gateForThis = gate && comparison ? { ...gate, comparisons: [comparison] } : gate
-  const removed: string[] = []
-  if (!gate) {
-    const stale = path.join(dir, GATE_FILE)
-    try {
-      await rm(stale)
-      removed.push(GATE_FILE)
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e
-    }
-  }
   const written = [
-    await writeAtomic(path.join(dir, 'report.md'), renderMarkdown([summary], gateForThis)),
-    await writeAtomic(path.join(dir, 'junit.xml'), renderJunit([summary], prompts, flips)),
-    await writeAtomic(path.join(dir, 'report.html'), renderHtml(summary, gateForThis, { prompts: prompts.get(summary.dataset.path) })),
-    await writeAtomic(path.join(dir, 'confusion.csv'), confusionCsv(summary.confusion)),
+    await writeAtomic(path.join(dir, RUN_FILES.markdown), renderMarkdown([summary], gateForThis)),
+    await writeAtomic(path.join(dir, RUN_FILES.junit), renderJunit([summary], prompts, flips)),
+    await writeAtomic(path.join(dir, RUN_FILES.html), renderHtml(summary, gateForThis, { prompts: prompts.get(summary.dataset.path) })),
+    await writeAtomic(path.join(dir, RUN_FILES.confusion), confusionCsv(summary.confusion)),
   ]
   if (gate) {
     const record = { passed: gate.verdict.passed, failures: gate.verdict.failures, changes: gate.changes, comparison }
-    written.push(await writeAtomic(path.join(dir, GATE_FILE), `${JSON.stringify(record, null, 2)}\n`))
+    written.push(await writeAtomic(path.join(dir, RUN_FILES.gate), `${JSON.stringify(record, null, 2)}\n`))
   }
-  return { written, removed }
+  return written
 }
 
 /**

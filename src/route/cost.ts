@@ -18,8 +18,9 @@ export const priceTableSchema = z.object({
   batchFactor: z.number().gt(0).max(1).optional(),
   models: z.record(z.string(), priceSchema),
 })
-/** A model's prices, with the table's batch factor. */
-export type Price = z.infer<typeof priceSchema> & { batchFactor?: number }
+/** A model's prices, with the table's batch factor (the shape a shard's summary.json records them in). */
+export const modelPriceSchema = priceSchema.extend({ batchFactor: z.number().gt(0).max(1).optional() })
+export type Price = z.infer<typeof modelPriceSchema>
 export type PriceTable = z.infer<typeof priceTableSchema>
 
 const BUNDLED = new URL('./prices.json', import.meta.url)

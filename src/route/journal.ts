@@ -49,6 +49,8 @@ export type Journal = {
   appendBatch(batch: { id: string; customIds: readonly string[] }): void
   /** notes that a batch's results were all taken in */
   batchDone(id: string): void
+  /** why appending stopped (a full disk), if it did: the run goes on, but what it finishes after that is not kept */
+  readonly writeFailure: string | undefined
   close(): void
 }
 
@@ -129,7 +131,7 @@ export function openJournal(cacheDir: string, cacheKey: string, catalogueFingerp
   const get = (prompt: string, repeat: number) => entries.get(attemptKey(prompt, repeat))
   const reading = { file, loaded: entries.size, repairedTail, skippedLines, get, getKey: (key: string) => entries.get(key), batches: () => [...batches.values()] }
   if (opts.readOnly) {
-    return { ...reading, append: () => {}, appendKey: () => {}, appendBatch: () => {}, batchDone: () => {}, close: () => {} }
+    return { ...reading, writeFailure: undefined, append: () => {}, appendKey: () => {}, appendBatch: () => {}, batchDone: () => {}, close: () => {} }
   }
   let fd: number
   try {
@@ -138,15 +140,29 @@ export function openJournal(cacheDir: string, cacheKey: string, catalogueFingerp
   } catch (e) {
     throw cannotUse(file, 'the run journal', e)
   }
-  if (text.length === 0) writeSync(fd, `${JSON.stringify({ routecheckJournal: 1, cacheKey, catalogue: catalogueFingerprint, created: new Date().toISOString() })}\n`)
+  // A disk that fills while routing stops the journal, not the run: the answers are kept in memory and the run folder says the rest.
+  let writeFailure: string | undefined
+  const write = (chunk: string) => {
+    if (writeFailure !== undefined) return
+    try {
+      writeSync(fd, chunk)
+    } catch (e) {
+      if (errnoCode(e) === undefined) throw e
+      writeFailure = fsFailure(e)
+    }
+  }
+  if (text.length === 0) write(`${JSON.stringify({ routecheckJournal: 1, cacheKey, catalogue: catalogueFingerprint, created: new Date().toISOString() })}\n`)
   // One write() per line on the O_APPEND descriptor, every line redacted.
-  const line = (value: unknown) => writeSync(fd, `${redact(JSON.stringify(value))}\n`)
+  const line = (value: unknown) => write(`${redact(JSON.stringify(value))}\n`)
   const appendKey = (key: string, decision: Decision) => {
     entries.set(key, decision)
     line({ key, decision })
   }
   return {
     ...reading,
+    get writeFailure() {
+      return writeFailure
+    },
     append: (prompt, repeat, decision) => appendKey(attemptKey(prompt, repeat), decision),
     appendKey,
     appendBatch({ id, customIds }) {

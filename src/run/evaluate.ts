@@ -1,22 +1,26 @@
+import { existsSync } from 'node:fs'
 import path from 'node:path'
 import { loadAgentFolders, loadWarningText, type LoadedCatalogue } from '../load/catalogue.js'
 import { loadConfig, type Config, type RouterStyle } from '../load/config.js'
 import { FROM_DESCRIPTION_TAG } from '../draft/examples.js'
 import { isBuiltinAgent } from '../load/builtin-agents.js'
-import { loadDataset, type Dataset } from '../load/dataset.js'
+import { loadDataset, type Case, type Dataset } from '../load/dataset.js'
 import { UsageError } from '../load/input-error.js'
 import { analyseOverlap, type InvalidFile, type OverlapAgent, type OverlapCase, type OverlapReport } from '../overlap/index.js'
 import { loadPrices, priceFor, usageCost, type Price } from '../route/cost.js'
 import { createRouter } from '../route/create-router.js'
-import { attemptKey, batchCustomId, openJournal, type Journal } from '../route/journal.js'
+import { attemptKey, batchCustomId, journalPath, openJournal, type Journal } from '../route/journal.js'
+import { LEXICAL_DEFAULTS } from '../route/lexical.js'
 import type { Router } from '../route/router.js'
 import { FatalRouterError, routeCases, type Attempt, type Budget } from '../route/run.js'
 import type { BatchSession } from '../route/batch.js'
 import { batchDryRunLines, batchPlan, estimatedUsage, requireBatching, startBatchSession, type BatchPlan } from './batch-run.js'
 import { scoreCases } from '../score/metrics.js'
 import { voteByCase } from '../score/votes.js'
-import { writeResults, writeSummary } from './files.js'
-import { buildSummary, type Summary } from './record.js'
+import { writeResults, writeSummary, WriteError } from './files.js'
+import { checkOutputFile, checkRunFolders, stageRunFolders, type KeptPath, type RunFolder, type StagedRunFolders } from './out-folder.js'
+import { buildSummary, type RunCatalogue, type RunDataset, type ShardRecord, type Summary } from './record.js'
+import { casesOfShard, shardFolderName, type Shard } from './shard.js'
 
 /**
  * The eval use case: load and check every input, route each dataset, score
@@ -48,6 +52,8 @@ export type EvalOptions = {
   /** send the requests through the Message Batches API, checking every batchPoll seconds */
   batch?: boolean | undefined
   batchPoll?: number | undefined
+  /** route only this shard of every dataset (eval --shard K/N) */
+  shard?: Shard | undefined
 }
 
 /** What a run reports back while it works: warnings and progress, to stderr in the CLI. */
@@ -86,7 +92,8 @@ export type EvalPlan = {
 export function planEval(config: Config, options: EvalOptions): EvalPlan {
   const datasets = options.dataset ?? config.datasets
   // --out names the run folder itself when there is one dataset; with several, each gets OUT/<stem> (longer where stems meet).
-  const out = options.out ?? config.out
+  // A shard's default is OUT/shard-K-of-N/<stem>, so shards run on one machine do not replace each other.
+  const out = options.out ?? (options.shard ? path.join(config.out, shardFolderName(options.shard)) : config.out)
   const single = options.out !== undefined && datasets.length === 1
   const folders = runFolderNames(datasets)
   return {
@@ -141,16 +148,33 @@ export function runFolderNames(datasets: readonly string[]): Map<string, string>
   return names
 }
 
-/** Everything a run routes with, ready before the first request. */
-export type Setup = { plan: EvalPlan; loaded: LoadedCatalogue; datasets: Dataset[]; router: Router; price: Price | undefined }
+/**
+ * Everything a run routes with, ready before the first request. `folders`
+ * are the run folders, staged (absent for a dry run, which writes nothing).
+ */
+export type Setup = { plan: EvalPlan; loaded: LoadedCatalogue; datasets: Dataset[]; router: Router; price: Price | undefined; folders?: StagedRunFolders | undefined }
 
 /**
  * Loads and checks every input before anything is routed: bad input writes
  * nothing and sends nothing. The gate loads invalid agent files as changes to
  * report (`skipInvalid`) and accepts labels naming agents the baseline had.
+ * The run folders are checked with the inputs and staged once the router is
+ * made, so an --out that cannot take the run is exit 2 before the first
+ * request. `keep` names more files no run folder may hold (the baseline).
  */
-export async function prepareEval(options: EvalOptions, env: Pick<RunEnv, 'warn' | 'env'>, opts: { skipInvalid?: boolean; alsoKnownAgents?: readonly string[] } = {}): Promise<Setup> {
-  const { config } = await loadConfig(options.config)
+export async function prepareEval(
+  options: EvalOptions,
+  env: Pick<RunEnv, 'warn' | 'env'>,
+  opts: {
+    skipInvalid?: boolean
+    alsoKnownAgents?: readonly string[]
+    keep?: readonly KeptPath[]
+    outputFile?: { path: string; named: string }
+    /** routes without a run folder of its own (the gate's re-test of saved runs): nothing checked or staged */
+    noRunFolders?: boolean
+  } = {},
+): Promise<Setup> {
+  const { config, file: configFile } = await loadConfig(options.config)
   const plan = planEval(config, options)
   const loaded = await loadAgentFolders(plan.agentsDirs, { skipInvalid: opts.skipInvalid ?? options.skipInvalid ?? false, env: env.env })
   for (const bad of loaded.invalid) env.warn(`warning: skipped ${bad.file}:${bad.line}: ${bad.reason}\n`)
@@ -163,6 +187,10 @@ export async function prepareEval(options: EvalOptions, env: Pick<RunEnv, 'warn'
     const seen = d.cases.filter((c) => c.tags.includes(FROM_DESCRIPTION_TAG)).length
     if (seen > 0) env.warn(`warning: ${d.path}: ${seen} of ${d.cases.length} cases are tagged ${FROM_DESCRIPTION_TAG}: the descriptions' own <example> prompts, which the router reads, so they flatter it; read its accuracy as an upper bound, and replace them with prompts from routecheck generate\n`)
   }
+  const inputs = runInputs(plan, configFile)
+  const folderCheck = { folders: plan.datasets.map(plan.outFor), agentsDirs: plan.agentsDirs, keep: [...inputs, ...(opts.keep ?? [])] }
+  if (!opts.noRunFolders) await checkRunFolders(folderCheck)
+  if (opts.outputFile) await checkOutputFile({ file: opts.outputFile.path, named: opts.outputFile.named, keep: inputs, folders: folderCheck.folders })
   const router = await createRouter(plan.routerSpec, {
     lexical: config.lexical,
     anthropic: config.anthropic,
@@ -186,12 +214,52 @@ export async function prepareEval(options: EvalOptions, env: Pick<RunEnv, 'warn'
       }
     }
   }
-  if (plan.batch) requireBatching(router)
-  const price = router.pricedModel ? priceFor(router.pricedModel, loadPrices(config.anthropic.prices)) : undefined
-  if (options.maxCost !== undefined && router.pricedModel && !price) {
-    throw new UsageError(`--max-cost needs a price for model "${router.pricedModel}": add it to a price table and point anthropic.prices in the config at it`)
+  try {
+    if (plan.batch) requireBatching(router)
+    const price = router.pricedModel ? priceFor(router.pricedModel, loadPrices(config.anthropic.prices)) : undefined
+    if (options.maxCost !== undefined && router.pricedModel && !price) {
+      throw new UsageError(`--max-cost needs a price for model "${router.pricedModel}": add it to a price table and point anthropic.prices in the config at it`)
+    }
+    const folders = options.dryRun || opts.noRunFolders ? undefined : await stageRunFolders(folderCheck)
+    return { plan, loaded, datasets, router, price, folders }
+  } catch (e) {
+    await router.close?.()
+    throw e
   }
-  return { plan, loaded, datasets, router, price }
+}
+
+/** The run's inputs, which no run folder may hold: it is replaced whole when the run ends. */
+function runInputs(plan: EvalPlan, configFile: string | undefined): KeptPath[] {
+  const { config, options } = plan
+  const workspace = options.workspace ?? config.claudeCode.workspace
+  return [
+    ...plan.agentsDirs.map((d) => ({ path: d, what: 'the agents folder' })),
+    ...plan.datasets.map((d) => ({ path: d, what: 'the dataset' })),
+    ...(configFile ? [{ path: configFile, what: 'the config file' }] : []),
+    { path: config.cacheDir, what: 'the run journal folder (cacheDir)' },
+    ...(config.anthropic.template ? [{ path: config.anthropic.template, what: 'the request template' }] : []),
+    ...(config.anthropic.prices ? [{ path: config.anthropic.prices, what: 'the price table' }] : []),
+    ...(workspace ? [{ path: workspace, what: 'the workspace' }] : []),
+  ]
+}
+
+/** The cases a run routes of a dataset: all of them, or its shard's, each with its place in the dataset. */
+export function casesToRoute(setup: Pick<Setup, 'plan'>, dataset: Dataset): { cases: Case[]; positions?: Map<string, number> } {
+  const shard = setup.plan.options.shard
+  if (!shard) return { cases: dataset.cases }
+  const chosen = casesOfShard(dataset.cases, shard)
+  return { cases: chosen.map((x) => x.c), positions: new Map(chosen.map((x) => [x.c.id, x.position])) }
+}
+
+/**
+ * What besides the catalogue and the dataset decides a router's answers: its
+ * journal key (model, style, template, Claude Code's version and request)
+ * and the lexical settings. Shards must agree on it to be merged.
+ */
+export function routerSettings(setup: Pick<Setup, 'router' | 'plan'>): string {
+  const { router, plan } = setup
+  // The lexical settings in full, so a config that spells out a default agrees with one that leaves it out.
+  return JSON.stringify({ router: router.cacheKey ?? router.id, ...(plan.routerSpec === 'lexical' ? { lexical: { ...LEXICAL_DEFAULTS, ...plan.config.lexical } } : {}) })
 }
 
 /** Repeats per case: the option, else the config, else 1 for a deterministic router and 3 for a model. */
@@ -216,40 +284,63 @@ export type DatasetsRun = {
   fatal?: { message: string; unreachable: boolean }
 }
 
+export type RunHooks = {
+  signal?: AbortSignal
+  repeatsFor?: (dataset: Dataset) => number
+  /** writes a run's reports into its staging folder, before the folder is put in place */
+  reports?: (summary: Summary, staging: string, dataset: RunDataset) => Promise<void>
+  /** sees each run once its folder is in place (`dropped`: an earlier run's files it no longer has, such as a gate's gate.json) */
+  onRun?: (summary: Summary, dir: string, dataset: Dataset, done: { dropped: string[] }) => Promise<void>
+  /** leave the run folders staged: the caller adds its reports and commits them (the gate, after its verdict) */
+  keepStaged?: boolean
+}
+
 /**
- * Routes, scores and records every dataset. `onRun` sees each summary as
- * soon as its run folder holds the record, so a caller can add its reports
- * and print while the next dataset routes.
+ * Routes, scores and records every dataset. Each run folder is written in
+ * its staging folder and put in place whole once its reports are there, so
+ * a caller can print while the next dataset routes. A failure to write (a
+ * full disk) leaves the earlier run folder as it was, removes what was
+ * staged and says where the finished requests are kept.
  */
-export async function runDatasets(
-  setup: Setup,
-  env: RunEnv,
-  opts: { signal?: AbortSignal; repeatsFor?: (dataset: Dataset) => number; onRun?: (summary: Summary, dir: string, dataset: Dataset) => Promise<void> } = {},
-): Promise<DatasetsRun> {
+export async function runDatasets(setup: Setup, env: RunEnv, opts: RunHooks = {}): Promise<DatasetsRun> {
   const { plan, loaded, datasets, router, price } = setup
+  const folders = setup.folders
+  if (!folders) throw new Error('runDatasets needs staged run folders (prepareEval without dryRun)')
   const maxCost = plan.options.maxCost
   const journal = openRunJournal(setup, env)
   const summaries: Summary[] = []
   let spentUsd = 0
   const repeatsFor = (dataset: Dataset) => opts.repeatsFor?.(dataset) ?? repeatsOf(setup)
+  let dir = ''
+  let journalWarned = false
   try {
     // --batch: every dataset's requests are in batches before the first is waited for; the session keeps --max-cost.
     const batches = plan.batch
       ? await startBatchSession(
           { router, catalogue: loaded.catalogue, plan: plan.batch, journal, price, maxCost, maxTries: plan.config.maxTries, signal: opts.signal, warn: env.warn },
-          datasets.map((dataset) => ({ dataset, repeats: repeatsFor(dataset) })),
+          datasets.map((dataset) => ({ dataset: { ...dataset, cases: casesToRoute(setup, dataset).cases }, repeats: repeatsFor(dataset) })),
         )
       : undefined
     for (const dataset of datasets) {
       const budget = maxCost !== undefined && price && !batches ? budgetFor(maxCost - spentUsd, price, router, loaded, dataset) : undefined
       const repeats = repeatsFor(dataset)
-      const dir = plan.outFor(dataset.path)
-      const summary = await evalDataset(dataset, repeats, dir, setup, env, { journal, budget, signal: opts.signal, batches })
+      dir = plan.outFor(dataset.path)
+      const folder = folders.get(dir)
+      const summary = await evalDataset(dataset, repeats, folder, setup, env, { journal, budget, signal: opts.signal, batches })
+      if (journal?.writeFailure !== undefined && !journalWarned) {
+        journalWarned = true
+        env.warn(`warning: the run journal ${journal.file} could not be written (${journal.writeFailure}): what finished since is in the run folder only, and a run after freeing space sends it again\n`)
+      }
       spentUsd += summary.cost?.usdThisRun ?? 0
       summaries.push(summary)
-      await opts.onRun?.(summary, dir, dataset)
+      await opts.reports?.(summary, folder.staging, dataset)
+      if (opts.keepStaged) continue
+      const { dropped } = await folder.commit()
+      await opts.onRun?.(summary, dir, dataset, { dropped })
     }
   } catch (e) {
+    await folders.discardAll()
+    if (e instanceof WriteError) throw new WriteError(e.file, e.reason, e.code, writeFailure(e, dir, journal?.file, journal?.writeFailure))
     if (!(e instanceof FatalRouterError)) throw e
     return { summaries, fatal: { message: e.message, unreachable: e.unreachable } }
   } finally {
@@ -258,49 +349,143 @@ export async function runDatasets(
   return { summaries }
 }
 
+/**
+ * Runs routed with `keepStaged`: writes each one's reports into its staging
+ * folder, then puts the folders in place. A write that fails is explained as
+ * runDatasets explains it, and nothing staged is left.
+ */
+export async function finishRuns(
+  setup: Setup,
+  summaries: readonly Summary[],
+  reports: (summary: Summary, staging: string) => Promise<void>,
+  onRun?: (summary: Summary, dir: string, done: { dropped: string[] }) => void,
+): Promise<void> {
+  const folders = setup.folders!
+  let dir = ''
+  try {
+    for (const summary of summaries) {
+      dir = setup.plan.outFor(summary.dataset.path)
+      const folder = folders.get(dir)
+      await reports(summary, folder.staging)
+      const done = await folder.commit()
+      onRun?.(summary, dir, done)
+    }
+  } catch (e) {
+    if (e instanceof WriteError) throw new WriteError(e.file, e.reason, e.code, writeFailure(e, dir, journalFileOf(setup)))
+    throw e
+  } finally {
+    await folders.discardAll()
+  }
+}
+
+/** The run journal's file, when the run keeps one. */
+function journalFileOf({ router, plan, loaded }: Setup): string | undefined {
+  return router.cacheKey && !plan.options.noCache ? journalPath(plan.config.cacheDir, router.cacheKey, loaded.catalogue.fingerprint) : undefined
+}
+
+/** A write that failed, in one sentence: where, why, what is kept, what to do. */
+function writeFailure(e: WriteError, dir: string, journalFile: string | undefined, journalFailure?: string): string {
+  const kept =
+    journalFile === undefined
+      ? 'this run kept no journal (--no-cache, or a router that needs none), so a run after freeing space routes again'
+      : journalFailure !== undefined
+        ? `the run journal ${journalFile} could not be written either (${journalFailure}), so a run after freeing space sends what it lacks again`
+        : `every finished request is in the run journal ${journalFile}, so a run after freeing space sends none of them again`
+  const earlier = existsSync(dir) ? 'the earlier run folder there is as it was' : 'nothing was left there'
+  return `could not write the run folder ${dir} (${path.basename(e.file)}: ${e.reason}); ${earlier}, and ${kept}`
+}
+
 type DatasetRun = { journal: Journal | undefined; budget: Budget | undefined; signal: AbortSignal | undefined; batches: BatchSession | undefined }
 
-async function evalDataset(dataset: Dataset, repeats: number, dir: string, { loaded, router, plan, price }: Setup, env: RunEnv, run: DatasetRun): Promise<Summary> {
-  const progress = env.progress(`${path.basename(dataset.path)} · ${router.id}`, dataset.cases.length * repeats)
+async function evalDataset(dataset: Dataset, repeats: number, folder: RunFolder, setup: Setup, env: RunEnv, run: DatasetRun): Promise<Summary> {
+  const { loaded, router, plan, price } = setup
+  const { cases, positions } = casesToRoute(setup, dataset)
+  const shard = plan.options.shard
+  const progress = env.progress(`${path.basename(dataset.path)}${shard ? ` (shard ${shard.index}/${shard.count})` : ''} · ${router.id}`, cases.length * repeats)
   const onAttempt = (a: Attempt) => {
     const usd = price && a.decision?.usage && !a.cached ? usageCost(a.decision.usage, price) : undefined
     progress.tick({ failed: a.error !== undefined && !a.notSent, cached: a.cached === true, ...(usd !== undefined ? { usd } : {}) })
   }
-  const attempts = run.batches ? await run.batches.route(dataset.cases, { repeats, onAttempt }) : await routeCases(dataset.cases, loaded.catalogue, router, {
-    repeats,
-    concurrency: plan.concurrency,
-    timeoutMs: plan.timeoutMs,
-    retry: { maxTries: plan.config.maxTries, baseDelayMs: 500, maxDelayMs: 30_000 },
-    warmUp: !router.deterministic,
-    ...(run.signal ? { signal: run.signal } : {}),
-    ...(run.journal ? { journal: run.journal } : {}),
-    ...(run.budget ? { budget: run.budget } : {}),
-    onAttempt,
-    onRetry: () => progress.retry(),
-  })
+  const attempts = run.batches
+    ? await run.batches.route(cases, { repeats, onAttempt })
+    : await routeCases(cases, loaded.catalogue, router, {
+        repeats,
+        concurrency: plan.concurrency,
+        timeoutMs: plan.timeoutMs,
+        retry: { maxTries: plan.config.maxTries, baseDelayMs: 500, maxDelayMs: 30_000 },
+        warmUp: !router.deterministic,
+        ...(run.signal ? { signal: run.signal } : {}),
+        ...(run.journal ? { journal: run.journal } : {}),
+        ...(run.budget ? { budget: run.budget } : {}),
+        onAttempt,
+        onRetry: () => progress.retry(),
+      })
   progress.done()
+  return recordRun(
+    {
+      toolVersion: env.toolVersion,
+      createdAt: env.now(),
+      router: { id: router.id, ...(router.pricedModel ? { pricedModel: router.pricedModel } : {}) },
+      price,
+      dataset: { path: dataset.path, fingerprint: dataset.fingerprint, cases },
+      catalogue: loaded.catalogue,
+      invalidAgents: loaded.invalid,
+      repeats,
+      attempts,
+      ...(shard && positions
+        ? { shard: { record: { index: shard.index, count: shard.count, datasetCases: dataset.cases.length, settings: routerSettings(setup), price: price ?? null }, positions } }
+        : {}),
+    },
+    folder.staging,
+  )
+}
+
+/** A routed run, ready to be scored and recorded: from the router (eval) or from shards' results.jsonl (merge). */
+export type RoutedRun = {
+  toolVersion: string
+  createdAt: Date
+  router: { id: string; pricedModel?: string }
+  price: Price | undefined
+  dataset: RunDataset
+  catalogue: RunCatalogue
+  invalidAgents: ReadonlyArray<{ file: string; line: number; reason: string }>
+  repeats: number
+  /** in case order, then repeat order */
+  attempts: Attempt[]
+  shard?: { record: ShardRecord; positions: ReadonlyMap<string, number> }
+}
+
+/**
+ * Votes, scores, the overlap with the run's signals, and the run record
+ * (results.jsonl, then summary.json) written in `dir`: one code path for a
+ * routed run and a merged one, so a merge of shards scores exactly as the
+ * unsharded run.
+ */
+export async function recordRun(run: RoutedRun, dir: string): Promise<Summary> {
+  const { dataset, attempts, catalogue } = run
   const votes = voteByCase(dataset.cases, attempts)
   await writeResults(dir, attempts, dataset.cases)
   // Per-agent scores live on in results.jsonl; a 100,000-case run need not hold them while it builds the reports.
   for (const a of attempts) delete a.decision?.scores
-  const scores = scoreCases(votes, loaded.catalogue.agents.map((a) => a.name))
-  const invalid = loaded.invalid.map(({ file, line, reason }) => ({ file, line, reason }))
+  const scores = scoreCases(votes, catalogue.agents.map((a) => a.name))
+  const invalid = run.invalidAgents.map(({ file, line, reason }) => ({ file, line, reason }))
   const summary = buildSummary({
-    toolVersion: env.toolVersion,
-    createdAt: env.now(),
-    router: { id: router.id },
+    toolVersion: run.toolVersion,
+    createdAt: run.createdAt,
+    router: { id: run.router.id },
     dataset,
-    catalogue: loaded.catalogue,
-    invalidAgents: loaded.invalid,
-    repeats,
+    catalogue,
+    invalidAgents: invalid,
+    repeats: run.repeats,
     attempts,
     scores,
-    ...(router.pricedModel ? { pricing: { model: router.pricedModel, price } } : {}),
+    ...(run.router.pricedModel ? { pricing: { model: run.router.pricedModel, price: run.price } } : {}),
     overlap: overlapOfRuns(
-      loaded.catalogue.agents.map((a) => ({ name: a.name, description: a.description, file: a.file })),
+      catalogue.agents.map((a) => ({ name: a.name, description: a.description, file: a.file })),
       [{ cases: scores.cases, dataset: { path: dataset.path } }],
       invalid,
     ),
+    ...(run.shard ? { shard: run.shard } : {}),
   })
   await writeSummary(dir, summary)
   return summary
@@ -338,8 +523,9 @@ export function dryRunReport(setup: Setup): string {
   const batched: { prompt: string; repeat: number }[] = []
   for (const dataset of datasets) {
     const repeats = repeatsOf(setup)
-    const pending = dataset.cases.flatMap((c) => Array.from({ length: repeats }, (_, r) => r).filter((r) => !journal?.get(c.prompt, r)).map(() => c))
-    if (plan.batch) for (const c of dataset.cases) for (let repeat = 0; repeat < repeats; repeat++) if (!journal?.get(c.prompt, repeat)) batched.push({ prompt: c.prompt, repeat })
+    const { cases } = casesToRoute(setup, dataset)
+    const pending = cases.flatMap((c) => Array.from({ length: repeats }, (_, r) => r).filter((r) => !journal?.get(c.prompt, r)).map(() => c))
+    if (plan.batch) for (const c of cases) for (let repeat = 0; repeat < repeats; repeat++) if (!journal?.get(c.prompt, repeat)) batched.push({ prompt: c.prompt, repeat })
     totalRequests += pending.length
     if (router.preview && pending[0] && lines.length === 0) {
       const job = batched[0]
@@ -356,9 +542,10 @@ export function dryRunReport(setup: Setup): string {
       if (price) usd += usageCost(estimatedUsage(e, i === 0, '5m', false), price)
     })
     totalUsd += usd
-    const cached = dataset.cases.length * repeats - pending.length
+    const cached = cases.length * repeats - pending.length
+    const shard = plan.options.shard
     lines.push(
-      `${dataset.path}: ${pending.length} request(s) to send (${dataset.cases.length} cases × ${repeats} repeats${cached > 0 ? `, ${cached} already in the journal` : ''}), ` +
+      `${dataset.path}${shard ? ` shard ${shard.index}/${shard.count}` : ''}: ${pending.length} request(s) to send (${cases.length}${shard ? ` of ${dataset.cases.length}` : ''} cases × ${repeats} repeats${cached > 0 ? `, ${cached} already in the journal` : ''}), ` +
         (router.estimate ? `≈${tokens.toLocaleString('en-US')} input tokens, ${price ? `≈$${usd.toFixed(4)}` : 'no price known for this model'}` : 'routed locally, no cost'),
     )
   }

@@ -1,46 +1,100 @@
-import { createWriteStream } from 'node:fs'
-import { mkdir, rename, writeFile } from 'node:fs/promises'
-import { once } from 'node:events'
+import { open, rename, rm } from 'node:fs/promises'
 import path from 'node:path'
 import type { Case } from '../load/dataset.js'
+import { errnoCode, fsFailure } from '../load/input-error.js'
 import type { Attempt } from '../route/run.js'
 import { redact } from '../text/safe.js'
 import { summaryJsonChunks, type Summary } from './record.js'
 
-/** results.jsonl, a line at a time: one per case × repeat, with the gold set beside the decision. */
-export function* resultsLines(attempts: readonly Attempt[], cases: readonly Case[]): Generator<string> {
+/** The files of a run folder, by what they hold: every writer and reader of a run folder names them from here. */
+export const RUN_FILES = {
+  summary: 'summary.json',
+  results: 'results.jsonl',
+  html: 'report.html',
+  markdown: 'report.md',
+  junit: 'junit.xml',
+  confusion: 'confusion.csv',
+  /** written by the gate only */
+  gate: 'gate.json',
+} as const
+
+/**
+ * results.jsonl, a line at a time: one per case × repeat, with the gold set
+ * beside the decision, and how it was got (`tries`; `cached` from the
+ * journal; `notSent`), so `routecheck merge` can rebuild the attempts exactly.
+ */
+export function* resultsLines(attempts: readonly Attempt[], cases: readonly Pick<Case, 'id' | 'expected'>[]): Generator<string> {
   const expected = new Map(cases.map((c) => [c.id, c.expected]))
   for (const a of attempts) {
     const gold = expected.get(a.caseId) ?? []
     const d = a.decision
+    const how = { tries: a.tries, ...(a.cached ? { cached: true } : {}), ...(a.notSent ? { notSent: true } : {}), ...(a.errorKind ? { errorKind: a.errorKind } : {}) }
     const line = d
-      ? { id: a.caseId, repeat: a.repeat, expected: gold, ...d, correct: d.invalid === undefined && gold.includes(d.agent) }
-      : { id: a.caseId, repeat: a.repeat, expected: gold, error: a.error ?? 'no decision' }
+      ? { id: a.caseId, repeat: a.repeat, expected: gold, ...d, correct: d.invalid === undefined && gold.includes(d.agent), ...how }
+      : { id: a.caseId, repeat: a.repeat, expected: gold, error: a.error ?? 'no decision', ...how }
     yield `${JSON.stringify(line)}\n`
   }
 }
+
+/** The keys resultsLines puts around a decision: what is left of a line without them is the decision itself. */
+export const RESULT_LINE_KEYS = ['id', 'repeat', 'expected', 'correct', 'error', 'tries', 'cached', 'notSent', 'errorKind'] as const
 
 /**
  * The run record, in two steps. results.jsonl goes first, so the caller can
  * drop what only it needed (every agent's score of every request) before
  * building the summary.
  */
-export async function writeResults(dir: string, attempts: readonly Attempt[], cases: readonly Case[]): Promise<string> {
-  await mkdir(dir, { recursive: true })
-  return writeAtomic(path.join(dir, 'results.jsonl'), resultsLines(attempts, cases))
+export function writeResults(dir: string, attempts: readonly Attempt[], cases: readonly Pick<Case, 'id' | 'expected'>[]): Promise<string> {
+  return writeAtomic(path.join(dir, RUN_FILES.results), resultsLines(attempts, cases))
 }
 
 export function writeSummary(dir: string, summary: Summary): Promise<string> {
-  return writeAtomic(path.join(dir, 'summary.json'), summaryJsonChunks(summary))
+  return writeAtomic(path.join(dir, RUN_FILES.summary), summaryJsonChunks(summary))
 }
 
-/** Each file goes to a temporary name first and is renamed into place, so a reader (or a killed process) never sees half a file. */
+/**
+ * A file routecheck could not write: the disk is full, the file system
+ * read-only, permission denied. One sentence naming the path and the
+ * cause; the CLI exits 3 (the run's work is not lost: it is in the journal).
+ */
+export class WriteError extends Error {
+  override name = 'WriteError'
+  readonly file: string
+  /** the cause in words, with its errno code: "no space left on the device (ENOSPC)" */
+  readonly reason: string
+  readonly code: string | undefined
+  constructor(file: string, reason: string, code: string | undefined, message = `could not write ${file}: ${reason}`) {
+    super(message)
+    this.file = file
+    this.reason = reason
+    this.code = code
+  }
+  /** A file-system error while writing `file`, in words; any other error as it is. */
+  static of(file: string, e: unknown): unknown {
+    if (e instanceof WriteError || errnoCode(e) === undefined) return e
+    return new WriteError(file, fsFailure(e), errnoCode(e))
+  }
+}
+
+/** Writes are gathered into pieces of this size: big enough that a 50 MB summary.json is ~800 writes, small enough never to matter in memory. */
+const WRITE_CHUNK_BYTES = 64 * 1024
+
+/**
+ * Each file goes to a temporary name first and is renamed into place, so a
+ * reader (or a killed process) never sees half a file. A failed write
+ * (disk full, read-only) removes the temporary file and throws a WriteError
+ * naming the file.
+ */
 export async function writeAtomic(file: string, text: string | Iterable<string>): Promise<string> {
   const tmp = `${file}.${process.pid}.tmp`
-  // Every file routecheck writes passes the one redaction step: no key or token ever lands on disk.
-  if (typeof text === 'string') await writeFile(tmp, redact(text))
-  else await writeChunks(tmp, redacted(text))
-  await rename(tmp, file)
+  try {
+    // Every file routecheck writes passes the one redaction step: no key or token ever lands on disk.
+    await writeChunks(tmp, typeof text === 'string' ? [redact(text)] : redacted(text))
+    await rename(tmp, file)
+  } catch (e) {
+    await rm(tmp, { force: true }).catch(() => undefined)
+    throw WriteError.of(file, e)
+  }
   return file
 }
 
@@ -48,13 +102,28 @@ function* redacted(chunks: Iterable<string>): Generator<string> {
   for (const chunk of chunks) yield redact(chunk)
 }
 
-/** Streams pieces to a file, waiting when the stream asks to, so big files are never one string in memory. */
+/**
+ * Writes pieces to a file through one descriptor, gathered into
+ * WRITE_CHUNK_BYTES, so big files are never one string in memory and every
+ * failure (ENOSPC, EFBIG, EIO) is a rejection here, never a stream's
+ * unhandled 'error' (an error close() reports, as NFS does, counts too).
+ */
 async function writeChunks(file: string, chunks: Iterable<string>): Promise<void> {
-  const out = createWriteStream(file)
+  const handle = await open(file, 'w')
   try {
-    for (const chunk of chunks) if (!out.write(chunk)) await once(out, 'drain')
+    let pending: string[] = []
+    let size = 0
+    for (const chunk of chunks) {
+      pending.push(chunk)
+      size += chunk.length
+      if (size >= WRITE_CHUNK_BYTES) {
+        await handle.write(pending.join(''))
+        pending = []
+        size = 0
+      }
+    }
+    if (size > 0) await handle.write(pending.join(''))
   } finally {
-    out.end()
-    await once(out, 'close')
+    await handle.close()
   }
 }

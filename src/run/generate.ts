@@ -12,7 +12,8 @@ import { loadPrices } from '../route/cost.js'
 import { FatalRouterError } from '../route/run.js'
 import { createToolCaller, DEFAULT_DRAFT_MODEL, type ToolCallEstimate } from '../route/tool-call.js'
 import type { RunEnv } from './evaluate.js'
-import { writeAtomic } from './files.js'
+import { writeAtomic, WriteError } from './files.js'
+import { checkOutputFile } from './out-folder.js'
 import { GENERATED_DATASET } from './init.js'
 
 /**
@@ -56,11 +57,14 @@ export async function generateDataset(request: GenerateRequest, env: Pick<RunEnv
   const existing = statSync(file, { throwIfNoEntry: false })
   if (existing?.isDirectory()) throw new InputError([{ file, message: 'the output path is a folder', fix: 'pass --out with a file name' }])
   if (existing && !request.force && !request.dryRun) throw new InputError([{ file, message: 'already exists; routecheck generate never overwrites a file', fix: 'pass --force to replace it, or --out FILE to write elsewhere' }])
-  const loaded = await loadAgentFolders(request.agents ?? config.agents, { skipInvalid: request.skipInvalid ?? false, env: env.env })
+  const agentsDirs = request.agents ?? config.agents
+  // A dataset that could not be written is found before the drafting requests are paid for.
+  if (!request.dryRun) await checkOutputFile({ file, named: '--out', keep: agentsDirs.map((d) => ({ path: d, what: 'the agents folder' })), folders: [] })
+  const loaded = await loadAgentFolders(agentsDirs, { skipInvalid: request.skipInvalid ?? false, env: env.env })
   for (const w of loaded.warnings) env.warn(`warning: ${loadWarningText(w)}\n`)
   for (const bad of loaded.invalid) env.warn(`warning: skipped ${bad.file}:${bad.line}: ${bad.reason}\n`)
   const write = async (rows: DatasetRow[]) => {
-    await mkdir(path.dirname(file), { recursive: true })
+    await mkdir(path.dirname(file), { recursive: true }).catch((e: unknown) => Promise.reject(WriteError.of(file, e)))
     await writeAtomic(file, ext === '.jsonl' ? formatDatasetJsonl(rows) : formatDatasetCsv(rows))
   }
 

@@ -1,7 +1,7 @@
 import { z } from 'zod'
-import type { Catalogue, InvalidAgentFile } from '../load/catalogue.js'
-import type { Case, Dataset } from '../load/dataset.js'
-import { usageCost, type Price } from '../route/cost.js'
+import type { Agent, InvalidAgentFile } from '../load/catalogue.js'
+import type { Case } from '../load/dataset.js'
+import { modelPriceSchema, usageCost, type Price } from '../route/cost.js'
 import type { Attempt } from '../route/run.js'
 import { overlapReportSchema, type OverlapReport } from '../overlap/index.js'
 import { labelScoreSchema, runMetricsSchema, type Scores } from '../score/metrics.js'
@@ -14,6 +14,20 @@ import { DECISION_KINDS } from '../route/router.js'
  * fields may be added but never renamed. The schema is also how the gate and
  * `routecheck report` read a summary back.
  */
+
+/** What a shard's run folder is (eval --shard K/N): `routecheck merge` checks the shards agree and joins them. */
+export const shardRecordSchema = z.object({
+  /** this shard, from 1 */
+  index: z.number().int().positive(),
+  count: z.number().int().positive(),
+  /** cases in the whole dataset (this shard has `dataset.cases` of them) */
+  datasetCases: z.number().int().nonnegative(),
+  /** what besides the catalogue and the dataset decides an answer (the router's journal key, the lexical settings): shards must agree on it */
+  settings: z.string(),
+  /** the price the cost is computed with, so the merged run's cost is computed alike */
+  price: modelPriceSchema.nullable(),
+})
+export type ShardRecord = z.infer<typeof shardRecordSchema>
 
 export const summarySchema = z.looseObject({
   schemaVersion: z.literal(1),
@@ -72,21 +86,30 @@ export const summarySchema = z.looseObject({
       tool: z.string().optional(),
       tags: z.array(z.string()),
       prompt: z.string().optional(),
+      /** in a shard's summary: the case's place in the whole dataset */
+      position: z.number().int().nonnegative().optional(),
     }),
   ),
   overlap: overlapReportSchema,
   /** where the prompts went; null for routers that do not say what Claude Code did (absent in runs before 0.2) */
   decisionKinds: decisionKindsSchema.nullable().optional(),
+  /** only in a shard's run folder (eval --shard K/N); a merged run has none */
+  shard: shardRecordSchema.optional(),
 })
 export type Summary = z.infer<typeof summarySchema>
+
+/** What a run is scored over: the dataset's cases it routed (all of them, or a shard's). */
+export type RunDataset = { path: string; fingerprint: string; cases: ReadonlyArray<Pick<Case, 'id' | 'prompt' | 'expected' | 'tags'>> }
+/** The catalogue as a run records it. */
+export type RunCatalogue = { agents: ReadonlyArray<Pick<Agent, 'name' | 'file' | 'fingerprint' | 'description' | 'tools'>>; fingerprint: string }
 
 export type RunFacts = {
   toolVersion: string
   createdAt: Date
   router: { id: string }
-  dataset: Dataset
-  catalogue: Catalogue
-  invalidAgents: InvalidAgentFile[]
+  dataset: RunDataset
+  catalogue: RunCatalogue
+  invalidAgents: ReadonlyArray<Pick<InvalidAgentFile, 'file' | 'line' | 'reason'>>
   repeats: number
   attempts: readonly Attempt[]
   scores: Scores
@@ -94,10 +117,13 @@ export type RunFacts = {
   pricing?: { model: string; price: Price | undefined }
   /** the overlap analysis of the catalogue with this run's signals */
   overlap: OverlapReport
+  /** a shard's run: what it is, and each case's place in the whole dataset */
+  shard?: { record: ShardRecord; positions: ReadonlyMap<string, number> }
 }
 
 export function buildSummary(facts: RunFacts): Summary {
-  const caseById = new Map<string, Case>(facts.dataset.cases.map((c) => [c.id, c]))
+  const caseById = new Map(facts.dataset.cases.map((c) => [c.id, c]))
+  const positions = facts.shard?.positions
   const latencies = facts.attempts.flatMap((a) => (a.decision && !a.cached ? [a.decision.latencyMs] : []))
   return {
     schemaVersion: 1,
@@ -116,8 +142,9 @@ export function buildSummary(facts: RunFacts): Summary {
     decisionKinds: facts.scores.decisionKinds,
     latencyMs: latencies.length === 0 ? null : { p50: quantile(latencies, 0.5), p95: quantile(latencies, 0.95) },
     ...usageFigures(facts.attempts, facts.pricing),
-    cases: facts.scores.cases.map((c) => ({ ...c, tags: caseById.get(c.id)?.tags ?? [], prompt: caseById.get(c.id)?.prompt ?? '' })),
+    cases: facts.scores.cases.map((c) => ({ ...c, tags: caseById.get(c.id)?.tags ?? [], prompt: caseById.get(c.id)?.prompt ?? '', ...(positions ? { position: positions.get(c.id)! } : {}) })),
     overlap: facts.overlap,
+    ...(facts.shard ? { shard: facts.shard.record } : {}),
   }
 }
 
