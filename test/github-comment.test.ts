@@ -334,6 +334,29 @@ describe('action.yml: the composite action', () => {
     expect(steps.find((s) => s.name === 'Install routecheck')).toMatchObject({ 'working-directory': '${{ github.action_path }}', run: expect.stringMatching(/^npm ci /) })
   })
 
+  it('the agents and datasets inputs take several folders and files, separated by spaces or new lines, each its own flag', async () => {
+    const action = await readAction()
+    // A stand-in for the CLI that prints the arguments it was given: the step's own bash builds them.
+    const fake = await tempDir('routecheck-fake-action-')
+    written.push(fake)
+    await mkdir(path.join(fake, 'dist/cli'), { recursive: true })
+    await writeFile(path.join(fake, 'dist/cli/main.js'), 'console.log(JSON.stringify(process.argv.slice(2)))\n')
+    const gate = action.runs.steps.find((x) => x.id === 'gate')!
+    const script = path.join(fake, 'gate.sh')
+    await writeFile(script, gate.run!)
+    const argv = await new Promise<string[]>((resolve, reject) =>
+      execFile(
+        'bash',
+        ['--noprofile', '--norc', '-eo', 'pipefail', script],
+        { cwd: fake, env: { ...process.env, GITHUB_ACTION_PATH: fake, GITHUB_OUTPUT: path.join(fake, 'out'), RC_AGENTS: '.claude/agents\n  shared/agents ', RC_DATASETS: 'a.csv b.csv', RC_ROUTER: 'lexical' } },
+        (error, stdout) => (error ? reject(error) : resolve(JSON.parse(stdout.split('\n')[0]!) as string[])),
+      ),
+    )
+    expect(argv.filter((a, i) => argv[i - 1] === '--agents')).toEqual(['.claude/agents', 'shared/agents'])
+    expect(argv.filter((a, i) => argv[i - 1] === '--dataset')).toEqual(['a.csv', 'b.csv'])
+    expect(argv[0]).toBe('gate')
+  })
+
   it('the example workflow uses the action, on the paths that matter, with permission to comment', async () => {
     const wf = parseYaml(await readFile(path.join(ROOT, '.github/workflows/routing-gate.yml'), 'utf8')) as {
       on: { pull_request: { paths: string[] } }
