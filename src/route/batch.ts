@@ -1,26 +1,27 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { Catalogue } from '../load/catalogue.js'
 import { BATCH_LIMITS, type CacheTtl } from '../load/config.js'
-import type { Case } from '../load/dataset.js'
-import { BUILTIN_AGENTS } from '../load/builtin-agents.js'
-import { attemptKey, batchCustomId, keyOfCustomId, type Journal } from './journal.js'
-import { RouterError, type BatchRouting, type BatchStatus, type Decision, type Router, type Usage } from './router.js'
-import { DEFAULT_RETRY, FatalRouterError, flagUnknownAgent, retryDelayMs, type Attempt, type RetryPolicy } from './run.js'
+import { addUsage } from './cost.js'
+import type { BatchLedger } from './journal.js'
+import { RouterError, type BatchApi, type BatchStatus, type Usage } from './router.js'
+import { DEFAULT_RETRY, FatalRouterError, retryDelayMs, type RetryPolicy } from './run.js'
 
 /**
- * --batch: a run's requests sent through the Message Batches API (half the price, results within
- * 24 hours) instead of one HTTP request each.
+ * --batch: requests sent through the Message Batches API (half the price, results within 24 hours)
+ * instead of one HTTP request each. One engine serves every kind of request: the routers'
+ * (batch-routing.ts) and Claude's drafting calls (tool-call.ts). A request is its custom_id; the
+ * caller says how to build its params, how large they are, and how to read a result.
  *
- * The pending requests (not in the journal) are split into batches within the API's limits, each
- * request's custom_id being its journal key. Each batch's id goes to the journal the moment it is
- * created, so a run killed while it waits, run again, reattaches to its batches instead of
- * paying for them twice. Batches are polled every `pollMs`; an ended batch's results are streamed
- * and joined by custom_id, in whatever order they come, each decision journaled as it is read.
- * A request that errored, expired or was canceled is resubmitted once, in a new batch; after
- * that its failure is the case's error. Only then is the batch marked done in the journal.
+ * The submitted requests are split into batches within the API's limits. Each batch's id goes to
+ * the ledger (the run journal, or the drafting calls' own) the moment it is created, so a run
+ * killed while it waits, run again, reattaches to its batches instead of paying for them twice.
+ * Batches are polled every `pollMs`; an ended batch's results are streamed and joined by
+ * custom_id, in whatever order they come, each kept (`keep`) as it is read. A request that
+ * errored, expired or was canceled, or whose result cannot be read (a malformed reply), is
+ * resubmitted once, in a new batch; after that its failure is its outcome. Only then is the batch
+ * marked done in the ledger.
  */
 
-/** Submissions of one request before its failure is the case's error: the first, and one resubmission. */
+/** Submissions of one request before its failure is its outcome: the first, and one resubmission. */
 export const MAX_SUBMISSIONS = 2
 
 /** Error types of a batch request that a resubmission would meet again. */
@@ -30,23 +31,56 @@ const REFUSALS = new Set(['invalid_request_error', 'not_found_error', 'authentic
 const BATCH_WRAPPER_BYTES = 16
 const ENTRY_WRAPPER_BYTES = 26
 
+/** --batch and --batch-poll over the config's `batch`: how a run's batches are sized, cached and polled. */
+export type BatchPlan = { pollMs: number; cacheTtl: CacheTtl; maxRequests: number }
+
+/** How one kind of request goes into a batch and comes back. */
+export type BatchSpec<V> = {
+  api: BatchApi
+  /** the Messages API params of a request, built when its batch is created (one batch's bodies at a time) */
+  params(customId: string): object
+  /** an upper bound of those params' size as JSON, in bytes, without building them */
+  bytes(customId: string): number
+  /** a succeeded result's message: its value, or the error that makes it a failure (resubmitted once); `usage` was paid either way */
+  read(message: unknown, batchId: string, latencyMs: number): BatchReading<V>
+  /** a value the moment it is read, before its batch is marked done (the run journal, the answer store), with every submission's usage */
+  keep?(customId: string, value: V, usage: Usage | undefined): void
+  /** a succeeded result for a request this run did not ask for (an earlier run's, in a reattached batch): it was paid for, so it is kept */
+  keepUnclaimed?(customId: string, message: unknown, batchId: string, latencyMs: number): void
+}
+
+export type BatchReading<V> = { value: V; usage?: Usage } | { error: RouterError; usage?: Usage }
+
+/** What became of one request. */
+export type BatchOutcome<V> = {
+  value?: V
+  /** every submission's usage, added up */
+  usage?: Usage
+  error?: string
+  errorKind?: string
+  /** never answered: the budget ran out, or the run stopped before the batch ended */
+  notSent?: boolean
+  /** batches it was submitted in */
+  tries: number
+}
+
 export type BatchBudget = {
   maxUsd: number
   /** what a request is expected to cost at the batch rate; `first` writes the prompt cache */
-  estimateUsd(prompt: string, first: boolean): number
+  estimateUsd(customId: string, first: boolean): number
   costOf(usage: Usage): number
 }
 
 export type BatchSettings = {
   pollMs: number
-  cacheTtl: CacheTtl
   /** requests per batch, at most the API's 100,000 */
   maxRequests: number
   /** bytes per batch, at most the API's 256 MB (tests make it smaller) */
   maxBytes?: number
   /** tries of each call to the batch endpoints (create, poll, results) before it is given up */
   retry?: RetryPolicy
-  journal?: Journal
+  /** where batches are noted on creation and found again by a rerun; none: no reattaching */
+  ledger?: BatchLedger
   budget?: BatchBudget
   signal?: AbortSignal
   onEvent?: (event: BatchEvent) => void
@@ -60,36 +94,36 @@ export type BatchEvent =
   | { type: 'gone'; id: string; requests: number; reason: string; /** the server does not know it: its requests are submitted afresh */ unknown: boolean }
   | { type: 'retry'; id: string | undefined; what: 'create' | 'poll' | 'results'; error: string; tries: number }
 
-export type BatchSession = {
-  /** submits every request of these jobs that the journal has not answered and no batch holds yet */
-  submit(jobs: readonly { prompt: string; repeat: number }[]): Promise<void>
+export type BatchEngine<V> = {
+  /** holds these requests (those not held yet), reattaches the ledger's batches holding any, and submits the rest */
+  submit(customIds: readonly string[]): Promise<void>
+  /** a held request's outcome, once it has one */
+  outcome(customId: string): Promise<BatchOutcome<V>> | undefined
+  /** a held request's outcome if it has one already */
+  settledOutcome(customId: string): BatchOutcome<V> | undefined
   /**
-   * The cases' attempts, in case then repeat order, as routeCases returns them, once every one
-   * has its result (what is not submitted yet is submitted first). `onAttempt` sees each as it
-   * finishes.
+   * Resolves once these requests have their outcomes and the batches that held them are marked
+   * done in the ledger (or the run stopped), so the caller can close the ledger; rejects with
+   * what stopped the run (a refused key) if anything did.
    */
-  route(cases: readonly Case[], opts: { repeats: number; firstRepeat?: number; onAttempt?: (a: Attempt) => void }): Promise<Attempt[]>
-  /** the batches this session created or reattached, in that order */
+  settle(customIds: readonly string[]): Promise<void>
+  /** the batches this engine created or reattached, in that order */
   batchIds(): string[]
 }
 
-type Request = {
+type Entry<V> = {
   customId: string
-  key: string
-  prompt: string
   /** batches it was submitted in */
   tries: number
   /** the batch holding it now */
   batch?: string
   state: 'queued' | 'submitted' | 'done'
-  decision?: Decision
-  error?: string
-  errorKind?: string
-  notSent?: boolean
+  outcome?: BatchOutcome<V>
+  usage?: Usage
   /** expected cost, held against --max-cost until its result is in */
   reservedUsd: number
-  settled: Promise<void>
-  settle: () => void
+  settled: Promise<BatchOutcome<V>>
+  resolve: (outcome: BatchOutcome<V>) => void
 }
 
 type LiveBatch = {
@@ -99,22 +133,21 @@ type LiveBatch = {
   failures: number
   /** its results are all taken in (or it cannot be followed): it is polled no more */
   consumed: boolean
-  /** resolves once it is consumed and the journal says so, or the run stopped */
+  /** resolves once it is consumed and the ledger says so, or the run stopped */
   finished: Promise<void>
   finish: () => void
 }
 
-export function createBatchSession(router: Router & { batch: BatchRouting }, catalogue: Catalogue, settings: BatchSettings): BatchSession {
-  const { api } = router.batch
-  const journal = settings.journal
+export function createBatchEngine<V>(spec: BatchSpec<V>, settings: BatchSettings): BatchEngine<V> {
+  const { api } = spec
+  const ledger = settings.ledger
   const policy = settings.retry ?? DEFAULT_RETRY
   const maxBytes = Math.min(settings.maxBytes ?? BATCH_LIMITS.maxBytes, BATCH_LIMITS.maxBytes)
   const maxRequests = Math.min(settings.maxRequests, BATCH_LIMITS.maxRequests)
   const signal = settings.signal ?? new AbortController().signal
   const emit = (e: BatchEvent) => settings.onEvent?.(e)
-  const known = new Set([...catalogue.agents.map((a) => a.name), ...BUILTIN_AGENTS])
 
-  const requests = new Map<string, Request>()
+  const entries = new Map<string, Entry<V>>()
   const live = new Map<string, LiveBatch>()
   const order: string[] = []
   let fatal: Error | undefined
@@ -134,32 +167,29 @@ export function createBatchSession(router: Router & { batch: BatchRouting }, cat
     },
     { once: true },
   )
-  /** requests an earlier `route` call already returned: a later dataset reads them as the journal's */
-  const routed = new Set<string>()
 
-  const finish = (r: Request, outcome: Pick<Request, 'decision' | 'error' | 'errorKind' | 'notSent'>) => {
+  const finish = (r: Entry<V>, outcome: Omit<BatchOutcome<V>, 'tries' | 'usage'>) => {
     if (r.state === 'done') return
-    Object.assign(r, outcome)
+    r.outcome = { ...outcome, tries: r.tries, ...(r.usage ? { usage: r.usage } : {}) }
     r.state = 'done'
     reservedUsd -= r.reservedUsd
     r.reservedUsd = 0
-    r.settle()
+    r.resolve(r.outcome)
   }
   const failAll = (error: string) => {
-    for (const r of requests.values()) if (r.state !== 'done') finish(r, { error })
+    for (const r of entries.values()) if (r.state !== 'done') finish(r, { error })
   }
 
-  const newRequest = (prompt: string, repeat: number): Request => {
-    const key = attemptKey(prompt, repeat)
-    let settle!: () => void
-    const settled = new Promise<void>((resolve) => (settle = resolve))
-    return { customId: batchCustomId(key), key, prompt, tries: 0, state: 'queued', reservedUsd: 0, settled, settle }
+  const newEntry = (customId: string): Entry<V> => {
+    let resolve!: (outcome: BatchOutcome<V>) => void
+    const settled = new Promise<BatchOutcome<V>>((r) => (resolve = r))
+    return { customId, tries: 0, state: 'queued', reservedUsd: 0, settled, resolve }
   }
 
-  const reserve = (r: Request): boolean => {
+  const reserve = (r: Entry<V>): boolean => {
     const budget = settings.budget
     if (!budget) return true
-    const usd = budget.estimateUsd(r.prompt, estimated++ === 0)
+    const usd = budget.estimateUsd(r.customId, estimated++ === 0)
     if (spentUsd + reservedUsd + usd > budget.maxUsd + 1e-12) return false
     r.reservedUsd = usd
     reservedUsd += usd
@@ -184,25 +214,25 @@ export function createBatchSession(router: Router & { batch: BatchRouting }, cat
 
   /** Sends every queued request, in as few batches as the limits allow. */
   async function flush(): Promise<void> {
-    const queued = [...requests.values()].filter((r) => r.state === 'queued')
+    const queued = [...entries.values()].filter((r) => r.state === 'queued')
     const admitted = queued.filter((r) => {
       if (signal.aborted) return false
       if (reserve(r)) return true
       finish(r, { error: `not sent: --max-cost ${settings.budget!.maxUsd} USD would be passed`, notSent: true })
       return false
     })
-    const { batches: chunks, tooLarge } = splitIntoBatches(admitted, (r) => router.batch.bytes(r.prompt, catalogue) + r.customId.length, { maxRequests, maxBytes })
+    const { batches: chunks, tooLarge } = splitIntoBatches(admitted, (r) => spec.bytes(r.customId) + r.customId.length, { maxRequests, maxBytes })
     for (const r of tooLarge) finish(r, { error: `not sent: its request is larger than a batch may be (${maxBytes} bytes)`, errorKind: 'bad_request' })
     for (const c of chunks) await createBatch(c.items, c.bytes)
   }
 
-  async function createBatch(batch: Request[], bytes: number): Promise<void> {
+  async function createBatch(batch: Entry<V>[], bytes: number): Promise<void> {
     if (signal.aborted) return
     // Built now, one batch at a time: a run of 100,000 cases never holds every request body at once.
-    const entries = batch.map((r) => ({ custom_id: r.customId, params: router.batch.params(r.prompt, catalogue, settings.cacheTtl) }))
+    const requests = batch.map((r) => ({ custom_id: r.customId, params: spec.params(r.customId) }))
     let status: BatchStatus
     try {
-      status = await call('create', undefined, () => api.create(entries, signal))
+      status = await call('create', undefined, () => api.create(requests, signal))
     } catch (e) {
       if (signal.aborted) return
       if (e instanceof FatalRouterError) throw e
@@ -213,8 +243,8 @@ export function createBatchSession(router: Router & { batch: BatchRouting }, cat
       return
     }
     created++
-    // The id goes to the journal before anything else: a kill from here on reattaches instead of paying twice.
-    journal?.appendBatch({ id: status.id, customIds: batch.map((r) => r.customId) })
+    // The id goes to the ledger before anything else: a kill from here on reattaches instead of paying twice.
+    ledger?.appendBatch({ id: status.id, customIds: batch.map((r) => r.customId) })
     const resubmitted = batch.filter((r) => r.tries > 0).length
     for (const r of batch) {
       r.tries++
@@ -238,14 +268,14 @@ export function createBatchSession(router: Router & { batch: BatchRouting }, cat
     batch.finish()
   }
 
-  /** Reattaches the journal's batches, not yet taken in, that hold queued requests: they are not sent again. */
+  /** Reattaches the ledger's batches, not yet taken in, that hold queued requests: they are not sent again. */
   function reattach(): void {
-    if (!journal) return
-    const queued = new Map([...requests.values()].filter((r) => r.state === 'queued').map((r) => [r.customId, r]))
+    if (!ledger) return
+    const queued = new Map([...entries.values()].filter((r) => r.state === 'queued').map((r) => [r.customId, r]))
     if (queued.size === 0) return
-    for (const batch of journal.batches()) {
+    for (const batch of ledger.batches()) {
       if (batch.done || live.has(batch.id)) continue
-      const held = batch.customIds.map((id) => requests.get(id)).filter((r): r is Request => r !== undefined && (r.state === 'queued' || (r.state === 'submitted' && queued.has(r.customId))))
+      const held = batch.customIds.map((id) => entries.get(id)).filter((r): r is Entry<V> => r !== undefined && (r.state === 'queued' || (r.state === 'submitted' && queued.has(r.customId))))
       if (held.length === 0) continue
       for (const r of held) {
         // A request in two batches not yet taken in was resubmitted: the later batch holds it, its tries count both.
@@ -285,7 +315,7 @@ export function createBatchSession(router: Router & { batch: BatchRouting }, cat
   }
 
   const stopped = () => {
-    for (const r of requests.values()) {
+    for (const r of entries.values()) {
       if (r.state === 'done') continue
       finish(r, r.state === 'submitted' ? { error: `not finished: the run was stopped while batch ${r.batch} was processing; it goes on, and a rerun reattaches to it`, notSent: true } : { error: 'not sent: the run was stopped', notSent: true })
     }
@@ -317,15 +347,15 @@ export function createBatchSession(router: Router & { batch: BatchRouting }, cat
   /**
    * A batch that cannot be followed. One the server does not know (deleted, another key) never
    * sent its requests as far as this run can tell: they are submitted afresh. One whose status or
-   * results cannot be read is left in the journal, undone, for a rerun to reattach; its requests
-   * are this run's errors.
+   * results cannot be read is left in the ledger, undone, for a rerun to reattach; its requests
+   * fail in this run.
    */
   async function gone(batch: LiveBatch, reason: string, unknown: boolean): Promise<void> {
     consumed(batch)
-    const held = [...requests.values()].filter((r) => r.batch === batch.id && r.state === 'submitted')
+    const held = [...entries.values()].filter((r) => r.batch === batch.id && r.state === 'submitted')
     emit({ type: 'gone', id: batch.id, requests: held.length, reason, unknown })
     if (unknown) {
-      journal?.batchDone(batch.id)
+      ledger?.batchDone(batch.id)
       for (const r of held) {
         r.tries--
         r.state = 'queued'
@@ -347,14 +377,9 @@ export function createBatchSession(router: Router & { batch: BatchRouting }, cat
     let failed = 0
     let resubmit = 0
     for await (const result of api.results(batch.id, signal)) {
-      const r = requests.get(result.customId)
+      const r = entries.get(result.customId)
       if (!r) {
-        // Asked for by an earlier run, not this one: a success was paid for, so it is kept.
-        if (result.outcome === 'succeeded' && journal && !journal.getKey(keyOfCustomId(result.customId))) {
-          const decision = readDecision(result.message, batch.id, latencyMs)
-          if (decision instanceof RouterError) continue
-          journal.appendKey(keyOfCustomId(result.customId), decision)
-        }
+        if (result.outcome === 'succeeded') spec.keepUnclaimed?.(result.customId, result.message, batch.id, latencyMs)
         continue
       }
       if (r.state === 'done' || seen.has(r.customId)) continue
@@ -362,16 +387,19 @@ export function createBatchSession(router: Router & { batch: BatchRouting }, cat
       if (r.batch !== batch.id && result.outcome !== 'succeeded') continue
       seen.add(r.customId)
       if (result.outcome === 'succeeded') {
-        const decision = readDecision(result.message, batch.id, latencyMs)
-        if (!(decision instanceof RouterError)) {
+        const reading = spec.read(result.message, batch.id, latencyMs)
+        if (reading.usage) {
+          r.usage = addUsage(r.usage, reading.usage)
+          spentUsd += settings.budget?.costOf(reading.usage) ?? 0
+        }
+        if ('value' in reading) {
           succeeded++
-          if (decision.usage) spentUsd += settings.budget?.costOf(decision.usage) ?? 0
-          journal?.appendKey(r.key, decision)
-          finish(r, { decision: flagUnknownAgent(decision, known) })
+          spec.keep?.(r.customId, reading.value, r.usage)
+          finish(r, { value: reading.value })
           continue
         }
         failed++
-        if (failure(r, decision.message, decision.kind, true)) resubmit++
+        if (failure(r, reading.error.message, reading.error.kind, true)) resubmit++
         continue
       }
       failed++
@@ -380,20 +408,20 @@ export function createBatchSession(router: Router & { batch: BatchRouting }, cat
       if (failure(r, `the batch request ${what} in ${batch.id}`, result.outcome === 'errored' ? result.errorType : result.outcome, !(result.outcome === 'errored' && REFUSALS.has(result.errorType)))) resubmit++
     }
     let missing = 0
-    for (const r of requests.values()) {
+    for (const r of entries.values()) {
       if (r.batch !== batch.id || r.state !== 'submitted' || seen.has(r.customId)) continue
       missing++
       if (failure(r, `batch ${batch.id} ended without a result for this request`, 'server', true)) resubmit++
     }
     emit({ type: 'joined', id: batch.id, succeeded, failed, resubmit, missing })
-    // The resubmissions' batch goes to the journal before this one is marked done: a kill in between loses nothing.
+    // The resubmissions' batch goes to the ledger before this one is marked done: a kill in between loses nothing.
     await flushLater()
-    journal?.batchDone(batch.id)
+    ledger?.batchDone(batch.id)
     consumed(batch)
   }
 
   /** A failed request: queued for its one resubmission, or finished with the error. True when resubmitted. */
-  function failure(r: Request, error: string, kind: string, resubmittable: boolean): boolean {
+  function failure(r: Entry<V>, error: string, kind: string, resubmittable: boolean): boolean {
     if (resubmittable && r.tries < MAX_SUBMISSIONS) {
       r.state = 'queued'
       reservedUsd -= r.reservedUsd
@@ -404,23 +432,9 @@ export function createBatchSession(router: Router & { batch: BatchRouting }, cat
     return false
   }
 
-  function readDecision(message: unknown, batchId: string, latencyMs: number): Decision | RouterError {
-    try {
-      const d = router.batch.read(message, catalogue)
-      return { ...d, ...(d.usage ? { usage: { ...d.usage, batch: true } } : {}), batch: batchId, latencyMs }
-    } catch (e) {
-      return e instanceof RouterError ? e : new RouterError('bad_output', String(e))
-    }
-  }
-
-  async function submit(jobs: readonly { prompt: string; repeat: number }[]): Promise<void> {
+  async function submit(customIds: readonly string[]): Promise<void> {
     if (fatal) throw fatal
-    for (const { prompt, repeat } of jobs) {
-      const key = attemptKey(prompt, repeat)
-      const customId = batchCustomId(key)
-      if (requests.has(customId) || journal?.getKey(key)) continue
-      requests.set(customId, newRequest(prompt, repeat))
-    }
+    for (const id of customIds) if (!entries.has(id)) entries.set(id, newEntry(id))
     reattach()
     try {
       await flushLater()
@@ -434,46 +448,15 @@ export function createBatchSession(router: Router & { batch: BatchRouting }, cat
 
   return {
     submit,
+    outcome: (id) => entries.get(id)?.settled,
+    settledOutcome: (id) => entries.get(id)?.outcome,
     batchIds: () => [...order],
-    async route(cases, { repeats, firstRepeat = 0, onAttempt }) {
-      const jobs = cases.flatMap((c) => Array.from({ length: repeats }, (_, i) => ({ prompt: c.prompt, repeat: firstRepeat + i })))
-      await submit(jobs)
-      const attempts: Attempt[] = []
-      const waiting: Promise<void>[] = []
-      const used: string[] = []
-      for (const c of cases) {
-        for (let repeat = firstRepeat; repeat < firstRepeat + repeats; repeat++) {
-          const key = attemptKey(c.prompt, repeat)
-          const request = requests.get(batchCustomId(key))
-          const cached = request && !routed.has(request.customId) ? undefined : (request?.decision ?? journal?.getKey(key))
-          const attempt: Attempt = { caseId: c.id, repeat, tries: 0 }
-          attempts.push(attempt)
-          if (cached || !request) {
-            Object.assign(attempt, cached ? { decision: flagUnknownAgent(cached, known), cached: true } : { error: 'no request was made for this case', notSent: true })
-            onAttempt?.(attempt)
-            continue
-          }
-          used.push(request.customId)
-          waiting.push(
-            request.settled.then(() => {
-              Object.assign(attempt, {
-                tries: request.tries,
-                ...(request.decision ? { decision: request.decision } : {}),
-                ...(request.error !== undefined ? { error: request.error } : {}),
-                ...(request.errorKind !== undefined ? { errorKind: request.errorKind } : {}),
-                ...(request.notSent ? { notSent: true } : {}),
-              })
-              onAttempt?.(attempt)
-            }),
-          )
-        }
-      }
-      await Promise.all(waiting)
-      // The batches that answered are marked done in the journal before the caller goes on (and closes it).
-      await Promise.all([...new Set(used.map((id) => requests.get(id)!.batch))].map((id) => (id === undefined ? undefined : live.get(id)?.finished)))
+    async settle(customIds) {
+      const held = customIds.map((id) => entries.get(id)).filter((r): r is Entry<V> => r !== undefined)
+      await Promise.all(held.map((r) => r.settled))
+      // The batches that answered are marked done in the ledger before the caller goes on (and closes it).
+      await Promise.all([...new Set(held.map((r) => r.batch))].map((id) => (id === undefined ? undefined : live.get(id)?.finished)))
       if (fatal) throw fatal
-      for (const id of used) routed.add(id)
-      return attempts
     },
   }
 }

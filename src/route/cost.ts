@@ -68,3 +68,17 @@ export function usageCost(usage: Usage, price: Price): number {
     1e6
   return usage.batch ? listed * (price.batchFactor ?? BATCH_FACTOR) : listed
 }
+
+/** Two usages of one request (a reply asked again, a batch request resubmitted), added up; served by a batch only if both were. */
+export function addUsage(a: Usage | undefined, b: Usage): Usage {
+  if (!a) return b
+  const write1h = (a.cacheWrite1hTokens ?? 0) + (b.cacheWrite1hTokens ?? 0)
+  return {
+    inputTokens: a.inputTokens + b.inputTokens,
+    outputTokens: a.outputTokens + b.outputTokens,
+    cacheReadTokens: a.cacheReadTokens + b.cacheReadTokens,
+    cacheWriteTokens: a.cacheWriteTokens + b.cacheWriteTokens,
+    ...(write1h > 0 ? { cacheWrite1hTokens: write1h } : {}),
+    ...(a.batch && b.batch ? { batch: true } : {}),
+  }
+}

@@ -88,18 +88,10 @@ export function openJournal(cacheDir: string, cacheKey: string, catalogueFingerp
   }
 
   if (text.length > 0) {
-    // A last line without its newline was cut off mid-write: drop it so the next append starts clean.
-    if (!text.endsWith('\n') && !opts.readOnly) {
-      const keep = text.lastIndexOf('\n') + 1
-      try {
-        const fd = openSync(file, 'r+')
-        ftruncateSync(fd, Buffer.byteLength(text.slice(0, keep)))
-        closeSync(fd)
-      } catch (e) {
-        throw cannotUse(file, 'the run journal', e)
-      }
-      text = text.slice(0, keep)
-      repairedTail = true
+    if (!opts.readOnly) {
+      const whole = repairTail(file, text, 'the run journal')
+      repairedTail = whole.length < text.length
+      text = whole
     }
     const lines = text.split('\n')
     lines.pop() // the part after the last newline: empty, or a cut-off line in read-only mode
@@ -114,17 +106,8 @@ export function openJournal(cacheDir: string, cacheKey: string, catalogueFingerp
         entries.set(entry.data.key, entry.data.decision)
         return
       }
-      const batch = batchLineSchema.safeParse(json)
-      const done = batch.success ? undefined : batchDoneSchema.safeParse(json)
-      // A batch line starts a batch; one under an id seen before (a server reusing ids) starts it afresh.
-      if (batch.success) {
-        batches.delete(batch.data.batch.id)
-        batches.set(batch.data.batch.id, { ...batch.data.batch, done: false })
-      }
-      else if (done?.success) {
-        const known = batches.get(done.data.batchDone)
-        if (known) known.done = true
-      } else if (!headerSchema.safeParse(json).success) skippedLines.push(i + 2) // a second header: two runs started the file at once
+      if (readBatchLine(json, batches)) return
+      if (!headerSchema.safeParse(json).success) skippedLines.push(i + 2) // a second header: two runs started the file at once
     })
   }
 
@@ -140,20 +123,8 @@ export function openJournal(cacheDir: string, cacheKey: string, catalogueFingerp
   } catch (e) {
     throw cannotUse(file, 'the run journal', e)
   }
-  // A disk that fills while routing stops the journal, not the run: the answers are kept in memory and the run folder says the rest.
-  let writeFailure: string | undefined
-  const write = (chunk: string) => {
-    if (writeFailure !== undefined) return
-    try {
-      writeSync(fd, chunk)
-    } catch (e) {
-      if (errnoCode(e) === undefined) throw e
-      writeFailure = fsFailure(e)
-    }
-  }
+  const { write, line, failure } = lineWriter(fd)
   if (text.length === 0) write(`${JSON.stringify({ routecheckJournal: 1, cacheKey, catalogue: catalogueFingerprint, created: new Date().toISOString() })}\n`)
-  // One write() per line on the O_APPEND descriptor, every line redacted.
-  const line = (value: unknown) => write(`${redact(JSON.stringify(value))}\n`)
   const appendKey = (key: string, decision: Decision) => {
     entries.set(key, decision)
     line({ key, decision })
@@ -161,10 +132,76 @@ export function openJournal(cacheDir: string, cacheKey: string, catalogueFingerp
   return {
     ...reading,
     get writeFailure() {
-      return writeFailure
+      return failure()
     },
     append: (prompt, repeat, decision) => appendKey(attemptKey(prompt, repeat), decision),
     appendKey,
+    ...batchWriter(batches, line),
+    close: () => closeSync(fd),
+  }
+}
+
+/** The batches a journal notes: created (the moment the API returns the id) and taken in. `Journal` is one; so is the drafting requests' ledger. */
+export type BatchLedger = Pick<Journal, 'batches' | 'appendBatch' | 'batchDone'>
+
+/** The file of the drafting requests' batches (generate, improve, probes), beside their answers in the cache folder. */
+export function batchLedgerPath(cacheDir: string): string {
+  return path.join(cacheDir, 'tool-calls', 'batches.jsonl')
+}
+
+/**
+ * The ledger of the drafting requests' batches: the run journal's batch lines alone, in a file of
+ * their own. Their answers are kept one file each (tool-call.ts); only which batch holds which
+ * request needs a journal, so that a killed `generate --batch`, run again, reattaches instead of
+ * submitting twice. `readOnly` looks without writing, for --dry-run.
+ */
+export function openBatchLedger(cacheDir: string, opts: { readOnly?: boolean } = {}): BatchLedger & { file: string; close(): void } {
+  const file = batchLedgerPath(cacheDir)
+  const what = 'the ledger of drafting batches'
+  checkJournalPaths(cacheDir, file, what)
+  let text = ''
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (e) {
+    if (errnoCode(e) !== 'ENOENT') throw cannotUse(file, what, e)
+  }
+  if (!opts.readOnly) text = repairTail(file, text, what)
+  const batches = new Map<string, JournalBatch>()
+  // Lines that are not batch lines (none are written) are skipped: the ledger only ever saves a resubmission.
+  for (const l of text.split('\n')) readBatchLine(safeJson(l), batches)
+  const reading = { file, batches: () => [...batches.values()] }
+  if (opts.readOnly) return { ...reading, appendBatch: () => {}, batchDone: () => {}, close: () => {} }
+  let fd: number
+  try {
+    mkdirSync(path.dirname(file), { recursive: true })
+    fd = openSync(file, 'a')
+  } catch (e) {
+    throw cannotUse(file, what, e)
+  }
+  return { ...reading, ...batchWriter(batches, lineWriter(fd).line), close: () => closeSync(fd) }
+}
+
+/**
+ * One write() per line on an O_APPEND descriptor (whole lines when two runs share the file), every
+ * line redacted. A disk that fills while routing stops the journal, not the run: the answers are
+ * kept in memory and the run folder says the rest.
+ */
+function lineWriter(fd: number): { write(chunk: string): void; line(value: unknown): void; failure(): string | undefined } {
+  let failure: string | undefined
+  const write = (chunk: string) => {
+    if (failure !== undefined) return
+    try {
+      writeSync(fd, chunk)
+    } catch (e) {
+      if (errnoCode(e) === undefined) throw e
+      failure = fsFailure(e)
+    }
+  }
+  return { write, line: (value) => write(`${redact(JSON.stringify(value))}\n`), failure: () => failure }
+}
+
+function batchWriter(batches: Map<string, JournalBatch>, line: (value: unknown) => void): Pick<BatchLedger, 'appendBatch' | 'batchDone'> {
+  return {
     appendBatch({ id, customIds }) {
       const batch = { id, created: new Date().toISOString(), customIds: [...customIds] }
       batches.delete(id)
@@ -176,8 +213,37 @@ export function openJournal(cacheDir: string, cacheKey: string, catalogueFingerp
       if (known) known.done = true
       line({ batchDone: id })
     },
-    close: () => closeSync(fd),
   }
+}
+
+/** Reads a batch line or a batch-done line into `batches`; false for any other line. */
+function readBatchLine(json: unknown, batches: Map<string, JournalBatch>): boolean {
+  const batch = batchLineSchema.safeParse(json)
+  // A batch line starts a batch; one under an id seen before (a server reusing ids) starts it afresh.
+  if (batch.success) {
+    batches.delete(batch.data.batch.id)
+    batches.set(batch.data.batch.id, { ...batch.data.batch, done: false })
+    return true
+  }
+  const done = batchDoneSchema.safeParse(json)
+  if (!done.success) return false
+  const known = batches.get(done.data.batchDone)
+  if (known) known.done = true
+  return true
+}
+
+/** A last line without its newline was cut off mid-write (a run killed while writing): dropped, so the next append starts clean. */
+function repairTail(file: string, text: string, what: string): string {
+  if (text.length === 0 || text.endsWith('\n')) return text
+  const keep = text.slice(0, text.lastIndexOf('\n') + 1)
+  try {
+    const fd = openSync(file, 'r+')
+    ftruncateSync(fd, Buffer.byteLength(keep))
+    closeSync(fd)
+  } catch (e) {
+    throw cannotUse(file, what, e)
+  }
+  return keep
 }
 
 const NO_CACHE = 'or run with --no-cache'
@@ -188,10 +254,10 @@ const WORDS = { file: 'a file', dir: 'a folder', other: 'neither a file nor a fo
  * (or not exist yet): anything else is bad input naming the path, found
  * before a request is sent or a file written.
  */
-function checkJournalPaths(cacheDir: string, file: string): void {
+function checkJournalPaths(cacheDir: string, file: string, what = 'the run journal'): void {
   const journal = checkCacheFolder(cacheDir) ? kindOf(file) : undefined
   if (journal !== undefined && journal !== 'file') {
-    throw new InputError([{ file, message: `the run journal is ${journal === 'under-file' ? 'inside a file' : WORDS[journal]}, not a file`, fix: `remove it (the requests it would hold are sent again), ${NO_CACHE}` }])
+    throw new InputError([{ file, message: `${what} is ${journal === 'under-file' ? 'inside a file' : WORDS[journal]}, not a file`, fix: `remove it (the requests it would hold are sent again), ${NO_CACHE}` }])
   }
 }
 

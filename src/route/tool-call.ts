@@ -7,10 +7,15 @@ import { z } from 'zod'
 import { UsageError } from '../load/input-error.js'
 import { redact } from '../text/safe.js'
 import { estimateTokens } from '../text/tokens.js'
-import { classifyError, clientSettings } from './anthropic.js'
-import { loadPrices, priceFor, usageCost, type PriceTable } from './cost.js'
-import { checkCacheFolder } from './journal.js'
-import { usageSchema, type Usage } from './router.js'
+import type { CacheTtl } from '../load/config.js'
+import { classifyError, clientSettings, isMessage } from './anthropic.js'
+import { sdkBatchApi } from './anthropic-batch.js'
+import { cacheControl, readUsage } from './anthropic-request.js'
+import { BATCH_LIMITS } from '../load/config.js'
+import { createBatchEngine, splitIntoBatches, type BatchEvent, type BatchPlan, type BatchReading } from './batch.js'
+import { addUsage, loadPrices, priceFor, usageCost, type Price, type PriceTable } from './cost.js'
+import { checkCacheFolder, openBatchLedger, type BatchLedger } from './journal.js'
+import { RouterError, usageSchema, type Usage } from './router.js'
 import { FatalRouterError } from './run.js'
 
 /**
@@ -20,6 +25,14 @@ import { FatalRouterError } from './run.js'
  * errors classified alike), keeps every valid answer in the cache folder
  * (one file per request, so a rerun never pays twice and a kill loses at
  * most the requests in flight), and stays inside --max-cost.
+ *
+ * With `batch` (--batch), askAll's requests that the cache has not answered go as Message
+ * Batches through the one batch engine (batch.ts): custom_id the request's hash (the cache's
+ * key), each batch's id noted on creation in a ledger in the cache folder so a killed command,
+ * run again, reattaches instead of paying twice, results joined by custom_id and kept as they are
+ * read, priced at the batch rate. A reply whose tool input breaks its schema is asked again once
+ * as the live path does, but in a follow-up batch, not live: at the batch price, reattachable like
+ * the first, and through the same path as an expired or errored request (see README "--batch").
  */
 
 /** A tool Claude must call once; one zod schema gives both its JSON schema and the check of its input. */
@@ -63,16 +76,34 @@ export type ToolCallerOptions = {
   prices?: PriceTable
   /** called as each request finishes, with how many of `total` are done */
   onAnswer?: (done: number, total: number) => void
+  /** send askAll's uncached requests through the Message Batches API (--batch), and say what the batches do */
+  batch?: ToolBatchOptions
 }
 
-export type ToolCallEstimate = { requests: number; inputTokens: number; outputTokens: number; usd: number | undefined }
+/** How the drafting requests are batched (batchPlan of the config and --batch-poll), and where the batches' progress goes. */
+export type ToolBatchOptions = BatchPlan & { onEvent?: (event: BatchEvent) => void }
+
+export type ToolCallEstimate = {
+  requests: number
+  inputTokens: number
+  outputTokens: number
+  /** the live price, as if nothing were cached: an upper bound */
+  usd: number | undefined
+  /** with `batch`: the batch price, each request writing its system text to the prompt cache (they run side by side): an upper bound */
+  batchUsd?: number | undefined
+}
+
+/** What askAll would submit as batches: the requests the cache has not answered, split as the API's limits ask, and the ledger's batches it would reattach. */
+export type ToolBatchPreview = { requests: number; cached: number; batches: Array<{ requests: number; bytes: number }>; reattach: string[] }
 
 export type ToolCaller = {
   model: string
   /** what askAll would send and cost, nothing sent: for --dry-run and --max-cost */
   estimate<T>(requests: readonly ToolRequest[], tool: ToolSpec<T>): ToolCallEstimate
-  /** the Messages API body of one request */
+  /** the Messages API body of one request (sent live; a batch asks for the config's cache lifetime) */
   preview<T>(request: ToolRequest, tool: ToolSpec<T>): Anthropic.MessageCreateParamsNonStreaming
+  /** with `batch`: the batches askAll would submit, nothing sent */
+  previewBatches<T>(requests: readonly ToolRequest[], tool: ToolSpec<T>): ToolBatchPreview
   /** answers in the order of `requests` */
   askAll<T>(requests: readonly ToolRequest[], tool: ToolSpec<T>): Promise<ToolAnswer<T>[]>
   spentUsd(): number
@@ -97,28 +128,63 @@ export function createToolCaller(opts: ToolCallerOptions): ToolCaller {
   const retrying = client.withOptions({ maxRetries: SDK_RETRIES })
   let spent = 0
 
-  const preview = <T>(request: ToolRequest, tool: ToolSpec<T>): Anthropic.MessageCreateParamsNonStreaming => ({
+  const build = <T>(request: ToolRequest, tool: ToolSpec<T>, cacheTtl?: CacheTtl): Anthropic.MessageCreateParamsNonStreaming => ({
     model,
     max_tokens: request.maxTokens ?? DEFAULT_MAX_TOKENS,
     ...(opts.temperature === undefined ? {} : { temperature: opts.temperature }),
     // The system text (the catalogue, mostly) is the same across a command's requests: cache it once.
-    system: [{ type: 'text', text: `${request.system}\n\n${answerRule(tool.name)}`, cache_control: { type: 'ephemeral' } }],
+    system: [{ type: 'text', text: `${request.system}\n\n${answerRule(tool.name)}`, cache_control: cacheControl(cacheTtl) }],
     // tool_choice stays "auto": models that think by default (Sonnet 5.5) answer a forced tool
     // choice with a 400. The system text asks for the call, and a reply without it is asked again.
     tools: [{ name: tool.name, description: tool.description, input_schema: inputSchema(tool) }],
     messages: [{ role: 'user', content: request.prompt }],
   })
+  const preview = <T>(request: ToolRequest, tool: ToolSpec<T>) => build(request, tool)
+  /** the answer store's key and the batch's custom_id: the live body's hash, whatever the cache lifetime a batch asks for */
+  const keyOf = (body: Anthropic.MessageCreateParamsNonStreaming) => sha256(JSON.stringify(body))
 
   const estimate = <T>(requests: readonly ToolRequest[], tool: ToolSpec<T>): ToolCallEstimate => {
     let inputTokens = 0
     let outputTokens = 0
+    let batchUsd = 0
     for (const r of requests) {
-      inputTokens += estimateTokens(JSON.stringify(preview(r, tool)))
-      outputTokens += r.expectedOutputTokens ?? r.maxTokens ?? DEFAULT_MAX_TOKENS
+      const one = estimateRequest(build(r, tool), r)
+      inputTokens += one.prefixTokens + one.restTokens
+      outputTokens += one.outputTokens
+      if (price && opts.batch) batchUsd += batchEstimateUsd(one, opts.batch.cacheTtl, price)
     }
     // Priced as if nothing were cached: an estimate that errs high keeps --max-cost a promise.
     const usd = price && usageCost({ inputTokens, outputTokens, cacheReadTokens: 0, cacheWriteTokens: 0 }, price)
-    return { requests: requests.length, inputTokens, outputTokens, usd }
+    return { requests: requests.length, inputTokens, outputTokens, usd, ...(opts.batch ? { batchUsd: price && batchUsd } : {}) }
+  }
+
+  /** The requests not answered yet, by key (one request asked twice is one request), and the answers the store holds. */
+  const sortOut = <T>(requests: readonly ToolRequest[], tool: ToolSpec<T>, store: AnswerStore | undefined) => {
+    const pending = new Map<string, { request: ToolRequest; body: Anthropic.MessageCreateParamsNonStreaming; at: number[] }>()
+    const stored = new Map<number, ToolAnswer<T>>()
+    requests.forEach((request, i) => {
+      const body = build(request, tool)
+      const key = keyOf(body)
+      const found = opts.noCache ? undefined : store?.get(key, tool)
+      if (found) stored.set(i, { ...found, cached: true })
+      else pending.set(key, { request, body, at: [...(pending.get(key)?.at ?? []), i] })
+    })
+    return { pending, stored }
+  }
+
+  const batchBytes = (body: Anthropic.MessageCreateParamsNonStreaming, cacheTtl: CacheTtl) => Buffer.byteLength(JSON.stringify({ ...body, system: withCacheTtl(body.system, cacheTtl) }))
+
+  const previewBatches = <T>(requests: readonly ToolRequest[], tool: ToolSpec<T>): ToolBatchPreview => {
+    const plan = opts.batch
+    if (!plan) throw new Error('previewBatches on a tool caller without batch')
+    const store = opts.cacheDir === undefined ? undefined : answerStore(opts.cacheDir)
+    const { pending, stored } = sortOut(requests, tool, store)
+    const ledger = opts.cacheDir === undefined || opts.noCache ? undefined : openBatchLedger(opts.cacheDir, { readOnly: true })
+    const reattach = (ledger?.batches() ?? []).filter((b) => !b.done && b.customIds.some((id) => pending.has(id)))
+    const held = new Set(reattach.flatMap((b) => b.customIds))
+    const fresh = [...pending].filter(([key]) => !held.has(key))
+    const { batches } = splitIntoBatches(fresh, ([key, p]) => batchBytes(p.body, plan.cacheTtl) + key.length, { maxRequests: plan.maxRequests, maxBytes: BATCH_LIMITS.maxBytes })
+    return { requests: fresh.length, cached: stored.size, batches: batches.map((b) => ({ requests: b.items.length, bytes: b.bytes })), reattach: reattach.map((b) => b.id) }
   }
 
   const askAll = async <T>(requests: readonly ToolRequest[], tool: ToolSpec<T>): Promise<ToolAnswer<T>[]> => {
@@ -127,6 +193,10 @@ export function createToolCaller(opts: ToolCallerOptions): ToolCaller {
       throw new UsageError(`--max-cost needs a price for model "${model}", which the price table does not have: add it to the config's anthropic.prices file, or drop --max-cost`)
     }
     const store = opts.cacheDir === undefined ? undefined : answerStore(opts.cacheDir)
+    if (opts.batch) {
+      const answers = await askBatched(requests, tool, store, opts.batch)
+      return answers.map((a) => (a.error === undefined ? a : { ...a, error: redact(a.error) }))
+    }
     const limit = pLimit(opts.concurrency ?? 4)
     const stop = new AbortController()
     const signal = opts.signal ? AbortSignal.any([opts.signal, stop.signal]) : stop.signal
@@ -136,7 +206,7 @@ export function createToolCaller(opts: ToolCallerOptions): ToolCaller {
 
     const ask = async (request: ToolRequest): Promise<ToolAnswer<T>> => {
       const body = preview(request, tool)
-      const key = sha256(JSON.stringify(body))
+      const key = keyOf(body)
       const stored = opts.noCache ? undefined : store?.get(key, tool)
       if (stored) return { ...stored, cached: true }
       if (signal.aborted) return { error: 'not sent: the run was stopped', cached: false, notSent: true }
@@ -170,13 +240,12 @@ export function createToolCaller(opts: ToolCallerOptions): ToolCaller {
         }
         usage = addUsage(usage, readUsage(message.usage))
         if (price) spent += usageCost(readUsage(message.usage), price)
-        const call = message.content.find((b): b is Anthropic.ToolUseBlock => b.type === 'tool_use' && b.name === spec.name)
-        const parsed = call ? spec.input.safeParse(call.input) : undefined
-        if (parsed?.success) {
-          store?.put(key, parsed.data, usage)
-          return { value: parsed.data, usage, cached: false }
+        const input = toolInput(message.content, spec)
+        if ('value' in input) {
+          store?.put(key, input.value, usage)
+          return { value: input.value, usage, cached: false }
         }
-        problem = call ? `the ${spec.name} tool input does not fit its schema: ${issuesText(parsed!.error)}` : `the reply did not call the ${spec.name} tool`
+        problem = input.problem
       }
       return { error: `${problem} (after ${OUTPUT_TRIES} tries)`, usage, cached: false }
     }
@@ -194,7 +263,112 @@ export function createToolCaller(opts: ToolCallerOptions): ToolCaller {
     return answers.map((a) => (a.error === undefined ? a : { ...a, error: redact(a.error) }))
   }
 
-  return { model, estimate, preview, askAll, spentUsd: () => spent }
+  /** askAll through the Message Batches API: what the store has not answered goes as batches; answers in the order of `requests`. */
+  const askBatched = async <T>(requests: readonly ToolRequest[], tool: ToolSpec<T>, store: AnswerStore | undefined, plan: ToolBatchOptions): Promise<ToolAnswer<T>[]> => {
+    const { pending, stored } = sortOut(requests, tool, store)
+    const answers: ToolAnswer<T>[] = requests.map((_, i) => stored.get(i) ?? { error: 'not sent: the run was stopped', cached: false, notSent: true })
+    let done = 0
+    const answered = (times: number) => {
+      for (let k = 0; k < times; k++) opts.onAnswer?.(++done, requests.length)
+    }
+    answered(stored.size)
+    if (pending.size === 0 || opts.signal?.aborted) return answers
+    // --no-cache sends every request afresh: no reattaching to an earlier run's batch, though this run's are still noted.
+    const file = opts.cacheDir === undefined ? undefined : openBatchLedger(opts.cacheDir)
+    const ledger: BatchLedger | undefined = file && opts.noCache ? { ...file, batches: () => [] } : file
+    const engine = createBatchEngine<T>(
+      {
+        api: sdkBatchApi(client, { timeoutMs: opts.timeoutMs, classify: (e) => classifyError(e, model, baseURL), where: baseURL ?? 'api.anthropic.com' }),
+        params: (key) => {
+          const { body } = pending.get(key)!
+          return { ...body, system: withCacheTtl(body.system, plan.cacheTtl) }
+        },
+        bytes: (key) => batchBytes(pending.get(key)!.body, plan.cacheTtl),
+        read: (message) => readBatchReply(message, tool),
+        keep(key, value, usage) {
+          if (usage) store?.put(key, value, usage)
+        },
+        keepUnclaimed(key, message) {
+          // Another command's request, in a batch this one reattached: paid for, so kept for it (checked by its schema when read).
+          if (!store || !isMessage(message)) return
+          const call = (message.content as Array<{ type: string; input?: unknown }>).find((b) => b.type === 'tool_use')
+          if (call) store.put(key, call.input, { ...readUsage(message.usage), batch: true })
+        },
+      },
+      {
+        pollMs: plan.pollMs,
+        maxRequests: plan.maxRequests,
+        retry: { maxTries: SDK_RETRIES + 1, baseDelayMs: 500, maxDelayMs: 30_000 },
+        ...(ledger ? { ledger } : {}),
+        ...(opts.maxUsd !== undefined && price ? { budget: batchBudget(opts.maxUsd - spent, price, plan.cacheTtl, (key) => pending.get(key)!) } : {}),
+        ...(opts.signal ? { signal: opts.signal } : {}),
+        ...(plan.onEvent ? { onEvent: plan.onEvent } : {}),
+      },
+    )
+    try {
+      const keys = [...pending.keys()]
+      await engine.submit(keys)
+      await Promise.all(
+        keys.map(async (key) => {
+          const { value, usage, error, notSent } = (await engine.outcome(key))!
+          if (price && usage) spent += usageCost(usage, price)
+          const answer: ToolAnswer<T> = error === undefined ? { value: value as T, cached: false } : { error, cached: false, ...(notSent ? { notSent } : {}) }
+          if (usage) answer.usage = usage
+          const { at } = pending.get(key)!
+          for (const i of at) answers[i] = answer
+          answered(at.length)
+        }),
+      )
+      await engine.settle(keys)
+      return answers
+    } finally {
+      file?.close()
+    }
+  }
+
+  /** What one request of a batch is expected to cost, held against --max-cost until its result is in. */
+  const batchBudget = (maxUsd: number, p: Price, cacheTtl: CacheTtl, of: (key: string) => { request: ToolRequest; body: Anthropic.MessageCreateParamsNonStreaming }) => ({
+    maxUsd,
+    estimateUsd: (key: string) => {
+      const { request, body } = of(key)
+      return batchEstimateUsd(estimateRequest(body, request), cacheTtl, p)
+    },
+    costOf: (u: Usage) => usageCost(u, p),
+  })
+
+  return { model, estimate, preview, previewBatches, askAll, spentUsd: () => spent }
+}
+
+/** A request's tokens: the cached prefix (tools and system text), the rest, and the reply's expected length. */
+function estimateRequest(body: Anthropic.MessageCreateParamsNonStreaming, request: ToolRequest): { prefixTokens: number; restTokens: number; outputTokens: number } {
+  const prefixTokens = estimateTokens(JSON.stringify({ tools: body.tools, system: body.system }))
+  return { prefixTokens, restTokens: Math.max(0, estimateTokens(JSON.stringify(body)) - prefixTokens), outputTokens: request.expectedOutputTokens ?? request.maxTokens ?? DEFAULT_MAX_TOKENS }
+}
+
+/** A request at the batch rate, writing its prefix to the prompt cache for `cacheTtl`: a batch's requests run side by side, so any may be the one that writes it. */
+function batchEstimateUsd(e: { prefixTokens: number; restTokens: number; outputTokens: number }, cacheTtl: CacheTtl, price: Price): number {
+  return usageCost({ inputTokens: e.restTokens, outputTokens: e.outputTokens, cacheReadTokens: 0, cacheWriteTokens: e.prefixTokens, ...(cacheTtl === '1h' ? { cacheWrite1hTokens: e.prefixTokens } : {}), batch: true }, price)
+}
+
+/** The system blocks with the cache lifetime a batch asks for. */
+function withCacheTtl(system: Anthropic.MessageCreateParamsNonStreaming['system'], cacheTtl: CacheTtl): Anthropic.TextBlockParam[] {
+  return (system as Anthropic.TextBlockParam[]).map((b) => (b.cache_control ? { ...b, cache_control: cacheControl(cacheTtl) } : b))
+}
+
+/** The tool's input from a reply's content, checked by its schema, or what is wrong with it. */
+function toolInput<T>(content: readonly Anthropic.ContentBlock[], tool: ToolSpec<T>): { value: T } | { problem: string } {
+  const call = content.find((b): b is Anthropic.ToolUseBlock => b.type === 'tool_use' && b.name === tool.name)
+  const parsed = call ? tool.input.safeParse(call.input) : undefined
+  if (parsed?.success) return { value: parsed.data }
+  return { problem: call ? `the ${tool.name} tool input does not fit its schema: ${issuesText(parsed!.error)}` : `the reply did not call the ${tool.name} tool` }
+}
+
+/** A batch's succeeded message read as the live reply is; a malformed one is an error the engine resubmits once. */
+function readBatchReply<T>(message: unknown, tool: ToolSpec<T>): BatchReading<T> {
+  if (!isMessage(message)) return { error: new RouterError('bad_output', 'the batch result holds no message content') }
+  const usage: Usage = { ...readUsage(message.usage), batch: true }
+  const input = toolInput(message.content, tool)
+  return 'value' in input ? { value: input.value, usage } : { error: new RouterError('bad_output', input.problem), usage }
 }
 
 /** The one sentence that makes the tool call the answer, whatever the model's tool_choice support. */
@@ -206,20 +380,6 @@ export function answerRule(toolName: string): string {
 function inputSchema<T>(tool: ToolSpec<T>): Anthropic.Tool.InputSchema {
   const { $schema: _, ...schema } = z.toJSONSchema(tool.input, { io: 'input' }) as Record<string, unknown>
   return schema as Anthropic.Tool.InputSchema
-}
-
-function readUsage(u: Anthropic.Usage): Usage {
-  return {
-    inputTokens: u.input_tokens,
-    outputTokens: u.output_tokens,
-    cacheReadTokens: u.cache_read_input_tokens ?? 0,
-    cacheWriteTokens: u.cache_creation_input_tokens ?? 0,
-  }
-}
-
-function addUsage(a: Usage | undefined, b: Usage): Usage {
-  if (!a) return b
-  return { inputTokens: a.inputTokens + b.inputTokens, outputTokens: a.outputTokens + b.outputTokens, cacheReadTokens: a.cacheReadTokens + b.cacheReadTokens, cacheWriteTokens: a.cacheWriteTokens + b.cacheWriteTokens }
 }
 
 function issuesText(error: z.ZodError): string {
@@ -241,6 +401,8 @@ const storedSchema = z.object({ value: z.unknown(), usage: usageSchema })
  * interleave. Only valid answers are stored; an unreadable or stale file is
  * treated as absent (the request is sent again), never as an answer.
  */
+type AnswerStore = ReturnType<typeof answerStore>
+
 function answerStore(cacheDir: string) {
   checkCacheFolder(cacheDir)
   const dir = path.join(cacheDir, 'tool-calls')

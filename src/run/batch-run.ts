@@ -2,7 +2,8 @@ import type { Catalogue } from '../load/catalogue.js'
 import type { CacheTtl, Config } from '../load/config.js'
 import type { Dataset } from '../load/dataset.js'
 import { UsageError } from '../load/input-error.js'
-import { createBatchSession, describeBatchEvent, splitIntoBatches, type BatchBudget, type BatchEvent, type BatchSession } from '../route/batch.js'
+import { describeBatchEvent, splitIntoBatches, type BatchEvent, type BatchPlan } from '../route/batch.js'
+import { createBatchSession, type BatchSession, type RoutingBatchSettings } from '../route/batch-routing.js'
 import { BATCH_FACTOR, usageCost, type Price } from '../route/cost.js'
 import { attemptKey, batchCustomId, type Journal } from '../route/journal.js'
 import type { BatchRouting, RequestEstimate, Router, Usage } from '../route/router.js'
@@ -14,7 +15,7 @@ import { BATCH_LIMITS } from '../load/config.js'
  * the progress lines, the --max-cost budget at the batch rate, and --dry-run's batch figures.
  */
 
-export type BatchPlan = { pollMs: number; cacheTtl: CacheTtl; maxRequests: number }
+export type { BatchPlan }
 
 /** --batch and --batch-poll over the config's `batch`; undefined without --batch. */
 export function batchPlan(config: Config, options: { batch?: boolean | undefined; batchPoll?: number | undefined }): BatchPlan | undefined {
@@ -46,7 +47,7 @@ export async function startBatchSession(ctx: BatchRunContext, datasets: readonly
   const { router, catalogue, price, plan } = ctx
   requireBatching(router)
   if (!ctx.journal) ctx.warn('note: with --no-cache a batch run keeps no journal: a run stopped before its batches end cannot reattach to them\n')
-  const budget: BatchBudget | undefined =
+  const budget: RoutingBatchSettings['budget'] =
     ctx.maxCost !== undefined && price
       ? { maxUsd: ctx.maxCost, estimateUsd: (prompt, first) => usageCost(estimatedUsage(router.estimate?.(prompt, catalogue), first, plan.cacheTtl, true), price), costOf: (u) => usageCost(u, price) }
       : undefined
@@ -58,7 +59,7 @@ export async function startBatchSession(ctx: BatchRunContext, datasets: readonly
     ...(ctx.journal ? { journal: ctx.journal } : {}),
     ...(budget ? { budget } : {}),
     ...(ctx.signal ? { signal: ctx.signal } : {}),
-    onEvent: eventPrinter(ctx.warn, plan.pollMs),
+    onEvent: batchEventPrinter(ctx.warn, plan.pollMs),
   })
   await session.submit(datasets.flatMap(({ dataset, repeats }) => dataset.cases.flatMap((c) => Array.from({ length: repeats }, (_, repeat) => ({ prompt: c.prompt, repeat })))))
   return session
@@ -67,7 +68,8 @@ export async function startBatchSession(ctx: BatchRunContext, datasets: readonly
 /** Poll lines only when a batch's status or counts change, or every ten polls, so a CI log of an hour's wait stays short. */
 const QUIET_POLLS = 10
 
-function eventPrinter(warn: (text: string) => void, pollMs: number): (e: BatchEvent) => void {
+/** The lines a batch run prints as it goes (stderr in the CLI), for routing and drafting alike. */
+export function batchEventPrinter(warn: (text: string) => void, pollMs: number): (e: BatchEvent) => void {
   const last = new Map<string, { text: string; polls: number }>()
   let announced = false
   return (e) => {

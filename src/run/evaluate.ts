@@ -13,7 +13,7 @@ import { attemptKey, batchCustomId, journalPath, openJournal, type Journal } fro
 import { LEXICAL_DEFAULTS } from '../route/lexical.js'
 import type { Router } from '../route/router.js'
 import { FatalRouterError, routeCases, type Attempt, type Budget } from '../route/run.js'
-import type { BatchSession } from '../route/batch.js'
+import type { BatchSession } from '../route/batch-routing.js'
 import { batchDryRunLines, batchPlan, estimatedUsage, requireBatching, startBatchSession, type BatchPlan } from './batch-run.js'
 import { scoreCases } from '../score/metrics.js'
 import { voteByCase } from '../score/votes.js'
