@@ -232,7 +232,7 @@ describe('--batch: the Message Batches API', () => {
     expect(r.stderr).toMatch(/stopped before passing --max-cost/)
   })
 
-  it('baseline and gate route through batches too; improve, which routes every round, does not take --batch', async () => {
+  it('baseline and gate route through batches too', async () => {
     const dir = await tempProject()
     await writeFiles(dir, { 'cases.csv': csv(CASES) })
     const s = await serve()
@@ -245,9 +245,6 @@ describe('--batch: the Message Batches API', () => {
     expect(gate.code, gate.stderr).toBe(0)
     expect(s.batches).toHaveLength(2)
     expect(s.batches[1]!.requests).toHaveLength(CASES.length)
-    const improve = await runInProcess(['improve', '--batch'], { cwd: dir })
-    expect(improve.code).toBe(2)
-    expect(improve.stderr).toMatch(/improve does not take --batch/)
   })
 
   it('is refused, exit 2, where it cannot apply', async () => {

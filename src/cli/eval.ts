@@ -10,7 +10,7 @@ import { pick } from './options.js'
 
 /** The flags that say what to route and how: `eval`, `baseline` and `gate` share them. */
 export const ROUTING_FLAGS = ['config', 'agents', 'dataset', 'skip-invalid', 'router', 'model', 'style', 'claude-bin', 'workspace', 'repeats', 'concurrency', 'timeout', 'max-cost', 'no-cache'] as const
-/** The flags that send a run's requests through the Message Batches API: for the commands that route a run once (eval, baseline, gate). */
+/** The flags that send requests through the Message Batches API: the router's (eval, baseline, gate, improve) and Claude's drafting requests (generate, improve). */
 export const BATCH_FLAGS = ['batch', 'batch-poll'] as const
 
 export const evalCommand = defineCommand({

@@ -6,7 +6,7 @@ import { outputWidth } from '../report/terminal.js'
 import { DRAFT_CONCURRENCY, DRAFT_TIMEOUT_S, generateDataset } from '../run/generate.js'
 import { GENERATED_DATASET } from '../run/init.js'
 import { defineCommand } from './command.js'
-import { fatalExit } from './eval.js'
+import { BATCH_FLAGS, fatalExit } from './eval.js'
 import { EXIT } from './io.js'
 import { pick } from './options.js'
 
@@ -30,11 +30,16 @@ keeps --per-agent prompts, spread over the registers. Rows are tagged
 Every answer is kept in the cache folder, so a second run pays nothing for the
 requests already answered. The output is never overwritten without --force.
 
+--batch sends the requests as Message Batches (half the price; results within
+24 hours, usually minutes); a run stopped or killed while it waits, run again,
+reattaches to its batches instead of submitting them again.
+
 --from-examples instead takes, offline, the user turns of the descriptions'
 <example> blocks (tagged from-description). The router reads those very
 words, so they measure little.`,
   stoppable: true,
-  options: pick(['config', 'agents', 'skip-invalid', 'per-agent', 'model', 'dry-run', 'max-cost', 'from-examples', 'out', 'force', 'concurrency', 'timeout', 'no-cache', 'json', 'no-color'], {
+  options: pick(['config', 'agents', 'skip-invalid', 'per-agent', 'model', 'dry-run', 'max-cost', ...BATCH_FLAGS, 'from-examples', 'out', 'force', 'concurrency', 'timeout', 'no-cache', 'json', 'no-color'], {
+    batch: 'send the drafting requests through the Message Batches API, at half the price; results within 24 h (usually minutes). A rerun reattaches to its batches',
     out: { value: 'FILE', help: `the dataset file to write, .csv or .jsonl (default: ${GENERATED_DATASET})` },
     model: `the model that drafts (default: ${DEFAULT_DRAFT_MODEL})`,
     'dry-run': 'print the requests, their tokens and estimated cost; send nothing, write nothing',
@@ -57,13 +62,13 @@ Exit codes: 0 written · 2 bad input, a file exists (without --force), a refused
         io.warn(`warning: ${FROM_DESCRIPTION_WARNING}\n`)
         return EXIT.ok
       case 'dry-run':
-        if (flags.json) io.out(`${JSON.stringify({ model: result.model, estimate: result.estimate, requests: result.plan.requests.map((p, i) => ({ target: p.target, prompts: p.asked, estimate: result.perRequest[i], body: result.bodies[i] })) }, null, 2)}\n`)
+        if (flags.json) io.out(`${JSON.stringify({ model: result.model, estimate: result.estimate, ...(result.batch ? { batch: result.batch.preview } : {}), requests: result.plan.requests.map((p, i) => ({ target: p.target, prompts: p.asked, estimate: result.perRequest[i], body: result.bodies[i] })) }, null, 2)}\n`)
         else io.out(`${renderGenerateDryRun(result, style)}\n`)
         return EXIT.ok
       case 'drafted': {
         const a = result.assembled
         if (flags.json) {
-          io.out(`${JSON.stringify({ file: result.file ?? null, model: result.model, rows: a.rows.length, drafted: a.drafted, dropped: a.dropped, short: a.short, failed: a.failed, spentUsd: result.spentUsd, cachedRequests: result.cached }, null, 2)}\n`)
+          io.out(`${JSON.stringify({ file: result.file ?? null, model: result.model, rows: a.rows.length, drafted: a.drafted, dropped: a.dropped, short: a.short, failed: a.failed, spentUsd: result.spentUsd, cachedRequests: result.cached, ...(result.batches ? { batches: result.batches } : {}) }, null, 2)}\n`)
         } else io.out(`${renderGenerated(result, style)}\n`)
         if (a.failed.length > 0) {
           io.warn(`routecheck: ${a.failed.length} of ${result.plan.requests.length} requests brought no prompts${a.failed.some((f) => f.notSent) ? ' (--max-cost or Ctrl-C stopped some before sending)' : ''}; run the same command again with --force: answered requests come from the cache, only the rest are sent\n`)

@@ -2,7 +2,7 @@ import { renderImprove } from '../improve/render.js'
 import { improveAgents } from '../improve/run.js'
 import { outputWidth } from '../report/terminal.js'
 import { defineCommand } from './command.js'
-import { fatalExit, ROUTING_FLAGS } from './eval.js'
+import { BATCH_FLAGS, fatalExit, ROUTING_FLAGS } from './eval.js'
 import { EXIT } from './io.js'
 import { pick } from './options.js'
 
@@ -19,12 +19,17 @@ accuracy rises and the gate's rules (accuracy drop, agent F1 drop, stable
 flips, new near-duplicates) pass against the descriptions as they are. The
 winner is written as a unified diff for the agent files (descriptions.patch),
 never applied, with improve.json holding every round's descriptions and
-figures and the exact McNemar p-value on the held-out half.`,
+figures and the exact McNemar p-value on the held-out half.
+
+--batch sends each rewrite, and each round's routing where the router is
+anthropic, as a Message Batch at half the price. The rounds depend on each
+other, so the batches are waited for one after another: minutes to hours.`,
   stoppable: true,
-  options: pick([...ROUTING_FLAGS, 'agent', 'cluster', 'rounds', 'draft-model', 'dry-run', 'out', 'json', 'no-color'], {
+  options: pick([...ROUTING_FLAGS, ...BATCH_FLAGS, 'agent', 'cluster', 'rounds', 'draft-model', 'dry-run', 'out', 'json', 'no-color'], {
     agent: 'an agent to rewrite; repeat for several (default: the agents of --cluster)',
     out: 'the folder for descriptions.patch and improve.json (default: <out>/improve/)',
     json: 'print improve.json to stdout instead of the table',
+    batch: "send the rewriter's requests, and the anthropic router's, through the Message Batches API, at half the price; each round waits for its batches. A rerun reattaches to them",
   }),
   footer: 'Exit codes: 0 done (a patch written or not) · 2 bad input or usage · 3 some cases have no decision',
   async run(flags, io) {

@@ -10,8 +10,9 @@ import { InputError, UsageError } from '../load/input-error.js'
 import { analyseOverlap, type OverlapCluster } from '../overlap/index.js'
 import { loadPrices, usageCost } from '../route/cost.js'
 import { openJournal } from '../route/journal.js'
-import { FatalRouterError, routeCases, type Budget } from '../route/run.js'
+import { FatalRouterError, routeCases, type Attempt, type Budget } from '../route/run.js'
 import { createToolCaller, DEFAULT_DRAFT_MODEL } from '../route/tool-call.js'
+import { batchPlan, startBatchSession, toolCallBatch, type BatchPlan } from '../run/batch-run.js'
 import { overlapOfRuns, prepareEval, repeatsOf, type EvalOptions, type RunEnv, type Setup } from '../run/evaluate.js'
 import { writeAtomic, WriteError } from '../run/files.js'
 import { checkOutputFile } from '../run/out-folder.js'
@@ -27,7 +28,8 @@ import { splitCases, type Half } from './split.js'
  * The improve use case: route every case with the agents as they are
  * (round 0), then for a few rounds ask Claude for new descriptions of the
  * chosen agents, showing it the train half's results, and route every case
- * with each proposal. A proposal is kept only if accuracy on the held-out
+ * with each proposal (with --batch, each round's routing and each rewrite a
+ * Message Batch, waited for in turn). A proposal is kept only if accuracy on the held-out
  * test half rises and the gate's rules (decideGate, with the near-duplicate
  * rule) pass against round 0 on every case; the kept one with the best
  * held-out accuracy becomes a patch for the agent files, which are never
@@ -57,19 +59,21 @@ const keyOf = (dataset: string, id: string) => `${dataset}\u0000${id}`
 export async function improveAgents(request: ImproveRequest, env: RunEnv, signal?: AbortSignal): Promise<ImproveOutcome> {
   if (request.cluster !== undefined && request.agent.length > 0) throw new UsageError('--cluster and --agent both choose the agents to rewrite; give one of them')
   // improve writes its own folder (the rounds' report and the patch), not run folders: checked here, before round 0 routes anything.
-  const setup = await prepareEval(request, env, { noRunFolders: true })
+  // --batch applies to the rewriter whatever the router, and to the routing where the router can batch: checked here, not by prepareEval, which refuses routers that cannot.
+  const setup = await prepareEval({ ...request, batch: false, batchPoll: undefined }, env, { noRunFolders: true })
   try {
+    const batching = batchPlan(setup.plan.config, request)
     if (!request.dryRun) {
       const dir = request.out ?? path.join(setup.plan.config.out, 'improve')
       await checkOutputFile({ file: path.join(dir, REPORT_FILE), named: '--out', keep: setup.plan.datasets.map((d) => ({ path: d, what: 'the dataset' })), folders: [] })
     }
-    return await improveWith(setup, request, env, signal)
+    return await improveWith(setup, batching, request, env, signal)
   } finally {
     await setup.router.close?.()
   }
 }
 
-async function improveWith(setup: Setup, request: ImproveRequest, env: RunEnv, signal: AbortSignal | undefined): Promise<ImproveOutcome> {
+async function improveWith(setup: Setup, batching: BatchPlan | undefined, request: ImproveRequest, env: RunEnv, signal: AbortSignal | undefined): Promise<ImproveOutcome> {
   const { plan, loaded, datasets, router, price } = setup
   const config = plan.config
   const catalogue = loaded.catalogue
@@ -98,6 +102,7 @@ async function improveWith(setup: Setup, request: ImproveRequest, env: RunEnv, s
       prices,
       ...(remaining() !== undefined ? { maxUsd: remaining()! } : {}),
       ...(signal ? { signal } : {}),
+      ...toolCallBatch(batching, env.warn),
     })
 
   const split = splitCases(
@@ -105,44 +110,59 @@ async function improveWith(setup: Setup, request: ImproveRequest, env: RunEnv, s
     testShare,
   )
 
-  if (request.dryRun) return { kind: 'dry-run', text: dryRun(setup, request, rounds, repeats, split, caller(true), draftModel) }
+  if (request.dryRun) return { kind: 'dry-run', text: dryRun(setup, batching, request, rounds, repeats, split, caller(true), draftModel) }
   // A missing key or a bad ANTHROPIC_BASE_URL fails here, before round 0 routes anything.
   caller(false)
+  const batchRouting = batching !== undefined && router.batch !== undefined
+  if (batching && !batchRouting) env.warn(`note: --batch sends the rewriter's requests as message batches; the ${router.id} router ${router.pricedModel ? 'cannot batch, so it routes live' : 'routes locally'}\n`)
 
   // Round 0: the descriptions as they are.
   const routeAll = async (cat: Catalogue, label: string): Promise<{ votes: Votes; errored: number }> => {
     const votes: Votes = new Map()
     let errored = 0
-    for (const d of datasets) {
-      const journal = router.cacheKey && !request.noCache ? openJournal(config.cacheDir, router.cacheKey, cat.fingerprint) : undefined
-      const progress = env.progress(`${label} · ${path.basename(d.path)}`, d.cases.length * repeats)
-      const budget: Budget | undefined = maxCost !== undefined && price ? { maxUsd: remaining()!, costOf: (u) => usageCost(u, price), firstEstimateUsd: 0 } : undefined
-      try {
-        const attempts = await routeCases(d.cases, cat, router, {
-          repeats,
-          concurrency: plan.concurrency,
-          timeoutMs: plan.timeoutMs,
-          retry: { maxTries: config.maxTries, baseDelayMs: 500, maxDelayMs: 30_000 },
-          warmUp: !router.deterministic,
-          ...(signal ? { signal } : {}),
-          ...(journal ? { journal } : {}),
-          ...(budget ? { budget } : {}),
-          onAttempt: (a) => {
-            const usd = price && a.decision?.usage && !a.cached ? usageCost(a.decision.usage, price) : undefined
-            if (usd !== undefined) routingUsd += usd
-            progress.tick({ failed: a.error !== undefined && !a.notSent, cached: a.cached === true, ...(usd !== undefined ? { usd } : {}) })
-          },
-          onRetry: () => progress.retry(),
-        })
-        for (const v of voteByCase(d.cases, attempts)) {
-          const c = d.cases.find((x) => x.id === v.id)!
-          votes.set(keyOf(d.path, v.id), { ...v, prompt: c.prompt, dataset: d.path })
-          if (v.vote.decision === null) errored++
+    const journal = router.cacheKey && !request.noCache ? openJournal(config.cacheDir, router.cacheKey, cat.fingerprint) : undefined
+    try {
+      // --batch: the round's requests, every dataset's, in batches before the first is waited for; the session keeps --max-cost.
+      const session = batchRouting
+        ? await startBatchSession(
+            { router, catalogue: cat, plan: batching!, journal, price, maxCost: remaining(), maxTries: config.maxTries, signal, warn: env.warn },
+            datasets.map((dataset) => ({ dataset, repeats })),
+          )
+        : undefined
+      for (const d of datasets) {
+        const progress = env.progress(`${label} · ${path.basename(d.path)}`, d.cases.length * repeats)
+        const budget: Budget | undefined = maxCost !== undefined && price && !session ? { maxUsd: remaining()!, costOf: (u) => usageCost(u, price), firstEstimateUsd: 0 } : undefined
+        const onAttempt = (a: Attempt) => {
+          const usd = price && a.decision?.usage && !a.cached ? usageCost(a.decision.usage, price) : undefined
+          if (usd !== undefined) routingUsd += usd
+          progress.tick({ failed: a.error !== undefined && !a.notSent, cached: a.cached === true, ...(usd !== undefined ? { usd } : {}) })
         }
-      } finally {
-        progress.done()
-        journal?.close()
+        try {
+          const attempts = session
+            ? await session.route(d.cases, { repeats, onAttempt })
+            : await routeCases(d.cases, cat, router, {
+                repeats,
+                concurrency: plan.concurrency,
+                timeoutMs: plan.timeoutMs,
+                retry: { maxTries: config.maxTries, baseDelayMs: 500, maxDelayMs: 30_000 },
+                warmUp: !router.deterministic,
+                ...(signal ? { signal } : {}),
+                ...(journal ? { journal } : {}),
+                ...(budget ? { budget } : {}),
+                onAttempt,
+                onRetry: () => progress.retry(),
+              })
+          for (const v of voteByCase(d.cases, attempts)) {
+            const c = d.cases.find((x) => x.id === v.id)!
+            votes.set(keyOf(d.path, v.id), { ...v, prompt: c.prompt, dataset: d.path })
+            if (v.vote.decision === null) errored++
+          }
+        } finally {
+          progress.done()
+        }
       }
+    } finally {
+      journal?.close()
     }
     return { votes, errored }
   }
@@ -363,7 +383,7 @@ function gateVerdict(
 }
 
 /** --dry-run: the first rewrite request and what the run would send, with the agents chosen from the descriptions alone. */
-function dryRun(setup: Setup, request: ImproveRequest, rounds: number, repeats: number, split: ReadonlyMap<string, Half>, caller: ReturnType<typeof createToolCaller>, model: string): string {
+function dryRun(setup: Setup, batching: BatchPlan | undefined, request: ImproveRequest, rounds: number, repeats: number, split: ReadonlyMap<string, Half>, caller: ReturnType<typeof createToolCaller>, model: string): string {
   const { loaded, datasets, router, price } = setup
   const catalogue = loaded.catalogue
   const clusters = analyseOverlap({ agents: catalogue.agents.map((a) => ({ name: a.name, description: a.description, file: a.file })) }).clusters
@@ -377,16 +397,25 @@ function dryRun(setup: Setup, request: ImproveRequest, rounds: number, repeats: 
   const drafts = caller.estimate(Array.from({ length: rounds }, () => ask), rewriteTool)
   const cases = datasets.reduce((n, d) => n + d.cases.length, 0)
   const routing = cases * repeats * (rounds + 1)
+  const batchRouting = batching !== undefined && router.batch !== undefined
   let routingUsd = 0
   if (router.estimate && price) {
     for (const d of datasets) for (const c of d.cases) {
       const e = router.estimate(c.prompt, catalogue)
-      routingUsd += usageCost({ inputTokens: e.promptTokens, outputTokens: e.outputTokens, cacheReadTokens: e.prefixTokens, cacheWriteTokens: 0 }, price) * repeats * (rounds + 1)
+      routingUsd += usageCost({ inputTokens: e.promptTokens, outputTokens: e.outputTokens, cacheReadTokens: e.prefixTokens, cacheWriteTokens: 0, ...(batchRouting ? { batch: true } : {}) }, price) * repeats * (rounds + 1)
     }
   }
+  const rewriterBatch = drafts.batchUsd !== undefined && drafts.batchMaxUsd !== undefined ? `; ≈$${drafts.batchUsd.toFixed(4)} at the batch rate (at most ≈$${drafts.batchMaxUsd.toFixed(4)}, each request writing its system text to the ${batching!.cacheTtl} cache)` : ''
   lines.push(
-    `rewriter: up to ${drafts.requests} request(s), ≈${drafts.inputTokens.toLocaleString('en-US')} input tokens, ${drafts.usd !== undefined ? `≈$${drafts.usd.toFixed(4)}` : 'no price known for this model'}`,
-    `routing (${router.id}): up to ${routing.toLocaleString('en-US')} request(s) (${cases} cases × ${repeats} repeat${repeats === 1 ? '' : 's'} × ${rounds + 1} catalogues, round 0 included)${router.estimate ? `, ${price ? `≈$${routingUsd.toFixed(4)} with the catalogue prefix read from the prompt cache` : 'no price known for this model'}` : ', routed locally, no cost'}`,
+    `rewriter: up to ${drafts.requests} request(s), ≈${drafts.inputTokens.toLocaleString('en-US')} input tokens, ${drafts.usd !== undefined ? `≈$${drafts.usd.toFixed(4)}${rewriterBatch ? ` live${rewriterBatch}` : ''}` : 'no price known for this model'}`,
+    `routing (${router.id}): up to ${routing.toLocaleString('en-US')} request(s) (${cases} cases × ${repeats} repeat${repeats === 1 ? '' : 's'} × ${rounds + 1} catalogues, round 0 included)${router.estimate ? `, ${price ? `≈$${routingUsd.toFixed(4)} with the catalogue prefix read from the prompt cache${batchRouting ? ', at the batch rate' : ''}` : 'no price known for this model'}` : ', routed locally, no cost'}`,
+    ...(batching
+      ? [
+          batchRouting
+            ? `batch: ${rounds + 1} routing batch(es) of up to ${(cases * repeats).toLocaleString('en-US')} requests (one a round) and ${rounds} rewriter batch(es) of 1 request, each waited for before the next (a batch takes minutes, at most 24 h)`
+            : `batch: ${rounds} rewriter batch(es) of 1 request, each waited for before its round routes (a batch takes minutes, at most 24 h); the ${router.id} router ${router.pricedModel ? 'cannot batch, so it routes live' : 'routes locally'}`,
+        ]
+      : []),
     `split: ${[...split.values()].filter((h) => h === 'train').length} train, ${[...split.values()].filter((h) => h === 'test').length} held out`,
     'dry run: nothing was sent.',
   )

@@ -1,6 +1,7 @@
 import { BOUNDARY_PER_PAIR, EXPLORE, targetLabel, type Assembled, type DropReason, type GenerationPlan } from '../draft/generate.js'
 import { NONE } from '../load/dataset.js'
 import type { ToolCallEstimate } from '../route/tool-call.js'
+import { toolBatchDryRunLines } from '../run/batch-run.js'
 import type { GenerateResult } from '../run/generate.js'
 import { fitTable, oneLine, wrap } from '../text/fit.js'
 
@@ -48,6 +49,7 @@ export function renderGenerateDryRun(r: Extract<GenerateResult, { kind: 'dry-run
     ...(table.leftOut.length > 0 ? [`not shown at ${style.width} columns: ${table.leftOut.join(', ')} (--json has them)`] : []),
     ...wrap(`${n(estimate.requests)} requests asking for ${n(asked)} prompts, to keep ${n(keep)}: ${quotaLine(plan, agents)}.`, style.width),
     ...wrap(costLine(estimate, model), style.width),
+    ...(r.batch ? toolBatchDryRunLines(r.batch.preview, r.batch.plan).flatMap((l) => wrap(l, style.width, '', '  ')) : []),
   ]
   if (first) {
     lines.push('', ...wrap("The first request's prompt (each request's system text holds the task, the labelling rules and the catalogue; --json prints every request body):", style.width))
@@ -95,7 +97,8 @@ export function renderGenerated(r: Extract<GenerateResult, { kind: 'drafted' }>,
     failures.set(key, [...(failures.get(key) ?? []), f.target])
   }
   for (const [what, targets] of failures) lines.push(...wrap(`${targets.length} request${targets.length > 1 ? 's' : ''} ${what} (${targets.slice(0, 4).join(', ')}${targets.length > 4 ? ', …' : ''})`, style.width, '  ', '    '))
-  lines.push(...wrap(`cost ${usd(r.spentUsd)} this run · ${plan.requests.length} requests, ${r.cached} answered from the cache · the plan: ${quotaLine(plan, agents)}`, style.width, '  ', '    '))
+  const batched = r.batches ? ` at the batch rate (${r.batches.length} message batch${r.batches.length === 1 ? '' : 'es'})` : ''
+  lines.push(...wrap(`cost ${usd(r.spentUsd)} this run${batched} · ${plan.requests.length} requests, ${r.cached} answered from the cache · the plan: ${quotaLine(plan, agents)}`, style.width, '  ', '    '))
   if (r.file) {
     lines.push(
       '',

@@ -89,12 +89,21 @@ export type ToolCallEstimate = {
   outputTokens: number
   /** the live price, as if nothing were cached: an upper bound */
   usd: number | undefined
-  /** with `batch`: the batch price, each request writing its system text to the prompt cache (they run side by side): an upper bound */
+  /** with `batch`: the batch price on the same terms as `usd` (nothing cached) */
   batchUsd?: number | undefined
+  /** with `batch`: the batch price if each request writes its system text to the prompt cache (they run side by side, so any may): the upper bound --max-cost holds to */
+  batchMaxUsd?: number | undefined
 }
 
 /** What askAll would submit as batches: the requests the cache has not answered, split as the API's limits ask, and the ledger's batches it would reattach. */
-export type ToolBatchPreview = { requests: number; cached: number; batches: Array<{ requests: number; bytes: number }>; reattach: string[] }
+export type ToolBatchPreview = {
+  requests: number
+  cached: number
+  batches: Array<{ requests: number; bytes: number }>
+  reattach: string[]
+  /** of the requests to submit */
+  estimate: ToolCallEstimate
+}
 
 export type ToolCaller = {
   model: string
@@ -107,6 +116,8 @@ export type ToolCaller = {
   /** answers in the order of `requests` */
   askAll<T>(requests: readonly ToolRequest[], tool: ToolSpec<T>): Promise<ToolAnswer<T>[]>
   spentUsd(): number
+  /** with `batch`: the Message Batches askAll created or reattached, in that order */
+  batchIds(): string[]
 }
 
 /**
@@ -127,6 +138,7 @@ export function createToolCaller(opts: ToolCallerOptions): ToolCaller {
   const { client, baseURL } = clientSettings(opts)
   const retrying = client.withOptions({ maxRetries: SDK_RETRIES })
   let spent = 0
+  const batchIds: string[] = []
 
   const build = <T>(request: ToolRequest, tool: ToolSpec<T>, cacheTtl?: CacheTtl): Anthropic.MessageCreateParamsNonStreaming => ({
     model,
@@ -146,16 +158,18 @@ export function createToolCaller(opts: ToolCallerOptions): ToolCaller {
   const estimate = <T>(requests: readonly ToolRequest[], tool: ToolSpec<T>): ToolCallEstimate => {
     let inputTokens = 0
     let outputTokens = 0
-    let batchUsd = 0
+    let batchMaxUsd = 0
     for (const r of requests) {
       const one = estimateRequest(build(r, tool), r)
       inputTokens += one.prefixTokens + one.restTokens
       outputTokens += one.outputTokens
-      if (price && opts.batch) batchUsd += batchEstimateUsd(one, opts.batch.cacheTtl, price)
+      if (price && opts.batch) batchMaxUsd += batchEstimateUsd(one, opts.batch.cacheTtl, price)
     }
     // Priced as if nothing were cached: an estimate that errs high keeps --max-cost a promise.
-    const usd = price && usageCost({ inputTokens, outputTokens, cacheReadTokens: 0, cacheWriteTokens: 0 }, price)
-    return { requests: requests.length, inputTokens, outputTokens, usd, ...(opts.batch ? { batchUsd: price && batchUsd } : {}) }
+    const usage = { inputTokens, outputTokens, cacheReadTokens: 0, cacheWriteTokens: 0 }
+    const usd = price && usageCost(usage, price)
+    const batched = opts.batch ? { batchUsd: price && usageCost({ ...usage, batch: true }, price), batchMaxUsd: price && batchMaxUsd } : {}
+    return { requests: requests.length, inputTokens, outputTokens, usd, ...batched }
   }
 
   /** The requests not answered yet, by key (one request asked twice is one request), and the answers the store holds. */
@@ -184,7 +198,13 @@ export function createToolCaller(opts: ToolCallerOptions): ToolCaller {
     const held = new Set(reattach.flatMap((b) => b.customIds))
     const fresh = [...pending].filter(([key]) => !held.has(key))
     const { batches } = splitIntoBatches(fresh, ([key, p]) => batchBytes(p.body, plan.cacheTtl) + key.length, { maxRequests: plan.maxRequests, maxBytes: BATCH_LIMITS.maxBytes })
-    return { requests: fresh.length, cached: stored.size, batches: batches.map((b) => ({ requests: b.items.length, bytes: b.bytes })), reattach: reattach.map((b) => b.id) }
+    return {
+      requests: fresh.length,
+      cached: stored.size,
+      batches: batches.map((b) => ({ requests: b.items.length, bytes: b.bytes })),
+      reattach: reattach.map((b) => b.id),
+      estimate: estimate(fresh.map(([, p]) => p.request), tool),
+    }
   }
 
   const askAll = async <T>(requests: readonly ToolRequest[], tool: ToolSpec<T>): Promise<ToolAnswer<T>[]> => {
@@ -322,6 +342,7 @@ export function createToolCaller(opts: ToolCallerOptions): ToolCaller {
       await engine.settle(keys)
       return answers
     } finally {
+      batchIds.push(...engine.batchIds())
       file?.close()
     }
   }
@@ -336,7 +357,7 @@ export function createToolCaller(opts: ToolCallerOptions): ToolCaller {
     costOf: (u: Usage) => usageCost(u, p),
   })
 
-  return { model, estimate, preview, previewBatches, askAll, spentUsd: () => spent }
+  return { model, estimate, preview, previewBatches, askAll, spentUsd: () => spent, batchIds: () => [...batchIds] }
 }
 
 /** A request's tokens: the cached prefix (tools and system text), the rest, and the reply's expected length. */

@@ -7,6 +7,7 @@ import { createBatchSession, type BatchSession, type RoutingBatchSettings } from
 import { BATCH_FACTOR, usageCost, type Price } from '../route/cost.js'
 import { attemptKey, batchCustomId, type Journal } from '../route/journal.js'
 import type { BatchRouting, RequestEstimate, Router, Usage } from '../route/router.js'
+import type { ToolBatchOptions, ToolBatchPreview } from '../route/tool-call.js'
 import { BATCH_LIMITS } from '../load/config.js'
 
 /**
@@ -24,6 +25,33 @@ export function batchPlan(config: Config, options: { batch?: boolean | undefined
     return undefined
   }
   return { pollMs: (options.batchPoll ?? config.batch.pollSeconds) * 1000, cacheTtl: config.batch.cacheTtl, maxRequests: config.batch.maxRequests }
+}
+
+/**
+ * The tool caller's `batch` option for --batch (nothing without it): the plan, its progress lines
+ * to `warn`. How generate and improve batch Claude's drafting requests, and how any other command
+ * that drafts with the tool caller would: `createToolCaller({ …, ...toolCallBatch(plan, warn) })`.
+ */
+export function toolCallBatch(plan: BatchPlan | undefined, warn: (text: string) => void): { batch?: ToolBatchOptions } {
+  return plan ? { batch: { ...plan, onEvent: batchEventPrinter(warn, plan.pollMs) } } : {}
+}
+
+/** --dry-run with --batch for drafting requests: the batches they make, and their price live and batched. */
+export function toolBatchDryRunLines(preview: ToolBatchPreview, plan: BatchPlan): string[] {
+  const { estimate } = preview
+  const lines = [
+    `batch: ${preview.requests} request(s) in ${preview.batches.length} batch(es) of at most ${plan.maxRequests.toLocaleString('en-US')} requests or ${BATCH_LIMITS.maxBytes / 1024 / 1024} MB` +
+      (preview.batches.length > 0 ? ` (${preview.batches.map((b) => `${b.requests} requests, ${(b.bytes / 1e6).toFixed(1)} MB`).join('; ')})` : '') +
+      (preview.cached > 0 ? `; ${preview.cached} answered from the cache folder` : '') +
+      (preview.reattach.length > 0 ? `; ${preview.reattach.length} batch(es) of an earlier run would be reattached (${preview.reattach.join(', ')})` : ''),
+  ]
+  if (estimate.usd !== undefined && estimate.batchUsd !== undefined && estimate.batchMaxUsd !== undefined) {
+    lines.push(
+      `batch: live price ≈$${estimate.usd.toFixed(4)}; batch price ≈$${estimate.batchUsd.toFixed(4)} on the same terms (nothing cached), ` +
+        `≈$${estimate.batchMaxUsd.toFixed(4)} if every request writes its system text to the ${plan.cacheTtl} prompt cache (the bound --max-cost keeps to)`,
+    )
+  }
+  return lines
 }
 
 export function requireBatching(router: Router): asserts router is Router & { batch: BatchRouting } {

@@ -7,10 +7,11 @@ import { DRAFT_TOOL } from '../draft/requests.js'
 import { loadAgentFolders, loadWarningText, type LoadedCatalogue } from '../load/catalogue.js'
 import { loadConfig } from '../load/config.js'
 import { formatDatasetCsv, formatDatasetJsonl, type DatasetRow } from '../load/dataset.js'
-import { InputError } from '../load/input-error.js'
+import { InputError, UsageError } from '../load/input-error.js'
 import { loadPrices } from '../route/cost.js'
 import { FatalRouterError } from '../route/run.js'
-import { createToolCaller, DEFAULT_DRAFT_MODEL, type ToolCallEstimate } from '../route/tool-call.js'
+import { createToolCaller, DEFAULT_DRAFT_MODEL, type ToolBatchPreview, type ToolCallEstimate } from '../route/tool-call.js'
+import { batchPlan, toolCallBatch, type BatchPlan } from './batch-run.js'
 import type { RunEnv } from './evaluate.js'
 import { writeAtomic, WriteError } from './files.js'
 import { checkOutputFile } from './out-folder.js'
@@ -36,12 +37,15 @@ export type GenerateRequest = {
   noCache: boolean
   concurrency?: number | undefined
   timeout?: number | undefined
+  /** send the drafting requests through the Message Batches API, checking every batchPoll seconds */
+  batch?: boolean | undefined
+  batchPoll?: number | undefined
 }
 
 export type GenerateResult =
-  | { kind: 'dry-run'; loaded: LoadedCatalogue; plan: GenerationPlan; model: string; estimate: ToolCallEstimate; perRequest: ToolCallEstimate[]; bodies: object[] }
+  | { kind: 'dry-run'; loaded: LoadedCatalogue; plan: GenerationPlan; model: string; estimate: ToolCallEstimate; perRequest: ToolCallEstimate[]; bodies: object[]; batch?: { plan: BatchPlan; preview: ToolBatchPreview } }
   | { kind: 'examples'; loaded: LoadedCatalogue; file: string; rows: DatasetRow[] }
-  | { kind: 'drafted'; loaded: LoadedCatalogue; plan: GenerationPlan; model: string; file: string | undefined; assembled: Assembled; spentUsd: number; cached: number; estimate: ToolCallEstimate }
+  | { kind: 'drafted'; loaded: LoadedCatalogue; plan: GenerationPlan; model: string; file: string | undefined; assembled: Assembled; spentUsd: number; cached: number; estimate: ToolCallEstimate; /** --batch: the Message Batches that answered */ batches?: string[] }
   | { kind: 'fatal'; message: string; unreachable: boolean }
 
 /** Drafting requests in flight: a handful is enough for tens of requests, and kind to a rate limit. */
@@ -54,6 +58,8 @@ export async function generateDataset(request: GenerateRequest, env: Pick<RunEnv
   const file = request.out ?? GENERATED_DATASET
   const ext = path.extname(file).toLowerCase()
   if (ext !== '.csv' && ext !== '.jsonl') throw new InputError([{ file, message: `the output must be a .csv or .jsonl dataset, not "${ext || 'no extension'}"`, fix: 'pass --out with a .csv or .jsonl file name' }])
+  const batching = batchPlan(config, request)
+  if (batching && request.fromExamples) throw new UsageError('--from-examples drafts nothing with Claude, so --batch has nothing to send: drop one of them')
   const existing = statSync(file, { throwIfNoEntry: false })
   if (existing?.isDirectory()) throw new InputError([{ file, message: 'the output path is a folder', fix: 'pass --out with a file name' }])
   if (existing && !request.force && !request.dryRun) throw new InputError([{ file, message: 'already exists; routecheck generate never overwrites a file', fix: 'pass --force to replace it, or --out FILE to write elsewhere' }])
@@ -93,13 +99,25 @@ export async function generateDataset(request: GenerateRequest, env: Pick<RunEnv
     ...(request.maxCost !== undefined ? { maxUsd: request.maxCost } : {}),
     ...(signal ? { signal } : {}),
     onAnswer: () => progress.tick({ failed: false, cached: false }),
+    ...toolCallBatch(batching, env.warn),
   })
   const estimate = caller.estimate(requests, DRAFT_TOOL)
   if (request.dryRun) {
-    return { kind: 'dry-run', loaded, plan, model, estimate, perRequest: requests.map((r) => caller.estimate([r], DRAFT_TOOL)), bodies: requests.map((r) => caller.preview(r, DRAFT_TOOL)) }
+    return {
+      kind: 'dry-run',
+      loaded,
+      plan,
+      model,
+      estimate,
+      perRequest: requests.map((r) => caller.estimate([r], DRAFT_TOOL)),
+      bodies: requests.map((r) => caller.preview(r, DRAFT_TOOL)),
+      ...(batching ? { batch: { plan: batching, preview: caller.previewBatches(requests, DRAFT_TOOL) } } : {}),
+    }
   }
-  if (request.maxCost !== undefined && estimate.usd !== undefined && estimate.usd > request.maxCost) {
-    env.warn(`warning: the estimate (≈$${estimate.usd.toFixed(2)}, as if nothing were cached) is over --max-cost $${request.maxCost}: requests that would pass it are not sent\n`)
+  const expectedUsd = estimate.batchMaxUsd ?? estimate.usd
+  if (request.maxCost !== undefined && expectedUsd !== undefined && expectedUsd > request.maxCost) {
+    const how = batching ? 'at the batch rate, each request writing the prompt cache' : 'as if nothing were cached'
+    env.warn(`warning: the estimate (≈$${expectedUsd.toFixed(2)}, ${how}) is over --max-cost $${request.maxCost}: requests that would pass it are not sent\n`)
   }
   let answers
   try {
@@ -113,5 +131,6 @@ export async function generateDataset(request: GenerateRequest, env: Pick<RunEnv
   const assembled = assembleDataset(plan, answers, loaded.catalogue)
   const written = assembled.rows.length > 0 ? file : undefined
   if (written) await write(assembled.rows)
-  return { kind: 'drafted', loaded, plan, model, file: written, assembled, spentUsd: caller.spentUsd(), cached: answers.filter((a) => a.cached).length, estimate }
+  const batches = caller.batchIds()
+  return { kind: 'drafted', loaded, plan, model, file: written, assembled, spentUsd: caller.spentUsd(), cached: answers.filter((a) => a.cached).length, estimate, ...(batching ? { batches } : {}) }
 }

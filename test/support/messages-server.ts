@@ -57,7 +57,7 @@ export type BatchOptions = {
   /** the id of the n-th batch created, from 1 (default msgbatch_test0001, …) */
   id?: (n: number) => string
   /** a fault for a call to the batch endpoints themselves (`call` counts that kind of call, from 0) */
-  fault?: (info: { what: 'create' | 'retrieve' | 'results'; call: number }) => 'rate_limit' | 'server_error' | undefined
+  fault?: (info: { what: 'create' | 'retrieve' | 'results'; call: number }) => 'rate_limit' | 'server_error' | 'unauthorized' | undefined
 }
 
 /** errored: an api_error (worth a resubmission); invalid: an invalid_request_error (not) */
@@ -267,6 +267,7 @@ export async function startMessagesServer(opts: ServerOptions = {}): Promise<Mes
     const fault = opts.batch?.fault?.({ what, call: batchCalls[what]++ })
     if (fault === 'rate_limit') return sendError(res, 429, 'rate_limit_error', 'Rate limited (test server)', requestId, { 'retry-after': retryAfter })
     if (fault === 'server_error') return sendError(res, 500, 'api_error', 'Internal server error (test server)', requestId)
+    if (fault === 'unauthorized') return sendError(res, 401, 'authentication_error', 'invalid x-api-key (test server)', requestId)
     if (what === 'create') {
       if (Buffer.byteLength(raw) > BATCH_MAX_BYTES) return sendError(res, 413, 'request_too_large', `the batch is larger than ${BATCH_MAX_BYTES} bytes`, requestId)
       const problem = checkBatch(body)
