@@ -24,9 +24,10 @@ import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseAgentFile } from '../src/load/catalogue.js'
-import { BACKGROUND_MIN_DF, termsOfAgent, TEXT_READING, type BackgroundDf, type TextReading } from '../src/overlap/text.js'
+import { BACKGROUND_MIN_DF, DOMAIN_RULE, domainWeight, termsOfAgent, TEXT_READING, type BackgroundDf, type DomainRule, type TextReading, type WordStats } from '../src/overlap/text.js'
+import { nameWords, termTokens } from '../src/text/terms.js'
 
-export type SnapshotAgent = { repo: string; path: string; name: string; description: string }
+export type SnapshotAgent = { repo: string; path: string; name: string; description: string; body: string }
 export type Snapshot = { repo: string; commit: string; files: number; agents: SnapshotAgent[] }
 
 /** Folders whose Markdown files are not subagents even when they carry a name and a description. */
@@ -93,7 +94,7 @@ export function readSnapshot(spec: string): Snapshot {
   for (const { path: file, text } of texts) {
     const parsed = parseAgentFile(file, text)
     if ('reason' in parsed) continue
-    agents.push({ repo, path: file, name: parsed.name, description: parsed.description })
+    agents.push({ repo, path: file, name: parsed.name, description: parsed.description, body: parsed.body })
   }
   return { repo, commit, files: texts.length, agents }
 }
@@ -101,10 +102,24 @@ export function readSnapshot(spec: string): Snapshot {
 /** The key under which two descriptions are one document: forks and plugin folders copy files verbatim. */
 export const descriptionKey = (description: string) => description.replace(/\s+/g, ' ').trim().toLowerCase()
 
-/** Document frequencies over the snapshots' agents, each distinct description counted once, pruned to terms in `minDf` documents or more. */
-export function buildBackgroundDf(snapshots: readonly Snapshot[], minDf = BACKGROUND_MIN_DF, reading: TextReading = TEXT_READING): BackgroundDf {
+/**
+ * Document frequencies over the snapshots' agents, each distinct description
+ * counted once, pruned to terms in `minDf` documents or more; and each word's
+ * domain weight (`domainWeight`), from how often agents are named after it
+ * and how it is spread over their bodies (the body of a file is read for
+ * these counts only, never written).
+ */
+export function buildBackgroundDf(snapshots: readonly Snapshot[], minDf = BACKGROUND_MIN_DF, reading: TextReading = TEXT_READING, rule: DomainRule = DOMAIN_RULE): BackgroundDf {
   const seen = new Set<string>()
   const counts = new Map<string, number>()
+  const words = new Map<string, WordStats>()
+  const stats = (w: string) => {
+    let st = words.get(w)
+    if (!st) words.set(w, (st = { files: 0, names: 0, bodyDocs: 0, bodyCount: 0 }))
+    return st
+  }
+  const role = new Set(reading.roleWords)
+  const wordsOf = (text: string) => termTokens(text).filter((t) => !role.has(t.word)).map((t) => t.term)
   let documents = 0
   const sources: BackgroundDf['sources'] = []
   for (const s of snapshots) {
@@ -115,25 +130,43 @@ export function buildBackgroundDf(snapshots: readonly Snapshot[], minDf = BACKGR
       seen.add(k)
       kept++
       documents++
-      for (const t of termsOfAgent(a, reading)) counts.set(t, (counts.get(t) ?? 0) + 1)
+      const terms = termsOfAgent(a, reading)
+      for (const t of terms) counts.set(t, (counts.get(t) ?? 0) + 1)
+      const body = wordsOf(a.body ?? '')
+      const inBody = new Map<string, number>()
+      for (const w of body) inBody.set(w, (inBody.get(w) ?? 0) + 1)
+      for (const [w, c] of inBody) {
+        const st = stats(w)
+        st.bodyDocs++
+        st.bodyCount += c
+      }
+      for (const w of new Set(wordsOf(nameWords(a.name)))) stats(w).names++
+      for (const w of new Set([...[...terms].filter((t) => !t.includes(' ')), ...inBody.keys()])) stats(w).files++
     }
     sources.push({ repo: s.repo, commit: s.commit, agentFiles: s.agents.length, documents: kept })
   }
   const df: Record<string, number> = {}
   for (const [t, c] of [...counts].filter(([, c]) => c >= minDf).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) df[t] = c
+  const domain: Record<string, number> = {}
+  for (const [w, st] of [...words].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    const weight = domainWeight(st, documents, rule)
+    if (weight !== undefined && weight < 1) domain[w] = Math.round(weight * 1000) / 1000
+  }
   return {
-    $comment: 'Document frequencies of the overlap text model\'s terms (stems, and two stems joined by a space) over public collections of Claude Code agent descriptions; derived counts only. Rebuild with scripts/build-term-df.ts.',
+    $comment: 'Document frequencies of the overlap text model\'s terms (stems, and two stems joined by a space) over public collections of Claude Code agent descriptions, and each word\'s domain weight (how much it names a domain rather than a style of writing); derived counts only. Rebuild with scripts/build-term-df.ts.',
     reading,
     documents,
     minDf,
     sources,
     df,
+    domainRule: rule,
+    domain,
   }
 }
 
 /** JSON with one source and one term a line, so a rebuild reads as a diff. */
 export function formatBackground(bg: BackgroundDf): string {
-  const { df, sources, ...head } = bg
+  const { df, sources, domain, ...head } = bg
   const lines = [
     '{',
     ...Object.entries(head).map(([k, v]) => `  ${JSON.stringify(k)}: ${JSON.stringify(v)},`),
@@ -144,7 +177,16 @@ export function formatBackground(bg: BackgroundDf): string {
     Object.entries(df)
       .map(([t, c]) => `${JSON.stringify(t)}:${c}`)
       .join(',\n'),
-    '  }',
+    `  }${domain ? ',' : ''}`,
+    ...(domain
+      ? [
+          '  "domain": {',
+          Object.entries(domain)
+            .map(([t, w]) => `${JSON.stringify(t)}:${w}`)
+            .join(',\n'),
+          '  }',
+        ]
+      : []),
     '}',
   ]
   return `${lines.join('\n')}\n`
@@ -162,7 +204,7 @@ async function main(argv: string[]): Promise<void> {
   const bg = buildBackgroundDf(snapshots)
   for (const s of bg.sources) console.error(`${s.repo}@${s.commit.slice(0, 12)}: ${s.agentFiles} agent files, ${s.documents} new descriptions`)
   writeFileSync(out, formatBackground(bg))
-  console.error(`${bg.documents} documents, ${Object.keys(bg.df).length} terms in ≥ ${bg.minDf} documents, ${(statSync(out).size / 1024).toFixed(0)} KB → ${path.relative(process.cwd(), out)}`)
+  console.error(`${bg.documents} documents, ${Object.keys(bg.df).length} terms in ≥ ${bg.minDf} documents, ${Object.keys(bg.domain ?? {}).length} words weighing under 1, ${(statSync(out).size / 1024).toFixed(0)} KB → ${path.relative(process.cwd(), out)}`)
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) await main(process.argv.slice(2))
