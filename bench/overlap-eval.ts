@@ -385,28 +385,35 @@ export async function runOverlapEval(root: string | undefined, extra: Record<str
   const quality = Object.fromEntries(Object.entries(results).map(([m, r]) => [m, r.figures]))
 
   // How the figures move when one constant moves (fold A chose, fold B checks).
-  const sensitivity: Record<string, { foldA: number; foldB: number; all: number }> = {}
+  const sensitivity: Record<string, { foldA: number; foldB: number; all: number; within: ReturnType<typeof withinFigures>; checksRight: string }> = {}
+  const snapshotMap = new Map(snapshots.map((s) => [s.prefix, s.snapshot]))
   if (opts.sensitivity !== false) {
     const all = [...snapshots.map((s) => s.snapshot), ...outside]
+    const rebuilt = (change: Partial<typeof DOMAIN_RULE>) => buildBackgroundDf(all, undefined, TEXT_READING, { ...DOMAIN_RULE, ...change })
     const variants: Record<string, TextModelOptions> = {
-      [`TEXT_MODEL (nameWeight ${TEXT_MODEL.nameWeight}, bigramWeight ${TEXT_MODEL.bigramWeight}, nameShare ${DOMAIN_RULE.nameShare}, burstiness ${DOMAIN_RULE.burstiness})`]: TEXT_MODEL,
+      [`TEXT_MODEL (nameWeight ${TEXT_MODEL.nameWeight}, bigramWeight ${TEXT_MODEL.bigramWeight}, nameShare ${DOMAIN_RULE.nameShare}, burstiness ${DOMAIN_RULE.burstiness}, power ${DOMAIN_RULE.power})`]: TEXT_MODEL,
       'nameWeight 1.5': { ...TEXT_MODEL, nameWeight: 1.5 },
       'nameWeight 2.5': { ...TEXT_MODEL, nameWeight: 2.5 },
       'bigramWeight 0.25': { ...TEXT_MODEL, bigramWeight: 0.25 },
       'bigramWeight 1': { ...TEXT_MODEL, bigramWeight: 1 },
-      'nameShare 0.03': { ...TEXT_MODEL, background: buildBackgroundDf(all, undefined, TEXT_READING, { ...DOMAIN_RULE, nameShare: 0.03 }) },
-      'nameShare 0.1': { ...TEXT_MODEL, background: buildBackgroundDf(all, undefined, TEXT_READING, { ...DOMAIN_RULE, nameShare: 0.1 }) },
-      'burstiness 1': { ...TEXT_MODEL, background: buildBackgroundDf(all, undefined, TEXT_READING, { ...DOMAIN_RULE, burstiness: 1 }) },
-      'burstiness 2': { ...TEXT_MODEL, background: buildBackgroundDf(all, undefined, TEXT_READING, { ...DOMAIN_RULE, burstiness: 2 }) },
+      'nameShare 0.03': { ...TEXT_MODEL, background: rebuilt({ nameShare: 0.03 }) },
+      'nameShare 0.1': { ...TEXT_MODEL, background: rebuilt({ nameShare: 0.1 }) },
+      'burstiness 0.75': { ...TEXT_MODEL, background: rebuilt({ burstiness: 0.75 }) },
+      'burstiness 1.5': { ...TEXT_MODEL, background: rebuilt({ burstiness: 1.5 }) },
+      'power 1': { ...TEXT_MODEL, background: rebuilt({ power: 1 }) },
+      'power 2': { ...TEXT_MODEL, background: rebuilt({ power: 2 }) },
     }
     for (const [m, model] of Object.entries(variants)) {
       const f = evaluate(textScorer(model), NEAR_DUPLICATE_SCORE).figures
       const [d20, d40] = [f.draws20, f.draws40]
       // One number per fold: the mean of average precision on all agents and mean AP on the 20- and 40-agent draws.
+      const right = (await checkPairs(snapshotMap, { m: { model, line: NEAR_DUPLICATE_SCORE } })).filter((c) => c.scores.m!.flagged === c.shouldFlag).length
       sensitivity[m] = {
         foldA: round((f.averagePrecisionFoldA + d20.meanAPFoldA + d40.meanAPFoldA) / 3),
         foldB: round((f.averagePrecisionFoldB + d20.meanAPFoldB + d40.meanAPFoldB) / 3),
         all: round((f.averagePrecision + d20.meanAP + d40.meanAP) / 3),
+        within: f.within,
+        checksRight: `${right}/${CHECKS.length}`,
       }
     }
   }
@@ -481,9 +488,9 @@ export function printOverlapEval(result: Figures, log: (line: string) => void = 
     log(`  ${m.padEnd(width)}   at ${w.line.toFixed(2)}: overlaps ${w.overlapsFound}/${w.overlaps}, different ${w.differentFlagged}/${w.different}, unjudged ${w.unjudgedFlagged}`)
   }
   if (Object.keys(sensitivity).length > 0) {
-    log('\none constant moved (mean of AP on all agents and mean AP on the 20- and 40-agent draws)')
+    log('\none constant moved (fold A/B/all: mean of AP on all agents and mean AP on the 20- and 40-agent draws)')
     const sw = Math.max(...Object.keys(sensitivity).map((k) => k.length))
-    for (const [m, s] of Object.entries(sensitivity)) log(`  ${m.padEnd(sw)}   fold A ${f3(s.foldA)}  fold B ${f3(s.foldB)}  all ${f3(s.all)}`)
+    for (const [m, s] of Object.entries(sensitivity)) log(`  ${m.padEnd(sw)}   fold A ${f3(s.foldA)}  fold B ${f3(s.foldB)}  all ${f3(s.all)} · inside collections at ${s.within.line}: overlaps ${s.within.overlapsFound}, different ${s.within.differentFlagged}, unjudged ${s.within.unjudgedFlagged} · named pairs right ${s.checksRight}`)
   }
   log('\ntop 20 pairs under TEXT_MODEL:')
   for (const p of top20) log(`  ${p.text.toFixed(3)}  ${p.pair}  (${p.truth})`)

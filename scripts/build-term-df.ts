@@ -150,7 +150,7 @@ export function buildBackgroundDf(snapshots: readonly Snapshot[], minDf = BACKGR
   const domain: Record<string, number> = {}
   for (const [w, st] of [...words].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     const weight = domainWeight(st, documents, rule)
-    if (weight !== undefined && weight < 1) domain[w] = Math.round(weight * 1000) / 1000
+    if (weight !== undefined && weight < 1) domain[w] = Number(weight.toPrecision(3))
   }
   return {
     $comment: 'Document frequencies of the overlap text model\'s terms (stems, and two stems joined by a space) over public collections of Claude Code agent descriptions, and each word\'s domain weight (how much it names a domain rather than a style of writing); derived counts only. Rebuild with scripts/build-term-df.ts.',

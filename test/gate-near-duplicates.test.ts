@@ -81,7 +81,8 @@ const EDITS: Edit[] = [
   {
     label: 'reword one half of an already-overlapping pair',
     agent: 'devops-engineer',
-    rewrite: (d) => d.replace('Sets up GitHub Actions or GitLab CI, blue-green and canary deployments', 'Sets up GitHub Actions or GitLab CI, GitOps with Argo CD or Flux, blue-green and canary deployments'),
+    // 0.25 → 0.31 with sre-engineer: over the line before and after, so never new.
+    rewrite: (d) => d.replace('Sets up GitHub Actions or GitLab CI, blue-green and canary deployments', 'Sets up GitHub Actions or GitLab CI, GitOps with Argo CD, blue-green and canary deployments, SLO alerts'),
   },
   {
     label: 'add an example',
@@ -125,8 +126,8 @@ const EDITS: Edit[] = [
     rewrite: (d) => d.replace('Use this agent when building cross-platform or native mobile apps with', 'Use this agent for iOS and Android app work in'),
   },
   { label: 'append a PROACTIVELY trigger', agent: 'ui-designer', rewrite: (d) => `${d} Use PROACTIVELY when a new screen is being designed or a component gains a new state.` },
-  // Moves graphql-architect × api-designer from 0.06 to 0.216: over the line, under line + margin.
-  { label: 'append a REST sentence (hovers at the line)', agent: 'graphql-architect', rewrite: (d) => `${d} Also reviews REST API versioning, pagination and rate limits.` },
+  // Moves graphql-architect × api-designer from 0.06 to 0.256: over the line (0.25), under line + margin.
+  { label: 'append a REST sentence (hovers at the line)', agent: 'graphql-architect', rewrite: (d) => `${d} Also reviews REST API versioning, pagination, idempotency and rate limits.` },
   {
     label: 'copy most of security-auditor',
     agent: 'penetration-tester',

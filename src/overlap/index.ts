@@ -98,7 +98,7 @@ export const NEAR_DUPLICATE_SCORE = 0.25
  */
 export const MERGE_TEXT = 0.45
 
-/** Text score from which lint calls two descriptions near-exact copies. */
+/** Text score of two descriptions (names left out) from which lint calls them near-exact copies. */
 export const NEAR_EXACT_TEXT = 0.95
 
 /** Decided cases a pair needs (primary among the two) before run signals join its score: one misrouted case is not a pattern. */
@@ -221,9 +221,11 @@ export function analyseOverlap(input: OverlapInput, opts: Partial<OverlapThresho
 
   const evidence = run ? { source: input.evidence?.source ?? 'dataset', of: input.evidence?.of ?? [] } : undefined
   const clusters = buildClusters(index, agents, scored.filter((p) => p.nearDuplicate), run, evidence, t)
+  // Copied descriptions are judged on the descriptions alone: two names over one copied text still make a copy.
+  const copies = buildTextIndex(agents, { ...t.textModel, nameWeight: 0 })
   const { lint, tokens } = lintAgents(
     agents,
-    scored.map((p) => ({ a: p.a, b: p.b, text: p.text })),
+    scored.map((p) => ({ a: p.a, b: p.b, text: cosine(copies.vectors[p.i]!, copies.vectors[p.j]!) })),
     { minDescriptionChars: t.minDescriptionChars, maxDescriptionChars: t.maxDescriptionChars, nearExactText: t.nearExactText },
   )
   const invalid = (input.invalid ?? []).map(({ file, line, reason }) => ({ file, line, reason }))

@@ -57,8 +57,10 @@ export type DomainRule = {
   nameShare: number
   /** a residual idf in the agents' bodies at or above this is a domain word */
   burstiness: number
-  /** the least a word weighs */
+  /** the least a word's sign can be (before the power) */
   floor: number
+  /** the sign is raised to this power: 3, so a word half as domain-like as the constants ask weighs an eighth */
+  power: number
   /** words in fewer agent files (name, description or body) keep weight 1: too little evidence */
   minFiles: number
 }
@@ -75,7 +77,7 @@ export type DomainRule = {
  * burstiness 1.5 beat 0.03–0.1 and 1.0–2.0 there; `minFiles` 5 costs no
  * figure against keeping every word (5,693 against 16,000 words).
  */
-export const DOMAIN_RULE: DomainRule = { nameShare: 0.05, burstiness: 1.5, floor: 0.05, minFiles: 5 }
+export const DOMAIN_RULE: DomainRule = { nameShare: 0.05, burstiness: 1, floor: 0.05, power: 3, minFiles: 5 }
 
 /** What the background counts of one word for its domain weight. */
 export type WordStats = {
@@ -105,7 +107,7 @@ export function domainWeight(stats: WordStats, documents: number, rule: DomainRu
   if (stats.files < rule.minFiles) return undefined
   const share = (stats.names + 0.1) / (stats.files + 2)
   const residualIdf = stats.bodyDocs > 0 ? Math.log2(documents / stats.bodyDocs) + Math.log2(1 - Math.exp(-stats.bodyCount / documents)) : 0
-  return Math.min(1, Math.max(rule.floor, share / rule.nameShare, residualIdf / rule.burstiness))
+  return Math.min(1, Math.max(rule.floor, share / rule.nameShare, residualIdf / rule.burstiness)) ** rule.power
 }
 
 /** What decides which terms a description yields, so a background counted under another reading can be told apart. */
@@ -162,7 +164,7 @@ export type TextIndex = {
   termId: Map<string, number>
   /** term id → number of agents whose vector holds it */
   df: Int32Array
-  /** per agent: the ids of the terms its name gives */
+  /** per agent: the ids of the terms its name gives (words and phrases) */
   nameTerms: Array<Set<number>>
   /** term → how to show it: a stem's most frequent word, a phrase's first-seen words */
   surface: Map<string, string>
@@ -307,7 +309,13 @@ export function buildTextIndex(agents: ReadonlyArray<{ name: string; description
         tf.set(id, (tf.get(id) ?? 0) + (isPhrase ? weight * model.bigramWeight : weight))
       })
     }
-    nameTerms.push(new Set(nameTokens.map((t) => dictionary.get(t.term)!).filter((id) => id !== undefined)))
+    // The name's words and its phrases ("python backend"): what the name already says is never news.
+    const ofName = new Set<number>()
+    forEachTerm(nameTokens, true, (term) => {
+      const id = dictionary.get(term)
+      if (id !== undefined) ofName.add(id)
+    })
+    nameTerms.push(ofName)
     rawDocs.push(tf)
   }
 
@@ -622,6 +630,8 @@ export function distinctiveTerms(index: TextIndex, members: readonly number[], l
       const id = v.ids[k]!
       if (index.nameTerms[m]!.has(id)) continue
       const parts = index.terms[id]!.split(' ')
+      // A phrase holding a word of the member's own name ("python frameworks" for python-engineer) is no news either.
+      if (parts.length > 1 && parts.some((p) => index.nameTerms[m]!.has(index.termId.get(p) ?? -1))) continue
       if (parts.some((p) => FILLER.has(p))) continue
       const rarity = rarityOf(id)
       if (rarity <= 0) continue
