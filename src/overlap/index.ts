@@ -4,32 +4,37 @@
  * Every pair of agents gets a **text** score: the TF-IDF cosine of their
  * names and descriptions, where the trigger (the words before the first
  * `<example>` or "Examples:") counts in full, example blocks count 0.3,
- * two-word phrases count 0.5 of a word, and tags, the agent's own name and
- * role words ("pro", "expert", "specialist"…) are dropped. A word's idf is
- * counted over the catalogue and a background of 1,302 public agent
- * descriptions together, so a word common to the genre weighs little however
- * few of the catalogue's agents use it. A run adds **confusion** (cases routed across the pair on primary
- * labels, over the pair's decided cases), **co-acceptance** (cases accepting
- * both, over cases accepting either), and the shares of the pair's cases with
- * **split votes** or a **low margin** (a gap between the top two in the run's
- * lowest quarter). The combined score is a noisy-OR,
- * `1 − (1 − text)(1 − 0.4·confusion)(1 − 0.3·coAcceptance)(1 − 0.15·split)(1 − 0.15·lowMargin)`:
+ * two-word phrases count 0.5 of a word, the name counts twice, and tags, the
+ * agent's own name and role words ("pro", "expert", "specialist"…) are
+ * dropped. A word's idf is counted over the catalogue and a background of
+ * 1,302 public agent descriptions together, and multiplied by its domain
+ * weight: how much the background says the word names a domain
+ * ("postgresql", "incident": 1) rather than a style of writing ("detailed",
+ * "idiomatic", "best practices": 0.002–0.11). A run adds **confusion**
+ * (cases routed across the pair on primary labels, over the pair's decided
+ * cases), **co-acceptance** (cases accepting both, over cases accepting
+ * either), and the shares of the pair's cases with **split votes** or a
+ * **low margin** (a gap between the top two in the run's lowest quarter).
+ * The combined score is a noisy-OR,
+ * `1 − (1 − text)(1 − 0.5·confusion)(1 − 0.3·coAcceptance)(1 − 0.15·split)(1 − 0.15·lowMargin)`:
  * each signal is a separate chance to see the overlap, so a run can confirm
  * overlap but never clear it (a router that happens to separate two
  * look-alike descriptions today may not tomorrow). Run signals join once the
  * pair has 5 decided cases; with no run the score is the text score. A pair
- * is a **near-duplicate** at a score of 0.2 or more, or a text score of 0.45
+ * is a **near-duplicate** at a score of 0.25 or more, or a text score of 0.45
  * or more whatever the run says. On the bundled agents the ten pairs of
- * Python agents score 0.21–0.42 on text and every other pair 0.07 or less;
- * 0.2 flags all ten Python pairs and joins the five into one cluster. With
- * the lexical router's runs on the bundled datasets the Python pairs score
- * 0.23–0.48 and other pairs at most 0.17. Copies and paraphrases planted
- * among the bundled agents score 0.54–0.97 on text, so from 0.45 the advice
- * is "merge", not "reword". A
- * coin-toss confusion (0.5) or a labeller who always accepts both is enough
- * on its own to flag a pair (0.2 and 0.3). Lint flags descriptions under 40
- * characters (too little to route on) or over 1,500 (≈375 tokens, paid on
- * every routing call), and text scores of 0.95 or more as near-exact copies.
+ * Python agents score 0.29–0.51 on text and every other pair 0.07 or less;
+ * 0.25 flags all ten and joins the five into one cluster. With the lexical
+ * router's runs on the bundled datasets the Python pairs score 0.31–0.56 and
+ * other pairs at most 0.16. Copies and paraphrases planted among the bundled
+ * agents score 0.51–0.94 on text, so from 0.45 the advice is "merge", not
+ * "reword". A coin-toss confusion (0.5) or a labeller who always accepts
+ * both is enough on its own to flag a pair (0.25 and 0.3). Lint flags
+ * descriptions under 40 characters (too little to route on) or over 1,500
+ * (≈375 tokens, paid on every routing call), and descriptions whose text
+ * score, names left out, is 0.95 or more as near-exact copies. Where each
+ * figure comes from: bench/overlap-eval.ts, and the README's "Weights and
+ * thresholds, and why".
  */
 import { adviseCluster, adviceString } from './advice.js'
 import { lintAgents } from './lint.js'
@@ -60,11 +65,12 @@ export const TEXT_MODEL_GENRE_ONLY: TextModelOptions = { ...TEXT_MODEL_CATALOGUE
  * chosen on fold A of its judged pairs and checked on fold B.
  */
 export const TEXT_MODEL: TextModelOptions = { ...TEXT_MODEL_GENRE_ONLY, nameWeight: 2, domainWeights: true }
-// domainWeights: words that describe a style of writing ("detailed explanations", "idiomatic", "robust", "best practices") weigh as little as 0.05 of a word that names a domain (DOMAIN_RULE in text.ts); with it the background helps on all 471 agents too, where alone it hurt.
-// nameWeight 2: the name is the author's one-line statement of the role, and a router reads it first; 1.5 and 2.5 were both worse on fold A (2.5 also puts a Python pair above a planted paraphrase).
-// background, dropRoleWords: see BACKGROUND_DF and ROLE_WORDS.
+// Figures: mean of average precision on all 471 agents and mean AP on the 20- and 40-agent draws, fold A / fold B (bench/overlap-eval.ts "sensitivity").
+// domainWeights (DOMAIN_RULE in text.ts): lst97's golang-pro ~ typescript-pro, which share only their author's template, scores 0.133 with it and 0.386 without; without it the model ranks all 471 agents about as well (AP 0.904 against 0.912), but at the line finds 64 of the 123 overlaps judged inside collections instead of 94.
+// nameWeight 2: the name is the author's one-line statement of the role, and a router reads it first. 1.5 is worse on both folds (0.881/0.905 against 0.906/0.919); 2.5 is better (0.923/0.927) but ranks a Python pair above a planted paraphrase of security-auditor (test/overlap.test.ts), so a copy would no longer outrank one role written twice.
+// bigramWeight 0.5: shared phrases mark copying more than shared topic words; 0.25 and 1 are both worse on both folds.
 // exampleWeight 0.3: examples are transcripts whose scaffolding every agent shares; a copied trigger with new examples rises from 0.57 to 0.80.
-// bigramWeight 0.5: shared phrases mark copying more than shared topic words; 0.25 and 1 were both worse on fold B.
+// background, dropRoleWords: see BACKGROUND_DF and ROLE_WORDS; alone (TEXT_MODEL_GENRE_ONLY) they helped the 20- and 40-agent draws (0.904 → 0.926, 0.863 → 0.876) but not all 471 agents (0.833 → 0.813).
 
 /**
  * Text scores of chosen pairs among `docs`, all under one model fitted on
@@ -82,19 +88,21 @@ export const SIGNAL_WEIGHTS: Readonly<Record<SignalName, number>> = { text: 1, c
 /**
  * Combined score from which a pair is a near-duplicate. On the draws of
  * bench/overlap-eval.ts, F2 of the flag (recall counted twice: a flag asks a
- * person to look, a miss hides a duplicate) peaks at 0.275 on fold A and 0.25
- * on fold B; inside one collection, where the judged overlaps are, 0.25 finds
- * 87 of 112 against 73 at 0.275. At 0.25 the text model flags more precisely
- * and finds more than the model before did at its 0.2, on every slice.
+ * person to look, a miss hides a duplicate) peaks at 0.25 on fold A, for
+ * catalogues of 20 and of 40 agents (fold B: 0.25 and 0.3). There the text
+ * model flags more precisely and finds more than the model before did at its
+ * 0.2: on the 40-agent draws precision 0.84 and recall 0.90 against 0.69 and
+ * 0.85; inside one collection 94 of 123 judged overlaps and 13 of 30 pairs
+ * judged different, against 92 and 19 (and 72 flags nobody judged).
  */
 export const NEAR_DUPLICATE_SCORE = 0.25
 
 /**
  * Text score from which two descriptions are one agent written twice: merge,
- * don't reword; a near-duplicate whatever a run says. From 0.425 every pair
+ * don't reword; a near-duplicate whatever a run says. From 0.45 every pair
  * flagged in the 20- and 40-agent draws is one role written twice (both
- * folds); copies and paraphrases planted among the bundled agents score 0.52
- * and up.
+ * folds; 0.99 at 0.425); copies and paraphrases planted among the bundled
+ * agents score 0.51 and up.
  */
 export const MERGE_TEXT = 0.45
 

@@ -71,11 +71,16 @@ export type DomainRule = {
  * it use it again and again; it describes a style of writing ("detailed",
  * "explanations", "idiomatic", "robust", "long-term", "best practices") when
  * no agent is named after it and it turns up about once wherever it turns up.
- * The constants were chosen on half of bench/overlap-eval.ts's judged pairs
- * (fold A: mean of average precision on all 471 agents and on the 20- and
- * 40-agent draws) and checked on the other half: nameShare 0.05 and
- * burstiness 1.5 beat 0.03–0.1 and 1.0–2.0 there; `minFiles` 5 costs no
- * figure against keeping every word (5,693 against 16,000 words).
+ * Fold A of bench/overlap-eval.ts's judged pairs chose the constants, fold B
+ * checks them (mean of average precision on all 471 agents and on the 20- and
+ * 40-agent draws, A/B): nameShare 0.05 0.906/0.919, 0.1 0.902/0.912, 0.03
+ * 0.913/0.922 but drops the community fixture's devops-engineer ~ sre-engineer
+ * under the line (0.249); burstiness 1 against 0.75 0.902/0.914 and 1.5
+ * 0.909/0.906; power 3 against 1 0.907/0.924 and 2 0.905/0.921, which rank
+ * alike but leave lst97's golang-pro ~ typescript-pro, one author's template
+ * around two languages, at 0.251 (power 1) instead of 0.133. `minFiles` 5:
+ * a word in fewer agent files is too rare to call a style (2,832 words are
+ * listed, 112 KB with the document frequencies).
  */
 export const DOMAIN_RULE: DomainRule = { nameShare: 0.05, burstiness: 1, floor: 0.05, power: 3, minFiles: 5 }
 
@@ -92,10 +97,10 @@ export type WordStats = {
 }
 
 /**
- * How much a word names a domain, from 0.05 (pure style) to 1, over
+ * How much a word names a domain, from 0.05³ (pure style) to 1, over
  * `documents` background agents; undefined when it is in too few of them to
  * tell (it then weighs 1). The larger of two signs, each scaled to reach 1 at
- * the rule's constant:
+ * the rule's constant, raised to the rule's power:
  * - its name share, (names + 0.1) / (files + 2): "python" names 36 of the 260
  *   agents holding it (0.14), "incident" 12 of 129; "detailed" names none of 444;
  * - its residual idf in the bodies, the idf it has over the idf a word spread
