@@ -21,14 +21,16 @@
  * overlap but never clear it (a router that happens to separate two
  * look-alike descriptions today may not tomorrow). Run signals join once the
  * pair has 5 decided cases; with no run the score is the text score. A pair
- * is a **near-duplicate** at a score of 0.25 or more, or a text score of 0.45
- * or more whatever the run says. On the bundled agents the ten pairs of
+ * is a **near-duplicate** at a score of 0.25 or more, or when its two
+ * descriptions alone (names left out) score 0.5 or more, whatever the run
+ * says. On the bundled agents the ten pairs of
  * Python agents score 0.29–0.51 on text and every other pair 0.07 or less;
  * 0.25 flags all ten and joins the five into one cluster. With the lexical
  * router's runs on the bundled datasets the Python pairs score 0.31–0.56 and
  * other pairs at most 0.16. Copies and paraphrases planted among the bundled
- * agents score 0.51–0.94 on text, so from 0.45 the advice is "merge", not
- * "reword". A coin-toss confusion (0.5) or a labeller who always accepts
+ * agents score 0.55–0.98 on their descriptions alone and the Python pairs
+ * 0.25–0.45, so from 0.5 two descriptions are one written twice: "merge",
+ * not "reword". A coin-toss confusion (0.5) or a labeller who always accepts
  * both is enough on its own to flag a pair (0.25 and 0.3). Lint flags
  * descriptions under 40 characters (too little to route on) or over 1,500
  * (≈375 tokens, paid on every routing call), and descriptions whose text
@@ -98,13 +100,14 @@ export const SIGNAL_WEIGHTS: Readonly<Record<SignalName, number>> = { text: 1, c
 export const NEAR_DUPLICATE_SCORE = 0.25
 
 /**
- * Text score from which two descriptions are one agent written twice: merge,
- * don't reword; a near-duplicate whatever a run says. From 0.45 every pair
- * flagged in the 20- and 40-agent draws is one role written twice (both
- * folds; 0.99 at 0.425); copies and paraphrases planted among the bundled
- * agents score 0.51 and up.
+ * Text score of two descriptions alone (names left out) from which they are
+ * one agent written twice: merge, don't reword; a near-duplicate whatever a
+ * run says. On the 20- and 40-agent draws of bench/overlap-eval.ts, 97% and
+ * 98% of the pairs from 0.5 are one role written twice; copies and
+ * paraphrases planted among the bundled agents score 0.55–0.98, the Python
+ * agents, five people's takes on one role, 0.25–0.45.
  */
-export const MERGE_TEXT = 0.45
+export const MERGE_TEXT = 0.5
 
 /** Text score of two descriptions (names left out) from which lint calls them near-exact copies. */
 export const NEAR_EXACT_TEXT = 0.95
@@ -193,6 +196,9 @@ export function analyseOverlap(input: OverlapInput, opts: Partial<OverlapThresho
   const n = agents.length
   const names = agents.map((a) => a.name)
   const index = buildTextIndex(agents, t.textModel)
+  // The descriptions alone, names left out: whether one description is another written twice (merge, lint's copies) is a question about the descriptions.
+  const copies = buildTextIndex(agents, { ...t.textModel, nameWeight: 0 })
+  const copyText = (i: number, j: number) => cosine(copies.vectors[i]!, copies.vectors[j]!)
   const textPairs = similarPairs(index, {
     perAgent: TEXT_PAIRS_PER_AGENT,
     overall: LISTED_PAIRS_PER_AGENT * n,
@@ -219,7 +225,7 @@ export function analyseOverlap(input: OverlapInput, opts: Partial<OverlapThresho
   const scored: Scored[] = []
   for (const [key, c] of candidates) {
     const text = c.text ?? cosine(index.vectors[c.i]!, index.vectors[c.j]!)
-    scored.push(scorePair(names[c.i]!, names[c.j]!, c.i, c.j, text, run?.pairs.get(key), run, t))
+    scored.push(scorePair(names[c.i]!, names[c.j]!, c.i, c.j, text, copyText(c.i, c.j), run?.pairs.get(key), run, t))
   }
   scored.sort((x, y) => y.score - x.score || x.i - y.i || x.j - y.j)
 
@@ -228,19 +234,17 @@ export function analyseOverlap(input: OverlapInput, opts: Partial<OverlapThresho
   const pairs: OverlapPair[] = listed.map(({ i, j, ...p }) => ({ ...p, sharedTerms: sharedTerms(index, i, j, SHARED_TERMS) }))
 
   const evidence = run ? { source: input.evidence?.source ?? 'dataset', of: input.evidence?.of ?? [] } : undefined
-  const clusters = buildClusters(index, agents, scored.filter((p) => p.nearDuplicate), run, evidence, t)
-  // Copied descriptions are judged on the descriptions alone: two names over one copied text still make a copy.
-  const copies = buildTextIndex(agents, { ...t.textModel, nameWeight: 0 })
+  const clusters = buildClusters(index, copyText, agents, scored.filter((p) => p.nearDuplicate), run, evidence, t)
   const { lint, tokens } = lintAgents(
     agents,
-    scored.map((p) => ({ a: p.a, b: p.b, text: cosine(copies.vectors[p.i]!, copies.vectors[p.j]!) })),
+    scored.map((p) => ({ a: p.a, b: p.b, text: copyText(p.i, p.j) })),
     { minDescriptionChars: t.minDescriptionChars, maxDescriptionChars: t.maxDescriptionChars, nearExactText: t.nearExactText },
   )
   const invalid = (input.invalid ?? []).map(({ file, line, reason }) => ({ file, line, reason }))
   return { signals, pairs, clusters, invalid, lint, tokens }
 }
 
-function scorePair(a: string, b: string, i: number, j: number, text: number, stats: ReturnType<RunSignals['pairs']['get']>, run: RunSignals | undefined, t: OverlapThresholds): Scored {
+function scorePair(a: string, b: string, i: number, j: number, text: number, copyText: number, stats: ReturnType<RunSignals['pairs']['get']>, run: RunSignals | undefined, t: OverlapThresholds): Scored {
   const pair: Scored = { a, b, i, j, score: text, text, nearDuplicate: false, sharedTerms: [], evidence: {} }
   // Noisy-OR: each signal is a separate chance to see the overlap; 1 − Π(1 − weight × value).
   let miss = 1 - t.weights.text * text
@@ -281,7 +285,7 @@ function scorePair(a: string, b: string, i: number, j: number, text: number, sta
   }
   // With no run signal joined, the score is the text score itself.
   pair.score = joined ? 1 - miss : text
-  pair.nearDuplicate = pair.score >= t.nearDuplicate || text >= t.mergeText
+  pair.nearDuplicate = pair.score >= t.nearDuplicate || copyText >= t.mergeText
   return pair
 }
 
@@ -290,6 +294,8 @@ const ADVICE_TERMS = 4
 
 function buildClusters(
   index: TextIndex,
+  /** the text score of two members' descriptions alone */
+  copyText: (i: number, j: number) => number,
   agents: readonly OverlapAgent[],
   near: readonly Scored[],
   run: RunSignals | undefined,
@@ -340,7 +346,7 @@ function buildClusters(
     const at = new Map(members.map((m) => [index.names[m]!, m]))
     const advice = adviseCluster({
       members: memberNames,
-      text: (a, b) => cosine(index.vectors[at.get(a)!]!, index.vectors[at.get(b)!]!),
+      text: (a, b) => copyText(at.get(a)!, at.get(b)!),
       terms: Object.fromEntries(members.map((m) => [index.names[m]!, { lead: (distinct.get(m) ?? []).slice(0, ADVICE_TERMS), later: common.get(m) ?? [], drop: pufferyIn(agents[m]!.description, ADVICE_TERMS) }])),
       routing:
         run && evidence
