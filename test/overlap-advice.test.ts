@@ -139,7 +139,7 @@ describe('eval and overlap give one piece of advice', () => {
     const adviceBlock = (out: string) => out.slice(out.indexOf('  advice: '), out.indexOf('\nAgent lint'))
     expect(adviceBlock(evalText.stdout).length).toBeGreaterThan(500)
     expect(adviceBlock(both.stdout)).toBe(adviceBlock(evalText.stdout))
-    expect(evalText.stdout.replace(/\s+/g, ' ')).toContain('evidence: 67 prompts of datasets/routing.csv, datasets/python-backend.csv labelled for one of the 5')
+    expect(evalText.stdout.replace(/\s+/g, ' ')).toContain('evidence: 67 prompts of datasets/python-backend.csv, datasets/routing.csv labelled for one of the 5')
 
     for (const stem of ['routing', 'python-backend']) {
       const summary = JSON.parse(await readFile(path.join(dir, 'run', stem, 'summary.json'), 'utf8'))

@@ -129,7 +129,7 @@ export function adviseCluster(input: AdviceInput): ClusterAdvice {
   const advice: Omit<ClusterAdvice, 'headline' | 'lines'> = {
     action,
     evidence: routing?.source ?? 'descriptions',
-    sources: [...(routing?.of ?? [])],
+    sources: [...(routing?.of ?? [])].sort(), // sorted: eval (config order) and overlap RUN_DIR… (folder order) then say the same
     ...inside,
     merges,
     pairs,
