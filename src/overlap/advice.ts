@@ -138,7 +138,8 @@ export function adviseCluster(input: AdviceInput): ClusterAdvice {
   return { ...advice, ...adviceText(advice, members, wins) }
 }
 
-function judgePair(a: string, b: string, text: number, right: number, across: number, mergeText: number): PairAdvice {
+/** One pair's verdict from its text score and its two-by-two block: the same judgement for a cluster's pairs and for probed pairs outside any cluster. */
+export function judgePair(a: string, b: string, text: number, right: number, across: number, mergeText: number): PairAdvice {
   const prompts = right + across
   const interval = prompts > 0 ? wilsonInterval(right, prompts) : undefined
   const base = { a, b, text, prompts, right, ...(interval ? { interval } : {}) }
@@ -192,8 +193,10 @@ function adviceText(a: Omit<ClusterAdvice, 'headline' | 'lines'>, members: reado
   // The evidence first: what the routing says about the cluster as a whole.
   if (routed) {
     const from = a.evidence === 'probes' ? 'probe prompts' : a.sources.length > 0 ? `prompts of ${listOf(a.sources, 3)}` : 'prompts'
-    const rate = a.prompts > 0 ? `; ${a.right} reached the labelled one (${f2(a.right / a.prompts)}, 95% ${wilsonInterval(a.right, a.prompts).map(f2).join('–')}; picking at random ${f2(1 / k)})` : ''
-    lines.push(`evidence: ${a.prompts} ${from} labelled for one of the ${k} and routed to one of them${rate}`)
+    // A probe prompt is aimed at an agent (its drafter's first label); a dataset's is labelled by a reviewer.
+    const [aimed, target] = a.evidence === 'probes' ? ['aimed at', 'the one aimed at'] : ['labelled for', 'the labelled one']
+    const rate = a.prompts > 0 ? `; ${a.right} reached ${target} (${f2(a.right / a.prompts)}, 95% ${wilsonInterval(a.right, a.prompts).map(f2).join('–')}; picking at random ${f2(1 / k)})` : ''
+    lines.push(`evidence: ${a.prompts} ${from} ${aimed} one of the ${k} and routed to one of them${rate}`)
   } else {
     lines.push('evidence: the descriptions alone; routing evidence (routecheck overlap RUN_DIR, with the run folders eval wrote) tells which to merge')
   }
@@ -211,7 +214,7 @@ function adviceText(a: Omit<ClusterAdvice, 'headline' | 'lines'>, members: reado
   const confusedApart = by('confused').filter((p) => !a.merges.some((g) => [g.into, ...g.members].includes(p.a) && [g.into, ...g.members].includes(p.b)))
   for (const p of confusedApart) lines.push(`${pairName(p)}: the router confuses them (${record(p)}) though their descriptions share little (text ${f2(p.text)}): reword both`)
   const unclear = by('unclear')
-  if (unclear.length > 0) lines.push(`not yet clear, a coin toss is inside the interval: ${listOf(unclear.map((p) => `${pairName(p)} (${record(p)})`))}; more labelled prompts for them would tell`)
+  if (unclear.length > 0) lines.push(`not yet clear, a coin toss is inside the interval: ${listOf(unclear.map((p) => `${pairName(p)} (${record(p)})`))}; ${a.evidence === 'probes' ? 'more probe prompts (--probe-prompts)' : 'more labelled prompts'} for them would tell`)
   const few = by('too-few')
   if (routed && few.length > 0) lines.push(`too few prompts to tell (under ${MIN_PAIR_PROMPTS}): ${listOf(few.map((p) => `${pairName(p)} (n = ${p.prompts})`))}`)
   const apart = by('apart')
