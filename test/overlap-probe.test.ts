@@ -290,6 +290,12 @@ describe('overlap --probe with Claude drafting and the anthropic router, against
     expect(plan.routing.first.tools[0].name).toBe('Agent')
     expect(server.requests).toHaveLength(0)
     await expect(readdir(path.join(dir, 'reports'))).rejects.toThrow()
+
+    // A run folder that cannot take the run is refused before anything is drafted.
+    const into = await runInProcess([...PROBE, '--out', 'agents'], { cwd: dir, env: env(server) })
+    expect(into.code).toBe(2)
+    expect(into.stderr).toMatch(/agents: the run folder \(--out\) is the agents folder/)
+    expect(server.requests).toHaveLength(0)
   })
 
   it('--max-cost covers drafting and routing together: what fits is sent, the rest is named, exit 3; a rerun with room finishes and pays only for the rest', async () => {
