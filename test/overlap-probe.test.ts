@@ -269,6 +269,36 @@ describe('overlap --probe with Claude drafting and the anthropic router, against
     }
   })
 
+  it('--batch sends the drafting and the routing as message batches: the same evidence as live, nothing sent live; a rerun sends nothing', async () => {
+    const live = await startMessagesServer({ tool: probeDrafter })
+    const liveDir = await project()
+    const liveRun = await runInProcess([...PROBE, '--json'], { cwd: liveDir, env: env(live) })
+    await live.close()
+    expect(liveRun.code, liveRun.stderr).toBe(0)
+
+    server = await startMessagesServer({ tool: probeDrafter, batch: { pollsToEnd: 2 } })
+    const dir = await project()
+    const r = await runInProcess([...PROBE, '--batch', '--batch-poll', '0.05', '--json'], { cwd: dir, env: env(server) })
+    expect(r.code, r.stderr).toBe(0)
+    expect((JSON.parse(r.stdout) as OverlapReport).probes).toEqual((JSON.parse(liveRun.stdout) as OverlapReport).probes)
+    // Two batches: the 4 drafting requests, then the 32 routing requests; nothing live.
+    expect(server.batches.map((b) => b.requests.length)).toEqual([4, 32])
+    expect(server.requests.filter((q) => q.path === '/v1/messages')).toHaveLength(0)
+    const said = r.stderr.replace(/\s+/g, ' ')
+    expect(said).toMatch(/drafting \(claude-sonnet-5-5\): 4 requests, 0 answered from the cache, \$\d+\.\d+ this run at the batch rate \(1 message batch\)/)
+    expect(said).toMatch(/routing \(anthropic:claude-haiku-4-5:template\): 32 requests sent \(32 in message batches\), 0 from the run journal/)
+
+    const again = await runInProcess([...PROBE, '--batch', '--batch-poll', '0.05', '--json'], { cwd: dir, env: env(server) })
+    expect(again.code, again.stderr).toBe(0)
+    expect(server.batches).toHaveLength(2)
+    expect(server.requests.filter((q) => q.path === '/v1/messages')).toHaveLength(0)
+
+    // With nothing to batch (examples, and the lexical router), --batch is refused.
+    const nothing = await runInProcess(['overlap', '--probe', '--probe-from', 'examples', '--batch'], { cwd: dir })
+    expect(nothing.code).toBe(2)
+    expect(nothing.stderr).toMatch(/--batch has nothing to send: --probe-from examples drafts nothing, and the lexical router sends no message batches/)
+  })
+
   it('--dry-run lists the drafting and routing requests and their cost, and sends and writes nothing', async () => {
     server = await startMessagesServer({ tool: probeDrafter })
     const dir = await project()

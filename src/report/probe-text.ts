@@ -31,6 +31,7 @@ export function renderProbeDryRun(r: Extract<ProbeOutcome, { kind: 'dry-run' }>,
     const keep = [...d.plan.quotas.values()].reduce((a, b) => a + b, 0)
     lines.push('', ...wrap(`Drafting with ${d.model}: generate's requests for prompts aimed at an agent, ${n(d.estimate.requests)} asking for ${n(asked)} prompts, to keep ${n(keep)}.`, style.width), table.text)
     lines.push(...wrap(costLine(d.estimate, d.model), style.width))
+    for (const l of d.batchLines ?? []) lines.push(...wrap(l, style.width, '', '  '))
   } else if (r.rows) {
     const per = new Map<string, number>()
     for (const row of r.rows) per.set(row.expected[0]!, (per.get(row.expected[0]!) ?? 0) + 1)
@@ -41,6 +42,7 @@ export function renderProbeDryRun(r: Extract<ProbeOutcome, { kind: 'dry-run' }>,
     )
   }
   lines.push('', ...wrap(routingLine(r.routing), style.width))
+  for (const l of r.routing.batch ?? []) lines.push(...wrap(l, style.width, '', '  '))
   const total = (r.drafting?.estimate.usd ?? 0) + (r.routing.usd ?? 0)
   if (r.drafting) lines.push(...wrap(`Together ≈$${total.toFixed(2)}; --max-cost USD stops sending before drafting and routing together pass it. --json prints every request body.`, style.width))
   else if (r.routing.usd !== undefined) lines.push(...wrap('--max-cost USD stops sending before routing passes it. --json prints the first request body.', style.width))
@@ -62,9 +64,10 @@ export function renderProbeDone(r: Extract<ProbeOutcome, { kind: 'done' }>, styl
   const d = r.drafting
   if (d?.assembled) {
     lines.push(...assemblyLines(d.assembled, style, 'raise --probe-prompts'))
-    lines.push(...wrap(`drafting (${d.model}): ${d.plan.requests.length} requests, ${d.cached ?? 0} answered from the cache, $${(d.spentUsd ?? 0).toFixed(4)} this run`, style.width, '  ', '    '))
+    const batched = d.batches && d.batches.length > 0 ? ` at the batch rate (${d.batches.length} message batch${d.batches.length === 1 ? '' : 'es'})` : ''
+    lines.push(...wrap(`drafting (${d.model}): ${d.plan.requests.length} requests, ${d.cached ?? 0} answered from the cache, $${(d.spentUsd ?? 0).toFixed(4)} this run${batched}`, style.width, '  ', '    '))
   }
   const routed = s.requests
-  lines.push(...wrap(`routing (${s.router.id}): ${n(routed.sent)} request${routed.sent === 1 ? '' : 's'} sent, ${n(routed.fromCache)} from the run journal${s.cost ? `, $${s.cost.usdThisRun.toFixed(4)} this run` : ''}`, style.width, '  ', '    '))
+  lines.push(...wrap(`routing (${s.router.id}): ${n(routed.sent)} request${routed.sent === 1 ? '' : 's'} sent${routed.batched ? ` (${n(routed.batched)} in message batches)` : ''}, ${n(routed.fromCache)} from the run journal${s.cost ? `, $${s.cost.usdThisRun.toFixed(4)} this run` : ''}`, style.width, '  ', '    '))
   return lines.join('\n')
 }

@@ -12,7 +12,7 @@ import { openJournal } from '../route/journal.js'
 import { FatalRouterError } from '../route/run.js'
 import { createToolCaller, DEFAULT_DRAFT_MODEL, type ToolCallEstimate } from '../route/tool-call.js'
 import { CHARS_PER_TOKEN } from '../text/tokens.js'
-import { estimatedUsage } from './batch-run.js'
+import { batchDryRunLines, estimatedUsage, toolBatchDryRunLines, toolCallBatch } from './batch-run.js'
 import { completion, createRunRouter, loadRunAgents, overlapOfRuns, planEval, repeatsOf, runDatasets, runInputs, type EvalOptions, type RunEnv, type Setup } from './evaluate.js'
 import { RUN_FILES, writeAtomic } from './files.js'
 import { checkRunFolders, stageRunFolders, type RunFolderCheck } from './out-folder.js'
@@ -62,6 +62,9 @@ export type ProbeDrafting = {
   spentUsd?: number
   /** requests answered from the tool-call cache */
   cached?: number
+  /** --batch: the batches the drafting requests make (dry run), or the Message Batches that answered them */
+  batchLines?: string[]
+  batches?: string[]
 }
 
 export type RoutingEstimate = {
@@ -79,6 +82,8 @@ export type RoutingEstimate = {
   placeholder: boolean
   /** the first request's body, where the router sends one */
   first?: unknown
+  /** --batch: the batches the routing requests make, and their price live and batched */
+  batch?: string[]
 }
 
 export type ProbeChoice = { from: ProbeSource; pairs: ProbePairChoice[]; flaggedLeftOut: number; agents: string[]; perAgent: number }
@@ -129,9 +134,12 @@ export async function probeOverlap(
   }
 
   // The router before any drafting: a missing key or an unknown router fails before anything is paid for.
-  const { router, price } = await createRunRouter(plan, loaded, env)
+  // --batch sends what can go as batches: the drafting requests, and the routing where the router batches (the anthropic router).
+  const { router, price } = await createRunRouter({ ...plan, batch: undefined }, loaded, env)
+  const routeBatch = router.batch ? plan.batch : undefined
   try {
-    const setupFor = (dataset: Dataset, maxCost: number | undefined): Setup => ({ plan: { ...plan, options: { ...plan.options, maxCost } }, loaded, datasets: [dataset], router, price })
+    if (plan.batch && !routeBatch && from === 'examples') throw new UsageError(`--batch has nothing to send: --probe-from examples drafts nothing, and the ${router.id} router sends no message batches (the anthropic router does)`)
+    const setupFor = (dataset: Dataset, maxCost: number | undefined): Setup => ({ plan: { ...plan, batch: routeBatch, options: { ...plan.options, maxCost } }, loaded, datasets: [dataset], router, price })
     const repeats = repeatsOf(setupFor(emptyDataset(file), undefined))
     let drafting: ProbeDrafting | undefined
     if (from === 'claude') {
@@ -150,13 +158,15 @@ export async function probeOverlap(
         prices: loadPrices(config.anthropic.prices),
         ...(request.maxCost !== undefined ? { maxUsd: request.maxCost } : {}),
         ...(opts.signal ? { signal: opts.signal } : {}),
+        ...toolCallBatch(plan.batch, env.warn),
         onAnswer: () => progress?.tick({ failed: false, cached: false }),
       })
       drafting = { model, plan: draftPlan, estimate: caller.estimate(requests, DRAFT_TOOL), perRequest: requests.map((r) => caller.estimate([r], DRAFT_TOOL)) }
       if (request.dryRun) {
         const kept = [...draftPlan.quotas.values()].reduce((a, b) => a + b, 0)
         const placeholder = Array.from({ length: kept }, () => 'word '.repeat(Math.ceil((PROBE_PROMPT_TOKENS * CHARS_PER_TOKEN) / 5)))
-        return { kind: 'dry-run', ...choice, drafting: { ...drafting, bodies: requests.map((r) => caller.preview(r, DRAFT_TOOL)) }, routing: estimateRouting(setupFor(emptyDataset(file), undefined), placeholder, repeats, true) }
+        const batchLines = plan.batch ? toolBatchDryRunLines(caller.previewBatches(requests, DRAFT_TOOL), plan.batch) : undefined
+        return { kind: 'dry-run', ...choice, drafting: { ...drafting, bodies: requests.map((r) => caller.preview(r, DRAFT_TOOL)), ...(batchLines ? { batchLines } : {}) }, routing: estimateRouting(setupFor(emptyDataset(file), undefined), placeholder, repeats, true) }
       }
       let answers
       try {
@@ -168,7 +178,7 @@ export async function probeOverlap(
         progress?.done()
       }
       const assembled = assembleDataset(draftPlan, answers, catalogue)
-      drafting = { ...drafting, assembled, spentUsd: caller.spentUsd(), cached: answers.filter((a) => a.cached).length }
+      drafting = { ...drafting, assembled, spentUsd: caller.spentUsd(), cached: answers.filter((a) => a.cached).length, ...(plan.batch ? { batches: caller.batchIds() } : {}) }
       rows = asProbeRows(assembled.rows)
       if (rows.length === 0) {
         const why = [...new Set(assembled.failed.map((f) => f.error))].join('; ')
@@ -232,17 +242,20 @@ function estimateRouting(setup: Setup, prompts: readonly string[], repeats: numb
   let requests = 0
   let inputTokens = 0
   let usd = 0
+  const pending: Array<{ prompt: string; repeat: number }> = []
   for (const prompt of prompts) {
     for (let repeat = 0; repeat < repeats; repeat++) {
       if (journal?.get(prompt, repeat)) continue
       const e = router.estimate?.(prompt, loaded.catalogue)
       if (e) {
         inputTokens += e.prefixTokens + e.promptTokens
-        if (price) usd += usageCost(estimatedUsage(e, requests === 0, '5m', false), price)
+        if (price) usd += usageCost(estimatedUsage(e, requests === 0, plan.batch?.cacheTtl ?? '5m', plan.batch !== undefined), price)
       }
+      pending.push({ prompt, repeat })
       requests++
     }
   }
+  const batch = plan.batch ? batchDryRunLines(router, loaded.catalogue, plan.batch, price, journal, pending) : undefined
   journal?.close()
   const first = prompts[0] !== undefined ? router.preview?.(prompts[0], loaded.catalogue) : undefined
   return {
@@ -256,5 +269,6 @@ function estimateRouting(setup: Setup, prompts: readonly string[], repeats: numb
     priced: router.estimate !== undefined,
     placeholder,
     ...(first !== undefined ? { first } : {}),
+    ...(batch ? { batch } : {}),
   }
 }
