@@ -28,7 +28,7 @@ describe('each command declares its flags once: parser and help agree', () => {
     }
   })
 
-  it('the built CLI: --version and -V print the package version; a mistyped command gets a did-you-mean; overlap refuses --max-cost', async () => {
+  it('the built CLI: --version and -V print the package version; a mistyped command gets a did-you-mean; init refuses --max-cost', async () => {
     const { version } = JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }
     for (const args of [['--version'], ['-V'], ['eval', '--version']]) {
       const r = await runCli(args)
@@ -38,9 +38,9 @@ describe('each command declares its flags once: parser and help agree', () => {
     const typo = await runCli(['evaluate'])
     expect(typo.code).toBe(2)
     expect(typo.stderr).toMatch(/unknown command "evaluate": did you mean "eval"\?/)
-    const overlap = await runCli(['overlap', '--max-cost', '3'])
-    expect(overlap.code).toBe(2)
-    expect(overlap.stderr).toMatch(/overlap does not take --max-cost; it takes --config, --agents, --skip-invalid, --json, --no-color/)
+    const init = await runCli(['init', '--max-cost', '3'])
+    expect(init.code).toBe(2)
+    expect(init.stderr).toMatch(/init does not take --max-cost; it takes --agents, --config, --dataset, --force/)
   })
 
   it('eval --help lists the run flags it used to omit, and gate lists --dataset once', async () => {

@@ -15,6 +15,7 @@ function input(opts: { members?: string[]; text?: number | ((a: string, b: strin
   return {
     members,
     text: typeof text === 'number' ? () => text : text,
+    copyText: typeof text === 'number' ? () => text : text,
     terms: Object.fromEntries(members.map((m) => [m, { lead: [`${m} own`], later: ['shared words'], drop: ['expert'] }])),
     routing:
       opts.routed === false

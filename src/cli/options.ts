@@ -1,10 +1,12 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { z } from 'zod'
 import { didYouMean } from '../load/closest-names.js'
-import { configSchema, MAX_IMPROVE_ROUNDS, MAX_REPEATS, routerStyleSchema } from '../load/config.js'
+import { configSchema, MAX_IMPROVE_ROUNDS, MAX_REPEATS, probeSourceSchema, routerStyleSchema } from '../load/config.js'
 import { UsageError } from '../load/input-error.js'
 import { DEFAULT_PER_AGENT } from '../draft/generate.js'
 import { shardSpecSchema } from '../run/shard.js'
+import { PROBE_BELOW_LINE, PROBE_PAIRS, PROBE_PROMPTS } from '../draft/probe.js'
+import { DEFAULT_DRAFT_MODEL } from '../route/tool-call.js'
 
 /**
  * Every flag is declared once, here: its kind, its zod schema, its line of
@@ -136,7 +138,22 @@ export const OPTIONS = {
   'only-if-changed': { kind: 'boolean', group: 'Gate', help: "exit 0 at once, sending nothing, when no agent's routing fields and no dataset changed", schema: flag },
   cluster: { kind: 'string', value: 'N', group: 'Inputs', help: 'cluster N of `routecheck overlap` (default 1, the largest)', schema: count('cluster', 1, 1000).optional() },
   rounds: { kind: 'string', value: 'N', group: 'Run', help: `rounds of rewriting (default: the config's improve.rounds, 3; at most ${MAX_IMPROVE_ROUNDS})`, schema: count('rounds', 1, MAX_IMPROVE_ROUNDS).optional() },
-  'draft-model': { kind: 'string', value: 'ID', group: 'Router', help: "the model that drafts rewrites (default: the config's improve.model, else claude-sonnet-4-5)", schema: text },
+  'draft-model': { kind: 'string', value: 'ID', group: 'Router', help: `the model that drafts rewrites (default: the config's improve.model, else ${DEFAULT_DRAFT_MODEL})`, schema: text },
+  probe: {
+    kind: 'boolean',
+    group: 'Inputs',
+    help: "routing evidence without a dataset: draft prompts aimed at each agent of the near-duplicate pairs (and a few just under the line), route them, and judge each pair by how often they cross over",
+    schema: flag,
+  },
+  'probe-from': {
+    kind: 'string',
+    value: 'SOURCE',
+    group: 'Inputs',
+    help: "who writes the probe prompts: claude (default: generate's drafting requests; ANTHROPIC_API_KEY) or examples (offline: the descriptions' own <example> turns, which the router reads, so they flatter it)",
+    schema: probeSourceSchema.optional(),
+  },
+  'probe-pairs': { kind: 'string', value: 'N', group: 'Run', help: `pairs probed at most: the near-duplicates first, then ${PROBE_BELOW_LINE} just under the line (default ${PROBE_PAIRS})`, schema: count('probe-pairs', 1, 1000).optional() },
+  'probe-prompts': { kind: 'string', value: 'N', group: 'Run', help: `prompts per agent of a probed pair (default ${PROBE_PROMPTS}: a pair's 16 show a coin toss confused and 3 right in 4 told apart)`, schema: count('probe-prompts', 1, 100).optional() },
   pr: { kind: 'string', value: 'N', group: 'Output', help: 'the pull request to comment on (default: pull_request.number in $GITHUB_EVENT_PATH)', schema: count('pr', 1, Number.MAX_SAFE_INTEGER).optional() },
 } as const satisfies OptionTable
 

@@ -60,33 +60,55 @@ export function nearDuplicatePairs(catalogue: Catalogue): GenerationPlan['pairs'
   return report.pairs.filter((p) => p.nearDuplicate).map((p) => ({ a: p.a, b: p.b, sharedTerms: p.sharedTerms }))
 }
 
-/** Every request `generate` sends, and how many rows each quota keeps. */
-export function planGeneration(catalogue: Catalogue, pairs: GenerationPlan['pairs'], perAgent: number): GenerationPlan {
+/**
+ * The requests for one target's prompts: `keep` of them kept, a third more
+ * asked for, split into requests of at most MAX_PROMPTS_PER_REQUEST.
+ */
+export function planTarget(target: DraftTarget, keep: number, build: (count: number) => ToolRequest): PlannedRequest[] {
+  const asked = Math.ceil(keep * OVERDRAFT)
+  const batches = Math.ceil(asked / MAX_PROMPTS_PER_REQUEST)
+  return Array.from({ length: batches }, (_, k) => {
+    const count = Math.floor(asked / batches) + (k < asked % batches ? 1 : 0)
+    const request = build(count)
+    // Each batch's request differs (so none is answered from another's cache) and asks for other tasks.
+    if (batches === 1) return { target, asked: count, request }
+    return { target, asked: count, request: { ...request, prompt: `${request.prompt}\n(Batch ${k + 1} of ${batches}: choose other tasks than the other batches would.)` }, batch: { index: k + 1, of: batches } }
+  })
+}
+
+/**
+ * Prompts aimed squarely at each of `agents` (generate: every agent; `overlap
+ * --probe`: the agents of the probed pairs), `perAgent` kept each. An
+ * agent's request is the same whichever command asks, so their answers are
+ * cached once for both.
+ */
+export function planAimed(catalogue: Catalogue, agents: readonly string[], perAgent: number): Pick<GenerationPlan, 'quotas' | 'requests'> {
   const quotas = new Map<string, number>()
   const requests: PlannedRequest[] = []
-  const ask = (target: DraftTarget, keep: number, build: (count: number, batch: string) => ToolRequest) => {
-    const asked = Math.ceil(keep * OVERDRAFT)
-    const batches = Math.ceil(asked / MAX_PROMPTS_PER_REQUEST)
-    for (let k = 0; k < batches; k++) {
-      const count = Math.floor(asked / batches) + (k < asked % batches ? 1 : 0)
-      // Each batch's request differs (so none is answered from another's cache) and asks for other tasks.
-      requests.push({ target, asked: count, request: build(count, batches > 1 ? `\n(Batch ${k + 1} of ${batches}: choose other tasks than the other batches would.)` : ''), ...(batches > 1 ? { batch: { index: k + 1, of: batches } } : {}) })
-    }
-  }
-  const withBatch = (r: ToolRequest, batch: string): ToolRequest => ({ ...r, prompt: r.prompt + batch })
   catalogue.agents.forEach((agent, i) => {
+    if (!agents.includes(agent.name)) return
     quotas.set(agent.name, perAgent)
-    ask({ kind: 'agent', agent: agent.name }, perAgent, (n, batch) => withBatch(aimedAtRequest(agent, catalogue, n, registersFor(i, Math.ceil(perAgent * OVERDRAFT))), batch))
+    requests.push(...planTarget({ kind: 'agent', agent: agent.name }, perAgent, (n) => aimedAtRequest(agent, catalogue, n, registersFor(i, Math.ceil(perAgent * OVERDRAFT)))))
   })
+  return { quotas, requests }
+}
+
+/** Every request `generate` sends, and how many rows each quota keeps. */
+export function planGeneration(catalogue: Catalogue, pairs: GenerationPlan['pairs'], perAgent: number): GenerationPlan {
+  const { quotas, requests } = planAimed(
+    catalogue,
+    catalogue.agents.map((a) => a.name),
+    perAgent,
+  )
   for (const p of pairs) {
     quotas.set(pairQuota(p.a, p.b), BOUNDARY_PER_PAIR)
-    ask({ kind: 'boundary', a: p.a, b: p.b }, BOUNDARY_PER_PAIR, (n, batch) => withBatch(boundaryRequest({ name: p.a }, { name: p.b }, catalogue, n, p.sharedTerms), batch))
+    requests.push(...planTarget({ kind: 'boundary', a: p.a, b: p.b }, BOUNDARY_PER_PAIR, (n) => boundaryRequest({ name: p.a }, { name: p.b }, catalogue, n, p.sharedTerms)))
   }
   const none = Math.max(perAgent, Math.round(NONE_SHARE * perAgent * catalogue.agents.length))
   quotas.set(NONE, none)
-  ask({ kind: 'none' }, none, (n, batch) => withBatch(outOfScopeRequest(catalogue, n), batch))
+  requests.push(...planTarget({ kind: 'none' }, none, (n) => outOfScopeRequest(catalogue, n)))
   quotas.set(EXPLORE, perAgent)
-  ask({ kind: 'explore' }, perAgent, (n, batch) => withBatch(exploreRequest(catalogue, n), batch))
+  requests.push(...planTarget({ kind: 'explore' }, perAgent, (n) => exploreRequest(catalogue, n)))
   return { perAgent, quotas, pairs, requests }
 }
 

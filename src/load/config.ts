@@ -15,6 +15,10 @@ export const MAX_REPEATS = 50
 /** Rounds of `improve`: past 5 a rewriter mostly fits the train half (Anthropic's skill-creator stops at 5 too), and each round routes the whole dataset again. */
 export const MAX_IMPROVE_ROUNDS = 5
 
+/** Who writes `overlap --probe`'s prompts: Claude, through generate's drafting requests, or the descriptions' own <example> turns, offline. */
+export const probeSourceSchema = z.enum(['claude', 'examples'])
+export type ProbeSource = z.infer<typeof probeSourceSchema>
+
 /**
  * The anthropic router's request styles: Claude Code's own request, captured from the engine and replayed
  * (needs the Agent SDK); routecheck's hand-written approximation of Claude Code's Agent tool; or a forced
@@ -91,6 +95,19 @@ export const configSchema = z.strictObject({
       /** the share of each label's cases held out to pick the winner (the rest is the train half, which the rewriter sees) */
       testShare: z.number().min(0.2).max(0.8).default(0.5),
       /** the model that drafts the rewrites (default: the drafting model, DEFAULT_DRAFT_MODEL) */
+      model: z.string().min(1).optional(),
+    })
+    .prefault({}),
+  /** `overlap --probe`: routing evidence without a labelled dataset (unset keys: the defaults in src/draft/probe.ts) */
+  probe: z
+    .strictObject({
+      /** who writes the prompts (default claude) */
+      from: probeSourceSchema.optional(),
+      /** pairs probed at most: the near-duplicates first, then a few just under the line */
+      pairs: z.number().int().min(1).max(1000).optional(),
+      /** prompts per agent of a probed pair */
+      prompts: z.number().int().min(1).max(100).optional(),
+      /** the model that drafts them (default: the drafting model, DEFAULT_DRAFT_MODEL) */
       model: z.string().min(1).optional(),
     })
     .prefault({}),

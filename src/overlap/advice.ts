@@ -74,8 +74,10 @@ export type ClusterAdvice = z.infer<typeof clusterAdviceSchema>
 export type AdviceInput = {
   /** the cluster's members, sorted */
   members: readonly string[]
-  /** the text score of every pair of members */
+  /** the pair's text score, on the near-duplicate line's scale (names and descriptions) */
   text: (a: string, b: string) => number
+  /** the descriptions alone: whether one was written twice is a question of the descriptions, not the names */
+  copyText: (a: string, b: string) => number
   /** per member: its own terms, the terms most of the others share, its puffery */
   terms: Readonly<Record<string, { lead: readonly string[]; later: readonly string[]; drop: readonly string[] }>>
   routing?:
@@ -105,7 +107,7 @@ export function adviseCluster(input: AdviceInput): ClusterAdvice {
   for (let i = 0; i < members.length; i++) {
     for (let j = i + 1; j < members.length; j++) {
       const [a, b] = [members[i]!, members[j]!]
-      pairs.push(judgePair(a, b, input.text(a, b), routing ? wins(a) + wins(b) : 0, routing?.across(a, b) ?? 0, input.mergeText))
+      pairs.push(judgePair(a, b, { text: input.text(a, b), copyText: input.copyText(a, b) }, routing ? wins(a) + wins(b) : 0, routing?.across(a, b) ?? 0, input.mergeText))
     }
   }
 
@@ -138,11 +140,12 @@ export function adviseCluster(input: AdviceInput): ClusterAdvice {
   return { ...advice, ...adviceText(advice, members, wins) }
 }
 
-function judgePair(a: string, b: string, text: number, right: number, across: number, mergeText: number): PairAdvice {
+/** One pair's verdict from its text score and its two-by-two block: the same judgement for a cluster's pairs and for probed pairs outside any cluster. */
+export function judgePair(a: string, b: string, scores: { text: number; copyText: number }, right: number, across: number, mergeText: number): PairAdvice {
   const prompts = right + across
   const interval = prompts > 0 ? wilsonInterval(right, prompts) : undefined
-  const base = { a, b, text, prompts, right, ...(interval ? { interval } : {}) }
-  if (text >= mergeText) return { ...base, verdict: 'copy' }
+  const base = { a, b, text: scores.text, prompts, right, ...(interval ? { interval } : {}) }
+  if (scores.copyText >= mergeText) return { ...base, verdict: 'copy' }
   if (prompts < MIN_PAIR_PROMPTS || !interval) return { ...base, verdict: 'too-few' }
   if (interval[0] > COIN_TOSS) return { ...base, verdict: 'apart' }
   if (interval[1] < CONFUSED_BELOW) return { ...base, verdict: 'confused' }
@@ -192,8 +195,10 @@ function adviceText(a: Omit<ClusterAdvice, 'headline' | 'lines'>, members: reado
   // The evidence first: what the routing says about the cluster as a whole.
   if (routed) {
     const from = a.evidence === 'probes' ? 'probe prompts' : a.sources.length > 0 ? `prompts of ${listOf(a.sources, 3)}` : 'prompts'
-    const rate = a.prompts > 0 ? `; ${a.right} reached the labelled one (${f2(a.right / a.prompts)}, 95% ${wilsonInterval(a.right, a.prompts).map(f2).join('–')}; picking at random ${f2(1 / k)})` : ''
-    lines.push(`evidence: ${a.prompts} ${from} labelled for one of the ${k} and routed to one of them${rate}`)
+    // A probe prompt is aimed at an agent (its drafter's first label); a dataset's is labelled by a reviewer.
+    const [aimed, target] = a.evidence === 'probes' ? ['aimed at', 'the one aimed at'] : ['labelled for', 'the labelled one']
+    const rate = a.prompts > 0 ? `; ${a.right} reached ${target} (${f2(a.right / a.prompts)}, 95% ${wilsonInterval(a.right, a.prompts).map(f2).join('–')}; picking at random ${f2(1 / k)})` : ''
+    lines.push(`evidence: ${a.prompts} ${from} ${aimed} one of the ${k} and routed to one of them${rate}`)
   } else {
     lines.push('evidence: the descriptions alone; routing evidence (routecheck overlap RUN_DIR, with the run folders eval wrote) tells which to merge')
   }
@@ -211,7 +216,7 @@ function adviceText(a: Omit<ClusterAdvice, 'headline' | 'lines'>, members: reado
   const confusedApart = by('confused').filter((p) => !a.merges.some((g) => [g.into, ...g.members].includes(p.a) && [g.into, ...g.members].includes(p.b)))
   for (const p of confusedApart) lines.push(`${pairName(p)}: the router confuses them (${record(p)}) though their descriptions share little (text ${f2(p.text)}): reword both`)
   const unclear = by('unclear')
-  if (unclear.length > 0) lines.push(`not yet clear, a coin toss is inside the interval: ${listOf(unclear.map((p) => `${pairName(p)} (${record(p)})`))}; more labelled prompts for them would tell`)
+  if (unclear.length > 0) lines.push(`not yet clear, a coin toss is inside the interval: ${listOf(unclear.map((p) => `${pairName(p)} (${record(p)})`))}; ${a.evidence === 'probes' ? 'more probe prompts (--probe-prompts)' : 'more labelled prompts'} for them would tell`)
   const few = by('too-few')
   if (routed && few.length > 0) lines.push(`too few prompts to tell (under ${MIN_PAIR_PROMPTS}): ${listOf(few.map((p) => `${pairName(p)} (n = ${p.prompts})`))}`)
   const apart = by('apart')

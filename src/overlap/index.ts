@@ -40,16 +40,18 @@
  */
 import { adviseCluster, adviceString } from './advice.js'
 import { lintAgents } from './lint.js'
+import { probeEvidence, type ProbeSpec } from './probes.js'
 import { collectRunSignals, pairKey, type RunSignals } from './run.js'
 import type { InvalidFile, OverlapAgent, OverlapCase, OverlapCluster, OverlapPair, OverlapReport, SignalName } from './schema.js'
 import backgroundJson from './background-df.json' with { type: 'json' }
 import { buildTextIndex, commonTerms, cosine, distinctiveTerms, pufferyIn, sharedTerms, similarPairs, type BackgroundDf, type TextIndex, type TextModelOptions } from './text.js'
 
-export type { InvalidFile, LintFinding, OverlapAgent, OverlapCase, OverlapCluster, OverlapPair, OverlapReport, SignalName } from './schema.js'
+export type { InvalidFile, LintFinding, OverlapAgent, OverlapCase, OverlapCluster, OverlapPair, OverlapReport, ProbePair, ProbeReport, RoutingEvidence, SignalName } from './schema.js'
+export type { ProbeSpec } from './probes.js'
 export { overlapAgentSchema, overlapCaseSchema, overlapReportSchema } from './schema.js'
 export { PLAIN_TEXT_MODEL, ROLE_WORDS, type BackgroundDf, type TextModelOptions } from './text.js'
-export { renderOverlapText } from './render.js'
-export { adviceString, clusterAdviceSchema, COIN_TOSS, CONFUSED_BELOW, MIN_PAIR_PROMPTS, type ClusterAdvice, type PairAdvice } from './advice.js'
+export { byProbes, probeSourceText, probeVerdictText, renderOverlapText, routedText, VERDICT_WORDS } from './render.js'
+export { adviceString, clusterAdviceSchema, COIN_TOSS, CONFUSED_BELOW, judgePair, MIN_PAIR_PROMPTS, type ClusterAdvice, type PairAdvice, type PairVerdict } from './advice.js'
 export { pairKey } from './run.js'
 
 /** Document frequencies over public collections of agent descriptions (scripts/build-term-df.ts writes it; its `sources` say which repositories and commits). */
@@ -178,6 +180,8 @@ export type OverlapInput = {
   invalid?: readonly InvalidFile[]
   /** where `cases` came from, for the advice: a labelled dataset (the default) or probe prompts, and their files */
   evidence?: { source: 'dataset' | 'probes'; of: readonly string[] }
+  /** `overlap --probe`: the pairs probed (`cases` are their prompts), for the per-pair evidence */
+  probes?: ProbeSpec
 }
 
 type Scored = OverlapPair & { i: number; j: number }
@@ -233,15 +237,20 @@ export function analyseOverlap(input: OverlapInput, opts: Partial<OverlapThresho
   const listed = scored.slice(0, Math.max(LISTED_PAIRS_PER_AGENT * n, nearCount))
   const pairs: OverlapPair[] = listed.map(({ i, j, ...p }) => ({ ...p, sharedTerms: sharedTerms(index, i, j, SHARED_TERMS) }))
 
-  const evidence = run ? { source: input.evidence?.source ?? 'dataset', of: input.evidence?.of ?? [] } : undefined
+  const evidence = run ? { source: input.evidence?.source ?? 'dataset', of: [...(input.evidence?.of ?? [])] } : undefined
   const clusters = buildClusters(index, copyText, agents, scored.filter((p) => p.nearDuplicate), run, evidence, t)
+  const scoresOf = (a: string, b: string) => {
+    const [i, j] = [position.get(a), position.get(b)]
+    return i === undefined || j === undefined ? { text: 0, copyText: 0 } : { text: cosine(index.vectors[i]!, index.vectors[j]!), copyText: copyText(i, j) }
+  }
+  const probes = input.probes ? probeEvidence(input.probes, cases, scoresOf, t.mergeText) : undefined
   const { lint, tokens } = lintAgents(
     agents,
     scored.map((p) => ({ a: p.a, b: p.b, text: copyText(p.i, p.j) })),
     { minDescriptionChars: t.minDescriptionChars, maxDescriptionChars: t.maxDescriptionChars, nearExactText: t.nearExactText },
   )
   const invalid = (input.invalid ?? []).map(({ file, line, reason }) => ({ file, line, reason }))
-  return { signals, pairs, clusters, invalid, lint, tokens }
+  return { signals, ...(evidence ? { evidence } : {}), pairs, clusters, invalid, lint, tokens, ...(probes ? { probes } : {}) }
 }
 
 function scorePair(a: string, b: string, i: number, j: number, text: number, copyText: number, stats: ReturnType<RunSignals['pairs']['get']>, run: RunSignals | undefined, t: OverlapThresholds): Scored {
@@ -346,7 +355,8 @@ function buildClusters(
     const at = new Map(members.map((m) => [index.names[m]!, m]))
     const advice = adviseCluster({
       members: memberNames,
-      text: (a, b) => copyText(at.get(a)!, at.get(b)!),
+      text: (a, b) => cosine(index.vectors[at.get(a)!]!, index.vectors[at.get(b)!]!),
+      copyText: (a, b) => copyText(at.get(a)!, at.get(b)!),
       terms: Object.fromEntries(members.map((m) => [index.names[m]!, { lead: (distinct.get(m) ?? []).slice(0, ADVICE_TERMS), later: common.get(m) ?? [], drop: pufferyIn(agents[m]!.description, ADVICE_TERMS) }])),
       routing:
         run && evidence

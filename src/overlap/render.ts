@@ -1,6 +1,7 @@
-import { fitTable, joinFit, truncateList, wrap, type FitColumn, type FitLayout } from '../text/fit.js'
+import { fitTable, joinFit, oneLine, truncate, truncateList, wrap, type FitColumn, type FitLayout } from '../text/fit.js'
 import { f2, painter } from '../text/format.js'
-import type { OverlapCluster, OverlapPair, OverlapReport } from './schema.js'
+import type { PairVerdict } from './advice.js'
+import type { OverlapCluster, OverlapPair, OverlapReport, ProbePair, ProbeReport } from './schema.js'
 
 export type OverlapTextStyle = {
   color: boolean
@@ -30,7 +31,7 @@ export function renderOverlapText(report: OverlapReport, style: OverlapTextStyle
 
   lines.push(
     ...joinFit(
-      [bold('Overlap'), ...[`${agents} agents`, `signals: ${report.signals.join(', ')}`, `${near} near-duplicate pair${near === 1 ? '' : 's'} in ${report.clusters.length} cluster${report.clusters.length === 1 ? '' : 's'}`].map(dim)],
+      [bold('Overlap'), ...[`${agents} agents`, `signals: ${report.signals.join(', ')}${byProbes(report) ? ' (routing from probe prompts, not a labelled dataset)' : ''}`, `${near} near-duplicate pair${near === 1 ? '' : 's'} in ${report.clusters.length} cluster${report.clusters.length === 1 ? '' : 's'}`].map(dim)],
       dim('  ·  '),
       width,
     ),
@@ -53,7 +54,7 @@ export function renderOverlapText(report: OverlapReport, style: OverlapTextStyle
   const clusters = report.clusters.slice(0, style.clusters ?? 10)
   clusters.forEach((c, k) => {
     lines.push('')
-    lines.push(...wrap(`Cluster ${k + 1}: ${c.members.length} agents that a router can hardly tell apart`, width).map(bold))
+    lines.push(...wrap(`Cluster ${k + 1}: ${c.members.length} agents that a router can hardly tell apart${byProbes(report) ? ' (judged by probes)' : ''}`, width).map(bold))
     const inside = new Set(c.members)
     const links = report.pairs.filter((p) => p.nearDuplicate && inside.has(p.a) && inside.has(p.b))
     lines.push(`  ${dim('links')}`)
@@ -81,6 +82,7 @@ export function renderOverlapText(report: OverlapReport, style: OverlapTextStyle
     lines.push(...adviceLines(c, width, bold))
   })
   if (report.clusters.length > clusters.length) lines.push('', ...wrap(`… ${report.clusters.length - clusters.length} more clusters (--json has them all)`, width).map(dim))
+  if (report.probes) lines.push('', ...probeLines(report.probes, width, style.color))
 
   if (report.lint.length > 0) {
     lines.push('')
@@ -170,4 +172,62 @@ function pairTable(shown: readonly OverlapPair[], report: OverlapReport, color: 
 
 function clip(ids: readonly string[], k: number): string {
   return ids.length <= k ? ids.join(', ') : `${ids.slice(0, k).join(', ')}, …`
+}
+
+/** Whether the report's routing evidence is probe prompts rather than a labelled dataset. */
+export const byProbes = (report: Pick<OverlapReport, 'evidence'>): boolean => report.evidence?.source === 'probes'
+
+/** A pair's verdict in words, as the advice says it. */
+export const VERDICT_WORDS: Readonly<Record<PairVerdict, string>> = {
+  copy: 'one description written twice',
+  confused: 'confused',
+  unclear: 'not yet clear',
+  'too-few': 'too few prompts to tell',
+  apart: 'told apart',
+}
+
+/** "told apart: 13 of 15 right (95% 0.62–0.96)", "too few prompts to tell (n = 2)" */
+export function probeVerdictText(p: Pick<ProbePair, 'verdict' | 'prompts' | 'right' | 'interval'>): string {
+  if (p.verdict === 'too-few') return `${VERDICT_WORDS['too-few']} (n = ${p.prompts})`
+  const record = p.prompts === 0 ? 'no prompts' : `${p.right} of ${p.prompts} right${p.interval ? ` (95% ${f2(p.interval[0])}–${f2(p.interval[1])})` : ''}`
+  return `${VERDICT_WORDS[p.verdict]}: ${record}`
+}
+
+/** Where one agent's probe prompts went: "8 → itself 6, python-specialist 2". */
+export function routedText(p: ProbePair, agent: string): string {
+  const to = Object.entries(p.routed[agent] ?? {})
+  const total = p.cases.filter((c) => c.expected === agent).length
+  if (total === 0) return 'no prompts'
+  const undecided = total - to.reduce((n, [, k]) => n + k, 0)
+  return `${total} → ${[...to.map(([d, k]) => `${d === agent ? 'itself' : d} ${k}`), ...(undecided > 0 ? [`no decision ${undecided}`] : [])].join(', ')}`
+}
+
+/** Who wrote the probes and who routed them, in one line. */
+export function probeSourceText(p: ProbeReport): string {
+  const prompts = new Set(p.pairs.flatMap((x) => x.cases.map((c) => c.id))).size
+  const who = p.from === 'claude' ? `drafted by ${p.model ?? 'Claude'}, up to ${p.perAgent} aimed at each agent` : "the descriptions' own <example> turns, which the router reads, so they flatter it: read \"told apart\" as an upper bound"
+  return `${prompts} prompt${prompts === 1 ? '' : 's'} (${who}), routed by ${p.router}`
+}
+
+/** Prompts shown per probed pair that were sent to the other agent of the pair. */
+const CROSSED_SHOWN = 3
+
+/** The probed pairs: each pair's verdict, where each agent's prompts went, and the prompts that crossed. */
+function probeLines(p: ProbeReport, width: number, color: boolean): string[] {
+  const paint = painter(color)
+  const bold = (t: string) => paint(1, t)
+  const dim = (t: string) => paint(2, t)
+  const lines = [bold(`Probes: ${p.pairs.length} pair${p.pairs.length === 1 ? '' : 's'} judged by where prompts aimed at each agent went`), ...wrap(probeSourceText(p), width, '  ').map(dim)]
+  if (p.flaggedLeftOut > 0) lines.push(...wrap(`${p.flaggedLeftOut} more near-duplicate pair${p.flaggedLeftOut === 1 ? ' was' : 's were'} not probed (--probe-pairs raises the cap)`, width, '  ').map(dim))
+  p.pairs.forEach((x, i) => {
+    if (!x.flagged && (i === 0 || p.pairs[i - 1]!.flagged)) lines.push(dim('  just under the near-duplicate line:'))
+    lines.push(...joinFit([`${x.flagged ? paint(33, '●') : ' '} ${x.a} ↔ ${x.b}`, dim(`text ${f2(x.text)}`), x.verdict === 'confused' ? paint(31, probeVerdictText(x)) : probeVerdictText(x)], '  ', width, '  ', '      '))
+    const nameWidth = Math.max(x.a.length, x.b.length)
+    for (const agent of [x.a, x.b]) lines.push(...wrap(routedText(x, agent), width, `      ${agent.padEnd(nameWidth)}  `, ' '.repeat(8 + nameWidth)).map((l, k) => (k === 0 ? l : dim(l))))
+    // The prompts behind the verdict: those sent to the other agent of the pair (where the rest went is counted above).
+    const crossed = x.cases.filter((c) => c.decision === (c.expected === x.a ? x.b : x.a))
+    for (const c of crossed.slice(0, CROSSED_SHOWN)) lines.push(dim(truncate(`      ${c.id} → ${c.decision}: ${oneLine(c.prompt)}`, width)))
+    if (crossed.length > CROSSED_SHOWN) lines.push(dim(`      … ${crossed.length - CROSSED_SHOWN} more sent across (--json lists every prompt)`))
+  })
+  return lines
 }

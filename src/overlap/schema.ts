@@ -1,5 +1,6 @@
 import { z } from 'zod'
-import { clusterAdviceSchema } from './advice.js'
+import { probeSourceSchema } from '../load/config.js'
+import { clusterAdviceSchema, pairVerdicts } from './advice.js'
 
 /**
  * The shapes that cross the overlap module's boundary: what it reads (agents,
@@ -28,6 +29,8 @@ export const overlapCaseSchema = z.object({
   /** the winning repeat's second choice and the gap between its two best scores, where the router scores */
   runnerUp: z.string().optional(),
   margin: z.number().optional(),
+  /** the prompt, shown as probe evidence */
+  prompt: z.string().optional(),
 })
 export type OverlapCase = z.infer<typeof overlapCaseSchema>
 
@@ -95,14 +98,69 @@ export type LintFinding = z.infer<typeof lintFindingSchema>
 export const signalNames = ['text', 'confusion', 'coAcceptance', 'splitVotes', 'lowMargins'] as const
 export type SignalName = (typeof signalNames)[number]
 
+/** Where a report's run signals came from: a labelled dataset's routed cases, or probe prompts aimed at the agents of chosen pairs. */
+export const routingEvidenceSchema = z.strictObject({
+  source: z.enum(['dataset', 'probes']),
+  /** the dataset files, or the probe set's file */
+  of: z.array(z.string()),
+})
+export type RoutingEvidence = z.infer<typeof routingEvidenceSchema>
+
+const probeCaseSchema = z.strictObject({
+  id: z.string(),
+  prompt: z.string(),
+  /** the agent it is aimed at (its first-choice label) */
+  expected: z.string(),
+  /** where the router sent it (majority over the repeats); null when no request for it succeeded */
+  decision: z.string().nullable(),
+})
+
+export const probePairSchema = z.strictObject({
+  a: z.string(),
+  b: z.string(),
+  text: z.number(),
+  /** a near-duplicate on the descriptions alone; false: probed from just under the line, in case routing confuses what the text misses */
+  flagged: z.boolean(),
+  /** the pair's verdict on its two-by-two block (the same judgement as a cluster's advice) */
+  verdict: z.enum(pairVerdicts),
+  /** prompts aimed at either and routed to either; right: routed to the one aimed at */
+  prompts: z.number().int(),
+  right: z.number().int(),
+  interval: z.tuple([z.number(), z.number()]).optional(),
+  /** per agent of the pair: where the prompts aimed at it went (an agent, or none), counted */
+  routed: z.record(z.string(), z.record(z.string(), z.number().int())),
+  /** every prompt aimed at one of the two, with where it went: the evidence itself */
+  cases: z.array(probeCaseSchema),
+})
+export type ProbePair = z.infer<typeof probePairSchema>
+
+export const probeReportSchema = z.strictObject({
+  /** who wrote the prompts: Claude, through generate's drafting requests, or the descriptions' own <example> turns (which the router reads) */
+  from: probeSourceSchema,
+  /** the drafting model, when Claude wrote them */
+  model: z.string().optional(),
+  /** the router that routed them */
+  router: z.string(),
+  /** prompts asked for per agent */
+  perAgent: z.number().int(),
+  /** near-duplicate pairs not probed, over the cap on pairs */
+  flaggedLeftOut: z.number().int(),
+  pairs: z.array(probePairSchema),
+})
+export type ProbeReport = z.infer<typeof probeReportSchema>
+
 export const overlapReportSchema = z.strictObject({
   /** the signals this report could compute: `text` always, the rest only from a run */
   signals: z.array(z.enum(signalNames)),
+  /** where the run signals came from (absent with the descriptions alone, and in summaries written before it) */
+  evidence: routingEvidenceSchema.optional(),
   pairs: z.array(overlapPairSchema),
   clusters: z.array(overlapClusterSchema),
   invalid: z.array(invalidFileSchema),
   lint: z.array(lintFindingSchema),
   /** per agent: estimated tokens its description costs on every routing call (chars / 4) */
   tokens: z.record(z.string(), z.number().int()),
+  /** `overlap --probe`: the pairs probed and where their prompts went */
+  probes: probeReportSchema.optional(),
 })
 export type OverlapReport = z.infer<typeof overlapReportSchema>

@@ -58,7 +58,7 @@ export function renderGenerateDryRun(r: Extract<GenerateResult, { kind: 'dry-run
   return lines.join('\n')
 }
 
-function costLine(e: ToolCallEstimate, model: string): string {
+export function costLine(e: ToolCallEstimate, model: string): string {
   return `Estimated ≈${n(e.inputTokens)} input and ≈${n(e.outputTokens)} output tokens: ≈${usd(e.usd)} at ${model}'s prices, an upper bound (no prompt cache counted, though the system text is the same in every request; output counted at 120 tokens a prompt). --max-cost USD stops sending before that.`
 }
 
@@ -82,21 +82,7 @@ export function renderGenerated(r: Extract<GenerateResult, { kind: 'drafted' }>,
   const kinds = countKinds(a, plan)
   if (r.file) lines.push(`wrote ${r.file}: ${n(a.rows.length)} labelled prompts for review (${kinds})`)
   else lines.push('wrote nothing: no drafted prompt survived')
-  const counts = new Map<DropReason, number>()
-  for (const d of a.dropped) counts.set(d.reason, (counts.get(d.reason) ?? 0) + 1)
-  const dropped = [...counts].sort((x, y) => y[1] - x[1]).map(([reason, k]) => `${k} ${REASONS[reason]}`)
-  lines.push(...wrap(`drafted ${n(a.drafted)}, kept ${n(a.rows.length)}${dropped.length > 0 ? `; dropped ${dropped.join(', ')}` : ''}`, style.width, '  ', '    '))
-  const listed = a.dropped.filter((d) => LISTED.includes(d.reason))
-  for (const d of listed.slice(0, LISTED_MAX)) lines.push(...wrap(`dropped (${d.target}): "${oneLine(d.prompt).slice(0, 70)}${d.prompt.length > 70 ? '…' : ''}": ${d.detail}`, style.width, '    ', '      '))
-  if (listed.length > LISTED_MAX) lines.push(`    …and ${listed.length - LISTED_MAX} more`)
-  if (a.short.length > 0) lines.push(...wrap(`short of the plan: ${a.short.map((s) => `${s.quota} ${s.kept} of ${s.wanted}`).join(', ')}; ${a.failed.length > 0 ? 'requests that brought nothing are below' : 'raise --per-agent, or write the missing prompts by hand'}`, style.width, '  ', '    '))
-  // One line per distinct failure: an unreachable server fails every request alike.
-  const failures = new Map<string, string[]>()
-  for (const f of a.failed) {
-    const key = `${f.notSent ? 'not sent' : 'failed'}: ${f.error}`
-    failures.set(key, [...(failures.get(key) ?? []), f.target])
-  }
-  for (const [what, targets] of failures) lines.push(...wrap(`${targets.length} request${targets.length > 1 ? 's' : ''} ${what} (${targets.slice(0, 4).join(', ')}${targets.length > 4 ? ', …' : ''})`, style.width, '  ', '    '))
+  lines.push(...assemblyLines(a, style, 'raise --per-agent, or write the missing prompts by hand'))
   const batched = r.batches ? ` at the batch rate (${r.batches.length} message batch${r.batches.length === 1 ? '' : 'es'})` : ''
   lines.push(...wrap(`cost ${usd(r.spentUsd)} this run${batched} · ${plan.requests.length} requests, ${r.cached} answered from the cache · the plan: ${quotaLine(plan, agents)}`, style.width, '  ', '    '))
   if (r.file) {
@@ -107,6 +93,27 @@ export function renderGenerated(r: Extract<GenerateResult, { kind: 'drafted' }>,
     )
   }
   return lines.join('\n')
+}
+
+/** What drafting kept and dropped (each leaked or mislabelled prompt by name), what fell short, and the requests that failed, one line per distinct failure. */
+export function assemblyLines(a: Assembled, style: Style, shortHint: string): string[] {
+  const lines: string[] = []
+  const counts = new Map<DropReason, number>()
+  for (const d of a.dropped) counts.set(d.reason, (counts.get(d.reason) ?? 0) + 1)
+  const dropped = [...counts].sort((x, y) => y[1] - x[1]).map(([reason, k]) => `${k} ${REASONS[reason]}`)
+  lines.push(...wrap(`drafted ${n(a.drafted)}, kept ${n(a.rows.length)}${dropped.length > 0 ? `; dropped ${dropped.join(', ')}` : ''}`, style.width, '  ', '    '))
+  const listed = a.dropped.filter((d) => LISTED.includes(d.reason))
+  for (const d of listed.slice(0, LISTED_MAX)) lines.push(...wrap(`dropped (${d.target}): "${oneLine(d.prompt).slice(0, 70)}${d.prompt.length > 70 ? '…' : ''}": ${d.detail}`, style.width, '    ', '      '))
+  if (listed.length > LISTED_MAX) lines.push(`    …and ${listed.length - LISTED_MAX} more`)
+  if (a.short.length > 0) lines.push(...wrap(`short of the plan: ${a.short.map((s) => `${s.quota} ${s.kept} of ${s.wanted}`).join(', ')}; ${a.failed.length > 0 ? 'requests that brought nothing are below' : shortHint}`, style.width, '  ', '    '))
+  // One line per distinct failure: an unreachable server fails every request alike.
+  const failures = new Map<string, string[]>()
+  for (const f of a.failed) {
+    const key = `${f.notSent ? 'not sent' : 'failed'}: ${f.error}`
+    failures.set(key, [...(failures.get(key) ?? []), f.target])
+  }
+  for (const [what, targets] of failures) lines.push(...wrap(`${targets.length} request${targets.length > 1 ? 's' : ''} ${what} (${targets.slice(0, 4).join(', ')}${targets.length > 4 ? ', …' : ''})`, style.width, '  ', '    '))
+  return lines
 }
 
 function countKinds(a: Assembled, plan: GenerationPlan): string {

@@ -82,7 +82,7 @@ td.nowrap, th.nowrap { white-space: nowrap; }
 .badge { display: inline-block; white-space: nowrap; border-radius: 4px; padding: 0 6px; font-size: 12px; font-weight: 600; }
 .badge.warning, .badge.broke, .badge.fail { background: var(--del-bg); color: var(--del-fg); }
 .badge.info, .badge.fixed { background: var(--ins-bg); color: var(--ins-fg); }
-.badge.flaky { background: var(--soft); color: var(--muted); }
+.badge.flaky, .badge.probe { background: var(--soft); color: var(--muted); }
 
 svg.ci { vertical-align: middle; margin-left: 6px; }
 svg.ci .track { fill: var(--line); }

@@ -5,7 +5,7 @@ import { NONE } from '../load/dataset.js'
 import type { OverlapPair } from '../overlap/schema.js'
 import { INVALID_LABEL } from '../score/metrics.js'
 import { quantile } from '../score/stats.js'
-import { LOW_MARGIN_QUANTILE } from '../overlap/index.js'
+import { byProbes, LOW_MARGIN_QUANTILE, probeSourceText, probeVerdictText, routedText, type ProbeReport } from '../overlap/index.js'
 import type { GateOutcome } from '../gate/outcome.js'
 import { ACCURACY_GAP_CALLOUT, f2, MOVED_F1, signed } from '../text/format.js'
 import { accuracyLine, changeLines, uncomparedLine, verdictHeadline } from './gate-text.js'
@@ -80,6 +80,7 @@ export function renderHtml(summary: Summary, gate?: GateOutcome, opts: HtmlOptio
 <header class="top">
 <h1>Routing report: <span class="mono">${s.dataset.path}</span></h1>
 <p class="meta">Router <code>${s.router.id}</code> · ${plural(s.agents.length, 'agent')} · ${s.shard ? `shard ${s.shard.index}/${s.shard.count}: ${s.dataset.cases} of ${plural(s.shard.datasetCases, 'case')}` : plural(s.dataset.cases, 'case')} · ${plural(s.repeats, 'repeat')} · ${s.createdAt}</p>
+${s.overlap.probes ? html`<p class="callout">A probe run (<code>routecheck overlap --probe</code>), not a labelled dataset: ${probeSourceText(s.overlap.probes)}. The figures say where requests aimed squarely at each agent go; the <a href="#probes">probed pairs</a> are judged by how often they cross over.</p>` : ''}
 ${s.invalidAgents.length > 0 ? html`<p class="callout bad">${plural(s.invalidAgents.length, 'agent file')} could not be read and ${s.invalidAgents.length === 1 ? 'was' : 'were'} left out (Claude Code would drop ${s.invalidAgents.length === 1 ? 'it' : 'them'} too): ${s.invalidAgents.map((f, i) => html`${i > 0 ? ', ' : ''}<code>${f.file}:${f.line}</code> ${f.reason}`)}</p>` : ''}
 </header>
 <nav class="toc" aria-label="Sections"><ul>${sections.filter(([, , on]) => on).map(([id, label]) => html`<li><a href="#${id}">${label}</a></li>`)}</ul></nav>
@@ -331,11 +332,12 @@ function overlapSection(s: Summary, prompts: ReadonlyMap<string, string>, sim: P
     return html`<ul>${head.map(row)}</ul>${more.length > 0 ? html`<details><summary>${more.length} more</summary><ul>${more.map(row)}</ul></details>` : ''}`
   }
 
+  const probed = byProbes(o)
   const cards = o.clusters.map((cl, k) => {
     const links = pairsOf(cl.members).filter((p) => p.nearDuplicate)
     const across = pairsOf(cl.members).flatMap((p) => p.evidence.routedAcross ?? [])
     return html`<article class="card" aria-labelledby="cluster-${k}">
-<h3 id="cluster-${k}">Cluster ${k + 1}: ${plural(cl.members.length, 'agent')} a router can hardly tell apart</h3>
+<h3 id="cluster-${k}">Cluster ${k + 1}: ${plural(cl.members.length, 'agent')} a router can hardly tell apart${probed ? html` <span class="badge probe">judged by probes</span>` : ''}</h3>
 ${adviceBlock(cl)}
 <h4>Links</h4>
 <ul>${links.map((p) => html`<li><span class="member">${p.a}</span> ↔ <span class="member">${p.b}</span> ${f2(p.score)} <span class="muted">(${signalText(p)})</span><br>shared: ${chips(p.sharedTerms)}</li>`)}</ul>
@@ -387,11 +389,14 @@ ${tokenRows.map(([name, t]) => {
   return section(
     'overlap',
     'Overlap: which agents are near-duplicates',
-    html`Every pair of agents is scored on the text of their descriptions and, from this run, on how the router mixed them up (signals: ${signals}). Pairs that score high join into clusters, with what sets each member apart and what to do.`,
+    probed
+      ? html`Every pair of agents is scored on the text of their descriptions and on how the router mixed up probe prompts aimed squarely at the agents of the probed pairs, not a labelled dataset (signals: ${signals}). Pairs that score high join into clusters, with what sets each member apart and what to do.`
+      : html`Every pair of agents is scored on the text of their descriptions and, from this run, on how the router mixed them up (signals: ${signals}). Pairs that score high join into clusters, with what sets each member apart and what to do.`,
     html`${o.signals.includes('lowMargins') ? marginNote(s, 'overlap') : ''}${heat}
 <h3>Clusters (${o.clusters.length})</h3>
 <p class="explain">Near-duplicate pairs joined into groups: the links between members with their shared terms, what each member has that the others lack, the prompts only it wins, the cases routed across, and a suggestion.</p>
 ${cards.length > 0 ? html`<div class="cards">${cards}</div>` : html`<p class="muted">No cluster: no two agents are near-duplicates.</p>`}
+${o.probes ? probesBlock(o.probes, cut) : ''}
 <h3>Most confused pairs</h3>
 <p class="explain">Pairs the router mixed up most in this run: cases whose first-choice label is one agent and whose decision is the other.</p>
 ${confusedTable}
@@ -402,6 +407,17 @@ ${lint}
 <p class="explain">Every description is sent with every routing request; estimated tokens (characters ÷ 4) per agent, largest first.</p>
 ${tokens}`,
   )
+}
+
+/** `overlap --probe`'s pairs: each one's verdict, where each agent's prompts went, and every prompt with its decision. */
+function probesBlock(p: ProbeReport, cut: (t: string, n?: number) => string): Html {
+  const row = (x: ProbeReport['pairs'][number]) => html`<tr><td class="agent">${x.a} ↔ ${x.b}</td><td>${x.flagged ? 'near-duplicate' : 'under the line'}</td><td class="num">${f2(x.text)}</td><td class="${x.verdict === 'confused' ? 'wrong' : ''}">${probeVerdictText(x)}</td><td><span class="agent">${x.a}</span>: ${routedText(x, x.a)}<br><span class="agent">${x.b}</span>: ${routedText(x, x.b)}
+<details><summary>the ${plural(x.cases.length, 'prompt')}</summary><ul>${x.cases.map((c) => html`<li><code>${c.id}</code> ${c.expected} → <span class="${c.decision === c.expected ? '' : 'wrong'}">${c.decision ?? 'no decision'}</span>: <span class="muted">${cut(c.prompt)}</span></li>`)}</ul></details></td></tr>`
+  return html`<h3 id="probes">Probes (${p.pairs.length})</h3>
+<p class="explain">Pairs judged by probe prompts, not a labelled dataset: ${probeSourceText(p)}. A pair's verdict rests on the prompts aimed at either agent and routed to either: a router that cannot tell them apart sends half of them across.${p.flaggedLeftOut > 0 ? ` ${p.flaggedLeftOut} more near-duplicate pairs were not probed (--probe-pairs).` : ''}</p>
+<div class="table-wrap"><table class="data"><thead><tr><th scope="col">pair</th><th scope="col">probed as</th><th scope="col" class="num">text</th><th scope="col">verdict</th><th scope="col">where each one's prompts went</th></tr></thead><tbody>
+${p.pairs.map(row)}
+</tbody></table></div>`
 }
 
 /**

@@ -5,6 +5,7 @@ import type { GateOutcome } from '../gate/outcome.js'
 import { accuracyLine, changeLines, uncomparedLine, verdictHeadline } from './gate-text.js'
 import { whereParts } from './where.js'
 import type { Summary } from '../run/record.js'
+import { byProbes, probeSourceText, probeVerdictText, routedText } from '../overlap/index.js'
 
 /** GitHub's step summary and comment limits are generous; 60 KB keeps us far inside them. */
 export const MARKDOWN_LIMIT_BYTES = 60_000
@@ -85,13 +86,24 @@ const MARKDOWN_CLUSTERS = 3
 /** The near-duplicate clusters and their advice, the same words as the terminal and report.html. */
 function clusterLines(s: Summary): string[] {
   const clusters = s.overlap.clusters
-  if (clusters.length === 0) return []
-  const lines = ['', `### Near-duplicate agents: ${clusters.length} cluster${clusters.length === 1 ? '' : 's'}`]
+  const probes = probeLines(s)
+  if (clusters.length === 0) return probes
+  const lines = ['', `### Near-duplicate agents: ${clusters.length} cluster${clusters.length === 1 ? '' : 's'}${byProbes(s.overlap) ? ', judged by probes' : ''}`]
   clusters.slice(0, MARKDOWN_CLUSTERS).forEach((c, k) => {
     lines.push('', `**Cluster ${k + 1}** (${cell(c.members.join(', '))}): ${cell(c.advice?.headline ?? c.suggestion)}`, '')
     for (const line of c.advice?.lines ?? []) lines.push(`${/^\s/.test(line) ? '  ' : ''}- ${cell(line.trim())}`)
   })
   if (clusters.length > MARKDOWN_CLUSTERS) lines.push('', `_${clusters.length - MARKDOWN_CLUSTERS} more in report.html._`)
+  return [...lines, ...probes]
+}
+
+/** `overlap --probe`'s pairs: each one's verdict and where each agent's prompts went; the prompts themselves are in report.html and summary.json. */
+function probeLines(s: Summary): string[] {
+  const p = s.overlap.probes
+  if (!p) return []
+  const lines = ['', `### Probes: ${p.pairs.length} pair${p.pairs.length === 1 ? '' : 's'} judged by probe prompts, not a labelled dataset`, '', cell(probeSourceText(p)) + '.', '', '| pair | | text | verdict | where the prompts aimed at each went |', '| --- | --- | ---: | --- | --- |']
+  for (const x of p.pairs) lines.push(`| ${cell(x.a)} ↔ ${cell(x.b)} | ${x.flagged ? 'near-duplicate' : 'under the line'} | ${f2(x.text)} | ${cell(probeVerdictText(x))} | ${cell(`${x.a}: ${routedText(x, x.a)}; ${x.b}: ${routedText(x, x.b)}`)} |`)
+  if (p.flaggedLeftOut > 0) lines.push('', `_${p.flaggedLeftOut} more near-duplicate pairs were not probed (--probe-pairs)._`)
   return lines
 }
 

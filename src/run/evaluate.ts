@@ -6,7 +6,7 @@ import { FROM_DESCRIPTION_TAG } from '../draft/examples.js'
 import { isBuiltinAgent } from '../load/builtin-agents.js'
 import { loadDataset, type Case, type Dataset } from '../load/dataset.js'
 import { UsageError } from '../load/input-error.js'
-import { analyseOverlap, type InvalidFile, type OverlapAgent, type OverlapCase, type OverlapReport } from '../overlap/index.js'
+import { analyseOverlap, type InvalidFile, type OverlapAgent, type OverlapCase, type OverlapReport, type ProbeSpec } from '../overlap/index.js'
 import { loadPrices, priceFor, usageCost, type Price } from '../route/cost.js'
 import { createRouter } from '../route/create-router.js'
 import { attemptKey, batchCustomId, journalPath, openJournal, type Journal } from '../route/journal.js'
@@ -176,10 +176,7 @@ export async function prepareEval(
 ): Promise<Setup> {
   const { config, file: configFile } = await loadConfig(options.config)
   const plan = planEval(config, options)
-  const loaded = await loadAgentFolders(plan.agentsDirs, { skipInvalid: opts.skipInvalid ?? options.skipInvalid ?? false, env: env.env })
-  for (const bad of loaded.invalid) env.warn(`warning: skipped ${bad.file}:${bad.line}: ${bad.reason}\n`)
-  for (const x of loaded.skipped) env.warn(`note: ${x.file} is ${x.reason}; passed over, as Claude Code does\n`)
-  for (const w of loaded.warnings) env.warn(`warning: ${loadWarningText(w)}\n`)
+  const loaded = await loadRunAgents(plan, env, { skipInvalid: opts.skipInvalid ?? options.skipInvalid ?? false })
   const names = [...new Set([...loaded.catalogue.agents.map((a) => a.name), ...(opts.alsoKnownAgents ?? [])])]
   const datasets: Dataset[] = []
   for (const file of plan.datasets) datasets.push(await loadDataset(file, names))
@@ -191,6 +188,37 @@ export async function prepareEval(
   const folderCheck = { folders: plan.datasets.map(plan.outFor), agentsDirs: plan.agentsDirs, keep: [...inputs, ...(opts.keep ?? [])] }
   if (!opts.noRunFolders) await checkRunFolders(folderCheck)
   if (opts.outputFile) await checkOutputFile({ file: opts.outputFile.path, named: opts.outputFile.named, keep: inputs, folders: folderCheck.folders })
+  const { router, price } = await createRunRouter(plan, loaded, env)
+  if (!router.picksBuiltins) {
+    for (const d of datasets) {
+      const only = d.cases.filter((c) => c.expected.every(isBuiltinAgent))
+      const named = [...new Set(d.cases.flatMap((c) => c.expected.filter(isBuiltinAgent)))]
+      if (named.length > 0) {
+        env.warn(`warning: ${d.path} accepts Claude Code's own agents (${named.join(', ')}); the ${router.id} router cannot pick them, so the ${only.length} case(s) that accept only them count as misses. Route with --router claude-code to measure them.\n`)
+      }
+    }
+  }
+  try {
+    const folders = options.dryRun || opts.noRunFolders ? undefined : await stageRunFolders(folderCheck)
+    return { plan, loaded, datasets, router, price, folders }
+  } catch (e) {
+    await router.close?.()
+    throw e
+  }
+}
+
+/** The run's agents, with what the loader passed over said once. */
+export async function loadRunAgents(plan: EvalPlan, env: Pick<RunEnv, 'warn' | 'env'>, opts: { skipInvalid: boolean }): Promise<LoadedCatalogue> {
+  const loaded = await loadAgentFolders(plan.agentsDirs, { skipInvalid: opts.skipInvalid, env: env.env })
+  for (const bad of loaded.invalid) env.warn(`warning: skipped ${bad.file}:${bad.line}: ${bad.reason}\n`)
+  for (const x of loaded.skipped) env.warn(`note: ${x.file} is ${x.reason}; passed over, as Claude Code does\n`)
+  for (const w of loaded.warnings) env.warn(`warning: ${loadWarningText(w)}\n`)
+  return loaded
+}
+
+/** The run's router and its model's price; --batch with a router that cannot, or --max-cost without a price, is refused before anything is sent. */
+export async function createRunRouter(plan: EvalPlan, loaded: LoadedCatalogue, env: Pick<RunEnv, 'warn' | 'env'>): Promise<Pick<Setup, 'router' | 'price'>> {
+  const { config, options } = plan
   const router = await createRouter(plan.routerSpec, {
     lexical: config.lexical,
     anthropic: config.anthropic,
@@ -205,23 +233,13 @@ export async function prepareEval(
     noCache: options.noCache ?? false,
     warn: env.warn,
   })
-  if (!router.picksBuiltins) {
-    for (const d of datasets) {
-      const only = d.cases.filter((c) => c.expected.every(isBuiltinAgent))
-      const named = [...new Set(d.cases.flatMap((c) => c.expected.filter(isBuiltinAgent)))]
-      if (named.length > 0) {
-        env.warn(`warning: ${d.path} accepts Claude Code's own agents (${named.join(', ')}); the ${router.id} router cannot pick them, so the ${only.length} case(s) that accept only them count as misses. Route with --router claude-code to measure them.\n`)
-      }
-    }
-  }
   try {
     if (plan.batch) requireBatching(router)
     const price = router.pricedModel ? priceFor(router.pricedModel, loadPrices(config.anthropic.prices)) : undefined
     if (options.maxCost !== undefined && router.pricedModel && !price) {
       throw new UsageError(`--max-cost needs a price for model "${router.pricedModel}": add it to a price table and point anthropic.prices in the config at it`)
     }
-    const folders = options.dryRun || opts.noRunFolders ? undefined : await stageRunFolders(folderCheck)
-    return { plan, loaded, datasets, router, price, folders }
+    return { router, price }
   } catch (e) {
     await router.close?.()
     throw e
@@ -229,7 +247,7 @@ export async function prepareEval(
 }
 
 /** The run's inputs, which no run folder may hold: it is replaced whole when the run ends. */
-function runInputs(plan: EvalPlan, configFile: string | undefined): KeptPath[] {
+export function runInputs(plan: EvalPlan, configFile: string | undefined): KeptPath[] {
   const { config, options } = plan
   const workspace = options.workspace ?? config.claudeCode.workspace
   return [
@@ -293,7 +311,12 @@ export type RunHooks = {
   onRun?: (summary: Summary, dir: string, dataset: Dataset, done: { dropped: string[] }) => Promise<void>
   /** leave the run folders staged: the caller adds its reports and commits them (the gate, after its verdict) */
   keepStaged?: boolean
+  /** the overlap a run records, from its scored cases (prompts joined); default: the catalogue's with the dataset's routing signals */
+  overlapOf?: OverlapOf
 }
+
+/** How a run's overlap is computed from its scored cases: a dataset's (overlapOfRuns), or a probe set's. */
+export type OverlapOf = (cases: readonly OverlapCase[], dataset: { path: string }) => OverlapReport
 
 /**
  * Routes, scores and records every dataset. Each run folder is written in
@@ -326,7 +349,7 @@ export async function runDatasets(setup: Setup, env: RunEnv, opts: RunHooks = {}
       const repeats = repeatsFor(dataset)
       dir = plan.outFor(dataset.path)
       const folder = folders.get(dir)
-      const summary = await evalDataset(dataset, repeats, folder, setup, env, { journal, budget, signal: opts.signal, batches })
+      const summary = await evalDataset(dataset, repeats, folder, setup, env, { journal, budget, signal: opts.signal, batches, overlapOf: opts.overlapOf })
       if (journal?.writeFailure !== undefined && !journalWarned) {
         journalWarned = true
         env.warn(`warning: the run journal ${journal.file} could not be written (${journal.writeFailure}): what finished since is in the run folder only, and a run after freeing space sends it again\n`)
@@ -395,7 +418,7 @@ function writeFailure(e: WriteError, dir: string, journalFile: string | undefine
   return `could not write the run folder ${dir} (${path.basename(e.file)}: ${e.reason}); ${earlier}, and ${kept}`
 }
 
-type DatasetRun = { journal: Journal | undefined; budget: Budget | undefined; signal: AbortSignal | undefined; batches: BatchSession | undefined }
+type DatasetRun = { journal: Journal | undefined; budget: Budget | undefined; signal: AbortSignal | undefined; batches: BatchSession | undefined; overlapOf: OverlapOf | undefined }
 
 async function evalDataset(dataset: Dataset, repeats: number, folder: RunFolder, setup: Setup, env: RunEnv, run: DatasetRun): Promise<Summary> {
   const { loaded, router, plan, price } = setup
@@ -437,6 +460,7 @@ async function evalDataset(dataset: Dataset, repeats: number, folder: RunFolder,
         : {}),
     },
     folder.staging,
+    run.overlapOf,
   )
 }
 
@@ -461,7 +485,7 @@ export type RoutedRun = {
  * routed run and a merged one, so a merge of shards scores exactly as the
  * unsharded run.
  */
-export async function recordRun(run: RoutedRun, dir: string): Promise<Summary> {
+export async function recordRun(run: RoutedRun, dir: string, overlapOf?: OverlapOf): Promise<Summary> {
   const { dataset, attempts, catalogue } = run
   const votes = voteByCase(dataset.cases, attempts)
   await writeResults(dir, attempts, dataset.cases)
@@ -469,6 +493,7 @@ export async function recordRun(run: RoutedRun, dir: string): Promise<Summary> {
   for (const a of attempts) delete a.decision?.scores
   const scores = scoreCases(votes, catalogue.agents.map((a) => a.name))
   const invalid = run.invalidAgents.map(({ file, line, reason }) => ({ file, line, reason }))
+  const prompts = new Map(dataset.cases.map((c) => [c.id, c.prompt]))
   const summary = buildSummary({
     toolVersion: run.toolVersion,
     createdAt: run.createdAt,
@@ -480,11 +505,16 @@ export async function recordRun(run: RoutedRun, dir: string): Promise<Summary> {
     attempts,
     scores,
     ...(run.router.pricedModel ? { pricing: { model: run.router.pricedModel, price: run.price } } : {}),
-    overlap: overlapOfRuns(
-      catalogue.agents.map((a) => ({ name: a.name, description: a.description, file: a.file })),
-      [{ cases: scores.cases, dataset: { path: dataset.path } }],
-      invalid,
-    ),
+    overlap: overlapOf
+      ? overlapOf(
+          scores.cases.map((c) => ({ ...c, prompt: prompts.get(c.id) ?? '' })),
+          dataset,
+        )
+      : overlapOfRuns(
+          catalogue.agents.map((a) => ({ name: a.name, description: a.description, file: a.file })),
+          [{ cases: scores.cases, dataset: { path: dataset.path } }],
+          invalid,
+        ),
     ...(run.shard ? { shard: run.shard } : {}),
   })
   await writeSummary(dir, summary)
@@ -561,12 +591,19 @@ export function dryRunReport(setup: Setup): string {
  * ids prefixed by their dataset's file stem so the evidence stays
  * unambiguous.
  */
-export function overlapOfRuns(agents: readonly OverlapAgent[], runs: ReadonlyArray<{ cases: readonly OverlapCase[]; dataset: { path: string } }>, invalid: readonly InvalidFile[]): OverlapReport {
+export function overlapOfRuns(
+  agents: readonly OverlapAgent[],
+  runs: ReadonlyArray<{ cases: readonly OverlapCase[]; dataset: { path: string } }>,
+  invalid: readonly InvalidFile[],
+  /** `overlap --probe`: the one run is a probe set's, aimed at the agents of these pairs */
+  probes?: ProbeSpec,
+): OverlapReport {
   const stem = (file: string) => path.basename(file, path.extname(file))
   const cases = runs.length === 1 ? runs[0]!.cases : runs.flatMap((r) => r.cases.map((c) => ({ ...c, id: `${stem(r.dataset.path)}:${c.id}` })))
   return analyseOverlap({
     agents,
-    ...(cases.length > 0 ? { cases, evidence: { source: 'dataset' as const, of: runs.map((r) => r.dataset.path) } } : {}),
+    ...(cases.length > 0 ? { cases, evidence: { source: probes ? ('probes' as const) : ('dataset' as const), of: runs.map((r) => r.dataset.path) } } : {}),
+    ...(probes ? { probes } : {}),
     invalid,
   })
 }

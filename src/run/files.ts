@@ -16,6 +16,8 @@ export const RUN_FILES = {
   confusion: 'confusion.csv',
   /** written by the gate only */
   gate: 'gate.json',
+  /** written by overlap --probe only: the probe prompts it routed */
+  probes: 'probes.csv',
 } as const
 
 /**

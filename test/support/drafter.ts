@@ -75,3 +75,23 @@ export const drafter: NonNullable<ServerOptions['tool']> = ({ name, body, prompt
   }
   return { prompts }
 }
+
+/**
+ * The drafter for `overlap --probe` demonstrations against the local server: each prompt aimed at
+ * an agent also names three words of that agent's description, picked one at a time (never a
+ * run of them, so no prompt is leakage), the way a user names the technology. The server's
+ * word-overlap router then sends a prompt to the agent whose description holds most of its
+ * words, so agents whose descriptions share their words get each other's prompts.
+ */
+export const topicalDrafter: NonNullable<ServerOptions['tool']> = (info) => {
+  const answer = drafter(info) as { prompts: Drafted[] } | undefined
+  const aimed = /the subagent "([^"]+)" should take/.exec(info.prompt)?.[1]
+  if (!answer || !aimed) return answer
+  const own = [...new Set((descriptions(systemText(info.body)).get(aimed) ?? '').toLowerCase().match(/[a-z][a-z0-9]{4,}/g) ?? [])].sort()
+  if (own.length === 0) return answer
+  answer.prompts.forEach((p, k) => {
+    const picked = [0, 1, 2].map((i) => own[parseInt(createHash('sha256').update(`${aimed}/${k}/${i}`).digest('hex').slice(0, 8), 16) % own.length]!)
+    p.prompt = `${[...new Set(picked)].join(', ')}: ${p.prompt}`
+  })
+  return answer
+}
