@@ -86,6 +86,10 @@ describe('tool calls: Claude drafting through the anthropic client', () => {
     expect(s.counts().faults).toEqual({ rate_limit: 3, server_error: 3 })
   })
 
+  it('without a key, says so before anything is sent, naming the offline source rather than the lexical router', () => {
+    expect(() => createToolCaller({ env: {}, timeoutMs: 5000 })).toThrow(/^drafting with Claude needs an API key: export ANTHROPIC_API_KEY .*generate --from-examples, overlap --probe --probe-from examples$/)
+  })
+
   it('stops at a refused key with one fatal error, and never prints the key', async () => {
     const s = await serve({ tool: echoPrompt, models: ['claude-haiku-4-5'] })
     const caller = createToolCaller({ env: env(s), timeoutMs: 5000, model: 'claude-unknown-9' })

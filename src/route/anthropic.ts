@@ -39,12 +39,16 @@ export type AnthropicOptions = {
   warn?: (text: string) => void
 }
 
+/** Who needs the key and what works without one: the router's wording unless a caller (drafting) says otherwise. */
+export type KeyUse = { who: string; offline: string }
+const ROUTER_KEY_USE: KeyUse = { who: 'the anthropic router', offline: 'run offline with --router lexical' }
+
 /** Checks the key before anything is sent: one sentence, not a stack trace. */
-export function requireApiKey(env: Readonly<Record<string, string | undefined>>): { apiKey: string | null; authToken: string | null } {
+export function requireApiKey(env: Readonly<Record<string, string | undefined>>, use: KeyUse = ROUTER_KEY_USE): { apiKey: string | null; authToken: string | null } {
   const apiKey = env.ANTHROPIC_API_KEY?.trim() || null
   const authToken = env.ANTHROPIC_AUTH_TOKEN?.trim() || null
   if (!apiKey && !authToken) {
-    throw new UsageError('the anthropic router needs an API key: export ANTHROPIC_API_KEY (and ANTHROPIC_BASE_URL for another Messages-API server), or run offline with --router lexical')
+    throw new UsageError(`${use.who} needs an API key: export ANTHROPIC_API_KEY (and ANTHROPIC_BASE_URL for another Messages-API server), or ${use.offline}`)
   }
   return { apiKey, authToken }
 }
@@ -92,9 +96,9 @@ export async function createAnthropicRouter(opts: AnthropicOptions): Promise<Rou
 export type ClientSettings = { client: Anthropic; baseURL: string | undefined }
 
 /** The SDK client every style sends through: the key (none for a dry run), the base URL, no SDK retries, the node:http fetch. */
-export function clientSettings(opts: Pick<AnthropicOptions, 'env' | 'dryRun' | 'timeoutMs'>): ClientSettings {
+export function clientSettings(opts: Pick<AnthropicOptions, 'env' | 'dryRun' | 'timeoutMs'> & { keyUse?: KeyUse }): ClientSettings {
   const env = opts.env ?? process.env
-  const credentials = opts.dryRun ? { apiKey: 'dry-run', authToken: null } : requireApiKey(env)
+  const credentials = opts.dryRun ? { apiKey: 'dry-run', authToken: null } : requireApiKey(env, opts.keyUse)
   const baseURL = env.ANTHROPIC_BASE_URL?.trim() || undefined
   if (baseURL !== undefined && !URL.canParse(baseURL)) throw new UsageError(`ANTHROPIC_BASE_URL is not a URL: "${baseURL}"`)
   // An empty ANTHROPIC_BASE_URL means "unset"; the SDK would read it as a URL, so name the default.

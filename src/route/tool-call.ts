@@ -132,10 +132,16 @@ const SDK_RETRIES = 4
 /** A reply whose tool input fails its schema is asked again this many times in all before it is an error. */
 const OUTPUT_TRIES = 2
 
+/** Drafting without a key: the descriptions' own <example> turns are the offline source (and say so). */
+const DRAFTING_KEY_USE = {
+  who: 'drafting with Claude',
+  offline: "draft offline from the descriptions' <example> turns: generate --from-examples, overlap --probe --probe-from examples",
+}
+
 export function createToolCaller(opts: ToolCallerOptions): ToolCaller {
   const model = opts.model ?? DEFAULT_DRAFT_MODEL
   const price = priceFor(model, opts.prices ?? loadPrices())
-  const { client, baseURL } = clientSettings(opts)
+  const { client, baseURL } = clientSettings({ ...opts, keyUse: DRAFTING_KEY_USE })
   const retrying = client.withOptions({ maxRetries: SDK_RETRIES })
   let spent = 0
   const batchIds: string[] = []
