@@ -62,7 +62,7 @@ export async function benchReplay(concurrency: number, server_: 'lean' | 'test' 
       failed: attempts.filter((a) => a.error).length,
     }
   } finally {
-    server.stop()
+    await server.stop()
     await rm(cacheDir, { recursive: true, force: true })
   }
 }
@@ -109,6 +109,6 @@ export async function benchEngine(concurrency: number, n = 16, delayMs = 50): Pr
       await router.close()
     }
   } finally {
-    server.stop()
+    await server.stop()
   }
 }

@@ -132,6 +132,25 @@ describe('anthropic router: faults, retries and the prompt cache', () => {
   })
 })
 
+describe('anthropic router: rate limits', () => {
+  it('a run follows the server\'s limits: it reads them from every reply, decides every case, never has more than --concurrency in flight, and says how many it let fly', async () => {
+    const dir = await tempProject({ datasets: true })
+    // A bucket of 10 requests refilled at 100 a second: the warm-up leaves 9, so the run starts with 1 in flight and grows.
+    const limited = await serve({ delayMs: 20, rateLimits: { requests: { limit: 10, perSecond: 100 }, inputTokens: { limit: 1_000_000, perSecond: 100_000 } } })
+    const r = await runCli(['eval', '--router', 'anthropic', '--style', 'template', '--dataset', 'datasets/routing.csv', '--repeats', '1', '--concurrency', '16', '--no-cache', '--out', 'run'], { cwd: dir, env: envFor(limited) })
+    expect(r.code, r.stderr).toBe(0)
+    const s = await summaryOf(dir)
+    expect(s.metrics.errored).toBe(0)
+    expect(s.metrics.decided).toBe(352)
+    const traffic = limited.traffic()
+    expect(traffic.peakInFlight).toBeLessThanOrEqual(16)
+    // Every request the bucket turned away was retried until answered: 429s cost retries, never cases.
+    expect(limited.counts().requests).toBe(352 + s.requests.retries)
+    expect(s.requests.retries).toBeGreaterThanOrEqual(traffic.rateLimited)
+    expect(r.stderr).toMatch(/done in [\d.]+s.* 1–\d+ of 16 in flight \(rate limits\)/)
+  })
+})
+
 describe('anthropic router: the journal', () => {
   it('SIGKILL mid-run, run again: only the missing requests are sent, and the summary equals an uninterrupted run', async () => {
     const dir = await tempProject({ datasets: true })

@@ -143,6 +143,17 @@ describe('good datasets', () => {
     ])
   })
 
+  it('places each case at the line its row starts on, with a BOM, CRLF line ends, blank lines and quoted line breaks of both kinds', () => {
+    const csv = `\ufeff${HEADER.replace('\n', '\r\n')}c1,"one\r\ntwo ""q""",golang-pro,,\r\n\r\n\r\nc2,"a\rb",none,,\r\nc3,x,none,"t\n",\r\nc4,y,none,,`
+    const ds = parseDataset('x.csv', Buffer.from(csv), agents)
+    expect(ds.cases.map((c) => [c.id, c.line, c.prompt])).toEqual([
+      ['c1', 2, 'one\r\ntwo "q"'],
+      ['c2', 6, 'a\rb'],
+      ['c3', 7, 'x'],
+      ['c4', 9, 'y'],
+    ])
+  })
+
   it('reads JSONL with arrays or |-strings, and the fingerprint ignores notes, tags and order', () => {
     const a = parseDataset('a.jsonl', Buffer.from('{"id":"c1","prompt":"p","expected":["golang-pro"],"note":"x"}\n\n{"id":2,"prompt":"q","expected":"none","tags":["t"]}\n'), agents)
     const b = parseDataset('b.csv', Buffer.from(`${HEADER}2,q,none,,\nc1,p,golang-pro,other,y\n`), agents)

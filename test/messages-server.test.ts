@@ -372,3 +372,31 @@ describe('messages server: faults', () => {
     await server.close()
   })
 })
+
+describe('messages server: rate limits', () => {
+  it('checks its token buckets as a request arrives, reports them on every reply, and turns away what does not fit with 429 and retry-after', async () => {
+    // 3 requests, refilled at one every 10 s: the fourth at once does not fit, and would in about 10 s.
+    await withServer({ rateLimits: { requests: { limit: 3, perSecond: 0.1 }, inputTokens: { limit: 100_000, perSecond: 1000 } } }, async (server) => {
+      const api = client(server)
+      const seen: string[] = []
+      for (let i = 0; i < 3; i++) {
+        const { response } = await api.messages.create(claudeCode(`goroutines leak ${i}`)).withResponse()
+        seen.push(response.headers.get('anthropic-ratelimit-requests-remaining')!)
+        expect(response.headers.get('anthropic-ratelimit-requests-limit')).toBe('3')
+        expect(Date.parse(response.headers.get('anthropic-ratelimit-requests-reset')!)).toBeGreaterThan(Date.now())
+      }
+      expect(seen).toEqual(['2', '1', '0'])
+      const rejected = await api.messages.create(claudeCode('goroutines leak 3')).catch((e: unknown) => e)
+      expect(rejected).toBeInstanceOf(RateLimitError)
+      const headers = (rejected as RateLimitError).headers!
+      expect(Number(headers.get('retry-after'))).toBeGreaterThan(5)
+      expect(headers.get('anthropic-ratelimit-requests-remaining')).toBe('0')
+      // The input-token bucket counted each request's input (the first one's cache write included), and had room.
+      const input = Number(headers.get('anthropic-ratelimit-input-tokens-remaining'))
+      expect(input).toBeLessThan(100_000)
+      expect(input).toBeGreaterThan(90_000)
+      expect(server.counts().requests).toBe(4)
+      expect(server.traffic()).toMatchObject({ rateLimited: 1, admitted: { requests: 3 } })
+    })
+  })
+})

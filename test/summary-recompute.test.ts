@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { summaryJsonChunks } from '../src/run/record.js'
 import { runInProcess as runCli, tempProject } from './support/cli.js'
 
 /**
@@ -66,4 +67,14 @@ describe('summary.json agrees with an independent recomputation from its cases',
     // The per-case `correct` flags agree with the gold sets too.
     for (const c of summary.cases as Case[]) expect(c.correct).toBe(c.expected.includes(c.decision!))
   })
+})
+
+it('summary.json, written a case at a time, is exactly the whole summary through JSON.stringify with floats to 6 places, for 0, 1 and 352 cases', async () => {
+  const dir = await tempProject({ datasets: true })
+  expect((await runCli(['eval', '--dataset', 'datasets/routing.csv', '--out', 'run'], { cwd: dir })).code).toBe(0)
+  const text = await readFile(path.join(dir, 'run/summary.json'), 'utf8')
+  const summary = JSON.parse(text)
+  const whole = (s: unknown) => `${JSON.stringify(s, (_k, v) => (typeof v === 'number' && !Number.isInteger(v) ? Math.round(v * 1e6) / 1e6 : v), 2)}\n`
+  expect(text).toBe(whole(summary))
+  for (const n of [0, 1]) expect([...summaryJsonChunks({ ...summary, cases: summary.cases.slice(0, n) })].join('')).toBe(whole({ ...summary, cases: summary.cases.slice(0, n) }))
 })

@@ -7,6 +7,7 @@ import { summaryJson, type Summary } from '../run/record.js'
 import { defineCommand } from './command.js'
 import { EXIT, type CommandIO } from './io.js'
 import { pick } from './options.js'
+import { phaseEnd } from '../text/timing.js'
 
 /** The flags that say what to route and how: `eval`, `baseline` and `gate` share them. */
 export const ROUTING_FLAGS = ['config', 'agents', 'dataset', 'skip-invalid', 'router', 'model', 'style', 'claude-bin', 'workspace', 'repeats', 'concurrency', 'timeout', 'max-cost', 'no-cache'] as const
@@ -82,6 +83,7 @@ export function runPrinter(flags: { json: boolean; onlyFailures?: boolean }, io:
       if (flags.json) return
       io.out(`\n${renderScorecard(view, style)}\n`)
       if (flags.onlyFailures) io.out(`\n${renderFailures(view, style)}\n`)
+      phaseEnd('scorecard')
     },
     finish(summaries: readonly Summary[]): void {
       if (flags.json) io.out(shown.length === 1 ? summaryJson(shown[0]!) : `[\n${shown.map((s) => summaryJson(s).trimEnd()).join(',\n')}\n]\n`)
@@ -89,6 +91,7 @@ export function runPrinter(flags: { json: boolean; onlyFailures?: boolean }, io:
         if (summaries.length > 1) io.out(`\n${renderRunsTable(shown, style)}\n`)
         if (summaries.length > 0) io.out(`\n${renderCatalogue(combinedOverlap(summaries), summaries[0]!.invalidAgents, style)}\n`)
       }
+      phaseEnd('print')
     },
   }
 }

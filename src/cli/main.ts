@@ -1,6 +1,9 @@
 #!/usr/bin/env node
+import { startTiming } from '../text/timing.js'
 import { createProgress } from './progress.js'
 import { run, version } from './run.js'
+
+startTiming(process.env, (line) => void process.stderr.write(line))
 
 /** Ctrl-C, a CI runner's cancel (SIGTERM) and a closed terminal (SIGHUP) all stop a run the same way. */
 const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP']

@@ -16,6 +16,9 @@ export function createProgress(label: string, total: number, stream: NodeJS.Writ
   let priced = false
   let lastLine = 0
   let lastDecile = -1
+  let lastDraw = 0
+  // Following rate limits: the requests allowed in flight now, the fewest and the most so far, of at most `max`.
+  let window: { now: number; least: number; most: number; max: number } | undefined
   const tty = stream.isTTY === true
 
   const text = () => {
@@ -30,10 +33,15 @@ export function createProgress(label: string, total: number, stream: NodeJS.Writ
     if (errors > 0) parts.push(`${errors} errors`)
     if (retries > 0) parts.push(`${retries} retries`)
     if (priced) parts.push(`$${usd.toFixed(4)}`)
+    if (window && window.now < window.max) parts.push(`${window.now} of ${window.max} in flight (rate limits)`)
     return `${label} ${parts.join(' · ')}${eta}`
   }
   const draw = () => {
     if (tty) {
+      // A redraw a frame at most: a 20,000-prompt lexical run would otherwise write 20,000 lines to the terminal.
+      const now = Date.now()
+      if (now - lastDraw < 50 && finished < total) return
+      lastDraw = now
       const width = 24
       const filled = total === 0 ? width : Math.round((finished / total) * width)
       stream.write(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${text()}\u001b[K`)
@@ -63,9 +71,15 @@ export function createProgress(label: string, total: number, stream: NodeJS.Writ
       retries++
       if (tty) draw()
     },
+    window(inFlight, max) {
+      window = window ? { now: inFlight, least: Math.min(window.least, inFlight), most: Math.max(window.most, inFlight), max } : { now: inFlight, least: inFlight, most: inFlight, max }
+      if (tty) draw()
+    },
     done() {
       const seconds = ((Date.now() - started) / 1000).toFixed(1)
-      const extras = [errors > 0 ? `${errors} errors` : '', retries > 0 ? `${retries} retries` : '', priced ? `$${usd.toFixed(4)}` : ''].filter(Boolean)
+      // Whether the rate limits held the run back: how many requests it let fly, against --concurrency.
+      const limited = window && window.least < window.max ? `${window.least}–${window.most} of ${window.max} in flight (rate limits)` : ''
+      const extras = [errors > 0 ? `${errors} errors` : '', retries > 0 ? `${retries} retries` : '', priced ? `$${usd.toFixed(4)}` : '', limited].filter(Boolean)
       stream.write(`${tty ? '\r' : ''}${label} ${finished}/${total} done in ${seconds}s${extras.length > 0 ? `, ${extras.join(', ')}` : ''}${tty ? '\u001b[K' : ''}\n`)
     },
   }

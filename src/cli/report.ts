@@ -1,6 +1,5 @@
 import path from 'node:path'
 import { gateOutcomeForRun } from '../gate/check.js'
-import { renderHtml } from '../report/html.js'
 import { RUN_FILES, writeAtomic } from '../run/files.js'
 import { checkOutputFile } from '../run/out-folder.js'
 import { readRuns } from '../run/read.js'
@@ -34,6 +33,7 @@ eval and gate write it into every run folder; this command remakes it.`,
     const html = path.join(dir, RUN_FILES.html)
     await checkOutputFile({ file: html, named: 'RUN_DIR', keep: [], folders: [] })
     const gate = flags.baseline !== undefined ? await gateOutcomeForRun(summary!, target!, flags.baseline, flags.config) : undefined
+    const { renderHtml } = await import('../report/html.js')
     const file = await writeAtomic(html, renderHtml(summary!, gate))
     const verdict = gate ? ` (gate ${gate.verdict.passed ? 'passed' : 'failed'} against ${flags.baseline})` : ''
     io.out(`wrote ${file}${verdict}\n`)

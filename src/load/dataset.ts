@@ -78,20 +78,16 @@ export function datasetFingerprint(cases: readonly Pick<Case, 'id' | 'prompt' | 
 function readCsvRows(file: string, bytes: Buffer): Array<{ raw: unknown; place: Place }> {
   const lineStarts = lineStartOffsets(bytes)
   const lineAt = (offset: number) => lineOf(lineStarts, offset)
-  let records: Array<{ record: Record<string, string>; raw: string; info: { bytes: number; columns: Array<{ name: string } | false> | boolean } }>
+  let records: string[][]
   try {
-    // Header names are trimmed: "id, prompt, expected" names the columns id, prompt and expected.
-    records = parseCsv(bytes, { columns: (names: string[]) => names.map((n) => n.trim()), bom: true, info: true, raw: true, skip_empty_lines: true }) as typeof records
+    // Rows as arrays, without csv-parse's per-record `info` and `raw`: those doubled the parse (0.3 s against 0.15 s at 20,000 rows).
+    records = parseCsv(bytes, { bom: true, skip_empty_lines: true }) as string[][]
   } catch (e) {
     throw new InputError([csvErrorProblem(file, e, bytes, lineAt)])
   }
-  let header: string[]
-  try {
-    header = headerOf(bytes)
-  } catch (e) {
-    throw new InputError([csvErrorProblem(file, e, bytes, lineAt)])
-  }
-  // A column named twice: csv-parse would keep the last one's value without a word.
+  // Header names are trimmed: "id, prompt, expected" names the columns id, prompt and expected.
+  const header = (records[0] ?? []).map((h) => h.trim())
+  // A column named twice: a row object would keep the last one's value without a word.
   const twice = header.flatMap((name, i) => (name !== '' && header.indexOf(name) !== i ? [[header.indexOf(name) + 1, i + 1, name] as const] : []))
   if (twice.length > 0) {
     throw new InputError(
@@ -102,21 +98,52 @@ function readCsvRows(file: string, bytes: Buffer): Array<{ raw: unknown; place: 
   if (missing.length > 0) {
     throw new InputError([{ file, line: 1, message: `missing column${missing.length > 1 ? 's' : ''} ${missing.map((c) => `"${c}"`).join(', ')} in the header row (found: ${header.join(', ')})`, fix: 'the first row must name the columns: id,prompt,expected (and optionally tags,note)' }])
   }
-  return records.map(({ record, raw, info }) => {
-    // Where the record starts: its end offset minus its raw text, past any blank lines csv-parse skipped.
-    let start = info.bytes - Buffer.byteLength(raw)
-    while (bytes[start] === 0x0a || bytes[start] === 0x0d) start++
-    const column = (key: string) => {
-      const i = header.indexOf(key)
-      return i === -1 ? undefined : i + 1
-    }
-    return { raw: record, place: { line: lineAt(start), column } }
+  const column = (key: string) => {
+    const i = header.indexOf(key)
+    return i === -1 ? undefined : i + 1
+  }
+  const starts = recordStarts(bytes, records.length)
+  return records.slice(1).map((fields, k) => {
+    const raw: Record<string, string> = {}
+    header.forEach((name, i) => {
+      if (name !== '') raw[name] = fields[i]!
+    })
+    return { raw, place: { line: lineAt(starts[k + 1]!), column } }
   })
 }
 
-function headerOf(bytes: Buffer): string[] {
-  const [first] = parseCsv(bytes, { bom: true, to_line: 1, relax_quotes: true }) as string[][]
-  return (first ?? []).map((h) => h.trim())
+/**
+ * Where each record of a CSV that csv-parse read without an error starts,
+ * header first: past the end of the previous record (a line break outside
+ * quotes) and any empty lines. In CSV that parsed, a double quote only opens,
+ * closes or doubles inside a quoted field, so counting them says whether a
+ * line break is inside one. The count is checked against the parse's; if it
+ * ever differs, csv-parse's own offsets are used instead.
+ */
+function recordStarts(bytes: Buffer, records: number): number[] {
+  const starts: number[] = []
+  let quoted = false
+  let atStart = true // after a record's end, before its successor's first byte
+  let i = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0
+  for (; i < bytes.length; i++) {
+    const b = bytes[i]!
+    if (b === 0x22) quoted = !quoted
+    else if ((b === 0x0a || b === 0x0d) && !quoted) {
+      atStart = true
+      continue
+    }
+    if (atStart) {
+      starts.push(i)
+      atStart = false
+    }
+  }
+  if (starts.length === records) return starts
+  const withInfo = parseCsv(bytes, { bom: true, skip_empty_lines: true, info: true, raw: true }) as unknown as Array<{ raw: string; info: { bytes: number } }>
+  return withInfo.map(({ raw, info }) => {
+    let start = info.bytes - Buffer.byteLength(raw)
+    while (bytes[start] === 0x0a || bytes[start] === 0x0d) start++
+    return start
+  })
 }
 
 function csvErrorProblem(file: string, e: unknown, bytes: Buffer, lineAt: (offset: number) => number): Problem {
@@ -130,6 +157,7 @@ function csvErrorProblem(file: string, e: unknown, bytes: Buffer, lineAt: (offse
       return { file, line: lineAt(start), message: 'a quoted field that starts in this row is never closed (unterminated quote)', fix: 'close the field with a double quote; write a quote inside a field as two double quotes ("")' }
     }
     case 'CSV_RECORD_INCONSISTENT_COLUMNS':
+    case 'CSV_RECORD_INCONSISTENT_FIELDS_LENGTH':
       return { file, line: err.lines, message: 'this row has a different number of fields than the header row', fix: 'quote fields that contain commas ("like, this"), or add the missing fields' }
     case 'INVALID_OPENING_QUOTE':
     case 'CSV_INVALID_CLOSING_QUOTE':

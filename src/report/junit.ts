@@ -2,30 +2,44 @@ import path from 'node:path'
 import type { Flip } from '../gate/compare.js'
 import type { Summary } from '../run/record.js'
 
-const xml = (s: string) =>
-  s
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;')
-    // XML 1.0 has no way to write most control characters: drop them.
-    // eslint-disable-next-line no-control-regex
-    .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '')
+const XML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' }
+// XML 1.0 has no way to write most control characters: they are dropped.
+// eslint-disable-next-line no-control-regex
+const XML_SPECIAL = /[&<>"\u0000-\u0008\u000b\u000c\u000e-\u001f]/g
+/** Text for an XML attribute, in one pass. */
+const xml = (s: string) => s.replace(XML_SPECIAL, (c) => XML_ESCAPES[c] ?? '')
+
+/** The prompt's first `n` characters with whitespace runs folded to one space, folding no more of it than that needs. */
+export function promptHead(prompt: string, n: number): string {
+  for (let take = 2 * n; ; take *= 2) {
+    const head = prompt.slice(0, take).replace(/\s+/g, ' ')
+    if (head.length >= n || take >= prompt.length) return head.slice(0, n)
+  }
+}
 
 /**
  * junit.xml: a testcase per dataset case, grouped into a testsuite per
  * expected (primary) agent, so CI test views list misroutes by agent. A
  * misroute is a failure; with a gate, a right → wrong flip says so; a case
- * with no decision is an error.
+ * with no decision is an error. In pieces, a suite at a time, so a
+ * 100,000-case run is written as it is made.
  */
-export function renderJunit(summaries: readonly Summary[], prompts: ReadonlyMap<string, ReadonlyMap<string, string>>, flips: ReadonlyMap<string, readonly Flip[]> = new Map()): string {
-  const suites: string[] = []
+export function* junitChunks(summaries: readonly Summary[], prompts: ReadonlyMap<string, ReadonlyMap<string, string>>, flips: ReadonlyMap<string, readonly Flip[]> = new Map()): Generator<string> {
   let tests = 0
   let failures = 0
   let errors = 0
   for (const s of summaries) {
+    tests += s.cases.length
+    for (const c of s.cases) {
+      if (c.decision === null) errors++
+      else if (!c.correct) failures++
+    }
+  }
+  yield `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="routecheck" tests="${tests}" failures="${failures}" errors="${errors}">\n`
+  for (const s of summaries) {
     const stem = path.basename(s.dataset.path, path.extname(s.dataset.path))
     const flipById = new Map((flips.get(s.dataset.path) ?? []).map((f) => [f.id, f]))
+    const promptOf = prompts.get(s.dataset.path)
     const byAgent = new Map<string, Summary['cases']>()
     for (const c of s.cases) {
       const key = c.expected[0]!
@@ -34,12 +48,12 @@ export function renderJunit(summaries: readonly Summary[], prompts: ReadonlyMap<
       else byAgent.set(key, [c])
     }
     for (const [agent, cases] of [...byAgent].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
-      const body: string[] = []
+      const classname = xml(`routecheck.${stem}.${agent}`)
+      let body = ''
       let suiteFailures = 0
       let suiteErrors = 0
       for (const c of cases) {
-        const prompt = prompts.get(s.dataset.path)?.get(c.id) ?? ''
-        const name = `${c.id}: ${prompt.replace(/\s+/g, ' ').slice(0, 80)}`
+        const name = `${c.id}: ${promptHead(promptOf?.get(c.id) ?? '', 80)}`
         const flip = flipById.get(c.id)
         let inner = ''
         if (c.decision === null) {
@@ -50,13 +64,15 @@ export function renderJunit(summaries: readonly Summary[], prompts: ReadonlyMap<
           const was = flip?.direction === 'broke' ? ` (was ${flip.before} in the baseline${flip.flaky ? '; flaky' : ''})` : ''
           inner = `<failure message="${xml(`routed to ${c.decision}, expected ${c.expected.join(' or ')}${was}`)}" type="${flip?.direction === 'broke' ? 'regression' : 'misroute'}"/>`
         }
-        body.push(`    <testcase classname="${xml(`routecheck.${stem}.${agent}`)}" name="${xml(name)}">${inner}</testcase>`)
+        body += `    <testcase classname="${classname}" name="${xml(name)}">${inner}</testcase>\n`
       }
-      tests += cases.length
-      failures += suiteFailures
-      errors += suiteErrors
-      suites.push(`  <testsuite name="${xml(`${stem} · ${agent}`)}" tests="${cases.length}" failures="${suiteFailures}" errors="${suiteErrors}">\n${body.join('\n')}\n  </testsuite>`)
+      yield `  <testsuite name="${xml(`${stem} · ${agent}`)}" tests="${cases.length}" failures="${suiteFailures}" errors="${suiteErrors}">\n${body}  </testsuite>\n`
     }
   }
-  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="routecheck" tests="${tests}" failures="${failures}" errors="${errors}">\n${suites.join('\n')}\n</testsuites>\n`
+  yield '</testsuites>\n'
+}
+
+/** junit.xml, whole. */
+export function renderJunit(summaries: readonly Summary[], prompts: ReadonlyMap<string, ReadonlyMap<string, string>>, flips: ReadonlyMap<string, readonly Flip[]> = new Map()): string {
+  return [...junitChunks(summaries, prompts, flips)].join('')
 }

@@ -4,9 +4,9 @@ import type { Flip } from '../gate/compare.js'
 import type { GateOutcome } from '../gate/outcome.js'
 import { RUN_FILES, writeAtomic } from '../run/files.js'
 import type { Summary } from '../run/record.js'
-import { renderHtml } from './html.js'
-import { renderJunit } from './junit.js'
+import { junitChunks } from './junit.js'
 import { renderMarkdown } from './markdown.js'
+import { phaseEnd } from '../text/timing.js'
 
 /**
  * The reports of one run folder: report.md, junit.xml, report.html and
@@ -20,12 +20,17 @@ export async function writeReports(dir: string, summary: Summary, cases: readonl
   const comparison = gate?.comparisons.find((c) => c.path === summary.dataset.path)
   const flips = new Map<string, readonly Flip[]>(comparison ? [[summary.dataset.path, comparison.flips]] : [])
   const gateForThis = gate && comparison ? { ...gate, comparisons: [comparison] } : gate
-  const written = [
-    await writeAtomic(path.join(dir, RUN_FILES.markdown), renderMarkdown([summary], gateForThis)),
-    await writeAtomic(path.join(dir, RUN_FILES.junit), renderJunit([summary], prompts, flips)),
-    await writeAtomic(path.join(dir, RUN_FILES.html), renderHtml(summary, gateForThis, { prompts: prompts.get(summary.dataset.path) })),
-    await writeAtomic(path.join(dir, RUN_FILES.confusion), confusionCsv(summary.confusion)),
-  ]
+  const written: string[] = []
+  const write = async (name: string, text: () => string | Iterable<string>) => {
+    written.push(await writeAtomic(path.join(dir, name), text()))
+    phaseEnd(name)
+  }
+  await write(RUN_FILES.markdown, () => renderMarkdown([summary], gateForThis))
+  await write(RUN_FILES.junit, () => junitChunks([summary], prompts, flips))
+  // Loaded when the page is written, not when the command starts: it is the largest module routecheck has (the page's own script and styles).
+  const { renderHtml } = await import('./html.js')
+  await write(RUN_FILES.html, () => renderHtml(summary, gateForThis, { prompts: prompts.get(summary.dataset.path) }))
+  await write(RUN_FILES.confusion, () => confusionCsv(summary.confusion))
   if (gate) {
     const record = { passed: gate.verdict.passed, failures: gate.verdict.failures, changes: gate.changes, comparison }
     written.push(await writeAtomic(path.join(dir, RUN_FILES.gate), `${JSON.stringify(record, null, 2)}\n`))

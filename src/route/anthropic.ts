@@ -6,6 +6,7 @@ import { UsageError } from '../load/input-error.js'
 import { buildRequest, buildRequestPrefix, readReply, requestBodyText, type MessagesStyle, type RequestSettings } from './anthropic-request.js'
 import { SDK_PACKAGE } from './claude-code/engine.js'
 import { createNodeFetch } from './node-fetch.js'
+import { readRateLimits, readRetryAfter, type RouteFeedback } from './rate-limit.js'
 import { RouterError, type Router } from './router.js'
 import type { CacheTtl, RouterStyle } from '../load/config.js'
 import { sdkBatchApi } from './anthropic-batch.js'
@@ -142,23 +143,28 @@ export function createMessagesRouter(opts: AnthropicOptions & { style: MessagesS
     deterministic: false,
     cacheKey: `anthropic ${JSON.stringify(cacheSettings)}`,
     pricedModel: settings.model,
+    reportsRateLimits: true,
     preview: (prompt, catalogue) => buildRequest(prefixFor(catalogue).prefix, prompt),
     estimate: (prompt, catalogue) => ({
       prefixTokens: estimateTokens(prefixFor(catalogue).json),
       promptTokens: estimateTokens(JSON.stringify(buildRequest(prefixFor(catalogue).prefix, prompt).messages)),
       outputTokens: ESTIMATED_OUTPUT_TOKENS[settings.style],
     }),
-    async route(prompt, catalogue, signal) {
+    async route(prompt, catalogue, signal, feedback) {
       const started = performance.now()
       try {
         // The SDK's own post, with the body already JSON: same client, headers, errors and timeouts as messages.create.
-        const message = await client.post<Anthropic.Message>('/v1/messages', {
+        const request = client.post<Anthropic.Message>('/v1/messages', {
           body: requestBodyText(prefixFor(catalogue).json, prompt),
           headers: { 'content-type': 'application/json' },
           signal,
         })
-        return readReply(settings.style, message, performance.now() - started)
+        if (!feedback) return readReply(settings.style, await request, performance.now() - started)
+        const { data, response } = await request.withResponse()
+        reportRateLimits(feedback, response.headers)
+        return readReply(settings.style, data, performance.now() - started)
       } catch (e) {
+        if (feedback) reportErrorRateLimits(feedback, e)
         throw classifyError(e, settings.model, baseURL)
       }
     },
@@ -182,6 +188,21 @@ const MESSAGES_WRAPPER_BYTES = 40
 /** Enough of a Message to read a decision from. */
 export function isMessage(m: unknown): m is Pick<Anthropic.Message, 'content' | 'usage'> {
   return typeof m === 'object' && m !== null && Array.isArray((m as { content?: unknown }).content)
+}
+
+/** A reply's rate-limit headers, to the run engine; a reply without them reports nothing. */
+export function reportRateLimits(feedback: RouteFeedback, headers: Headers | undefined): void {
+  const snapshot = headers ? readRateLimits(headers) : undefined
+  if (snapshot) feedback.rateLimits(snapshot)
+}
+
+/**
+ * An HTTP error's rate-limit headers (a 429 has them all). An error event
+ * inside a streamed reply (status 200) has none of its own: the reply's
+ * headers were reported when it began.
+ */
+export function reportErrorRateLimits(feedback: RouteFeedback, e: unknown): void {
+  if (e instanceof Anthropic.APIError && e.status !== undefined) reportRateLimits(feedback, e.headers)
 }
 
 /** Maps an SDK failure to what the run engine should do with it. */
@@ -226,14 +247,8 @@ function rootCause(e: Error): string {
   return best
 }
 
-/** retry-after-ms, else retry-after in seconds or as an HTTP date. */
+/** The server's wait, for the run engine's retry (rate-limit.ts reads it). */
 function retryAfter(headers: Headers | undefined): { retryAfterMs?: number } {
-  const ms = Number(headers?.get('retry-after-ms'))
-  if (headers?.get('retry-after-ms') && Number.isFinite(ms)) return { retryAfterMs: ms }
-  const raw = headers?.get('retry-after')
-  if (!raw) return {}
-  const seconds = Number(raw)
-  if (Number.isFinite(seconds)) return { retryAfterMs: seconds * 1000 }
-  const date = Date.parse(raw)
-  return Number.isNaN(date) ? {} : { retryAfterMs: Math.max(0, date - Date.now()) }
+  const ms = readRetryAfter(headers)
+  return ms === undefined ? {} : { retryAfterMs: ms }
 }

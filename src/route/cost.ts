@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs'
 import { z } from 'zod'
 import { InputError } from '../load/input-error.js'
 import type { Usage } from './router.js'
+// Imported, not read from beside this file: the CLI is one bundle (scripts/bundle-cli.mjs), and the table travels inside it.
+import bundledPrices from './prices.json' with { type: 'json' }
 
 const priceSchema = z.strictObject({
   input: z.number().min(0),
@@ -23,17 +25,16 @@ export const modelPriceSchema = priceSchema.extend({ batchFactor: z.number().gt(
 export type Price = z.infer<typeof modelPriceSchema>
 export type PriceTable = z.infer<typeof priceTableSchema>
 
-const BUNDLED = new URL('./prices.json', import.meta.url)
-
 /** The bundled price table, or a user's file in the same shape. */
 export function loadPrices(file?: string): PriceTable {
-  const source = file ?? BUNDLED
   const where = file ?? 'the bundled prices.json'
-  let json: unknown
-  try {
-    json = JSON.parse(readFileSync(source, 'utf8'))
-  } catch (e) {
-    throw new InputError([{ file: where, message: `cannot read the price table: ${(e as Error).message}`, fix: 'give a JSON file shaped like {"models": {"model-id": {"input": 1, "output": 5, "cacheRead": 0.1, "cacheWrite": 1.25}}} (optional: "cacheWrite1h" per model, "batchFactor" for the table)' }])
+  let json: unknown = bundledPrices
+  if (file !== undefined) {
+    try {
+      json = JSON.parse(readFileSync(file, 'utf8'))
+    } catch (e) {
+      throw new InputError([{ file: where, message: `cannot read the price table: ${(e as Error).message}`, fix: 'give a JSON file shaped like {"models": {"model-id": {"input": 1, "output": 5, "cacheRead": 0.1, "cacheWrite": 1.25}}} (optional: "cacheWrite1h" per model, "batchFactor" for the table)' }])
+    }
   }
   const parsed = priceTableSchema.safeParse(json)
   if (!parsed.success) {

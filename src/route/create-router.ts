@@ -3,9 +3,8 @@ import { pathToFileURL } from 'node:url'
 import type { Catalogue } from '../load/catalogue.js'
 import type { Config, RouterStyle } from '../load/config.js'
 import { UsageError } from '../load/input-error.js'
-import { createAnthropicRouter } from './anthropic.js'
 import { createLexicalRouter } from './lexical.js'
-import type { Router } from './router.js'
+import { decisionSchema, RouterError, type Router } from './router.js'
 
 export type RouterSettings = Pick<Config, 'lexical' | 'anthropic' | 'claudeCode'> & {
   /** --model and --style, over the config's anthropic settings */
@@ -30,6 +29,8 @@ export async function createRouter(spec: string, settings: RouterSettings): Prom
   if (spec === 'lexical') return createLexicalRouter(settings.lexical)
   if (spec === 'anthropic') {
     const a = settings.anthropic
+    // Loaded only for this router: @anthropic-ai/sdk is 300 modules and 180–220 ms a start, which lexical runs never pay.
+    const { createAnthropicRouter } = await import('./anthropic.js')
     return createAnthropicRouter({
       ...a,
       ...(settings.model ? { model: settings.model } : {}),
@@ -77,5 +78,22 @@ async function loadCustomRouter(spec: string, settings: RouterSettings): Promise
   if (!router || typeof router.id !== 'string' || typeof router.route !== 'function') {
     throw new UsageError(`${spec}: the default export must return an object with a string \`id\` and a \`route(prompt, catalogue, signal)\` method`)
   }
-  return router as Router
+  return checkedDecisions(router as Router)
+}
+
+/**
+ * A custom router is user code: each decision it returns is checked against
+ * the schema, and a malformed one is its request's error (not retried). The
+ * built-in routers build their decisions typed, so the run engine checks
+ * none (it was as dear as the lexical router itself).
+ */
+function checkedDecisions(router: Router): Router {
+  const route = router.route.bind(router)
+  return Object.assign(Object.create(router) as Router, {
+    async route(...args: Parameters<Router['route']>) {
+      const parsed = decisionSchema.safeParse(await route(...args))
+      if (parsed.success) return parsed.data
+      throw new RouterError('bad_output', `router ${router.id} returned a malformed decision: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`, { retryable: false })
+    },
+  })
 }

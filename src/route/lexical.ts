@@ -84,6 +84,7 @@ export function createLexicalRouter(options: Partial<LexicalOptions> = {}): Rout
   return {
     id: 'lexical',
     deterministic: true,
+    local: true,
     async route(prompt, catalogue): Promise<Decision> {
       const started = performance.now()
       let index = indexes.get(catalogue)

@@ -9,7 +9,7 @@ import { CHARS_PER_TOKEN } from '../text/tokens.js'
 import type { CacheTtl } from '../load/config.js'
 import { sdkBatchApi } from './anthropic-batch.js'
 import { readUsage } from './anthropic-request.js'
-import { classifyError, isMessage, type AnthropicOptions, type ClientSettings } from './anthropic.js'
+import { classifyError, isMessage, reportErrorRateLimits, reportRateLimits, type AnthropicOptions, type ClientSettings } from './anthropic.js'
 import { captureEngineRequest, promptFingerprint, withPrompt, type CapturedRequest } from './claude-code/capture.js'
 import { classifyReply, type ReplyBlock } from './claude-code/decision-kind.js'
 import { claudeVersion, loadAgentSdk, resolveClaudeBinary, SDK_PACKAGE } from './claude-code/engine.js'
@@ -150,7 +150,7 @@ export async function createReplayRouter(opts: ReplayOptions): Promise<Router> {
         return { agent, kind, ...(tool !== undefined ? { tool } : {}), usage: readUsage(message.usage) }
       },
     },
-    async route(prompt, catalogue, signal): Promise<Decision> {
+    async route(prompt, catalogue, signal, feedback): Promise<Decision> {
       const started = performance.now()
       let r: CompiledReplay
       try {
@@ -160,12 +160,19 @@ export async function createReplayRouter(opts: ReplayOptions): Promise<Router> {
       }
       try {
         // The SDK's own post, streamed as captured: same client, errors and timeouts as the other styles.
-        const events = await client.post<AsyncIterable<unknown>>(r.url, { body: r.bodyBytes(prompt), headers: r.headers, stream: true, signal })
+        const request = client.post<AsyncIterable<unknown>>(r.url, { body: r.bodyBytes(prompt), headers: r.headers, stream: true, signal })
+        let events: AsyncIterable<unknown>
+        if (feedback) {
+          const { data, response } = await request.withResponse()
+          reportRateLimits(feedback, response.headers)
+          events = data
+        } else events = await request
         const reply = await readReplyStream(events)
         const { agent, kind, tool } = classifyReply(reply.blocks, r.custom, r.builtins)
         return { agent, kind, ...(tool !== undefined ? { tool } : {}), usage: reply.usage, latencyMs: performance.now() - started }
       } catch (e) {
         if (e instanceof SyntaxError) throw new RouterError('server', `the reply stream held an event that is not JSON: ${e.message}`)
+        if (feedback) reportErrorRateLimits(feedback, e)
         throw classifyError(e, model, baseURL)
       }
     },

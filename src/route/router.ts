@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import type { Catalogue } from '../load/catalogue.js'
 import type { CacheTtl } from '../load/config.js'
+import type { RouteFeedback } from './rate-limit.js'
 
 export const usageSchema = z.object({
   inputTokens: z.number().nonnegative(),
@@ -69,7 +70,19 @@ export interface Router {
   picksBuiltins?: boolean
   /** the model whose prices apply to `usage`, where there is one */
   pricedModel?: string
-  route(prompt: string, catalogue: Catalogue, signal: AbortSignal): Promise<Decision>
+  /**
+   * It answers from this process alone, computing without I/O (the lexical
+   * router): nothing could interrupt it, so the run engine gives it the run's
+   * own signal and no timeout, which made half of a lexical run's routing.
+   */
+  local?: boolean
+  /**
+   * It passes each reply's rate-limit headers to `feedback`, so the run can
+   * follow the server's limits (rate-limit.ts) instead of a fixed concurrency.
+   */
+  reportsRateLimits?: boolean
+  /** `feedback` is given when the run follows rate limits; a router that reports them calls it before it answers or throws */
+  route(prompt: string, catalogue: Catalogue, signal: AbortSignal, feedback?: RouteFeedback): Promise<Decision>
   /** the request `route` would send for this prompt, for --dry-run; routers that send nothing omit it */
   preview?(prompt: string, catalogue: Catalogue): unknown
   /** what that request is likely to cost in tokens; routers that send nothing omit it */

@@ -1,11 +1,11 @@
 import { setMaxListeners } from 'node:events'
 import { setTimeout as sleep } from 'node:timers/promises'
-import pLimit from 'p-limit'
 import type { Catalogue } from '../load/catalogue.js'
 import { BUILTIN_AGENTS } from '../load/builtin-agents.js'
 import { NONE, type Case } from '../load/dataset.js'
 import type { Journal } from './journal.js'
-import { decisionSchema, RouterError, type Decision, type Router, type Usage } from './router.js'
+import { createConcurrencyController, type ConcurrencyController, type Outcome, type RateLimitSnapshot, type RouteFeedback } from './rate-limit.js'
+import { RouterError, type Decision, type Router, type Usage } from './router.js'
 
 /** One routing request: a case at one repeat index. One line of results.jsonl. */
 export type Attempt = {
@@ -57,6 +57,13 @@ export type RunSettings = {
   /** called as each attempt finishes, in completion order */
   onAttempt?: (attempt: Attempt) => void
   onRetry?: (error: RouterError, attempt: { caseId: string; repeat: number; tries: number }) => void
+  /**
+   * Follow the server's rate limits (rate-limit.ts): on by default for routers
+   * that report them, off for the others; off means `concurrency` in flight.
+   */
+  adaptive?: boolean
+  /** the number of requests allowed in flight changed (adaptive runs only) */
+  onWindow?: (window: number) => void
 }
 
 /**
@@ -73,99 +80,273 @@ export class FatalRouterError extends Error {
   }
 }
 
-type Job = { c: Case; repeat: number }
-
 /**
  * Routes every case `repeats` times and returns the attempts in case order,
  * then repeat order. Errors that survive the retries are recorded against
  * their attempt, never turned into a decision.
+ *
+ * `concurrency` workers take the cases in turn, each sending one request at
+ * a time. With a router that reports the server's rate limits (the anthropic
+ * router), a controller (rate-limit.ts) decides how many of them may have a
+ * request in flight, never more than `concurrency`; otherwise all may.
+ * Per request the engine costs one AbortController and one promise (a
+ * local router, none: router.ts `local`): the timeouts share one timer (requests end in about the order they start, so
+ * the oldest unfinished one is always the next to time out), and a stop
+ * reaches the requests in flight through one listener.
  */
 export async function routeCases(cases: readonly Case[], catalogue: Catalogue, router: Router, settings: RunSettings): Promise<Attempt[]> {
   // Claude Code's own agents are real choices too (the claude-code router picks them), never invalid names.
   const known = new Set([...catalogue.agents.map((a) => a.name), ...BUILTIN_AGENTS])
-  const results = new Map<string, Attempt>()
-  const id = (caseId: string, repeat: number) => `${caseId}\u0000${repeat}`
-  const finish = (a: Attempt) => {
-    results.set(id(a.caseId, a.repeat), a)
+  const { repeats } = settings
+  const firstRepeat = settings.firstRepeat ?? 0
+  const policy = settings.retry ?? DEFAULT_RETRY
+  // Attempt k is case floor(k / repeats) at repeat firstRepeat + k % repeats: the order the attempts are returned in.
+  const results = new Array<Attempt>(cases.length * repeats)
+  const finish = (k: number, a: Attempt) => {
+    results[k] = a
     settings.onAttempt?.(a)
   }
 
-  const firstRepeat = settings.firstRepeat ?? 0
-  const pending: Job[] = []
-  for (const c of cases) {
-    for (let repeat = firstRepeat; repeat < firstRepeat + settings.repeats; repeat++) {
+  const pending: number[] = []
+  for (let i = 0; i < cases.length; i++) {
+    const c = cases[i]!
+    for (let r = 0; r < repeats; r++) {
+      const repeat = firstRepeat + r
       const cached = settings.journal?.get(c.prompt, repeat)
-      if (cached) finish({ caseId: c.id, repeat, decision: flagUnknownAgent(cached, known), tries: 0, cached: true })
-      else pending.push({ c, repeat })
+      if (cached) finish(i * repeats + r, { caseId: c.id, repeat, decision: flagUnknownAgent(cached, known), tries: 0, cached: true })
+      else pending.push(i * repeats + r)
     }
   }
 
   const stop = new AbortController()
   const signal = settings.signal ? AbortSignal.any([settings.signal, stop.signal]) : stop.signal
-  setMaxListeners(0, signal) // every request in flight listens for the run to stop
+  setMaxListeners(0, signal) // every retry waiting out its backoff listens for the run to stop
+  const flights = createFlights(settings.timeoutMs, signal)
+  const spend = settings.budget ? createSpendTracker(settings.budget) : undefined
+  const adaptive = settings.adaptive ?? router.reportsRateLimits === true
   let fatal: FatalRouterError | undefined
-  const spend = createSpendTracker(settings.budget)
+  let gate: Gate | undefined
+  let firstSnapshot: RateLimitSnapshot | undefined
 
-  const run = async ({ c, repeat }: Job): Promise<void> => {
-    if (signal.aborted) return finish({ caseId: c.id, repeat, error: 'not sent: the run was stopped', tries: 0, notSent: true })
-    if (!(await spend.admit())) return finish({ caseId: c.id, repeat, error: `not sent: --max-cost ${settings.budget!.maxUsd} USD would be passed`, tries: 0, notSent: true })
+  const notSent = (c: Case, repeat: number, tries: number): Attempt => ({ caseId: c.id, repeat, error: 'not sent: the run was stopped', tries, notSent: true })
+
+  /** One request and its retries. */
+  const send = async (c: Case, repeat: number): Promise<Attempt> => {
+    for (let tries = 1; ; tries++) {
+      if (gate && !(await gate.enter(tries > 1))) return notSent(c, repeat, tries - 1)
+      const seq = gate?.controller.dispatched() ?? 0
+      let snapshot: RateLimitSnapshot | undefined
+      const feedback: RouteFeedback | undefined = adaptive ? { rateLimits: (s) => (snapshot = s) } : undefined
+      // A local router computes in this process: no timeout could interrupt it, so it gets no deadline of its own.
+      const flight = router.local ? undefined : flights.start()
+      let failure: RouterError
+      try {
+        const work = router.route(c.prompt, catalogue, flight?.controller.signal ?? signal, feedback)
+        const decision = await (flight ? flights.race(flight, work) : work)
+        firstSnapshot ??= snapshot
+        gate?.leave({ seq, now: performance.now(), result: 'ok', snapshot })
+        return { caseId: c.id, repeat, decision: flagUnknownAgent(decision, known), tries }
+      } catch (e) {
+        if (signal.aborted) {
+          gate?.leave()
+          return notSent(c, repeat, tries)
+        }
+        failure = flight?.timedOut ? new RouterError('timeout', `timed out after ${settings.timeoutMs / 1000}s`) : asRouterError(e)
+        firstSnapshot ??= snapshot
+        const result = failure.kind === 'rate_limit' ? 'rate-limited' : failure.kind === 'overloaded' ? 'overloaded' : 'failed'
+        gate?.leave({ seq, now: performance.now(), result, snapshot, retryAfterMs: failure.retryAfterMs })
+      } finally {
+        if (flight) flights.end(flight)
+      }
+      if (failure.fatal) throw new FatalRouterError(failure.message)
+      if (!failure.retryable || tries >= policy.maxTries) {
+        return { caseId: c.id, repeat, error: tries > 1 ? `${failure.message} (after ${tries} tries)` : failure.message, errorKind: failure.kind, tries }
+      }
+      settings.onRetry?.(failure, { caseId: c.id, repeat, tries })
+      try {
+        await sleep(retryDelayMs(tries, failure.retryAfterMs, policy), undefined, { signal })
+      } catch {
+        return notSent(c, repeat, tries)
+      }
+    }
+  }
+
+  const run = async (k: number): Promise<void> => {
+    const c = cases[Math.floor(k / repeats)]!
+    const repeat = firstRepeat + (k % repeats)
+    if (signal.aborted) return finish(k, notSent(c, repeat, 0))
+    if (spend && !(await spend.admit())) return finish(k, { caseId: c.id, repeat, error: `not sent: --max-cost ${settings.budget!.maxUsd} USD would be passed`, tries: 0, notSent: true })
     try {
-      const attempt = await routeWithRetries(c, repeat, catalogue, router, known, settings, signal)
-      spend.settle(attempt.decision?.usage)
+      const attempt = await send(c, repeat)
+      spend?.settle(attempt.decision?.usage)
       if (attempt.decision) settings.journal?.append(c.prompt, repeat, attempt.decision)
-      finish(attempt)
+      finish(k, attempt)
     } catch (e) {
-      spend.settle(undefined)
+      spend?.settle(undefined)
       if (!(e instanceof FatalRouterError)) throw e
       fatal ??= e
       stop.abort(e)
-      finish({ caseId: c.id, repeat, error: e.message, tries: 1 })
+      finish(k, { caseId: c.id, repeat, error: e.message, tries: 1 })
     }
   }
 
-  const [first, ...rest] = pending
-  if (first && settings.warmUp) {
-    await run(first)
-    if (fatal) throw fatal
-    const warm = results.get(id(first.c.id, first.repeat))
-    // A first request that fails after its retries says the rest would too: stop before paying for them.
-    if (warm?.error !== undefined && !warm.notSent) throw new FatalRouterError(`${warm.error}; the first request failed, so nothing else was sent`, true)
+  try {
+    let queue = pending
+    if (pending.length > 0 && settings.warmUp) {
+      const first = pending[0]!
+      queue = pending.slice(1)
+      await run(first)
+      if (fatal) throw fatal
+      const warm = results[first]!
+      // A first request that fails after its retries says the rest would too: stop before paying for them.
+      if (warm.error !== undefined && !warm.notSent) throw new FatalRouterError(`${warm.error}; the first request failed, so nothing else was sent`, true)
+    }
+    // The warm-up's reply, when there was one, says how much room the limits leave to start with.
+    if (adaptive) gate = createGate(createConcurrencyController(settings.concurrency, firstSnapshot), signal, settings.onWindow)
+    let next = 0
+    const worker = async () => {
+      while (next < queue.length) await run(queue[next++]!)
+    }
+    await Promise.all(Array.from({ length: Math.min(settings.concurrency, queue.length) }, worker))
+  } finally {
+    flights.close()
+    gate?.close()
   }
-  const limit = pLimit(settings.concurrency)
-  await Promise.all((settings.warmUp ? rest : pending).map((job) => limit(() => run(job))))
   if (fatal) throw fatal
-
-  return cases.flatMap((c) => Array.from({ length: settings.repeats }, (_, i) => results.get(id(c.id, firstRepeat + i))!))
+  return results
 }
 
-async function routeWithRetries(c: Case, repeat: number, catalogue: Catalogue, router: Router, known: ReadonlySet<string>, settings: RunSettings, runSignal: AbortSignal): Promise<Attempt> {
-  const policy = settings.retry ?? DEFAULT_RETRY
-  for (let tries = 1; ; tries++) {
-    const deadline = attemptDeadline(runSignal, settings.timeoutMs)
-    const signal = deadline.signal
-    let failure: RouterError
-    try {
-      const raw = await abortable(router.route(c.prompt, catalogue, signal), signal)
-      const parsed = decisionSchema.safeParse(raw)
-      if (parsed.success) return { caseId: c.id, repeat, decision: flagUnknownAgent(parsed.data, known), tries }
-      failure = new RouterError('bad_output', `router ${router.id} returned a malformed decision: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`, { retryable: false })
-    } catch (e) {
-      if (runSignal.aborted) return { caseId: c.id, repeat, error: 'not sent: the run was stopped', tries, notSent: true }
-      if (deadline.timedOut()) failure = new RouterError('timeout', `timed out after ${settings.timeoutMs / 1000}s`)
-      else failure = asRouterError(e)
-    } finally {
-      deadline.dispose()
+type Flight = { controller: AbortController; due: number; done: boolean; timedOut: boolean; fail?: ((reason: Error) => void) | undefined }
+
+/**
+ * The requests in flight, oldest first, with their deadlines. Every request
+ * gets the same timeout, so deadlines come in the order requests start: one
+ * timer, set for the oldest unfinished request, serves them all. A stop of
+ * the run aborts every request in flight.
+ */
+function createFlights(timeoutMs: number, runSignal: AbortSignal) {
+  let queue: Flight[] = []
+  let head = 0
+  let timer: NodeJS.Timeout | undefined
+  const abort = (f: Flight, reason: unknown) => {
+    f.controller.abort(reason)
+    f.fail?.(reason instanceof Error ? reason : new Error('aborted'))
+  }
+  const skipDone = () => {
+    while (head < queue.length && queue[head]!.done) head++
+    if (head === queue.length) {
+      queue = []
+      head = 0
+    } else if (head > 1024 && head * 2 > queue.length) {
+      queue = queue.slice(head)
+      head = 0
     }
-    if (failure.fatal) throw new FatalRouterError(failure.message)
-    if (!failure.retryable || tries >= policy.maxTries) {
-      return { caseId: c.id, repeat, error: tries > 1 ? `${failure.message} (after ${tries} tries)` : failure.message, errorKind: failure.kind, tries }
+  }
+  const arm = () => {
+    if (timer === undefined && head < queue.length) timer = setTimeout(expire, Math.max(0, queue[head]!.due - performance.now()))
+  }
+  const expire = () => {
+    timer = undefined
+    const now = performance.now()
+    for (; head < queue.length; head++) {
+      const f = queue[head]!
+      if (f.done) continue
+      if (f.due > now) break
+      f.timedOut = true
+      abort(f, new Error(`timed out after ${timeoutMs / 1000}s`))
     }
-    settings.onRetry?.(failure, { caseId: c.id, repeat, tries })
-    try {
-      await sleep(retryDelayMs(tries, failure.retryAfterMs, policy), undefined, { signal: runSignal })
-    } catch {
-      return { caseId: c.id, repeat, error: 'not sent: the run was stopped', tries, notSent: true }
+    skipDone()
+    arm()
+  }
+  const onStop = () => {
+    for (let i = head; i < queue.length; i++) if (!queue[i]!.done) abort(queue[i]!, runSignal.reason)
+  }
+  runSignal.addEventListener('abort', onStop, { once: true })
+  return {
+    start(): Flight {
+      const f: Flight = { controller: new AbortController(), due: performance.now() + timeoutMs, done: false, timedOut: false }
+      if (runSignal.aborted) f.controller.abort(runSignal.reason)
+      queue.push(f)
+      arm()
+      return f
+    },
+    end(f: Flight) {
+      f.done = true
+      f.fail = undefined
+      skipDone()
+      if (head === queue.length && timer !== undefined) {
+        clearTimeout(timer)
+        timer = undefined
+      }
+    },
+    /** The router's answer, or a rejection as soon as the request times out or the run stops, even if the router ignores its signal. */
+    race<T>(f: Flight, work: Promise<T>): Promise<T> {
+      const { signal } = f.controller
+      if (signal.aborted) return Promise.reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'))
+      return new Promise<T>((resolve, reject) => {
+        f.fail = reject
+        work.then(resolve, reject)
+      })
+    },
+    close() {
+      runSignal.removeEventListener('abort', onStop)
+      clearTimeout(timer)
+    },
+  }
+}
+
+type Gate = ReturnType<typeof createGate>
+
+/**
+ * Admits requests while fewer than the controller's window are in flight and
+ * no retry-after is pending; retries go before requests not yet sent.
+ */
+function createGate(controller: ConcurrencyController, runSignal: AbortSignal, onWindow?: (window: number) => void) {
+  let active = 0
+  const waiting: Array<(admitted: boolean) => void> = []
+  let timer: NodeJS.Timeout | undefined
+  let shown = controller.window
+  onWindow?.(shown)
+  const pump = () => {
+    if (controller.window !== shown) onWindow?.((shown = controller.window))
+    const wait = controller.pausedUntil - performance.now()
+    if (wait > 0) {
+      timer ??= setTimeout(() => {
+        timer = undefined
+        pump()
+      }, wait)
+      return
     }
+    while (waiting.length > 0 && active < controller.window) {
+      active++
+      waiting.shift()!(true)
+    }
+  }
+  const onStop = () => {
+    for (const w of waiting.splice(0)) w(false)
+  }
+  runSignal.addEventListener('abort', onStop, { once: true })
+  return {
+    controller,
+    /** True when the request may be sent (at once, or when a place frees); false when the run stopped first. */
+    enter(retry: boolean): Promise<boolean> | boolean {
+      if (runSignal.aborted) return false
+      if (waiting.length === 0 && active < controller.window && controller.pausedUntil <= performance.now()) {
+        active++
+        return true
+      }
+      return new Promise<boolean>((resolve) => (retry ? waiting.unshift(resolve) : waiting.push(resolve)))
+    },
+    /** The request is over; its outcome, when it reached the server, moves the window. */
+    leave(outcome?: Outcome) {
+      active--
+      if (outcome) controller.settled(outcome)
+      pump()
+    },
+    close() {
+      runSignal.removeEventListener('abort', onStop)
+      clearTimeout(timer)
+    },
   }
 }
 
@@ -189,7 +370,7 @@ export function retryDelayMs(tries: number, retryAfterMs: number | undefined, po
  * after the first (the first writes the prompt cache and costs several times
  * the rest). Once one request is turned away, all later ones are.
  */
-function createSpendTracker(budget: Budget | undefined) {
+function createSpendTracker(budget: Budget) {
   let spent = 0
   let settled = 0
   let inFlight = 0
@@ -197,10 +378,9 @@ function createSpendTracker(budget: Budget | undefined) {
   let dearest = 0
   let exhausted = false
   let waiters: Array<() => void> = []
-  const expected = () => (settled === 0 ? budget!.firstEstimateUsd : settled === 1 ? first : dearest)
+  const expected = () => (settled === 0 ? budget.firstEstimateUsd : settled === 1 ? first : dearest)
   return {
     async admit(): Promise<boolean> {
-      if (!budget) return true
       for (;;) {
         if (exhausted) return false
         if (spent + (inFlight + 1) * expected() <= budget.maxUsd) {
@@ -215,7 +395,6 @@ function createSpendTracker(budget: Budget | undefined) {
       }
     },
     settle(usage: Usage | undefined) {
-      if (!budget) return
       inFlight--
       if (usage) {
         const cost = budget.costOf(usage)
@@ -231,55 +410,24 @@ function createSpendTracker(budget: Budget | undefined) {
   }
 }
 
-/** Custom routers throw plain errors; `retryable: true` (and `retryAfterMs`) on one asks for a retry. */
+/**
+ * Custom routers throw plain errors: `retryable: true` (and `retryAfterMs`)
+ * on one asks for a retry; `status: 429` marks it a rate-limit rejection,
+ * retried and counted by the rate-limit controller like the API's.
+ */
 function asRouterError(e: unknown): RouterError {
   if (e instanceof RouterError) return e
-  const { retryable, retryAfterMs } = (e ?? {}) as { retryable?: unknown; retryAfterMs?: unknown }
-  return new RouterError(retryable === true ? 'server' : 'bad_request', e instanceof Error ? e.message : String(e), {
-    retryable: retryable === true,
-    ...(typeof retryAfterMs === 'number' ? { retryAfterMs } : {}),
-  })
+  const { retryable, retryAfterMs, status } = (e ?? {}) as { retryable?: unknown; retryAfterMs?: unknown; status?: unknown }
+  const message = e instanceof Error ? e.message : String(e)
+  const wait = typeof retryAfterMs === 'number' ? { retryAfterMs } : {}
+  if (status === 429) return new RouterError('rate_limit', message, wait)
+  return new RouterError(retryable === true ? 'server' : 'bad_request', message, { retryable: retryable === true, ...wait })
 }
 
 /** An agent name the catalogue does not have is kept as `invalid`, and scored as wrong. */
 export function flagUnknownAgent(d: Decision, known: ReadonlySet<string>): Decision {
   if (d.invalid !== undefined || d.agent === NONE || known.has(d.agent)) return d
   return { ...d, invalid: d.agent }
-}
-
-/**
- * One request's signal: aborts when the run stops or the timeout passes. One
- * controller and one timer, both released as soon as the request ends (the
- * harness benchmark showed AbortSignal.any/timeout per request as overhead).
- */
-function attemptDeadline(runSignal: AbortSignal, timeoutMs: number) {
-  const controller = new AbortController()
-  let timedOut = false
-  const timer = setTimeout(() => {
-    timedOut = true
-    controller.abort(new Error(`timed out after ${timeoutMs / 1000}s`))
-  }, timeoutMs)
-  const onStop = () => controller.abort(runSignal.reason)
-  if (runSignal.aborted) onStop()
-  else runSignal.addEventListener('abort', onStop, { once: true })
-  return {
-    signal: controller.signal,
-    timedOut: () => timedOut,
-    dispose() {
-      clearTimeout(timer)
-      runSignal.removeEventListener('abort', onStop)
-    },
-  }
-}
-
-/** Rejects when the signal fires, even if the router ignores it. */
-function abortable<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'))
-    if (signal.aborted) return onAbort()
-    signal.addEventListener('abort', onAbort, { once: true })
-    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort))
-  })
 }
 
 /** The label a decision votes for: the agent, "none", or the unknown name it gave. */

@@ -18,6 +18,7 @@ import { batchDryRunLines, batchPlan, estimatedUsage, requireBatching, startBatc
 import { scoreCases } from '../score/metrics.js'
 import { voteByCase } from '../score/votes.js'
 import { writeResults, writeSummary, WriteError } from './files.js'
+import { phaseEnd } from '../text/timing.js'
 import { checkOutputFile, checkRunFolders, stageRunFolders, type KeptPath, type RunFolder, type StagedRunFolders } from './out-folder.js'
 import { buildSummary, type RunCatalogue, type RunDataset, type ShardRecord, type Summary } from './record.js'
 import { casesOfShard, shardFolderName, type Shard } from './shard.js'
@@ -70,6 +71,8 @@ export type Progress = {
   /** one attempt finished; `usd` is what it cost, when priced */
   tick(outcome: { failed: boolean; cached: boolean; usd?: number }): void
   retry(): void
+  /** the requests allowed in flight, of at most `max`, when the run follows the server's rate limits */
+  window?(inFlight: number, max: number): void
   done(): void
 }
 
@@ -176,10 +179,13 @@ export async function prepareEval(
 ): Promise<Setup> {
   const { config, file: configFile } = await loadConfig(options.config)
   const plan = planEval(config, options)
+  phaseEnd('config')
   const loaded = await loadRunAgents(plan, env, { skipInvalid: opts.skipInvalid ?? options.skipInvalid ?? false })
+  phaseEnd('agents')
   const names = [...new Set([...loaded.catalogue.agents.map((a) => a.name), ...(opts.alsoKnownAgents ?? [])])]
   const datasets: Dataset[] = []
   for (const file of plan.datasets) datasets.push(await loadDataset(file, names))
+  phaseEnd('datasets')
   for (const d of datasets) {
     const seen = d.cases.filter((c) => c.tags.includes(FROM_DESCRIPTION_TAG)).length
     if (seen > 0) env.warn(`warning: ${d.path}: ${seen} of ${d.cases.length} cases are tagged ${FROM_DESCRIPTION_TAG}: the descriptions' own <example> prompts, which the router reads, so they flatter it; read its accuracy as an upper bound, and replace them with prompts from routecheck generate\n`)
@@ -200,6 +206,7 @@ export async function prepareEval(
   }
   try {
     const folders = options.dryRun || opts.noRunFolders ? undefined : await stageRunFolders(folderCheck)
+    phaseEnd('router')
     return { plan, loaded, datasets, router, price, folders }
   } catch (e) {
     await router.close?.()
@@ -442,8 +449,10 @@ async function evalDataset(dataset: Dataset, repeats: number, folder: RunFolder,
         ...(run.budget ? { budget: run.budget } : {}),
         onAttempt,
         onRetry: () => progress.retry(),
+        onWindow: (w) => progress.window?.(w, plan.concurrency),
       })
   progress.done()
+  phaseEnd('route')
   return recordRun(
     {
       toolVersion: env.toolVersion,
@@ -489,11 +498,24 @@ export async function recordRun(run: RoutedRun, dir: string, overlapOf?: Overlap
   const { dataset, attempts, catalogue } = run
   const votes = voteByCase(dataset.cases, attempts)
   await writeResults(dir, attempts, dataset.cases)
+  phaseEnd('results.jsonl')
   // Per-agent scores live on in results.jsonl; a 100,000-case run need not hold them while it builds the reports.
   for (const a of attempts) delete a.decision?.scores
   const scores = scoreCases(votes, catalogue.agents.map((a) => a.name))
+  phaseEnd('score')
   const invalid = run.invalidAgents.map(({ file, line, reason }) => ({ file, line, reason }))
   const prompts = new Map(dataset.cases.map((c) => [c.id, c.prompt]))
+  const overlap = overlapOf
+    ? overlapOf(
+        scores.cases.map((c) => ({ ...c, prompt: prompts.get(c.id) ?? '' })),
+        dataset,
+      )
+    : overlapOfRuns(
+        catalogue.agents.map((a) => ({ name: a.name, description: a.description, file: a.file })),
+        [{ cases: scores.cases, dataset: { path: dataset.path } }],
+        invalid,
+      )
+  phaseEnd('overlap')
   const summary = buildSummary({
     toolVersion: run.toolVersion,
     createdAt: run.createdAt,
@@ -505,19 +527,11 @@ export async function recordRun(run: RoutedRun, dir: string, overlapOf?: Overlap
     attempts,
     scores,
     ...(run.router.pricedModel ? { pricing: { model: run.router.pricedModel, price: run.price } } : {}),
-    overlap: overlapOf
-      ? overlapOf(
-          scores.cases.map((c) => ({ ...c, prompt: prompts.get(c.id) ?? '' })),
-          dataset,
-        )
-      : overlapOfRuns(
-          catalogue.agents.map((a) => ({ name: a.name, description: a.description, file: a.file })),
-          [{ cases: scores.cases, dataset: { path: dataset.path } }],
-          invalid,
-        ),
+    overlap,
     ...(run.shard ? { shard: run.shard } : {}),
   })
   await writeSummary(dir, summary)
+  phaseEnd('summary.json')
   return summary
 }
 

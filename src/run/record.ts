@@ -204,12 +204,15 @@ export function* summaryJsonChunks(summary: Summary): Generator<string> {
   yield head.slice(0, at)
   if (summary.cases.length === 0) yield '[]'
   else {
-    yield '[\n'
+    yield '['
+    // Each case nested two deep, where it sits in the file, so JSON.stringify indents it (a regex over every line cost as much).
+    const open = '[\n  [\n'.length
+    const close = '\n  ]\n]'.length
     for (const [i, c] of summary.cases.entries()) {
-      const item = JSON.stringify(c, roundFloats, 2).replace(/^/gm, '    ')
-      yield i < summary.cases.length - 1 ? `${item},\n` : `${item}\n`
+      const item = JSON.stringify([[c]], roundFloats, 2)
+      yield `${i === 0 ? '\n' : ',\n'}${item.slice(open, item.length - close)}`
     }
-    yield '  ]'
+    yield '\n  ]'
   }
   yield `${head.slice(at + slot.length)}\n`
 }

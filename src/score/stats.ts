@@ -106,7 +106,30 @@ export function pairedBootstrapInterval(diffs: readonly number[], opts: { resamp
 export function f1Bootstrap(rows: readonly number[], cols: readonly number[], agents: number, resamples: number): { macroF1: [number, number]; microF1: [number, number] } | null {
   const n = rows.length
   if (n === 0 || agents === 0) return null
-  const random = seededRandom(0x5eed ^ n)
+  const { macro, micro } = f1Resamples(rows, cols, agents, resamples, seededRandom(0x5eed ^ n))
+  return { macroF1: percentileInterval(macro), microF1: percentileInterval(micro) }
+}
+
+/**
+ * The bootstrap's resampled macro- and micro-F1. Resampling n cases with
+ * replacement only matters through how many land in each confusion cell,
+ * and those counts are multinomial(n, each cell's share): so each resample
+ * draws the cell counts (one binomial per non-empty cell, conditioned on the
+ * cells before it) instead of n cases. The same distribution (test/bootstrap.test.ts
+ * compares the two), at a cost that grows with the cells, not the cases:
+ * case by case, 1,000 resamples of 100,000 cases took a fifth of a run's CPU.
+ */
+export function f1Resamples(rows: readonly number[], cols: readonly number[], agents: number, resamples: number, random: () => number): { macro: Float64Array; micro: Float64Array } {
+  const n = rows.length
+  let width = agents
+  for (let i = 0; i < n; i++) width = Math.max(width, rows[i]!, cols[i]!)
+  width += 1
+  const cellCount = new Map<number, number>()
+  for (let i = 0; i < n; i++) {
+    const key = rows[i]! * width + cols[i]!
+    cellCount.set(key, (cellCount.get(key) ?? 0) + 1)
+  }
+  const cells = [...cellCount].map(([key, count]) => ({ row: Math.floor(key / width), col: key % width, count }))
   const tp = new Int32Array(agents)
   const support = new Int32Array(agents)
   const predicted = new Int32Array(agents)
@@ -116,13 +139,16 @@ export function f1Bootstrap(rows: readonly number[], cols: readonly number[], ag
     tp.fill(0)
     support.fill(0)
     predicted.fill(0)
-    for (let i = 0; i < n; i++) {
-      const pick = Math.floor(random() * n)
-      const r = rows[pick]!
-      const k = cols[pick]!
-      if (r < agents) support[r]! += 1
-      if (k < agents) predicted[k]! += 1
-      if (r === k && r < agents) tp[r]! += 1
+    let left = n // cases still to place
+    let mass = n // original cases in the cells not yet drawn
+    for (const { row, col, count } of cells) {
+      const drawn = left === 0 ? 0 : mass === count ? left : binomialDraw(left, count / mass, random)
+      left -= drawn
+      mass -= count
+      if (drawn === 0) continue
+      if (row < agents) support[row]! += drawn
+      if (col < agents) predicted[col]! += drawn
+      if (row === col && row < agents) tp[row]! += drawn
     }
     let f1Sum = 0
     let active = 0
@@ -140,7 +166,53 @@ export function f1Bootstrap(rows: readonly number[], cols: readonly number[], ag
     macro[rep] = active === 0 ? 0 : f1Sum / active
     micro[rep] = f1Score(tpAll, predAll, supAll)
   }
-  return { macroF1: percentileInterval(macro), microF1: percentileInterval(micro) }
+  return { macro, micro }
+}
+
+/**
+ * A Binomial(n, p) draw, exact: inversion of one uniform, summing the
+ * probabilities outward from the mode (k = m, m−1, m+1, m−2, …), each from
+ * its neighbour's, so a draw costs about two standard deviations of steps
+ * whatever n is.
+ */
+export function binomialDraw(n: number, p: number, random: () => number): number {
+  if (p <= 0) return 0
+  if (p >= 1) return n
+  const q = 1 - p
+  const mode = Math.min(n, Math.floor((n + 1) * p))
+  const atMode = Math.exp(logGamma(n + 1) - logGamma(mode + 1) - logGamma(n - mode + 1) + mode * Math.log(p) + (n - mode) * Math.log(q))
+  let u = random() - atMode
+  if (u < 0) return mode
+  let lo = mode
+  let hi = mode
+  let pLo = atMode
+  let pHi = atMode
+  while (lo > 0 || hi < n) {
+    if (lo > 0) {
+      pLo *= (lo / (n - lo + 1)) * (q / p)
+      lo--
+      u -= pLo
+      if (u < 0) return lo
+    }
+    if (hi < n) {
+      pHi *= ((n - hi) / (hi + 1)) * (p / q)
+      hi++
+      u -= pHi
+      if (u < 0) return hi
+    }
+  }
+  return mode // u beyond the total only by rounding
+}
+
+const LANCZOS = [0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059, 12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7]
+
+/** ln Γ(x) for x ≥ 1 (Lanczos, g = 7; relative error about 1e-15). */
+function logGamma(x: number): number {
+  const z = x - 1
+  let sum = LANCZOS[0]!
+  for (let i = 1; i < 9; i++) sum += LANCZOS[i]! / (z + i)
+  const t = z + 7.5
+  return 0.5 * Math.log(2 * Math.PI) + (z + 0.5) * Math.log(t) - t + Math.log(sum)
 }
 
 /** F1 from counts: the harmonic mean of precision tp/predicted and recall tp/support. */

@@ -57,9 +57,18 @@ export function majorityVote(attempts: readonly Attempt[]): CaseVote {
   }
 }
 
+/** The gap between the best and second-best score (0 where there are fewer than two), in one pass. */
 function scoreMargin(scores: Record<string, number>): number {
-  const [first = 0, second = 0] = Object.values(scores).sort((a, b) => b - a)
-  return first - second
+  let first = Number.NEGATIVE_INFINITY
+  let second = Number.NEGATIVE_INFINITY
+  for (const key in scores) {
+    const x = scores[key]!
+    if (x > first) {
+      second = first
+      first = x
+    } else if (x > second) second = x
+  }
+  return (first === Number.NEGATIVE_INFINITY ? 0 : first) - (second === Number.NEGATIVE_INFINITY ? 0 : second)
 }
 
 /** Groups attempts by case and votes each, keeping the dataset's case order. */

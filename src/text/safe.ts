@@ -80,7 +80,8 @@ export function setSecrets(env: Readonly<Record<string, string | undefined>>): v
   secrets = [...new Set(found.filter((s) => s.length >= 8))].sort((a, b) => b.length - a.length)
 }
 
-const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/@:]+(?::[^\s/@]*)?@/gi
+/** user[:password]@ in a URL: `redactUrlCredentials` finds what this finds, without trying it at every word of a 50 MB report. */
+export const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/@:]+(?::[^\s/@]*)?@/gi
 const HEADER_VALUES = /\b(authorization|x-api-key)(["']?\s*[:=]\s*["']?)(?:bearer\s+)?[^\s"',;}]+/gi
 
 /**
@@ -98,5 +99,59 @@ export function redact(text: string, also: readonly string[] = []): string {
     const encoded = encodeURIComponent(s)
     if (encoded !== s && out.includes(encoded)) out = out.split(encoded).join('[redacted]')
   }
-  return out.replace(URL_CREDENTIALS, '$1[redacted]@').replace(HEADER_VALUES, '$1$2[redacted]')
+  return redactUrlCredentials(out).replace(HEADER_VALUES, '$1$2[redacted]')
+}
+
+const isSchemeChar = (c: number) => (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 43 || c === 45 || c === 46 // a-z A-Z 0-9 + - .
+const isLetter = (c: number) => (c >= 97 && c <= 122) || (c >= 65 && c <= 90)
+const isWordChar = (c: number) => isLetter(c) || (c >= 48 && c <= 57) || c === 95
+// \s as JavaScript's regular expressions read it
+const isSpace = (c: number) => (c >= 9 && c <= 13) || c === 32 || c === 160 || c === 5760 || (c >= 8192 && c <= 8202) || c === 8232 || c === 8233 || c === 8239 || c === 8287 || c === 12288 || c === 65279
+
+/**
+ * `text.replace(URL_CREDENTIALS, '$1[redacted]@')`, found from each "://"
+ * rather than tried at every word boundary: the regular expression alone
+ * took 0.57 s of a 20,000-prompt run's 4 s, scanning reports that hold no
+ * URL at all. Same matches, same result (test/secrets.test.ts compares the
+ * two on random text).
+ */
+export function redactUrlCredentials(text: string): string {
+  let at = text.indexOf('://')
+  if (at === -1) return text
+  let out = ''
+  let copied = 0 // text before this is in `out`
+  while (at !== -1) {
+    // The scheme: the leftmost letter at a word boundary from which scheme characters run to "://".
+    let start = at
+    while (start > copied && isSchemeChar(text.charCodeAt(start - 1))) start--
+    let scheme = -1
+    for (let p = start; p < at; p++) {
+      if (isLetter(text.charCodeAt(p)) && (p === 0 || !isWordChar(text.charCodeAt(p - 1)))) {
+        scheme = p
+        break
+      }
+    }
+    // Then user, an optional :password, and "@".
+    let end = -1
+    if (scheme !== -1) {
+      let i = at + 3
+      const userStart = i
+      while (i < text.length && !isSpace(text.charCodeAt(i)) && !'/@:'.includes(text[i]!)) i++
+      if (i > userStart) {
+        if (text[i] === ':') {
+          i++
+          while (i < text.length && !isSpace(text.charCodeAt(i)) && !'/@'.includes(text[i]!)) i++
+        }
+        if (text[i] === '@') end = i + 1
+      }
+    }
+    if (end === -1) {
+      at = text.indexOf('://', at + 1)
+      continue
+    }
+    out += `${text.slice(copied, at + 3)}[redacted]@`
+    copied = end
+    at = text.indexOf('://', end)
+  }
+  return copied === 0 ? text : out + text.slice(copied)
 }

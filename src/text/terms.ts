@@ -27,13 +27,25 @@ export const STOP_WORDS: ReadonlySet<string> = new Set(
 
 const WORD = /[a-z0-9][a-z0-9+#]*/g
 
+// Prompts repeat their words: a run of 20,000 prompts stems about 15,000 distinct words 300,000 times.
+const stemCache = new Map<string, string>()
+function cachedStem(word: string): string {
+  let stem = stemCache.get(word)
+  if (stem === undefined) {
+    if (stemCache.size >= 100_000) stemCache.clear()
+    stem = stemmer(word)
+    stemCache.set(word, stem)
+  }
+  return stem
+}
+
 /** Lower-cased words, stop words removed, Porter-stemmed. Keeps `c++`, `c#`. */
 export function terms(text: string): string[] {
   const out: string[] = []
   for (const match of text.toLowerCase().matchAll(WORD)) {
     const word = match[0]
     if (word.length < 2 || STOP_WORDS.has(word) || /^\d+$/.test(word)) continue
-    out.push(stemmer(word))
+    out.push(cachedStem(word))
   }
   return out
 }
@@ -54,17 +66,6 @@ export type TermToken = { term: string; word: string; clause: number }
 
 // Punctuation that ends a clause: adjacent terms across it are not a phrase.
 const CLAUSE_BREAK = /[.,;:!?()[\]{}<>"'`|\n\r]/
-
-const stemCache = new Map<string, string>()
-function cachedStem(word: string): string {
-  let stem = stemCache.get(word)
-  if (stem === undefined) {
-    if (stemCache.size >= 100_000) stemCache.clear()
-    stem = stemmer(word)
-    stemCache.set(word, stem)
-  }
-  return stem
-}
 
 /**
  * The same terms as `terms(text)`, in the same order, each with the word it

@@ -44,6 +44,12 @@ export type ServerOptions = {
    * calls: generate, probes, improve): the tool's input, or undefined for a text reply that calls no tool.
    */
   tool?: (info: { name: string; body: any; prompt: string; index: number; seen: number }) => Record<string, unknown> | undefined
+  /**
+   * Rate limits as the Messages API enforces them: token buckets checked as a message request
+   * arrives, every reply carrying `anthropic-ratelimit-*` headers, and a request that does not
+   * fit answered at once with 429 and a `retry-after` saying when it would.
+   */
+  rateLimits?: RateLimits
 }
 
 export type BatchOptions = {
@@ -82,6 +88,18 @@ const BATCH_MAX_BYTES = 256 * 1024 * 1024
 const CUSTOM_ID = /^[a-zA-Z0-9_-]{1,64}$/
 /** A batch's messages are numbered from here, apart from the live requests' arrival order. */
 const BATCH_MESSAGE_INDEX = 900_000
+
+/**
+ * Token buckets, each holding `limit` and refilling continuously at `perSecond` (the API's are a
+ * minute's worth: limit = 60 × perSecond). A request costs 1 request, its input tokens (the
+ * prompt cache's reads excluded, as the API counts them) and its output tokens.
+ */
+export type RateLimits = {
+  requests?: BucketSpec
+  inputTokens?: BucketSpec
+  outputTokens?: BucketSpec
+}
+export type BucketSpec = { limit: number; perSecond: number }
 
 /**
  * A reply to Claude Code: delegate (`subagent` undefined leaves subagent_type out, which Claude
@@ -123,6 +141,38 @@ export type ReceivedRequest = {
   sent?: { content: ContentBlock[]; usage: ApiUsage; streamed: boolean }
 }
 
+/** A token bucket, full at the start. */
+class TokenBucket {
+  private level: number
+  private at: number
+  constructor(readonly spec: BucketSpec) {
+    this.level = spec.limit
+    this.at = performance.now()
+  }
+  private refill(now: number): void {
+    this.level = Math.min(this.spec.limit, this.level + ((now - this.at) / 1000) * this.spec.perSecond)
+    this.at = now
+  }
+  /** ms until `cost` fits (0: it fits now) */
+  waitFor(cost: number, now: number): number {
+    this.refill(now)
+    return this.level >= cost ? 0 : ((cost - this.level) / this.spec.perSecond) * 1000
+  }
+  take(cost: number): void {
+    this.level -= cost
+  }
+  /** the API's three headers for this bucket */
+  headers(name: string, now: number): Record<string, string> {
+    this.refill(now)
+    const full = ((this.spec.limit - this.level) / this.spec.perSecond) * 1000
+    return {
+      [`anthropic-ratelimit-${name}-limit`]: String(this.spec.limit),
+      [`anthropic-ratelimit-${name}-remaining`]: String(Math.max(0, Math.floor(this.level))),
+      [`anthropic-ratelimit-${name}-reset`]: new Date(Date.now() + full).toISOString(),
+    }
+  }
+}
+
 export type MessagesServer = {
   /** e.g. http://127.0.0.1:41234, for `new Anthropic({ baseURL })` */
   url: string
@@ -135,6 +185,8 @@ export type MessagesServer = {
   /** forgets requests, counts, seen bodies and the prompt cache */
   reset(): void
   counts(): { requests: number; faults: Record<string, number> }
+  /** requests turned away by the rate limits, the most in flight at once, and what the admitted requests cost each bucket */
+  traffic(): { rateLimited: number; peakInFlight: number; admitted: Record<'requests' | 'input-tokens' | 'output-tokens', number> }
 }
 
 export type AgentEntry = { name: string; description: string }
@@ -159,6 +211,15 @@ export async function startMessagesServer(opts: ServerOptions = {}): Promise<Mes
 
   const requests: ReceivedRequest[] = []
   let faults: Record<string, number> = {}
+  const buckets = {
+    requests: opts.rateLimits?.requests && new TokenBucket(opts.rateLimits.requests),
+    'input-tokens': opts.rateLimits?.inputTokens && new TokenBucket(opts.rateLimits.inputTokens),
+    'output-tokens': opts.rateLimits?.outputTokens && new TokenBucket(opts.rateLimits.outputTokens),
+  }
+  let rateLimited = 0
+  let admitted = { requests: 0, 'input-tokens': 0, 'output-tokens': 0 }
+  let inFlight = 0
+  let peakInFlight = 0
   let seenBodies = new Map<string, number>()
   let cachedPrefixes = new Set<string>()
   let nextIndex = 0
@@ -170,6 +231,8 @@ export async function startMessagesServer(opts: ServerOptions = {}): Promise<Mes
 
   const server = http.createServer((req, res) => {
     const arrived = performance.now()
+    peakInFlight = Math.max(peakInFlight, ++inFlight)
+    res.once('close', () => inFlight--)
     const chunks: Buffer[] = []
     req.on('data', (chunk: Buffer) => chunks.push(chunk))
     req.on('end', () => {
@@ -206,6 +269,24 @@ export async function startMessagesServer(opts: ServerOptions = {}): Promise<Mes
     const bodyKey = createHash('sha256').update(raw).digest('hex')
     const seen = seenBodies.get(bodyKey) ?? 0
     seenBodies.set(bodyKey, seen + 1)
+
+    // Rate limits are checked as a message request arrives; the reply carries the buckets as they were then.
+    const limitHeaders: Record<string, string> = {}
+    if (opts.rateLimits && req.method === 'POST' && url.pathname === '/v1/messages' && parsed && isObject(body)) {
+      const cost = { requests: 1, 'input-tokens': inputCost(body), 'output-tokens': MODEL_OUTPUT_TOKENS }
+      const wait = Math.max(...Object.entries(buckets).map(([name, b]) => b?.waitFor(cost[name as keyof typeof cost], arrived) ?? 0))
+      if (wait === 0) {
+        for (const [name, b] of Object.entries(buckets)) b?.take(cost[name as keyof typeof cost])
+        for (const name of Object.keys(admitted) as (keyof typeof admitted)[]) admitted[name] += cost[name]
+      }
+      for (const [name, b] of Object.entries(buckets)) if (b) Object.assign(limitHeaders, b.headers(name, arrived))
+      for (const [k, v] of Object.entries(limitHeaders)) res.setHeader(k, v)
+      if (wait > 0) {
+        rateLimited++
+        record.fault = 'rate_limit'
+        return sendError(res, 429, 'rate_limit_error', 'This request would exceed your rate limit (test server)', requestId, { 'retry-after': (wait / 1000).toFixed(3) })
+      }
+    }
 
     // The delay counts from the request's arrival, so the server's own work is inside it, not on top.
     if (delayMs > 0 && !(await sleep(Math.max(0, delayMs - (performance.now() - arrived)), signal))) return
@@ -386,6 +467,13 @@ export async function startMessagesServer(opts: ServerOptions = {}): Promise<Mes
     return { content, message }
   }
 
+  /** Input tokens as the rate limit counts them: all but what the prompt cache already holds. */
+  function inputCost(body: Record<string, any>): number {
+    const prefix = JSON.stringify(body.tools ?? null) + JSON.stringify(body.system ?? null)
+    const rest = tokens(JSON.stringify(body.messages))
+    return isCacheable(body) && cachedPrefixes.has(`${String(body.model)}\n${prefix}`) ? rest : tokens(prefix) + rest
+  }
+
   function usage(body: Record<string, any>): ApiUsage {
     const prefix = JSON.stringify(body.tools ?? null) + JSON.stringify(body.system ?? null)
     const rest = JSON.stringify(body.messages)
@@ -435,9 +523,15 @@ export async function startMessagesServer(opts: ServerOptions = {}): Promise<Mes
       seenBodies = new Map()
       cachedPrefixes = new Set()
       nextIndex = 0
+      rateLimited = 0
+      admitted = { requests: 0, 'input-tokens': 0, 'output-tokens': 0 }
+      peakInFlight = inFlight
     },
     counts() {
       return { requests: requests.length, faults: { ...faults } }
+    },
+    traffic() {
+      return { rateLimited, peakInFlight, admitted: { ...admitted } }
     },
   }
 }

@@ -1,0 +1,117 @@
+import { spawn } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { startServer } from './harness.js'
+import { benchPrompts } from './lexical.js'
+
+/**
+ * What a user waits for: the built CLI as a child process, timed from spawn
+ * to exit, with the phases it reports under ROUTECHECK_TIMING=1 (src/text/timing.ts),
+ * its CPU and its peak RSS. BENCH_CLI points at another build (say, one from
+ * before a change) to compare the two on the same machine and load.
+ */
+
+const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..')
+const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits
+
+export type CliRun = { wallMs: number; cpuMs: number; peakRssMb: number; phases: Record<string, number>; phaseCpu: Record<string, number>; stderr: string }
+
+/** The phases' lines of a ROUTECHECK_TIMING=1 run; a phase that comes twice (two datasets) is summed. */
+export function parseTiming(stderr: string): Omit<CliRun, 'wallMs' | 'stderr'> {
+  const phases: Record<string, number> = {}
+  const phaseCpu: Record<string, number> = {}
+  let cpuMs = 0
+  let peakRssMb = 0
+  for (const m of stderr.matchAll(/^timing {2}(\S+)\s+([\d.]+) ms {2}cpu\s+([\d.]+) ms(?: {2}peak rss (\d+) MB)?$/gm)) {
+    const [, name, ms, cpu, rss] = m
+    if (name === 'total') {
+      cpuMs = Number(cpu)
+      peakRssMb = Number(rss)
+      continue
+    }
+    phases[name!] = round((phases[name!] ?? 0) + Number(ms), 1)
+    phaseCpu[name!] = round((phaseCpu[name!] ?? 0) + Number(cpu), 1)
+  }
+  return { phases, phaseCpu, cpuMs, peakRssMb }
+}
+
+/** Runs the CLI with timings on and returns its figures; throws with its stderr if it fails. */
+export async function timeCli(args: readonly string[], opts: { cwd: string; env?: NodeJS.ProcessEnv }): Promise<CliRun> {
+  const cli = process.env.BENCH_CLI ?? path.join(root, 'dist/cli/main.js')
+  const started = performance.now()
+  const { code, stderr } = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+    const child = spawn(process.execPath, [cli, ...args], { cwd: opts.cwd, env: { ...process.env, ...opts.env, ROUTECHECK_TIMING: '1', NO_COLOR: '1' }, stdio: ['ignore', 'ignore', 'pipe'] })
+    let err = ''
+    child.stderr.on('data', (d: Buffer) => (err += d))
+    child.on('exit', (c) => resolve({ code: c, stderr: err }))
+  })
+  const wallMs = performance.now() - started
+  if (code !== 0) throw new Error(`routecheck ${args.join(' ')} exited ${code}: ${stderr.slice(-1500)}`)
+  return { wallMs, stderr, ...parseTiming(stderr) }
+}
+
+/** A CSV of `rows` distinct prompts (routing.csv's, repeated and numbered) with routing.csv's labels. */
+export function writeBenchDataset(file: string, rows: number): void {
+  const labels = (readFileSync(path.join(root, 'datasets/routing.csv'), 'utf8').match(/^r\d+,[^,\n]*,([a-z-]+)/gm) ?? []).map((l) => l.split(',')[2]!)
+  const prompts = benchPrompts(rows)
+  const csv = ['id,prompt,expected', ...prompts.map((p, i) => `b${i},"${p.replace(/"/g, '""')}",${labels[i % labels.length] ?? 'none'}`)].join('\n')
+  writeFileSync(file, `${csv}\n`)
+}
+
+/** The phases as one figure per key, for the results row. */
+const phaseKeys = (phases: Record<string, number>) => Object.fromEntries(Object.entries(phases).map(([k, v]) => [`ms:${k}`, Math.round(v)]))
+
+/**
+ * The anthropic router end to end: `n` prompts at concurrency `c` against a
+ * Messages-API server in another process (bench/serve.ts) answering every
+ * request 50 ms after it arrived. Ideal = ceil(n / c) × 50 ms, the fan-out
+ * alone with no start-up, loading or reports; the ratio is the user's wait
+ * over it. CPU per request is the CLI's whole CPU over n.
+ */
+export async function benchCliHarness(concurrency: number, n = Math.max(400, 100 * concurrency), delayMs = 50): Promise<Record<string, number | string>> {
+  const server = await startServer(delayMs)
+  const dir = mkdtempSync(path.join(tmpdir(), 'routecheck-bench-e2e-'))
+  try {
+    writeBenchDataset(path.join(dir, 'cases.csv'), n)
+    const args = ['eval', '--agents', path.join(root, 'agents'), '--router', 'anthropic', '--style', 'template', '--dataset', 'cases.csv', '--repeats', '1', '--concurrency', String(concurrency), '--out', 'run']
+    const r = await timeCli(args, { cwd: dir, env: { ANTHROPIC_BASE_URL: server.url, ANTHROPIC_API_KEY: 'bench' } })
+    const ideal = Math.ceil(n / concurrency) * delayMs
+    const route = r.phases.route ?? 0
+    return {
+      n,
+      concurrency,
+      ms: Math.round(r.wallMs),
+      idealMs: ideal,
+      ratio: round(r.wallMs / ideal, 3),
+      routeRatio: round(route / ideal, 3),
+      cpuMsPerRequest: round(r.cpuMs / n),
+      routeCpuMsPerRequest: round((r.phaseCpu.route ?? 0) / n),
+      cliPeakRssMb: r.peakRssMb,
+      ...phaseKeys(r.phases),
+    }
+  } finally {
+    await server.stop()
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+/** The lexical router end to end on `rows` prompts: prompts per second from spawn to exit, phases, CPU and peak RSS. */
+export async function benchCliLexical(rows: number): Promise<Record<string, number | string>> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'routecheck-bench-e2e-'))
+  try {
+    writeBenchDataset(path.join(dir, 'cases.csv'), rows)
+    const r = await timeCli(['eval', '--agents', path.join(root, 'agents'), '--dataset', 'cases.csv', '--out', 'run'], { cwd: dir })
+    return {
+      rows,
+      ms: Math.round(r.wallMs),
+      promptsPerSecond: Math.round((rows / r.wallMs) * 1000),
+      cpuMsPerPrompt: round(r.cpuMs / rows, 3),
+      cliPeakRssMb: r.peakRssMb,
+      ...phaseKeys(r.phases),
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
