@@ -1,9 +1,8 @@
 import { FROM_DESCRIPTION_WARNING } from '../draft/examples.js'
 import { BOUNDARY_PER_PAIR, DEFAULT_PER_AGENT, NONE_SHARE } from '../draft/generate.js'
-import { DEFAULT_DRAFT_MODEL } from '../route/tool-call.js'
+import { DEFAULT_DRAFT_MODEL, DRAFT_CONCURRENCY, DRAFT_TIMEOUT_S } from '../route/draft-defaults.js'
 import { renderFromExamples, renderGenerated, renderGenerateDryRun } from '../report/generate-text.js'
 import { outputWidth } from '../report/terminal.js'
-import { DRAFT_CONCURRENCY, DRAFT_TIMEOUT_S, generateDataset } from '../run/generate.js'
 import { GENERATED_DATASET } from '../run/init.js'
 import { defineCommand } from './command.js'
 import { BATCH_FLAGS, fatalExit } from './eval.js'
@@ -51,6 +50,8 @@ words, so they measure little.`,
   footer: `Defaults: ${DEFAULT_PER_AGENT} prompts per agent, ${BOUNDARY_PER_PAIR} per near-duplicate pair, ${Math.round(NONE_SHARE * 100)}% of the agents' prompts as none, ${DEFAULT_PER_AGENT} for Explore.
 Exit codes: 0 written · 2 bad input, a file exists (without --force), a refused key or unknown model · 3 some requests failed or were not sent (--max-cost, Ctrl-C): what came back is written`,
   async run(flags, io) {
+    // Loaded when the command runs: the drafting use case brings @anthropic-ai/sdk with it, which no other command's start should pay.
+    const { generateDataset } = await import('../run/generate.js')
     const result = await generateDataset({ ...flags, fromExamples: flags.fromExamples }, io, io.signal)
     const style = { color: io.color, width: outputWidth(io.columns) }
     switch (result.kind) {

@@ -1,5 +1,4 @@
 import { renderImprove } from '../improve/render.js'
-import { improveAgents } from '../improve/run.js'
 import { outputWidth } from '../report/terminal.js'
 import { defineCommand } from './command.js'
 import { BATCH_FLAGS, fatalExit, ROUTING_FLAGS } from './eval.js'
@@ -33,6 +32,8 @@ other, so the batches are waited for one after another: minutes to hours.`,
   }),
   footer: 'Exit codes: 0 done (a patch written or not) · 2 bad input or usage · 3 some cases have no decision',
   async run(flags, io) {
+    // Loaded when the command runs: it brings @anthropic-ai/sdk with it, which no other command's start should pay.
+    const { improveAgents } = await import('../improve/run.js')
     const outcome = await improveAgents(flags, io, io.signal)
     if (outcome.kind === 'dry-run') {
       io.out(outcome.text)

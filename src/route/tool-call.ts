@@ -17,6 +17,7 @@ import { addUsage, loadPrices, priceFor, usageCost, type Price, type PriceTable 
 import { checkCacheFolder, openBatchLedger, type BatchLedger } from './journal.js'
 import { RouterError, usageSchema, type Usage } from './router.js'
 import { FatalRouterError } from './run.js'
+import { DEFAULT_DRAFT_MODEL } from './draft-defaults.js'
 
 /**
  * Claude asked to call one tool, its input checked by a zod schema: how
@@ -120,12 +121,7 @@ export type ToolCaller = {
   batchIds(): string[]
 }
 
-/**
- * Drafting wants judgement more than speed, and runs tens of requests, not
- * thousands: the current Sonnet ($2 / $10 per million tokens; Sonnet 4.5
- * reaches end of life on 2026-11-30).
- */
-export const DEFAULT_DRAFT_MODEL = 'claude-sonnet-5-5'
+export { DEFAULT_DRAFT_MODEL }
 const DEFAULT_MAX_TOKENS = 4096
 /** The SDK's own retries (429, 5xx, dropped connections, honouring retry-after): a handful of requests needs no scheduler. */
 const SDK_RETRIES = 4

@@ -9,6 +9,7 @@ import { loadConfig } from '../load/config.js'
 import { formatDatasetCsv, formatDatasetJsonl, type DatasetRow } from '../load/dataset.js'
 import { InputError, UsageError } from '../load/input-error.js'
 import { loadPrices } from '../route/cost.js'
+import { DRAFT_CONCURRENCY, DRAFT_TIMEOUT_S } from '../route/draft-defaults.js'
 import { FatalRouterError } from '../route/run.js'
 import { createToolCaller, DEFAULT_DRAFT_MODEL, type ToolBatchPreview, type ToolCallEstimate } from '../route/tool-call.js'
 import { batchPlan, toolCallBatch, type BatchPlan } from './batch-run.js'
@@ -48,10 +49,7 @@ export type GenerateResult =
   | { kind: 'drafted'; loaded: LoadedCatalogue; plan: GenerationPlan; model: string; file: string | undefined; assembled: Assembled; spentUsd: number; cached: number; estimate: ToolCallEstimate; /** --batch: the Message Batches that answered */ batches?: string[] }
   | { kind: 'fatal'; message: string; unreachable: boolean }
 
-/** Drafting requests in flight: a handful is enough for tens of requests, and kind to a rate limit. */
-export const DRAFT_CONCURRENCY = 4
-/** Seconds per drafting request: a reply of 16 prompts with long pasted traces takes a minute or two on a large model. */
-export const DRAFT_TIMEOUT_S = 300
+export { DRAFT_CONCURRENCY, DRAFT_TIMEOUT_S }
 
 export async function generateDataset(request: GenerateRequest, env: Pick<RunEnv, 'warn' | 'env' | 'progress'>, signal?: AbortSignal): Promise<GenerateResult> {
   const { config } = await loadConfig(request.config)
