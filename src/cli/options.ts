@@ -6,7 +6,7 @@ import { UsageError } from '../load/input-error.js'
 import { DEFAULT_PER_AGENT } from '../draft/generate.js'
 import { shardSpecSchema } from '../run/shard.js'
 import { PROBE_BELOW_LINE, PROBE_PAIRS, PROBE_PROMPTS } from '../draft/probe.js'
-import { DEFAULT_DRAFT_MODEL } from '../route/tool-call.js'
+import { DEFAULT_DRAFT_MODEL } from '../route/draft-defaults.js'
 
 /**
  * Every flag is declared once, here: its kind, its zod schema, its line of

@@ -3,13 +3,12 @@ import { loadAgentFolders, loadWarningText } from '../load/catalogue.js'
 import { loadConfig } from '../load/config.js'
 import { UsageError } from '../load/input-error.js'
 import { renderOverlapText } from '../overlap/index.js'
-import { renderProbeDone, renderProbeDryRun } from '../report/probe-text.js'
 import { outputWidth } from '../report/terminal.js'
 import { writeReports } from '../report/write.js'
 import { overlapOfRuns } from '../run/evaluate.js'
-import { PROBE_FILE, PROBE_FOLDER, probeOverlap } from '../run/probe.js'
+import { PROBE_FOLDER, RUN_FILES } from '../run/files.js'
 import { readRuns } from '../run/read.js'
-import { DEFAULT_DRAFT_MODEL } from '../route/tool-call.js'
+import { DEFAULT_DRAFT_MODEL } from '../route/draft-defaults.js'
 import { defineCommand } from './command.js'
 import { fatalExit } from './eval.js'
 import { EXIT, type CommandIO } from './io.js'
@@ -49,7 +48,7 @@ co-acceptance, split votes and low score margins.
 prompts aimed squarely at each agent with Claude (generate's requests and
 filters) or, with --probe-from examples, takes the descriptions' own <example>
 turns; routes them with --router; and judges each pair by how often they
-cross over. The probe run is written to <out>/${PROBE_FOLDER}/ (${PROBE_FILE}, summary.json,
+cross over. The probe run is written to <out>/${PROBE_FOLDER}/ (${RUN_FILES.probes}, summary.json,
 report.html, report.md…); drafting and routing answers are cached, so a rerun
 sends nothing it sent before.`,
   stoppable: true,
@@ -96,10 +95,12 @@ async function probe(flags: Flags, io: CommandIO, runDirs: readonly string[]): P
   if (runDirs.length > 0) throw new UsageError(`--probe judges pairs by probe prompts, and ${runDirs.join(', ')} by a dataset's: give one or the other (routecheck overlap RUN_DIR reads a dataset's evidence; overlap --probe needs no dataset)`)
   const width = Math.min(io.columns || WIDTH.default, WIDTH.max)
   const style = { color: io.color, width: outputWidth(io.columns) }
+  // Loaded when a probe runs: the tool caller brings @anthropic-ai/sdk with it, which no other command's start should pay.
+  const [{ probeOverlap }, { renderProbeDone, renderProbeDryRun }] = await Promise.all([import('../run/probe.js'), import('../report/probe-text.js')])
   const outcome = await probeOverlap({ ...flags, from: flags.probeFrom, pairs: flags.probePairs, perAgent: flags.probePrompts }, io, {
     signal: io.signal,
     reports: async (summary, staging, dataset) => void (await writeReports(staging, summary, dataset.cases)),
-    onRun: async (_summary, dir) => io.warn(`wrote ${dir}/ (${PROBE_FILE}, summary.json, results.jsonl, report.html, report.md, junit.xml) and confusion.csv\n`),
+    onRun: async (_summary, dir) => io.warn(`wrote ${dir}/ (${RUN_FILES.probes}, summary.json, results.jsonl, report.html, report.md, junit.xml) and confusion.csv\n`),
   })
   switch (outcome.kind) {
     case 'fatal':

@@ -20,6 +20,9 @@ export const RUN_FILES = {
   probes: 'probes.csv',
 } as const
 
+/** The run folder `overlap --probe` writes under the config's `out`. */
+export const PROBE_FOLDER = 'probes'
+
 /**
  * results.jsonl, a line at a time: one per case × repeat, with the gold set
  * beside the decision, and how it was got (`tries`; `cached` from the

@@ -14,7 +14,7 @@ import { createToolCaller, DEFAULT_DRAFT_MODEL, type ToolCallEstimate } from '..
 import { CHARS_PER_TOKEN } from '../text/tokens.js'
 import { batchDryRunLines, estimatedUsage, toolBatchDryRunLines, toolCallBatch } from './batch-run.js'
 import { completion, createRunRouter, loadRunAgents, overlapOfRuns, planEval, repeatsOf, runDatasets, runInputs, type EvalOptions, type RunEnv, type Setup } from './evaluate.js'
-import { RUN_FILES, writeAtomic } from './files.js'
+import { PROBE_FOLDER, RUN_FILES, writeAtomic } from './files.js'
 import { checkRunFolders, stageRunFolders, type RunFolderCheck } from './out-folder.js'
 import type { RunDataset } from './record.js'
 import { DRAFT_CONCURRENCY, DRAFT_TIMEOUT_S } from './generate.js'
@@ -40,8 +40,8 @@ export type ProbeRequest = EvalOptions & {
   draftModel?: string | undefined
 }
 
-/** The run folder `overlap --probe` writes under the config's `out`, and the probe set it holds. */
-export const PROBE_FOLDER = 'probes'
+/** The run folder `overlap --probe` writes under the config's `out` (named in run/files.ts, which --help can load without the tool caller), and the probe set it holds. */
+export { PROBE_FOLDER }
 export const PROBE_FILE = RUN_FILES.probes
 
 /**
