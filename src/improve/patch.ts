@@ -1,5 +1,6 @@
 import { parseAgentFile } from '../load/catalogue.js'
 import { isFailure, readFrontmatter } from '../load/frontmatter.js'
+import { commonEnds } from '../text/common-ends.js'
 
 /**
  * Agent files with a new description, and the unified diff that makes them:
@@ -52,10 +53,7 @@ export function unifiedDiff(path: string, before: string, after: string): string
   const a = splitKeepingEnds(before)
   const b = splitKeepingEnds(after)
   // The changed region: the common head and tail stay as context.
-  let head = 0
-  while (head < a.length && head < b.length && a[head] === b[head]) head++
-  let tail = 0
-  while (tail < a.length - head && tail < b.length - head && a[a.length - 1 - tail] === b[b.length - 1 - tail]) tail++
+  const { head, tail } = commonEnds(a, b)
   const from = Math.max(0, head - CONTEXT)
   const aEnd = a.length - tail
   const bEnd = b.length - tail

@@ -645,17 +645,19 @@ export function distinctiveTerms(index: TextIndex, members: readonly number[], l
       if (own <= 0) continue
       scored.push({ id, s: v.weights[k]! * rarity * rarity * own })
     }
-    scored.sort((a, b) => b.s - a.s || a.id - b.id)
-    out.set(
-      m,
-      preferPhrases(
-        index,
-        scored.slice(0, limit * 3).map((s) => s.id),
-        limit,
-      ),
-    )
+    out.set(m, bestTerms(index, scored, limit))
   }
   return out
+}
+
+/** The `limit` heaviest terms, phrases preferred over their own words (ties by term id, so the order is stable). */
+function bestTerms(index: TextIndex, scored: Array<{ id: number; s: number }>, limit: number): string[] {
+  scored.sort((a, b) => b.s - a.s || a.id - b.id)
+  return preferPhrases(
+    index,
+    scored.slice(0, limit * 3).map((s) => s.id),
+    limit,
+  )
 }
 
 /** The terms of a description's trigger (the words before the examples), under the model's reading: what a router reads first. */
@@ -687,15 +689,7 @@ export function commonTerms(index: TextIndex, members: readonly number[], descri
       if (held < enough || !trigger.has(term) || term.split(' ').some((p) => FILLER.has(p))) continue
       scored.push({ id, s: v.weights[x]! * (held / members.length) })
     }
-    scored.sort((a, b) => b.s - a.s || a.id - b.id)
-    out.set(
-      m,
-      preferPhrases(
-        index,
-        scored.slice(0, limit * 3).map((s) => s.id),
-        limit,
-      ),
-    )
+    out.set(m, bestTerms(index, scored, limit))
   })
   return out
 }

@@ -6,6 +6,8 @@
  * and one addition, so a huge description cannot blow up time or memory.
  */
 
+import { commonEnds } from '../text/common-ends.js'
+
 export type DiffOp = 'same' | 'del' | 'ins'
 export type DiffPart = { op: DiffOp; text: string }
 
@@ -17,10 +19,7 @@ const tokens = (text: string): string[] => text.match(/\n|[^\s]+/g) ?? []
 export function wordDiff(before: string, after: string, maxWords = DIFF_MAX_WORDS): DiffPart[] {
   const a = tokens(before)
   const b = tokens(after)
-  let head = 0
-  while (head < a.length && head < b.length && a[head] === b[head]) head++
-  let tail = 0
-  while (tail < a.length - head && tail < b.length - head && a[a.length - 1 - tail] === b[b.length - 1 - tail]) tail++
+  const { head, tail } = commonEnds(a, b)
   const midA = a.slice(head, a.length - tail)
   const midB = b.slice(head, b.length - tail)
 
