@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { binomialDraw, f1Resamples, f1Score, seededRandom } from '../src/score/stats.js'
+import { binomialDraw, f1Resamples, macroMicroF1, seededRandom } from '../src/score/stats.js'
 
 /**
  * The F1 bootstrap resamples confusion cells (multinomial counts) instead of
@@ -26,21 +26,9 @@ function caseLevel(rows: readonly number[], cols: readonly number[], agents: num
       if (k < agents) predicted[k]! += 1
       if (r === k && r < agents) tp[r]! += 1
     }
-    let f1Sum = 0
-    let active = 0
-    let tpAll = 0
-    let predAll = 0
-    let supAll = 0
-    for (let a = 0; a < agents; a++) {
-      if (support[a] === 0 && predicted[a] === 0) continue
-      active++
-      f1Sum += f1Score(tp[a]!, predicted[a]!, support[a]!)
-      tpAll += tp[a]!
-      predAll += predicted[a]!
-      supAll += support[a]!
-    }
-    macro[rep] = active === 0 ? 0 : f1Sum / active
-    micro[rep] = f1Score(tpAll, predAll, supAll)
+    const f1 = macroMicroF1(tp, predicted, support)
+    macro[rep] = f1.macro
+    micro[rep] = f1.micro
   }
   return { macro, micro }
 }

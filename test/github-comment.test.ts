@@ -302,6 +302,17 @@ function invocation(script: string): { command: string; flags: string[] } | unde
   return { command: command ?? '?', flags: [...script.matchAll(/(?<![\w-])--([a-z][a-z-]*)/g)].map((m) => m[1]!) }
 }
 
+/** A project with this repository's config and a baseline, then one description made vaguer: a gate that fails. */
+async function worsenedProject(): Promise<string> {
+  const dir = await tempProject({ datasets: true })
+  written.push(dir)
+  await writeFile(path.join(dir, 'routecheck.config.json'), await readFile(path.join(ROOT, 'routecheck.config.json')))
+  expect((await runInProcess(['baseline'], { cwd: dir })).code).toBe(0)
+  const agent = path.join(dir, 'agents/golang-pro.md')
+  await writeFile(agent, (await readFile(agent, 'utf8')).replace(/^description:.*$/m, 'description: "Use this agent for anything about code."'))
+  return dir
+}
+
 describe('action.yml: the composite action', () => {
   it('parses, calls only commands and flags that exist, uses every input it declares, and defaults as the CLI does', async () => {
     const action = await readAction()
@@ -375,12 +386,7 @@ describe('action.yml: the composite action', () => {
 
   it('run by bash as a runner would: the gate fails, the comment is posted, and only then the step fails', async () => {
     const action = await readAction()
-    const dir = await tempProject({ datasets: true })
-    written.push(dir)
-    await writeFile(path.join(dir, 'routecheck.config.json'), await readFile(path.join(ROOT, 'routecheck.config.json')))
-    expect((await runInProcess(['baseline'], { cwd: dir })).code).toBe(0)
-    const agent = path.join(dir, 'agents/golang-pro.md')
-    await writeFile(agent, (await readFile(agent, 'utf8')).replace(/^description:.*$/m, 'description: "Use this agent for anything about code."'))
+    const dir = await worsenedProject()
     const gh = await startGitHub()
     const runner = await tempDir('routecheck-runner-')
     written.push(runner)
@@ -434,12 +440,7 @@ describe('action.yml: the composite action', () => {
 describe('action.yml in matrix mode, run by bash as runners would', () => {
   it('two route jobs upload a shard each; the gate job merges them, gates the whole as one job would, comments, then fails', async () => {
     const action = await readAction()
-    const dir = await tempProject({ datasets: true })
-    written.push(dir)
-    await writeFile(path.join(dir, 'routecheck.config.json'), await readFile(path.join(ROOT, 'routecheck.config.json')))
-    expect((await runInProcess(['baseline'], { cwd: dir })).code).toBe(0)
-    const agent = path.join(dir, 'agents/golang-pro.md')
-    await writeFile(agent, (await readFile(agent, 'utf8')).replace(/^description:.*$/m, 'description: "Use this agent for anything about code."'))
+    const dir = await worsenedProject()
     const single = await runInProcess(['gate', '--out', 'single'], { cwd: dir })
     expect(single.code).toBe(1)
     const gh = await startGitHub()

@@ -1,17 +1,16 @@
-import { createHash } from 'node:crypto'
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import type Anthropic from '@anthropic-ai/sdk'
 import pLimit from 'p-limit'
 import { z } from 'zod'
+import { sha256 } from '../load/catalogue.js'
 import { UsageError } from '../load/input-error.js'
 import { redact } from '../text/safe.js'
 import { estimateTokens } from '../text/tokens.js'
-import type { CacheTtl } from '../load/config.js'
 import { classifyError, clientSettings, isMessage } from './anthropic.js'
 import { sdkBatchApi } from './anthropic-batch.js'
 import { cacheControl, readUsage } from './anthropic-request.js'
-import { BATCH_LIMITS } from '../load/config.js'
+import { BATCH_LIMITS, type CacheTtl } from '../load/config.js'
 import { createBatchEngine, splitIntoBatches, type BatchEvent, type BatchPlan, type BatchReading } from './batch.js'
 import { addUsage, loadPrices, priceFor, usageCost, type Price, type PriceTable } from './cost.js'
 import { checkCacheFolder, openBatchLedger, type BatchLedger } from './journal.js'
@@ -410,10 +409,6 @@ function issuesText(error: z.ZodError): string {
     .slice(0, 3)
     .map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`)
     .join('; ')
-}
-
-function sha256(text: string): string {
-  return createHash('sha256').update(text).digest('hex')
 }
 
 const storedSchema = z.object({ value: z.unknown(), usage: usageSchema })

@@ -150,23 +150,29 @@ export function f1Resamples(rows: readonly number[], cols: readonly number[], ag
       if (col < agents) predicted[col]! += drawn
       if (row === col && row < agents) tp[row]! += drawn
     }
-    let f1Sum = 0
-    let active = 0
-    let tpAll = 0
-    let predAll = 0
-    let supAll = 0
-    for (let a = 0; a < agents; a++) {
-      if (support[a] === 0 && predicted[a] === 0) continue
-      active++
-      f1Sum += f1Score(tp[a]!, predicted[a]!, support[a]!)
-      tpAll += tp[a]!
-      predAll += predicted[a]!
-      supAll += support[a]!
-    }
-    macro[rep] = active === 0 ? 0 : f1Sum / active
-    micro[rep] = f1Score(tpAll, predAll, supAll)
+    const f1 = macroMicroF1(tp, predicted, support)
+    macro[rep] = f1.macro
+    micro[rep] = f1.micro
   }
   return { macro, micro }
+}
+
+/** Macro-F1 over the agents seen (in the gold labels or the decisions) and micro-F1, from per-agent counts. */
+export function macroMicroF1(tp: Int32Array, predicted: Int32Array, support: Int32Array): { macro: number; micro: number } {
+  let f1Sum = 0
+  let active = 0
+  let tpAll = 0
+  let predAll = 0
+  let supAll = 0
+  for (let a = 0; a < tp.length; a++) {
+    if (support[a] === 0 && predicted[a] === 0) continue
+    active++
+    f1Sum += f1Score(tp[a]!, predicted[a]!, support[a]!)
+    tpAll += tp[a]!
+    predAll += predicted[a]!
+    supAll += support[a]!
+  }
+  return { macro: active === 0 ? 0 : f1Sum / active, micro: f1Score(tpAll, predAll, supAll) }
 }
 
 /**
