@@ -7,7 +7,7 @@ import { startMessagesServer, type RateLimits } from '../test/support/messages-s
 
 const delayMs = Number(process.argv[2] ?? 50)
 const rateLimits = process.argv[3] ? (JSON.parse(process.argv[3]) as RateLimits) : undefined
-const server = await startMessagesServer({ delayMs, ...(rateLimits ? { rateLimits } : {}) })
+const server = await startMessagesServer({ delayMs, keepRequests: false, ...(rateLimits ? { rateLimits } : {}) })
 process.stdout.write(`${server.url}\n`)
 process.on('SIGTERM', () => {
   if (process.env.BENCH_SERVER_CPU) process.stderr.write(`server cpu ms: ${JSON.stringify(process.cpuUsage())}\n`)

@@ -1,5 +1,7 @@
-import Anthropic from '@anthropic-ai/sdk'
+import type Anthropic from '@anthropic-ai/sdk'
+import { NotFoundError } from '@anthropic-ai/sdk/error'
 import { z } from 'zod'
+import type { MessagesClient } from './anthropic-client.js'
 import { RouterError, type BatchApi, type BatchResult, type BatchStatus } from './router.js'
 
 /**
@@ -21,11 +23,11 @@ export type BatchApiOptions = {
   where: string
 }
 
-export function sdkBatchApi(client: Anthropic, opts: BatchApiOptions): BatchApi {
+export function sdkBatchApi(client: MessagesClient, opts: BatchApiOptions): BatchApi {
   const transfer = Math.max(opts.timeoutMs, TRANSFER_TIMEOUT_MS)
   // A batch id the server does not know is not "an unknown model" (a single request's 404): the batch is gone.
   const failure = (e: unknown, id?: string): RouterError => {
-    if (id !== undefined && e instanceof Anthropic.NotFoundError) return new RouterError('not_found', `${opts.where} does not know batch ${id} (deleted, or made with another key or workspace)`, { retryable: false })
+    if (id !== undefined && e instanceof NotFoundError) return new RouterError('not_found', `${opts.where} does not know batch ${id} (deleted, or made with another key or workspace)`, { retryable: false })
     if (e instanceof SyntaxError) return new RouterError('server', `a line of the batch results is not JSON: ${e.message}`)
     return opts.classify(e)
   }

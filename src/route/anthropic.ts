@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs'
-import Anthropic from '@anthropic-ai/sdk'
+import type Anthropic from '@anthropic-ai/sdk'
+import { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from '@anthropic-ai/sdk/error'
+import { MessagesClient } from './anthropic-client.js'
 import type { Catalogue } from '../load/catalogue.js'
 import { sha256 } from '../load/catalogue.js'
 import { UsageError } from '../load/input-error.js'
@@ -94,7 +96,7 @@ export async function createAnthropicRouter(opts: AnthropicOptions): Promise<Rou
   return createMessagesRouter({ ...opts, style: 'template' })
 }
 
-export type ClientSettings = { client: Anthropic; baseURL: string | undefined }
+export type ClientSettings = { client: MessagesClient; baseURL: string | undefined }
 
 /** The SDK client every style sends through: the key (none for a dry run), the base URL, no SDK retries, the node:http fetch. */
 export function clientSettings(opts: Pick<AnthropicOptions, 'env' | 'dryRun' | 'timeoutMs'> & { keyUse?: KeyUse }): ClientSettings {
@@ -103,7 +105,7 @@ export function clientSettings(opts: Pick<AnthropicOptions, 'env' | 'dryRun' | '
   const baseURL = env.ANTHROPIC_BASE_URL?.trim() || undefined
   if (baseURL !== undefined && !URL.canParse(baseURL)) throw new UsageError(`ANTHROPIC_BASE_URL is not a URL: "${baseURL}"`)
   // An empty ANTHROPIC_BASE_URL means "unset"; the SDK would read it as a URL, so name the default.
-  const client = new Anthropic({ ...credentials, baseURL: baseURL ?? 'https://api.anthropic.com', maxRetries: 0, timeout: opts.timeoutMs, fetch: createNodeFetch() })
+  const client = new MessagesClient({ ...credentials, baseURL: baseURL ?? 'https://api.anthropic.com', maxRetries: 0, timeout: opts.timeoutMs, fetch: createNodeFetch() })
   return { client, baseURL }
 }
 
@@ -202,17 +204,17 @@ export function reportRateLimits(feedback: RouteFeedback, headers: Headers | und
  * headers were reported when it began.
  */
 export function reportErrorRateLimits(feedback: RouteFeedback, e: unknown): void {
-  if (e instanceof Anthropic.APIError && e.status !== undefined) reportRateLimits(feedback, e.headers)
+  if (e instanceof APIError && e.status !== undefined) reportRateLimits(feedback, e.headers)
 }
 
 /** Maps an SDK failure to what the run engine should do with it. */
 export function classifyError(e: unknown, model: string, baseURL: string | undefined): RouterError {
   if (e instanceof RouterError) return e
   const where = baseURL ?? 'api.anthropic.com'
-  if (e instanceof Anthropic.APIConnectionTimeoutError) return new RouterError('timeout', 'the request timed out')
-  if (e instanceof Anthropic.APIUserAbortError) return new RouterError('timeout', 'the request was aborted')
-  if (e instanceof Anthropic.APIConnectionError) return new RouterError('connection', `cannot reach ${where}: ${rootCause(e)}`)
-  if (e instanceof Anthropic.APIError) {
+  if (e instanceof APIConnectionTimeoutError) return new RouterError('timeout', 'the request timed out')
+  if (e instanceof APIUserAbortError) return new RouterError('timeout', 'the request was aborted')
+  if (e instanceof APIConnectionError) return new RouterError('connection', `cannot reach ${where}: ${rootCause(e)}`)
+  if (e instanceof APIError) {
     const status = e.status ?? 0
     const type = (e.error as { error?: { type?: string; message?: string } } | undefined)?.error?.type ?? ''
     const detail = (e.error as { error?: { message?: string } } | undefined)?.error?.message ?? e.message
