@@ -1,8 +1,12 @@
 import { spawn } from 'node:child_process'
+import http from 'node:http'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { loadCatalogue } from '../src/load/catalogue.js'
+import { readTemplate } from '../src/route/anthropic.js'
+import { buildRequestPrefix } from '../src/route/anthropic-request.js'
 import { startServer } from './harness.js'
 import { benchPrompts } from './lexical.js'
 
@@ -113,5 +117,49 @@ export async function benchCliLexical(rows: number): Promise<Record<string, numb
     }
   } finally {
     rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+/**
+ * The floor under the harness case: the same requests (the template style's
+ * body for the bundled agents, each prompt of the bench dataset) from a bare
+ * node:http client with keep-alive, `concurrency` at a time, against the same
+ * server in another process; no SDK, no run engine, no CLI. What is left over
+ * the ideal is the stand-in server's own work and the network, which no
+ * client can remove.
+ */
+export async function benchBareClient(concurrency: number, n = 100 * concurrency, delayMs = 50): Promise<Record<string, number | string>> {
+  const server = await startServer(delayMs)
+  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency })
+  try {
+    const { catalogue } = await loadCatalogue(path.join(root, 'agents'))
+    const prefix = buildRequestPrefix(catalogue, { model: 'claude-haiku-4-5', style: 'template', template: readTemplate(), maxTokens: 1024 })
+    const prompts = benchPrompts(n)
+    const url = new URL(`${server.url}/v1/messages`)
+    const send = (prompt: string) =>
+      new Promise<void>((resolve, reject) => {
+        const body = JSON.stringify({ ...prefix, messages: [{ role: 'user', content: prompt }] })
+        const req = http.request(
+          { host: url.hostname, port: url.port, path: url.pathname, method: 'POST', agent, headers: { 'content-type': 'application/json', 'x-api-key': 'bench', 'anthropic-version': '2023-06-01', 'content-length': Buffer.byteLength(body) } },
+          (res) => {
+            const chunks: Buffer[] = []
+            res.on('data', (c: Buffer) => chunks.push(c))
+            res.on('end', () => (res.statusCode === 200 ? resolve(void JSON.parse(Buffer.concat(chunks).toString())) : reject(new Error(`HTTP ${res.statusCode}`))))
+          },
+        )
+        req.on('error', reject)
+        req.end(body)
+      })
+    let next = 0
+    const cpu = process.cpuUsage()
+    const started = performance.now()
+    await Promise.all(Array.from({ length: concurrency }, async () => { while (next < n) await send(prompts[next++]!) }))
+    const ms = performance.now() - started
+    const used = process.cpuUsage(cpu)
+    const ideal = Math.ceil(n / concurrency) * delayMs
+    return { n, concurrency, ms: Math.round(ms), idealMs: ideal, ratio: round(ms / ideal, 3), cpuMsPerRequest: round((used.user + used.system) / 1000 / n) }
+  } finally {
+    agent.destroy()
+    await server.stop()
   }
 }

@@ -186,6 +186,50 @@ export type OverlapInput = {
 
 type Scored = OverlapPair & { i: number; j: number }
 
+type AgentsText = { index: TextIndex; copies: TextIndex; textPairs: ReturnType<typeof similarPairs> }
+
+/**
+ * What the descriptions alone give (the text index, the descriptions-only
+ * index, the text pairs), kept for the last few catalogues by their text:
+ * a run works it out while its requests are out (prepareOverlapText), and
+ * the overlap it records after the run finds it ready.
+ */
+const agentsTexts = new WeakMap<TextModelOptions, Map<string, AgentsText>>()
+const AGENTS_TEXTS_KEPT = 4
+
+function textModelOf(sortedAgents: readonly OverlapAgent[], textModel: TextModelOptions): AgentsText {
+  const key = JSON.stringify(sortedAgents.map((a) => [a.name, a.description]))
+  let kept = agentsTexts.get(textModel)
+  if (!kept) agentsTexts.set(textModel, (kept = new Map()))
+  let found = kept.get(key)
+  if (!found) {
+    const index = buildTextIndex(sortedAgents, textModel)
+    found = {
+      index,
+      // The descriptions alone, names left out: whether one description is another written twice (merge, lint's copies) is a question about the descriptions.
+      copies: buildTextIndex(sortedAgents, { ...textModel, nameWeight: 0 }),
+      textPairs: similarPairs(index, {
+        perAgent: TEXT_PAIRS_PER_AGENT,
+        overall: LISTED_PAIRS_PER_AGENT * sortedAgents.length,
+        maxDfShare: CANDIDATE_MAX_DF_SHARE,
+        exhaustiveUpTo: EXHAUSTIVE_UP_TO,
+      }),
+    }
+    if (kept.size >= AGENTS_TEXTS_KEPT) kept.delete(kept.keys().next().value!)
+    kept.set(key, found)
+  }
+  return found
+}
+
+/**
+ * Works out ahead what analyseOverlap will need from these agents' text
+ * alone (and warms the code that scores them): for a run to call while its
+ * requests are out and the CPU waits on the network.
+ */
+export function prepareOverlapText(agents: readonly OverlapAgent[], opts: Partial<OverlapThresholds> = {}): void {
+  analyseOverlap({ agents }, opts)
+}
+
 const codeUnitOrder = (x: string, y: string) => (x < y ? -1 : x > y ? 1 : 0)
 
 /**
@@ -199,16 +243,8 @@ export function analyseOverlap(input: OverlapInput, opts: Partial<OverlapThresho
   const agents = [...input.agents].sort((x, y) => codeUnitOrder(x.name, y.name))
   const n = agents.length
   const names = agents.map((a) => a.name)
-  const index = buildTextIndex(agents, t.textModel)
-  // The descriptions alone, names left out: whether one description is another written twice (merge, lint's copies) is a question about the descriptions.
-  const copies = buildTextIndex(agents, { ...t.textModel, nameWeight: 0 })
+  const { index, copies, textPairs } = textModelOf(agents, t.textModel)
   const copyText = (i: number, j: number) => cosine(copies.vectors[i]!, copies.vectors[j]!)
-  const textPairs = similarPairs(index, {
-    perAgent: TEXT_PAIRS_PER_AGENT,
-    overall: LISTED_PAIRS_PER_AGENT * n,
-    maxDfShare: CANDIDATE_MAX_DF_SHARE,
-    exhaustiveUpTo: EXHAUSTIVE_UP_TO,
-  })
   const cases = input.cases ?? []
   const run = cases.length > 0 ? collectRunSignals(cases, new Set(names), { lowMarginQuantile: t.lowMarginQuantile, lowMargin: t.lowMargin }) : undefined
   const signals: SignalName[] = ['text', ...(['confusion', 'coAcceptance', 'splitVotes', 'lowMargins'] as const).filter((s) => run?.available.has(s))]

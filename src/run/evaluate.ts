@@ -6,7 +6,7 @@ import { FROM_DESCRIPTION_TAG } from '../draft/examples.js'
 import { isBuiltinAgent } from '../load/builtin-agents.js'
 import { loadDataset, type Case, type Dataset } from '../load/dataset.js'
 import { UsageError } from '../load/input-error.js'
-import { analyseOverlap, type InvalidFile, type OverlapAgent, type OverlapCase, type OverlapReport, type ProbeSpec } from '../overlap/index.js'
+import { analyseOverlap, prepareOverlapText, type InvalidFile, type OverlapAgent, type OverlapCase, type OverlapReport, type ProbeSpec } from '../overlap/index.js'
 import { loadPrices, priceFor, usageCost, type Price } from '../route/cost.js'
 import { createRouter } from '../route/create-router.js'
 import { attemptKey, batchCustomId, journalPath, openJournal, type Journal } from '../route/journal.js'
@@ -425,6 +425,16 @@ function writeFailure(e: WriteError, dir: string, journalFile: string | undefine
   return `could not write the run folder ${dir} (${path.basename(e.file)}: ${e.reason}); ${earlier}, and ${kept}`
 }
 
+/**
+ * When the text model is worked out during a model router's run: after the
+ * first requests are written (32 take about 10 ms of CPU) and before their
+ * replies come back (50 ms at the earliest in the harness benchmark; a
+ * second or more from the API).
+ */
+const TEXT_AHEAD_AFTER_MS = 15
+
+const overlapAgents = (catalogue: RunCatalogue): OverlapAgent[] => catalogue.agents.map((a) => ({ name: a.name, description: a.description, file: a.file }))
+
 type DatasetRun = { journal: Journal | undefined; budget: Budget | undefined; signal: AbortSignal | undefined; batches: BatchSession | undefined; overlapOf: OverlapOf | undefined }
 
 async function evalDataset(dataset: Dataset, repeats: number, folder: RunFolder, setup: Setup, env: RunEnv, run: DatasetRun): Promise<Summary> {
@@ -436,6 +446,8 @@ async function evalDataset(dataset: Dataset, repeats: number, folder: RunFolder,
     const usd = price && a.decision?.usage && !a.cached ? usageCost(a.decision.usage, price) : undefined
     progress.tick({ failed: a.error !== undefined && !a.notSent, cached: a.cached === true, ...(usd !== undefined ? { usd } : {}) })
   }
+  // A model router's requests leave the CPU waiting on the network: the overlap's text model (the agents alone) is worked out then, not after the run.
+  const textAhead = router.deterministic || run.overlapOf ? undefined : setTimeout(() => prepareOverlapText(overlapAgents(loaded.catalogue)), TEXT_AHEAD_AFTER_MS)
   const attempts = run.batches
     ? await run.batches.route(cases, { repeats, onAttempt })
     : await routeCases(cases, loaded.catalogue, router, {
@@ -451,6 +463,7 @@ async function evalDataset(dataset: Dataset, repeats: number, folder: RunFolder,
         onRetry: () => progress.retry(),
         onWindow: (w) => progress.window?.(w, plan.concurrency),
       })
+  clearTimeout(textAhead)
   progress.done()
   phaseEnd('route')
   return recordRun(
@@ -511,7 +524,7 @@ export async function recordRun(run: RoutedRun, dir: string, overlapOf?: Overlap
         dataset,
       )
     : overlapOfRuns(
-        catalogue.agents.map((a) => ({ name: a.name, description: a.description, file: a.file })),
+        overlapAgents(catalogue),
         [{ cases: scores.cases, dataset: { path: dataset.path } }],
         invalid,
       )
