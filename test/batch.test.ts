@@ -166,15 +166,20 @@ describe('--batch: the Message Batches API', () => {
     expect(s.batches[2]!.requests.map((q) => q.params.messages[0].content).sort()).toEqual([CASES[1][1], CASES[2][1], CASES[3][1]].sort())
   })
 
-  it('a model the API does not know errors every request once, without a resubmission', async () => {
+  it('a model the API does not know: exit 2 naming it, as a live run, after one batch and no resubmission; a rerun creates none', async () => {
     const dir = await tempProject()
     await writeFiles(dir, { 'cases.csv': csv(CASES) })
     server = await startMessagesServer({ models: ['claude-haiku-4-5'], batch: {} })
-    const r = await runInProcess([...TEMPLATE, ...BATCH, '--model', 'claude-nope-1', '--dataset', 'cases.csv', '--out', 'run'], { cwd: dir, env: envFor(server) })
-    expect(r.code).toBe(3)
+    const args = [...TEMPLATE, ...BATCH, '--model', 'claude-nope-1', '--dataset', 'cases.csv', '--out', 'run']
+    const r = await runInProcess(args, { cwd: dir, env: envFor(server) })
+    expect(r.code, r.stderr).toBe(2)
+    expect(r.stderr).toMatch(/refused every request of batch msgbatch_test0001 \(not_found_error: model: claude-nope-1\); pick another model with --model/)
+    expect(r.stderr).not.toMatch(/\n\s+at /)
     expect(server.batches).toHaveLength(1)
-    const results = await resultsOf(dir, 'run')
-    expect(new Set(results.map((l) => l.error))).toEqual(new Set(['the batch request errored (not_found_error: model: claude-nope-1) in msgbatch_test0001']))
+    // Its results were taken in: the journal marks it done, so a rerun with the same model submits afresh rather than reattaching (and is refused again).
+    const again = await runInProcess(args, { cwd: dir, env: envFor(server) })
+    expect(again.code).toBe(2)
+    expect(server.batches).toHaveLength(2)
   })
 
   it('splits the requests by the request limit (config batch.maxRequests) and the 256 MB limit', async () => {

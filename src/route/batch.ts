@@ -26,6 +26,12 @@ export const MAX_SUBMISSIONS = 2
 
 /** Error types of a batch request that a resubmission would meet again. */
 const REFUSALS = new Set(['invalid_request_error', 'not_found_error', 'authentication_error', 'permission_error'])
+/** Refusals that no request of the run could escape (the model, the key), with what to check: a batch that met only these stops the run. */
+const RUN_REFUSALS: Record<string, string | undefined> = {
+  not_found_error: 'pick another model with --model',
+  authentication_error: 'check ANTHROPIC_API_KEY',
+  permission_error: "check that ANTHROPIC_API_KEY's workspace may use the model and the Message Batches API",
+}
 
 /** `{"requests":[` … `]}` around a batch's entries, and each entry's `{"custom_id":"…","params":` … `}` and comma, besides the id. */
 const BATCH_WRAPPER_BYTES = 16
@@ -376,6 +382,7 @@ export function createBatchEngine<V>(spec: BatchSpec<V>, settings: BatchSettings
     let succeeded = 0
     let failed = 0
     let resubmit = 0
+    let refusal: { errorType: string; error: string } | undefined
     for await (const result of api.results(batch.id, signal)) {
       const r = entries.get(result.customId)
       if (!r) {
@@ -403,6 +410,7 @@ export function createBatchEngine<V>(spec: BatchSpec<V>, settings: BatchSettings
         continue
       }
       failed++
+      if (result.outcome === 'errored' && RUN_REFUSALS[result.errorType]) refusal ??= result
       const what = result.outcome === 'errored' ? `errored (${result.errorType}: ${result.error})` : result.outcome
       // A request the API refused (invalid, an unknown model, a key without access) would be refused again: not worth a resubmission.
       if (failure(r, `the batch request ${what} in ${batch.id}`, result.outcome === 'errored' ? result.errorType : result.outcome, !(result.outcome === 'errored' && REFUSALS.has(result.errorType)))) resubmit++
@@ -417,7 +425,11 @@ export function createBatchEngine<V>(spec: BatchSpec<V>, settings: BatchSettings
     // The resubmissions' batch goes to the ledger before this one is marked done: a kill in between loses nothing.
     await flushLater()
     ledger?.batchDone(batch.id)
+    // As a live run stops at its first 401 or 404: a key or model the API refused for a whole batch would be refused for every other.
+    // Set before the batch counts as consumed, so whoever waits on it sees the run stopped.
+    if (refusal && succeeded === 0) fatal ??= new FatalRouterError(`the API refused every request of batch ${batch.id} (${refusal.errorType}: ${refusal.error}); ${RUN_REFUSALS[refusal.errorType]}`)
     consumed(batch)
+    if (fatal) throw fatal
   }
 
   /** A failed request: queued for its one resubmission, or finished with the error. True when resubmitted. */
