@@ -43,7 +43,7 @@ async function snapshot(dir: string): Promise<Record<string, string>> {
 
 describe('--out is checked before the first request: exit 2, nothing sent, nothing written', () => {
   const cases: Array<{ out: string; message: RegExp; setup?: Record<string, string> }> = [
-    { out: 'agents', message: /^agents: the run folder \(--out\) is the agents folder: its report\.md would be read as an agent file/m },
+    { out: 'agents', message: /^agents: the run folder \(--out\) is the agents folder: its report\.md would be read as an agent file.*\n.*fix: choose a folder outside agents for --out \(the default is reports\/latest\)/m },
     { out: 'agents/reports', message: /^agents\/reports: the run folder \(--out\) lies inside the agents folder agents/m },
     { out: 'existing-file', setup: { 'existing-file': 'a file of mine\n' }, message: /^existing-file: the run folder \(--out\) is a file, not a folder/m },
     { out: 'existing-file/run', setup: { 'existing-file': 'a file of mine\n' }, message: /^existing-file\/run: the run folder \(--out\) lies under existing-file, which is a file, not a folder/m },
@@ -73,6 +73,10 @@ describe('--out is checked before the first request: exit 2, nothing sent, nothi
     const dry = await runInProcess(['eval', '--dry-run', '--dataset', 'datasets/python-backend.csv', '--out', 'agents'], { cwd: dir })
     expect(dry.code).toBe(2)
     expect(dry.stderr).toContain('is the agents folder')
+    // A probe run's folder is found in the config's out by default, and the fix says so.
+    const probe = await runInProcess(['overlap', '--probe', '--probe-from', 'examples', '--out', 'agents'], { cwd: dir })
+    expect(probe.code).toBe(2)
+    expect(probe.stderr).toContain(`(the default is ${path.join('reports', 'latest', 'probes')})`)
     const made = await runInProcess(['baseline', '--dataset', 'datasets/python-backend.csv'], { cwd: dir })
     expect(made.code, made.stderr).toBe(0)
     const before = await snapshot(dir)

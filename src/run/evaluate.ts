@@ -191,7 +191,7 @@ export async function prepareEval(
     if (seen > 0) env.warn(`warning: ${d.path}: ${seen} of ${d.cases.length} cases are tagged ${FROM_DESCRIPTION_TAG}: the descriptions' own <example> prompts, which the router reads, so they flatter it; read its accuracy as an upper bound, and replace them with prompts from routecheck generate\n`)
   }
   const inputs = runInputs(plan, configFile)
-  const folderCheck = { folders: plan.datasets.map(plan.outFor), agentsDirs: plan.agentsDirs, keep: [...inputs, ...(opts.keep ?? [])] }
+  const folderCheck = { folders: plan.datasets.map(plan.outFor), agentsDirs: plan.agentsDirs, keep: [...inputs, ...(opts.keep ?? [])], byDefault: config.out }
   if (!opts.noRunFolders) await checkRunFolders(folderCheck)
   if (opts.outputFile) await checkOutputFile({ file: opts.outputFile.path, named: opts.outputFile.named, keep: inputs, folders: folderCheck.folders })
   const { router, price } = await createRunRouter(plan, loaded, env)

@@ -37,6 +37,8 @@ export type RunFolderCheck = {
   keep: readonly KeptPath[]
   /** the flag or setting that named the folders, for the fix: "--out" */
   named?: string
+  /** where the command writes without that flag, for the fix (the config's `out`, or the probe folder in it) */
+  byDefault?: string
 }
 
 /** A run folder being written: its files go to `staging` until `commit` puts them at `dir`. */
@@ -192,7 +194,7 @@ async function folderProblems(dir: string, check: RunFolderCheck): Promise<Probl
       {
         file: dir,
         message: `the run folder (${named}) ${where === resolveReal(agentsDir) ? 'is the agents folder' : `lies inside the agents folder ${agentsDir}`}: its report.md would be read as an agent file, by routecheck and by Claude Code`,
-        fix: `choose a folder outside ${agentsDir} for ${named} (the default is reports/latest)`,
+        fix: `choose a folder outside ${agentsDir} for ${named}${check.byDefault ? ` (the default is ${check.byDefault})` : ''}`,
       },
     ]
   }

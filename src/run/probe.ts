@@ -112,7 +112,7 @@ export async function probeOverlap(
   const plan = planEval(config, { ...request, dataset: [file], out: dir })
   const loaded = await loadRunAgents(plan, env, { skipInvalid: request.skipInvalid ?? false })
   // The run folder is checked before anything is drafted; it holds the probe set, so that is no input to keep out of it.
-  const folderCheck: RunFolderCheck = { folders: [dir], agentsDirs: plan.agentsDirs, keep: runInputs(plan, configFile).filter((k) => k.path !== file) }
+  const folderCheck: RunFolderCheck = { folders: [dir], agentsDirs: plan.agentsDirs, keep: runInputs(plan, configFile).filter((k) => k.path !== file), byDefault: path.join(config.out, PROBE_FOLDER) }
   await checkRunFolders(folderCheck)
   const catalogue = loaded.catalogue
   const agents = catalogue.agents.map((a) => ({ name: a.name, description: a.description, file: a.file }))
