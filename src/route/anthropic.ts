@@ -5,7 +5,7 @@ import { MessagesClient } from './anthropic-client.js'
 import type { Catalogue } from '../load/catalogue.js'
 import { sha256 } from '../load/catalogue.js'
 import { UsageError } from '../load/input-error.js'
-import { buildRequest, buildRequestPrefix, readReply, requestBodyText, type MessagesStyle, type RequestSettings } from './anthropic-request.js'
+import { buildRequest, buildRequestPrefix, readReply, requestBodyBytes, requestBodyHead, type MessagesStyle, type RequestSettings } from './anthropic-request.js'
 import { SDK_PACKAGE } from './claude-code/engine.js'
 import { createNodeFetch } from './node-fetch.js'
 import { readRateLimits, readRetryAfter, type RouteFeedback } from './rate-limit.js'
@@ -123,7 +123,7 @@ export function createMessagesRouter(opts: AnthropicOptions & { style: MessagesS
     ...(opts.temperature !== undefined ? { temperature: opts.temperature } : {}),
   }
   const { client, baseURL } = clientSettings(opts)
-  type Prefix = { prefix: ReturnType<typeof buildRequestPrefix>; json: string; bytes: number }
+  type Prefix = { prefix: ReturnType<typeof buildRequestPrefix>; json: string; head: Buffer; bytes: number }
   const prefixes = new WeakMap<Catalogue, Map<CacheTtl, Prefix>>()
   // Live requests keep the 5-minute cache; a batch may ask for the hour.
   const prefixFor = (catalogue: Catalogue, cacheTtl: CacheTtl = '5m'): Prefix => {
@@ -133,7 +133,7 @@ export function createMessagesRouter(opts: AnthropicOptions & { style: MessagesS
     if (!built) {
       const prefix = buildRequestPrefix(catalogue, { ...settings, ...(cacheTtl === '1h' ? { cacheTtl } : {}) })
       const json = JSON.stringify(prefix)
-      built = { prefix, json, bytes: Buffer.byteLength(json) }
+      built = { prefix, json, head: requestBodyHead(json), bytes: Buffer.byteLength(json) }
       byTtl.set(cacheTtl, built)
     }
     return built
@@ -155,9 +155,9 @@ export function createMessagesRouter(opts: AnthropicOptions & { style: MessagesS
     async route(prompt, catalogue, signal, feedback) {
       const started = performance.now()
       try {
-        // The SDK's own post, with the body already JSON: same client, headers, errors and timeouts as messages.create.
+        // The SDK's own post, with the body already JSON bytes: same client, headers, errors and timeouts as messages.create.
         const request = client.post<Anthropic.Message>('/v1/messages', {
-          body: requestBodyText(prefixFor(catalogue).json, prompt),
+          body: requestBodyBytes(prefixFor(catalogue).head, prompt),
           headers: { 'content-type': 'application/json' },
           signal,
         })
@@ -173,7 +173,7 @@ export function createMessagesRouter(opts: AnthropicOptions & { style: MessagesS
     batch: {
       api: sdkBatchApi(client, { timeoutMs: opts.timeoutMs, classify: (e) => classifyError(e, settings.model, baseURL), where: baseURL ?? 'api.anthropic.com' }),
       params: (prompt, catalogue, cacheTtl) => buildRequest(prefixFor(catalogue, cacheTtl).prefix, prompt),
-      // requestBodyText's size without building it; the 1-hour prefix is the longer one, an upper bound for either.
+      // requestBodyBytes's size without building it; the 1-hour prefix is the longer one, an upper bound for either.
       bytes: (prompt, catalogue) => prefixFor(catalogue, '1h').bytes + Buffer.byteLength(JSON.stringify(prompt)) + MESSAGES_WRAPPER_BYTES,
       read(message) {
         if (!isMessage(message)) throw new RouterError('bad_output', 'the batch result holds no message content')
@@ -184,7 +184,7 @@ export function createMessagesRouter(opts: AnthropicOptions & { style: MessagesS
   }
 }
 
-/** `,"messages":[{"role":"user","content":` and `}]` around the prompt in requestBodyText. */
+/** `,"messages":[{"role":"user","content":` and `}]` around the prompt in requestBodyBytes. */
 const MESSAGES_WRAPPER_BYTES = 40
 
 /** Enough of a Message to read a decision from. */
