@@ -6,6 +6,7 @@ import { sha256 } from './catalogue.js'
 import { didYouMean } from './closest-names.js'
 import { errnoCode, fsFailure, InputError, throwIfProblems, type Problem } from './input-error.js'
 import { BUILTIN_AGENTS } from './builtin-agents.js'
+import { readCommonCsv, type CsvRecords } from './csv-fast.js'
 
 /** The gold label meaning "no subagent: the main assistant answers itself". */
 export const NONE = 'none'
@@ -62,7 +63,7 @@ export async function loadDataset(file: string, agentNames: readonly string[]): 
 
 export function parseDataset(file: string, bytes: Buffer, agentNames: readonly string[]): Dataset {
   const ext = path.extname(file).toLowerCase()
-  let rows: Array<{ raw: unknown; place: Place }>
+  let rows: Iterable<{ raw: unknown; place: Place }>
   if (ext === '.csv') rows = readCsvRows(file, bytes)
   else if (ext === '.jsonl' || ext === '.ndjson') rows = readJsonlRows(file, bytes.toString('utf8'))
   else throw new InputError([{ file, message: `unknown dataset extension "${ext}"`, fix: 'use a .csv file (header row id,prompt,expected,tags,note) or a .jsonl file (one JSON object per line)' }])
@@ -75,16 +76,8 @@ export function datasetFingerprint(cases: readonly Pick<Case, 'id' | 'prompt' | 
   return sha256(JSON.stringify(canonical))
 }
 
-function readCsvRows(file: string, bytes: Buffer): Array<{ raw: unknown; place: Place }> {
-  const lineStarts = lineStartOffsets(bytes)
-  const lineAt = (offset: number) => lineOf(lineStarts, offset)
-  let records: string[][]
-  try {
-    // Rows as arrays, without csv-parse's per-record `info` and `raw`: those doubled the parse (0.3 s against 0.15 s at 20,000 rows).
-    records = parseCsv(bytes, { bom: true, skip_empty_lines: true }) as string[][]
-  } catch (e) {
-    throw new InputError([csvErrorProblem(file, e, bytes, lineAt)])
-  }
+function readCsvRows(file: string, bytes: Buffer): Iterable<{ raw: unknown; place: Place }> {
+  const { records, lines } = readCommonCsv(bytes) ?? readAnyCsv(file, bytes)
   // Header names are trimmed: "id, prompt, expected" names the columns id, prompt and expected.
   const header = (records[0] ?? []).map((h) => h.trim())
   // A column named twice: a row object would keep the last one's value without a word.
@@ -102,14 +95,31 @@ function readCsvRows(file: string, bytes: Buffer): Array<{ raw: unknown; place: 
     const i = header.indexOf(key)
     return i === -1 ? undefined : i + 1
   }
-  const starts = recordStarts(bytes, records.length)
-  return records.slice(1).map((fields, k) => {
+  return rowObjects(records, lines, header, column)
+}
+
+/** Each record after the header as a row object, made as it is validated: 100,000 of them held at once were copied by every young-generation collection until they died. */
+function* rowObjects(records: readonly string[][], lines: readonly number[], header: readonly string[], column: Place['column']): Generator<{ raw: unknown; place: Place }> {
+  for (let k = 1; k < records.length; k++) {
+    const fields = records[k]!
     const raw: Record<string, string> = {}
-    header.forEach((name, i) => {
-      if (name !== '') raw[name] = fields[i]!
-    })
-    return { raw, place: { line: lineAt(starts[k + 1]!), column } }
-  })
+    for (let i = 0; i < header.length; i++) if (header[i] !== '') raw[header[i]!] = fields[i]!
+    yield { raw, place: { line: lines[k]!, column } }
+  }
+}
+
+/** Any CSV csv-parse reads, with each record's start line; a fault is one problem naming its line. */
+function readAnyCsv(file: string, bytes: Buffer): CsvRecords {
+  const lineStarts = lineStartOffsets(bytes)
+  const lineAt = (offset: number) => lineOf(lineStarts, offset)
+  let records: string[][]
+  try {
+    // Rows as arrays, without csv-parse's per-record `info` and `raw`: those doubled the parse (0.3 s against 0.15 s at 20,000 rows).
+    records = parseCsv(bytes, { bom: true, skip_empty_lines: true }) as string[][]
+  } catch (e) {
+    throw new InputError([csvErrorProblem(file, e, bytes, lineAt)])
+  }
+  return { records, lines: recordStarts(bytes, records.length).map(lineAt) }
 }
 
 /**
@@ -189,7 +199,7 @@ function readJsonlRows(file: string, text: string): Array<{ raw: unknown; place:
   return rows
 }
 
-function validateRows(file: string, rows: Array<{ raw: unknown; place: Place }>, agentNames: readonly string[]): Case[] {
+function validateRows(file: string, rows: Iterable<{ raw: unknown; place: Place }>, agentNames: readonly string[]): Case[] {
   const problems: Problem[] = []
   const known = new Set([...agentNames, ...BUILTIN_AGENTS])
   const seen = new Map<string, number>()
@@ -199,21 +209,26 @@ function validateRows(file: string, rows: Array<{ raw: unknown; place: Place }>,
     return column === undefined ? { file, line: place.line } : { file, line: place.line, column, field: key }
   }
 
+  let count = 0
   for (const { raw, place } of rows) {
+    count++
     if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
       problems.push({ file, line: place.line, message: 'this line is not a JSON object', fix: 'write {"id": …, "prompt": …, "expected": [...]}' })
       continue
     }
-    const parsed = rawRowSchema.safeParse(raw)
-    if (!parsed.success) {
-      for (const issue of parsed.error.issues) {
-        const key = String(issue.path[0] ?? 'id')
-        const missing = (raw as Record<string, unknown>)[key] === undefined
-        problems.push({ ...at(place, key), message: missing ? `missing "${key}"` : `"${key}" has the wrong type: ${issue.message}`, fix: fixFor(key) })
+    let row = typedRow(raw as Record<string, unknown>)
+    if (!row) {
+      const parsed = rawRowSchema.safeParse(raw)
+      if (!parsed.success) {
+        for (const issue of parsed.error.issues) {
+          const key = String(issue.path[0] ?? 'id')
+          const missing = (raw as Record<string, unknown>)[key] === undefined
+          problems.push({ ...at(place, key), message: missing ? `missing "${key}"` : `"${key}" has the wrong type: ${issue.message}`, fix: fixFor(key) })
+        }
+        continue
       }
-      continue
+      row = parsed.data
     }
-    const row = parsed.data
     const id = row.id.trim()
     const expected = splitList(row.expected)
     const tags = splitList(row.tags ?? [])
@@ -237,11 +252,28 @@ function validateRows(file: string, rows: Array<{ raw: unknown; place: Place }>,
       fail('expected', `unknown agent "${label}"`, `${hint ? `${hint} ` : ''}use a name from the agents folder, one of Claude Code's own (${BUILTIN_AGENTS.join(', ')}), or "${NONE}"`)
     }
     if (!ok) continue
-    cases.push({ id, prompt: row.prompt, expected: [...new Set(expected)], tags, ...(row.note ? { note: row.note } : {}), line: place.line })
+    cases.push({ id, prompt: row.prompt, expected: expected.length === 1 ? expected : [...new Set(expected)], tags, ...(row.note ? { note: row.note } : {}), line: place.line })
   }
-  if (rows.length === 0) problems.push({ file, message: 'the dataset has no cases', fix: 'add rows under the header: id,prompt,expected' })
+  if (count === 0) problems.push({ file, message: 'the dataset has no cases', fix: 'add rows under the header: id,prompt,expected' })
   throwIfProblems(problems)
   return cases
+}
+
+const isStringList = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string')
+
+/**
+ * A row whose fields already have rawRowSchema's output types (every CSV row,
+ * most JSONL lines), taken as it is: zod's parse of each row was a sixth of
+ * the dataset phase. Anything else (a numeric id, a wrong type) goes through
+ * the schema, which converts it or says what is wrong.
+ */
+function typedRow(raw: Record<string, unknown>): z.output<typeof rawRowSchema> | undefined {
+  const { id, prompt, expected, tags, note } = raw
+  if (typeof id !== 'string' || typeof prompt !== 'string') return undefined
+  if (typeof expected !== 'string' && !isStringList(expected)) return undefined
+  if (tags !== undefined && typeof tags !== 'string' && !isStringList(tags)) return undefined
+  if (note !== undefined && note !== null && typeof note !== 'string') return undefined
+  return { id, prompt, expected, tags, note }
 }
 
 /** Zero-width characters a prompt can hold and still say nothing: U+200B–U+200D, U+2060, U+FEFF. */
@@ -249,10 +281,17 @@ const ZERO_WIDTH = /[\u200b-\u200d\u2060\ufeff]/g
 
 /** Empty once whitespace and zero-width characters are removed. */
 export function isBlank(text: string): boolean {
+  // A printable ASCII character first (most prompts) is neither space nor zero-width: no copy of the prompt needed.
+  const first = text.charCodeAt(0)
+  if (first > 0x20 && first < 0x7f) return false
   return text.replace(ZERO_WIDTH, '').trim() === ''
 }
 
 function splitList(v: string | readonly string[]): string[] {
+  if (typeof v === 'string' && !v.includes('|')) {
+    const one = v.trim()
+    return one === '' ? [] : [one]
+  }
   const items = typeof v === 'string' ? v.split('|') : v
   return items.map((s) => s.trim()).filter((s) => s.length > 0)
 }
