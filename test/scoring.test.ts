@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import type { Attempt } from '../src/route/run.js'
 import { creditedLabel, scoreCases } from '../src/score/metrics.js'
-import { majorityVote, type CaseVote } from '../src/score/votes.js'
+import { majorityVote, voteByCase, type CaseVote } from '../src/score/votes.js'
 import { wilsonInterval } from '../src/score/stats.js'
 
 const single = (decision: string | null): CaseVote =>
@@ -39,6 +39,32 @@ describe('majorityVote', () => {
   it('votes for the unknown name an invalid decision gave', () => {
     const v = majorityVote([{ caseId: 'c', repeat: 0, decision: { agent: 'ghost', invalid: 'ghost', latencyMs: 1 }, tries: 1 }])
     expect(v.decision).toBe('ghost')
+  })
+})
+
+describe('one repeat, and attempts in any order', () => {
+  it('votes one attempt as the general vote does, key for key and in the same key order (summary.json is written in it)', () => {
+    const decided: Attempt = { caseId: 'c', repeat: 0, decision: { agent: 'a', scores: { a: 5, b: 2.5, c: 1 }, runnerUp: 'b', kind: 'tool', tool: 'Bash', latencyMs: 1 }, error: 'partial', tries: 2 }
+    const failed: Attempt = { caseId: 'c', repeat: 0, error: 'HTTP 500', tries: 6 }
+    // The general vote over the attempt and a repeat that was never decided: the same figures, by the general path.
+    const general = (a: Attempt) => majorityVote([a, { caseId: 'c', repeat: 1, tries: 0, notSent: true }])
+    expect(JSON.stringify(majorityVote([decided]))).toBe(JSON.stringify(general(decided)))
+    expect(JSON.stringify(majorityVote([decided]))).toBe('{"decision":"a","votes":{"a":1},"split":false,"flipped":false,"decidedRepeats":1,"error":"partial","runnerUp":"b","margin":2.5,"decisionKind":"tool","tool":"Bash"}')
+    expect(JSON.stringify(majorityVote([failed]))).toBe(JSON.stringify(general(failed)))
+  })
+
+  it('groups attempts by case whatever their order', () => {
+    const cases = ['x', 'y', 'z'].map((id) => ({ id, expected: ['a'] }))
+    const of = (caseId: string, repeat: number, agent: string): Attempt => ({ caseId, repeat, decision: { agent, latencyMs: 1 }, tries: 1 })
+    const ordered = [of('x', 0, 'a'), of('x', 1, 'b'), of('x', 2, 'b'), of('z', 0, 'c')]
+    const shuffled = [ordered[3]!, ordered[1]!, ordered[0]!, ordered[2]!]
+    const votes = voteByCase(cases, ordered)
+    expect(votes.map((v) => [v.id, v.vote.decision, v.vote.decidedRepeats])).toEqual([
+      ['x', 'b', 3],
+      ['y', null, 0],
+      ['z', 'c', 1],
+    ])
+    expect(voteByCase(cases, shuffled)).toEqual(votes)
   })
 })
 

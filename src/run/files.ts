@@ -29,15 +29,33 @@ export const PROBE_FOLDER = 'probes'
  * journal; `notSent`), so `routecheck merge` can rebuild the attempts exactly.
  */
 export function* resultsLines(attempts: readonly Attempt[], cases: readonly Pick<Case, 'id' | 'expected'>[]): Generator<string> {
-  const expected = new Map(cases.map((c) => [c.id, c.expected]))
+  const goldOf = inCaseOrder(cases)
   for (const a of attempts) {
-    const gold = expected.get(a.caseId) ?? []
+    const gold = goldOf(a)
     const d = a.decision
     const how = { tries: a.tries, ...(a.cached ? { cached: true } : {}), ...(a.notSent ? { notSent: true } : {}), ...(a.errorKind ? { errorKind: a.errorKind } : {}) }
     const line = d
       ? { id: a.caseId, repeat: a.repeat, expected: gold, ...d, correct: d.invalid === undefined && gold.includes(d.agent), ...how }
       : { id: a.caseId, repeat: a.repeat, expected: gold, error: a.error ?? 'no decision', ...how }
     yield `${JSON.stringify(line)}\n`
+  }
+}
+
+/**
+ * Each attempt's gold set. Attempts come in case order, then repeat order
+ * (RoutedRun), so the cases are walked beside them; attempts in another
+ * order are looked up by id.
+ */
+function inCaseOrder(cases: readonly Pick<Case, 'id' | 'expected'>[]): (a: Attempt) => readonly string[] {
+  let byId: Map<string, readonly string[]> | undefined
+  let at = 0
+  return (a) => {
+    if (!byId) {
+      if (cases[at]?.id !== a.caseId && cases[at + 1]?.id === a.caseId) at++
+      if (cases[at]?.id === a.caseId) return cases[at]!.expected
+      byId = new Map(cases.map((c) => [c.id, c.expected]))
+    }
+    return byId.get(a.caseId) ?? []
   }
 }
 

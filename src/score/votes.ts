@@ -26,6 +26,7 @@ export type CaseVote = {
 
 /** Majority vote over one case's attempts. Ties go to the label the earliest repeat chose. */
 export function majorityVote(attempts: readonly Attempt[]): CaseVote {
+  if (attempts.length === 1) return singleVote(attempts[0]!)
   const ordered = [...attempts].sort((a, b) => a.repeat - b.repeat)
   const votes: Record<string, number> = {}
   const firstRepeat = new Map<string, Attempt>()
@@ -57,6 +58,30 @@ export function majorityVote(attempts: readonly Attempt[]): CaseVote {
   }
 }
 
+/**
+ * majorityVote of one attempt (every case of a run with one repeat), made
+ * without the sort, map and arrays the general vote needs: the same object,
+ * key for key.
+ */
+function singleVote(a: Attempt): CaseVote {
+  const d = a.decision
+  const error = a.error
+  if (!d) return { decision: null, votes: {}, split: false, flipped: false, decidedRepeats: 0, ...(error ? { error } : {}) }
+  const decision = decidedLabel(d)
+  return {
+    decision,
+    votes: { [decision]: 1 },
+    split: false,
+    flipped: false,
+    decidedRepeats: 1,
+    ...(error ? { error } : {}),
+    ...(d.runnerUp !== undefined ? { runnerUp: d.runnerUp } : {}),
+    ...(d.scores ? { margin: scoreMargin(d.scores) } : {}),
+    ...(d.kind ? { decisionKind: d.kind } : {}),
+    ...(d.tool ? { tool: d.tool } : {}),
+  }
+}
+
 /** The gap between the best and second-best score (0 where there are fewer than two), in one pass. */
 function scoreMargin(scores: Record<string, number>): number {
   let first = Number.NEGATIVE_INFINITY
@@ -73,11 +98,29 @@ function scoreMargin(scores: Record<string, number>): number {
 
 /** Groups attempts by case and votes each, keeping the dataset's case order. */
 export function voteByCase<C extends { id: string; expected: string[] }>(cases: readonly C[], attempts: readonly Attempt[]): Array<{ id: string; expected: string[]; vote: CaseVote }> {
+  const groups = attemptsByCase(cases, attempts)
+  return cases.map((c, i) => ({ id: c.id, expected: c.expected, vote: majorityVote(groups[i]!) }))
+}
+
+/**
+ * Each case's attempts, in the cases' order. A run's attempts come in case
+ * order (routeCases, merge), so one walk finds them, without a map of
+ * 100,000 ids; attempts in any other order are grouped through one.
+ */
+function attemptsByCase(cases: ReadonlyArray<{ id: string }>, attempts: readonly Attempt[]): Attempt[][] {
+  const groups: Attempt[][] = []
+  let next = 0
+  for (const c of cases) {
+    const from = next
+    while (next < attempts.length && attempts[next]!.caseId === c.id) next++
+    groups.push(attempts.slice(from, next))
+  }
+  if (next === attempts.length) return groups
   const byCase = new Map<string, Attempt[]>()
   for (const a of attempts) {
     const list = byCase.get(a.caseId)
     if (list) list.push(a)
     else byCase.set(a.caseId, [a])
   }
-  return cases.map((c) => ({ id: c.id, expected: c.expected, vote: majorityVote(byCase.get(c.id) ?? []) }))
+  return cases.map((c) => byCase.get(c.id) ?? [])
 }
