@@ -26,7 +26,7 @@ describe('junit.xml', () => {
 
   it("a prompt's head: the first 80 characters with whitespace folded, the same as folding the whole prompt", () => {
     const random = seededRandom(11)
-    const pieces = ['a', 'bc', ' ', '  ', '\n', '\t\t', 'x'.repeat(50), ' '.repeat(120)]
+    const pieces = ['a', 'bc', ' ', ' ', '  ', '\n', '\t\t', '\u00a0', '\u2028', 'x'.repeat(50), ' '.repeat(120)]
     for (let n = 0; n < 5000; n++) {
       const text = Array.from({ length: Math.floor(random() * 40) }, () => pieces[Math.floor(random() * pieces.length)]!).join('')
       expect(promptHead(text, 80)).toBe(text.replace(/\s+/g, ' ').slice(0, 80))

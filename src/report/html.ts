@@ -113,8 +113,9 @@ function pageData(s: Summary, gate: GateOutcome | undefined, prompts: ReadonlyMa
     const decided = c.decision === null ? undefined : at.get(c.invalid ? INVALID_LABEL : c.decision)
     if (credited !== undefined && decided !== undefined) row.k = [credited, decided]
     // One repeat voting for the decision is the common case; the script rebuilds it.
-    const single = c.decision !== null && Object.keys(c.votes).length === 1 && c.votes[c.decision] === 1
-    if (!single && Object.keys(c.votes).length > 0) row.v = c.votes
+    const voted = Object.keys(c.votes).length
+    const single = c.decision !== null && voted === 1 && c.votes[c.decision] === 1
+    if (!single && voted > 0) row.v = c.votes
     if (c.runnerUp !== undefined) row.r = c.runnerUp
     if (c.margin !== undefined) row.m = round(c.margin)
     if (c.split) row.s = 1
@@ -442,18 +443,26 @@ function adviceBlock(cl: Summary['overlap']['clusters'][number]): Html {
  * lexical router), with this run's low-margin line for scale.
  */
 function marginNote(s: Summary, where: 'cases' | 'overlap'): Html | '' {
-  // The cases the overlap's low-margin signal ranks: decided between two agents.
-  const agents = new Set(s.agents.map((a) => a.name))
-  const margins = s.cases.flatMap((c) => (c.margin !== undefined && c.decision !== null && agents.has(c.decision) && c.runnerUp !== undefined && agents.has(c.runnerUp) ? [c.margin] : []))
-  if (margins.length === 0) return ''
+  const line = lowMarginLine(s)
+  if (line === undefined) return ''
   const lexical = s.router.id === 'lexical'
   const units = lexical
     ? "the gap between the decision's BM25 score and the runner-up's (how strongly the prompt's words match each agent's name and description)"
     : "the gap between the router's scores for the decision and for the runner-up"
-  const line = quantile(margins, LOW_MARGIN_QUANTILE)
   const scale = html`In this run a quarter of the cases decided between two agents have a margin under ${f2(line)}: a margin that small means the prompt nearly went to the runner-up${where === 'overlap' ? ', and counts as a low margin for the pair' : ''}; a large one, that the decision was clear-cut even when it was wrong.`
   return html`<p class="explain margin-note"><strong>Margin</strong>${lexical ? ' (lexical router)' : ''}: ${units}. ${scale}</p>`
 }
+
+/** This run's low-margin line, once per summary (two sections state it): the quantile of the margins of cases decided between two agents, the cases the overlap's low-margin signal ranks. */
+function lowMarginLine(s: Summary): number | undefined {
+  if (lowMarginLines.has(s)) return lowMarginLines.get(s)
+  const agents = new Set(s.agents.map((a) => a.name))
+  const margins = s.cases.flatMap((c) => (c.margin !== undefined && c.decision !== null && agents.has(c.decision) && c.runnerUp !== undefined && agents.has(c.runnerUp) ? [c.margin] : []))
+  const line = margins.length === 0 ? undefined : quantile(margins, LOW_MARGIN_QUANTILE)
+  lowMarginLines.set(s, line)
+  return line
+}
+const lowMarginLines = new WeakMap<Summary, number | undefined>()
 
 function casesSection(s: Summary): Html {
   const misrouted = s.cases.filter((c) => c.correct === false).length

@@ -6,11 +6,18 @@ const XML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&
 // XML 1.0 has no way to write most control characters: they are dropped.
 // eslint-disable-next-line no-control-regex
 const XML_SPECIAL = /[&<>"\u0000-\u0008\u000b\u000c\u000e-\u001f]/g
-/** Text for an XML attribute, in one pass. */
-const xml = (s: string) => s.replace(XML_SPECIAL, (c) => XML_ESCAPES[c] ?? '')
+const HAS_XML_SPECIAL = new RegExp(XML_SPECIAL.source)
+/** Text for an XML attribute, in one pass; most names need nothing escaped, and are tested before a replace builds a copy. */
+const xml = (s: string) => (HAS_XML_SPECIAL.test(s) ? s.replace(XML_SPECIAL, (c) => XML_ESCAPES[c] ?? '') : s)
+
+/** Whitespace other than a single space: a tab, a line break, any other space, or two in a row. */
+const FOLDS = /[^\S ]|\s\s/
 
 /** The prompt's first `n` characters with whitespace runs folded to one space, folding no more of it than that needs. */
 export function promptHead(prompt: string, n: number): string {
+  // Most heads hold only single spaces: nothing to fold.
+  const head = prompt.slice(0, n)
+  if (!FOLDS.test(head)) return head
   for (let take = 2 * n; ; take *= 2) {
     const head = prompt.slice(0, take).replace(/\s+/g, ' ')
     if (head.length >= n || take >= prompt.length) return head.slice(0, n)

@@ -38,6 +38,8 @@ type Index = {
   lengths: number[]
   avgLength: number
   idf: Map<string, number>
+  /** each agent's BM25 length normalisation, k1 × (1 − b + b × length / average), for the k1 and b it was built with */
+  norms?: { k1: number; b: number; of: Float64Array }
 }
 
 export function buildLexicalIndex(catalogue: Catalogue, nameWeight: number): Index {
@@ -66,16 +68,20 @@ export function buildLexicalIndex(catalogue: Catalogue, nameWeight: number): Ind
 /** BM25 of the prompt against every agent, in catalogue order. Only the agents sharing a term are visited. */
 export function lexicalScores(prompt: string, index: Index, opts: Pick<LexicalOptions, 'k1' | 'b'>): number[] {
   const scores = new Array<number>(index.names.length).fill(0)
+  const norms = normsOf(index, opts)
   for (const t of new Set(terms(prompt))) {
     const list = index.postings.get(t)
     if (!list) continue
     const idf = index.idf.get(t)!
-    for (const [i, tf] of list) {
-      const norm = opts.k1 * (1 - opts.b + (opts.b * index.lengths[i]!) / index.avgLength)
-      scores[i]! += idf * ((tf * (opts.k1 + 1)) / (tf + norm))
-    }
+    for (const [i, tf] of list) scores[i]! += idf * ((tf * (opts.k1 + 1)) / (tf + norms[i]!))
   }
   return scores
+}
+
+/** The agents' length normalisations, worked out once per index and settings instead of once per matching term of every prompt. */
+function normsOf(index: Index, { k1, b }: Pick<LexicalOptions, 'k1' | 'b'>): Float64Array {
+  if (index.norms?.k1 !== k1 || index.norms.b !== b) index.norms = { k1, b, of: Float64Array.from(index.lengths, (length) => k1 * (1 - b + (b * length) / index.avgLength)) }
+  return index.norms.of
 }
 
 export function createLexicalRouter(options: Partial<LexicalOptions> = {}): Router {
@@ -96,16 +102,17 @@ export function createLexicalRouter(options: Partial<LexicalOptions> = {}): Rout
       // The best two in one pass; ties go to the earlier name, so the decision depends on nothing but the input.
       let best = -1
       let second = -1
-      raw.forEach((score, i) => {
+      for (let i = 0; i < raw.length; i++) {
+        const score = raw[i]!
         if (best === -1 || score > raw[best]!) {
           second = best
           best = i
         } else if (second === -1 || score > raw[second]!) second = i
-      })
+      }
       const agent = best !== -1 && raw[best]! >= opts.noneThreshold ? index.names[best]! : NONE
       const runnerUp = agent === NONE ? index.names[best] : index.names[second]
       const scores: Record<string, number> = {}
-      raw.forEach((score, i) => (scores[index.names[i]!] = round(score)))
+      for (let i = 0; i < raw.length; i++) scores[index.names[i]!] = round(raw[i]!)
       return { agent, scores, ...(runnerUp !== undefined ? { runnerUp } : {}), latencyMs: performance.now() - started }
     },
   }
