@@ -252,7 +252,8 @@ function validateRows(file: string, rows: Iterable<{ raw: unknown; place: Place 
       fail('expected', `unknown agent "${label}"`, `${hint ? `${hint} ` : ''}use a name from the agents folder, one of Claude Code's own (${BUILTIN_AGENTS.join(', ')}), or "${NONE}"`)
     }
     if (!ok) continue
-    cases.push({ id, prompt: row.prompt, expected: expected.length === 1 ? expected : [...new Set(expected)], tags, ...(row.note ? { note: row.note } : {}), line: place.line })
+    const gold = expected.length === 1 ? expected : [...new Set(expected)]
+    cases.push(row.note ? { id, prompt: row.prompt, expected: gold, tags, note: row.note, line: place.line } : { id, prompt: row.prompt, expected: gold, tags, line: place.line })
   }
   if (count === 0) problems.push({ file, message: 'the dataset has no cases', fix: 'add rows under the header: id,prompt,expected' })
   throwIfProblems(problems)

@@ -45,7 +45,9 @@ const round = (x: number, digits = 3) => Math.round(x * 10 ** digits) / 10 ** di
 export function renderHtml(summary: Summary, gate?: GateOutcome, opts: HtmlOptions = {}): string {
   const s = summary
   const promptOf = (id: string) => opts.prompts?.get(id) ?? ''
-  const prompts = new Map(s.cases.map((c) => [c.id, c.prompt ?? promptOf(c.id)]))
+  // Each case's prompt: the page data takes it from the case itself; the few the overlap section quotes by id look it up in a map made then.
+  let byId: Map<string, string> | undefined
+  const prompts: PromptsById = { get: (id) => (byId ??= new Map(s.cases.map((c) => [c.id, c.prompt ?? promptOf(c.id)]))).get(id) }
   const intervals = headlineIntervals(s)
   const similarity = similarityData(s)
   const data = pageData(s, gate, prompts, similarity)
@@ -104,10 +106,12 @@ ${hasCost ? costSection(s) : ''}
 
 // ---------------------------------------------------------------- data for the script
 
-function pageData(s: Summary, gate: GateOutcome | undefined, prompts: ReadonlyMap<string, string>, similarity: PageSimilarity): PageData {
+type PromptsById = Pick<ReadonlyMap<string, string>, 'get'>
+
+function pageData(s: Summary, gate: GateOutcome | undefined, prompts: PromptsById, similarity: PageSimilarity): PageData {
   const at = new Map(s.confusion.labels.map((l, i) => [l, i]))
   const cases = s.cases.map((c) => {
-    const row: PageCase = { i: c.id, p: prompts.get(c.id) ?? '', e: c.expected, d: c.decision, ok: c.correct === null ? null : c.correct ? 1 : 0 }
+    const row: PageCase = { i: c.id, p: c.prompt ?? prompts.get(c.id) ?? '', e: c.expected, d: c.decision, ok: c.correct === null ? null : c.correct ? 1 : 0 }
     // The cell the summary counted the case in, so the page need not know how.
     const credited = at.get(c.credited)
     const decided = c.decision === null ? undefined : at.get(c.invalid ? INVALID_LABEL : c.decision)
@@ -293,7 +297,7 @@ function confusionSection(s: Summary): Html {
   )
 }
 
-function overlapSection(s: Summary, prompts: ReadonlyMap<string, string>, sim: PageSimilarity): Html {
+function overlapSection(s: Summary, prompts: PromptsById, sim: PageSimilarity): Html {
   const o = s.overlap
   const SIGNAL_NAMES: Record<string, string> = { text: 'text', confusion: 'confusion', coAcceptance: 'co-acceptance', splitVotes: 'split votes', lowMargins: 'low margins' }
   const signals = o.signals.map((x) => SIGNAL_NAMES[x] ?? x).join(', ')

@@ -33,10 +33,17 @@ export function* resultsLines(attempts: readonly Attempt[], cases: readonly Pick
   for (const a of attempts) {
     const gold = goldOf(a)
     const d = a.decision
-    const how = { tries: a.tries, ...(a.cached ? { cached: true } : {}), ...(a.notSent ? { notSent: true } : {}), ...(a.errorKind ? { errorKind: a.errorKind } : {}) }
-    const line = d
-      ? { id: a.caseId, repeat: a.repeat, expected: gold, ...d, correct: d.invalid === undefined && gold.includes(d.agent), ...how }
-      : { id: a.caseId, repeat: a.repeat, expected: gold, error: a.error ?? 'no decision', ...how }
+    // Built with Object.assign and key by key, not spreads: a spread of the decision between the line's own keys was
+    // a runtime call costing 2 µs a line. The keys land in the same order (a key already there keeps its place).
+    const line: Record<string, unknown> = { id: a.caseId, repeat: a.repeat, expected: gold }
+    if (d) {
+      Object.assign(line, d)
+      line.correct = d.invalid === undefined && gold.includes(d.agent)
+    } else line.error = a.error ?? 'no decision'
+    line.tries = a.tries
+    if (a.cached) line.cached = true
+    if (a.notSent) line.notSent = true
+    if (a.errorKind) line.errorKind = a.errorKind
     yield `${JSON.stringify(line)}\n`
   }
 }

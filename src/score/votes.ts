@@ -1,4 +1,4 @@
-import type { DecisionKind } from '../route/router.js'
+import type { Decision, DecisionKind } from '../route/router.js'
 import type { Attempt } from '../route/run.js'
 import { decidedLabel } from '../route/run.js'
 
@@ -39,23 +39,11 @@ export function majorityVote(attempts: readonly Attempt[]): CaseVote {
   const error = ordered.find((a) => a.error !== undefined)?.error
   const labels = [...firstRepeat.keys()] // in order of first appearance
   const decidedRepeats = Object.values(votes).reduce((s, n) => s + n, 0)
-  if (labels.length === 0) return { decision: null, votes, split: false, flipped: false, decidedRepeats, ...(error ? { error } : {}) }
+  if (labels.length === 0) return undecided(votes, decidedRepeats, error)
   const top = Math.max(...labels.map((l) => votes[l]!))
   const leaders = labels.filter((l) => votes[l] === top)
   const decision = leaders[0]!
-  const winner = firstRepeat.get(decision)!.decision!
-  return {
-    decision,
-    votes,
-    split: leaders.length > 1,
-    flipped: labels.length > 1,
-    decidedRepeats,
-    ...(error ? { error } : {}),
-    ...(winner.runnerUp !== undefined ? { runnerUp: winner.runnerUp } : {}),
-    ...(winner.scores ? { margin: scoreMargin(winner.scores) } : {}),
-    ...(winner.kind ? { decisionKind: winner.kind } : {}),
-    ...(winner.tool ? { tool: winner.tool } : {}),
-  }
+  return decided(decision, votes, leaders.length > 1, labels.length > 1, decidedRepeats, error, firstRepeat.get(decision)!.decision!)
 }
 
 /**
@@ -65,21 +53,27 @@ export function majorityVote(attempts: readonly Attempt[]): CaseVote {
  */
 function singleVote(a: Attempt): CaseVote {
   const d = a.decision
-  const error = a.error
-  if (!d) return { decision: null, votes: {}, split: false, flipped: false, decidedRepeats: 0, ...(error ? { error } : {}) }
+  if (!d) return undecided({}, 0, a.error)
   const decision = decidedLabel(d)
-  return {
-    decision,
-    votes: { [decision]: 1 },
-    split: false,
-    flipped: false,
-    decidedRepeats: 1,
-    ...(error ? { error } : {}),
-    ...(d.runnerUp !== undefined ? { runnerUp: d.runnerUp } : {}),
-    ...(d.scores ? { margin: scoreMargin(d.scores) } : {}),
-    ...(d.kind ? { decisionKind: d.kind } : {}),
-    ...(d.tool ? { tool: d.tool } : {}),
-  }
+  return decided(decision, { [decision]: 1 }, false, false, 1, a.error, d)
+}
+
+// The vote objects are built key by key, in summary.json's order: an object spread per optional key cost a
+// runtime call each, 1 µs a case at 100,000 cases.
+function undecided(votes: Record<string, number>, decidedRepeats: number, error: string | undefined): CaseVote {
+  const vote: CaseVote = { decision: null, votes, split: false, flipped: false, decidedRepeats }
+  if (error) vote.error = error
+  return vote
+}
+
+function decided(decision: string, votes: Record<string, number>, split: boolean, flipped: boolean, decidedRepeats: number, error: string | undefined, winner: Decision): CaseVote {
+  const vote: CaseVote = { decision, votes, split, flipped, decidedRepeats }
+  if (error) vote.error = error
+  if (winner.runnerUp !== undefined) vote.runnerUp = winner.runnerUp
+  if (winner.scores) vote.margin = scoreMargin(winner.scores)
+  if (winner.kind) vote.decisionKind = winner.kind
+  if (winner.tool) vote.tool = winner.tool
+  return vote
 }
 
 /** The gap between the best and second-best score (0 where there are fewer than two), in one pass. */
