@@ -20,8 +20,10 @@ describe('junit.xml', () => {
     expect(text).toContain('name="c2: a &quot;quoted&quot; &lt;prompt&gt; &amp; more"><failure message="routed to none, expected golang-pro" type="misroute"/>')
     expect(text).toContain('<error message="HTTP 500 &lt;bad&gt; &amp; &quot;worse&quot;"/>')
     expect(text.endsWith('</testsuites>\n')).toBe(true)
-    // Written a suite at a time: the pieces are the file.
-    expect([...junitChunks([summary], prompts)].length).toBe(4)
+    // Written a testcase at a time (with each suite's opening and closing tags): the pieces are the file.
+    const pieces = [...junitChunks([summary], prompts)]
+    expect(pieces).toHaveLength(1 + 2 * 2 + cases.length + 1)
+    expect(pieces.join('')).toBe(text)
   })
 
   it("a prompt's head: the first 80 characters with whitespace folded, the same as folding the whole prompt", () => {

@@ -28,8 +28,10 @@ export function promptHead(prompt: string, n: number): string {
  * junit.xml: a testcase per dataset case, grouped into a testsuite per
  * expected (primary) agent, so CI test views list misroutes by agent. A
  * misroute is a failure; with a gate, a right → wrong flip says so; a case
- * with no decision is an error. In pieces, a suite at a time, so a
- * 100,000-case run is written as it is made.
+ * with no decision is an error. In pieces, a testcase at a time (a suite's
+ * counts are taken first), so a 100,000-case run is written as it is made:
+ * suites built whole were strings of megabytes that outlived young-generation
+ * collections, and brought on full ones.
  */
 export function* junitChunks(summaries: readonly Summary[], prompts: ReadonlyMap<string, ReadonlyMap<string, string>>, flips: ReadonlyMap<string, readonly Flip[]> = new Map()): Generator<string> {
   let tests = 0
@@ -56,24 +58,21 @@ export function* junitChunks(summaries: readonly Summary[], prompts: ReadonlyMap
     }
     for (const [agent, cases] of [...byAgent].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
       const classname = xml(`routecheck.${stem}.${agent}`)
-      let body = ''
-      let suiteFailures = 0
-      let suiteErrors = 0
+      const suiteErrors = cases.filter((c) => c.decision === null).length
+      const suiteFailures = cases.filter((c) => c.decision !== null && !c.correct).length
+      yield `  <testsuite name="${xml(`${stem} · ${agent}`)}" tests="${cases.length}" failures="${suiteFailures}" errors="${suiteErrors}">\n`
       for (const c of cases) {
         const name = `${c.id}: ${promptHead(promptOf?.get(c.id) ?? '', 80)}`
         const flip = flipById.get(c.id)
         let inner = ''
-        if (c.decision === null) {
-          suiteErrors++
-          inner = `<error message="${xml(c.error ?? 'no decision')}"/>`
-        } else if (!c.correct) {
-          suiteFailures++
+        if (c.decision === null) inner = `<error message="${xml(c.error ?? 'no decision')}"/>`
+        else if (!c.correct) {
           const was = flip?.direction === 'broke' ? ` (was ${flip.before} in the baseline${flip.flaky ? '; flaky' : ''})` : ''
           inner = `<failure message="${xml(`routed to ${c.decision}, expected ${c.expected.join(' or ')}${was}`)}" type="${flip?.direction === 'broke' ? 'regression' : 'misroute'}"/>`
         }
-        body += `    <testcase classname="${classname}" name="${xml(name)}">${inner}</testcase>\n`
+        yield `    <testcase classname="${classname}" name="${xml(name)}">${inner}</testcase>\n`
       }
-      yield `  <testsuite name="${xml(`${stem} · ${agent}`)}" tests="${cases.length}" failures="${suiteFailures}" errors="${suiteErrors}">\n${body}  </testsuite>\n`
+      yield '  </testsuite>\n'
     }
   }
   yield '</testsuites>\n'

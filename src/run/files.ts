@@ -118,8 +118,7 @@ const WRITE_CHUNK_BYTES = 64 * 1024
 export async function writeAtomic(file: string, text: string | Iterable<string>): Promise<string> {
   const tmp = `${file}.${process.pid}.tmp`
   try {
-    // Every file routecheck writes passes the one redaction step: no key or token ever lands on disk.
-    await writeChunks(tmp, typeof text === 'string' ? [redact(text)] : redacted(text))
+    await writeChunks(tmp, typeof text === 'string' ? [text] : text)
     await rename(tmp, file)
   } catch (e) {
     await rm(tmp, { force: true }).catch(() => undefined)
@@ -129,31 +128,25 @@ export async function writeAtomic(file: string, text: string | Iterable<string>)
 }
 
 /**
- * The pieces joined into writes of about 64 KB, each redacted whole: a
- * 20,000-line results.jsonl was 20,000 stream writes and redactions, a
- * tenth of a lexical run's time. A piece is never split, so a secret inside
- * one is always seen whole.
- */
-function* redacted(chunks: Iterable<string>): Generator<string> {
-  let batch = ''
-  for (const chunk of chunks) {
-    batch += chunk
-    if (batch.length >= 65_536) {
-      yield redact(batch)
-      batch = ''
-    }
-  }
-  if (batch !== '') yield redact(batch)
-}
-
-/**
- * Writes pieces to a file through one descriptor, gathered into
- * WRITE_CHUNK_BYTES, so big files are never one string in memory and every
- * failure (ENOSPC, EFBIG, EIO) is a rejection here, never a stream's
- * unhandled 'error' (an error close() reports, as NFS does, counts too).
+ * Writes pieces to a file through one descriptor, joined into writes of
+ * about WRITE_CHUNK_BYTES, each redacted whole: every file routecheck writes
+ * passes the one redaction step, so no key or token ever lands on disk. A
+ * piece is never split, so a secret inside one is always seen whole. (A
+ * 20,000-line results.jsonl was 20,000 stream writes and redactions, a tenth
+ * of a lexical run's time.) The next write is made while the last one is
+ * still going to the disk, and every failure (ENOSPC, EFBIG, EIO) is a
+ * rejection here, never a stream's unhandled 'error' (an error close()
+ * reports, as NFS does, counts too).
  */
 async function writeChunks(file: string, chunks: Iterable<string>): Promise<void> {
   const handle = await open(file, 'w')
+  let writing: Promise<unknown> | undefined
+  const write = async (pieces: string[]) => {
+    // Joined into one flat string before redaction reads it, rather than grown piece by piece into a rope to flatten.
+    const text = redact(pieces.length === 1 ? pieces[0]! : pieces.join(''))
+    await writing
+    writing = handle.write(text)
+  }
   try {
     let pending: string[] = []
     let size = 0
@@ -161,13 +154,16 @@ async function writeChunks(file: string, chunks: Iterable<string>): Promise<void
       pending.push(chunk)
       size += chunk.length
       if (size >= WRITE_CHUNK_BYTES) {
-        await handle.write(pending.join(''))
+        await write(pending)
         pending = []
         size = 0
       }
     }
-    if (size > 0) await handle.write(pending.join(''))
+    if (size > 0) await write(pending)
+    await writing
   } finally {
+    // A failure while the pieces are made leaves no write running behind it, nor its rejection unheard.
+    await writing?.catch(() => undefined)
     await handle.close()
   }
 }
