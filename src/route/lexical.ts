@@ -1,6 +1,6 @@
 import type { Catalogue } from '../load/catalogue.js'
 import { NONE } from '../load/dataset.js'
-import { nameWords, termCounts, terms } from '../text/terms.js'
+import { isNumber, nameWords, termCounts, termOf, terms, words } from '../text/terms.js'
 import type { Decision, Router } from './router.js'
 
 /**
@@ -33,14 +33,19 @@ export const LEXICAL_DEFAULTS: LexicalOptions = { noneThreshold: 3.0, nameWeight
 
 type Index = {
   names: string[]
-  /** term → the agents that have it, with the term's weighted count there: the inverted index */
-  postings: Map<string, Array<[agent: number, tf: number]>>
+  /** term → the agents that have it, with the term's weighted count there (the inverted index), and the term's idf */
+  byTerm: Map<string, TermPostings>
   lengths: number[]
   avgLength: number
-  idf: Map<string, number>
   /** each agent's BM25 length normalisation, k1 × (1 − b + b × length / average), for the k1 and b it was built with */
   norms?: { k1: number; b: number; of: Float64Array }
+  /** each word seen in a prompt: its term's postings, or null when the term is in no agent (or the word has no term) */
+  byWord: Map<string, TermPostings | null>
+  /** prompts scored so far: each term keeps the number of the last prompt that counted it, so a term counts once a prompt */
+  prompts: number
 }
+
+type TermPostings = { list: Array<[agent: number, tf: number]>; idf: number; countedFor: number }
 
 export function buildLexicalIndex(catalogue: Catalogue, nameWeight: number): Index {
   const names = catalogue.agents.map((a) => a.name)
@@ -61,21 +66,38 @@ export function buildLexicalIndex(catalogue: Catalogue, nameWeight: number): Ind
   })
   const n = docs.length
   // BM25's idf with the +1 inside the log, so a term in every document still counts a little, never negatively.
-  const idf = new Map([...postings].map(([t, list]) => [t, Math.log(1 + (n - list.length + 0.5) / (list.length + 0.5))]))
-  return { names, postings, lengths, avgLength, idf }
+  const byTerm = new Map([...postings].map(([t, list]) => [t, { list, idf: Math.log(1 + (n - list.length + 0.5) / (list.length + 0.5)), countedFor: 0 }]))
+  return { names, byTerm, lengths, avgLength, byWord: new Map(), prompts: 0 }
 }
 
 /** BM25 of the prompt against every agent, in catalogue order. Only the agents sharing a term are visited. */
 export function lexicalScores(prompt: string, index: Index, opts: Pick<LexicalOptions, 'k1' | 'b'>): number[] {
   const scores = new Array<number>(index.names.length).fill(0)
   const norms = normsOf(index, opts)
-  for (const t of new Set(terms(prompt))) {
-    const list = index.postings.get(t)
-    if (!list) continue
-    const idf = index.idf.get(t)!
-    for (const [i, tf] of list) scores[i]! += idf * ((tf * (opts.k1 + 1)) / (tf + norms[i]!))
+  // Each distinct term once, in the order the prompt first has it (the order its scores are summed in):
+  // the word's entry says whether this prompt has counted the term already, with no set of terms a prompt.
+  const thisPrompt = ++index.prompts
+  for (const word of words(prompt)) {
+    const term = postingsOf(index, word)
+    if (term === null || term.countedFor === thisPrompt) continue
+    term.countedFor = thisPrompt
+    for (const [i, tf] of term.list) scores[i]! += term.idf * ((tf * (opts.k1 + 1)) / (tf + norms[i]!))
   }
   return scores
+}
+
+/** The word's term's postings, remembered for the word (numbers aside: a run's ids and counts would fill the map). */
+function postingsOf(index: Index, word: string): TermPostings | null {
+  let entry = index.byWord.get(word)
+  if (entry !== undefined) return entry
+  const term = termOf(word)
+  // One record per term, shared by the words with that stem, so "counted" is kept per term.
+  entry = (term === null ? undefined : index.byTerm.get(term)) ?? null
+  if (!isNumber(word)) {
+    if (index.byWord.size >= 100_000) index.byWord.clear()
+    index.byWord.set(word, entry)
+  }
+  return entry
 }
 
 /** The agents' length normalisations, worked out once per index and settings instead of once per matching term of every prompt. */

@@ -32,24 +32,37 @@ const DIGITS = /^\d+$/
  * Each word's term, or null for a word `terms` drops (too short, a stop word,
  * a number), remembered: prompts repeat their words (a run of 20,000 prompts
  * stems about 15,000 distinct words 300,000 times), so a word costs one lookup
- * instead of three tests and a stem.
+ * instead of three tests and a stem. Numbers are dropped before the lookup
+ * and never remembered: a run's ids and counts would fill it.
  */
 const termCache = new Map<string, string | null>()
-function termOf(word: string): string | null {
+export function termOf(word: string): string | null {
+  if (isNumber(word)) return null
   let term = termCache.get(word)
   if (term === undefined) {
     if (termCache.size >= 100_000) termCache.clear()
-    term = word.length < 2 || STOP_WORDS.has(word) || DIGITS.test(word) ? null : stemmer(word)
+    term = word.length < 2 || STOP_WORDS.has(word) ? null : stemmer(word)
     termCache.set(word, term)
   }
   return term
 }
 
+/** All digits (tested with a regular expression only for words starting with one). */
+export function isNumber(word: string): boolean {
+  const first = word.charCodeAt(0)
+  return first >= 48 && first <= 57 && DIGITS.test(word)
+}
+
+/** The text's words, lower-cased, as `terms` reads them (before stop words, numbers and stems). */
+export function words(text: string): string[] {
+  // match() with /g gives the words alone, without matchAll's match object per word.
+  return text.toLowerCase().match(WORD) ?? []
+}
+
 /** Lower-cased words, stop words removed, Porter-stemmed. Keeps `c++`, `c#`. */
 export function terms(text: string): string[] {
   const out: string[] = []
-  // match() with /g gives the words alone, without matchAll's match object per word.
-  for (const word of text.toLowerCase().match(WORD) ?? []) {
+  for (const word of words(text)) {
     const term = termOf(word)
     if (term !== null) out.push(term)
   }
