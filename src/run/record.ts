@@ -222,7 +222,8 @@ function batchedCount(attempts: readonly Attempt[]): { batched?: number } {
 }
 
 /** Floats to 6 places, so the file diffs cleanly between runs. */
-const roundFloats = (_key: string, v: unknown) => (typeof v === 'number' && !Number.isInteger(v) ? Math.round(v * 1e6) / 1e6 : v)
+const round6 = (x: number) => Math.round(x * 1e6) / 1e6
+const roundFloats = (_key: string, v: unknown) => (typeof v === 'number' && !Number.isInteger(v) ? round6(v) : v)
 const CASES_SLOT = '\u0000cases\u0000'
 
 /**
@@ -238,16 +239,98 @@ export function* summaryJsonChunks(summary: Summary): Generator<string> {
   if (summary.cases.length === 0) yield '[]'
   else {
     yield '['
-    // Each case nested two deep, where it sits in the file, so JSON.stringify indents it (a regex over every line cost as much).
-    const open = '[\n  [\n'.length
-    const close = '\n  ]\n]'.length
-    for (const [i, c] of summary.cases.entries()) {
-      const item = JSON.stringify([[c]], roundFloats, 2)
-      yield `${i === 0 ? '\n' : ',\n'}${item.slice(open, item.length - close)}`
-    }
+    const keyText = keyTexts()
+    for (const [i, c] of summary.cases.entries()) yield `${i === 0 ? '\n' : ',\n'}${caseJson(c, keyText)}`
     yield '\n  ]'
   }
   yield `${head.slice(at + slot.length)}\n`
+}
+
+// Where a case sits in summary.json: its braces 4 spaces in, its keys 6, their items 8.
+const CASE_KEY = '\n      '
+const CASE_ITEM = '\n        '
+// Each case nested two deep, where it sits in the file, so JSON.stringify indents it (a regex over every line cost as much).
+const NESTED_OPEN = '[\n  [\n'.length
+const NESTED_CLOSE = '\n  ]\n]'.length
+
+/**
+ * One case of summary.json as JSON.stringify([[c]], roundFloats, 2) writes it
+ * (without the two brackets around it). A case is a flat object of strings,
+ * numbers, booleans, nulls, lists of strings and records of numbers, written
+ * here directly: the replacer function JSON.stringify calls for every key and
+ * value was a third of summary.json's time at 100,000 cases. Any other value
+ * goes the long way. test/summary-json.test.ts compares the two.
+ */
+export function caseJson(c: Summary['cases'][number], keyText: (key: string) => string): string {
+  const direct = directCaseJson(c as Record<string, unknown>, keyText)
+  if (direct !== undefined) return direct
+  const item = JSON.stringify([[c]], roundFloats, 2)
+  return item.slice(NESTED_OPEN, item.length - NESTED_CLOSE)
+}
+
+function directCaseJson(c: Record<string, unknown>, keyText: (key: string) => string): string | undefined {
+  if (typeof c.toJSON === 'function') return undefined
+  let out = ''
+  for (const key of Object.keys(c)) {
+    const v = c[key]
+    let text: string | undefined
+    switch (typeof v) {
+      case 'string':
+        text = JSON.stringify(v)
+        break
+      case 'number':
+        text = numberJson(v)
+        break
+      case 'boolean':
+        text = v ? 'true' : 'false'
+        break
+      case 'undefined':
+        continue
+      case 'object':
+        text = v === null ? 'null' : Array.isArray(v) ? stringListJson(v) : numberRecordJson(v as Record<string, unknown>, keyText)
+        break
+    }
+    if (text === undefined) return undefined
+    out += `${out === '' ? '    {' : ','}${CASE_KEY}${keyText(key)}${text}`
+  }
+  return out === '' ? '    {}' : `${out}\n    }`
+}
+
+const numberJson = (x: number) => (Number.isInteger(x) ? String(x) : Number.isFinite(x) ? String(round6(x)) : 'null')
+
+function stringListJson(list: readonly unknown[]): string | undefined {
+  if (list.length === 0) return '[]'
+  let out = '['
+  for (let i = 0; i < list.length; i++) {
+    const x = list[i]
+    if (typeof x !== 'string') return undefined
+    out += `${i === 0 ? '' : ','}${CASE_ITEM}${JSON.stringify(x)}`
+  }
+  return `${out}${CASE_KEY}]`
+}
+
+function numberRecordJson(record: Record<string, unknown>, keyText: (key: string) => string): string | undefined {
+  if (typeof record.toJSON === 'function') return undefined
+  let out = ''
+  for (const key of Object.keys(record)) {
+    const x = record[key]
+    if (typeof x !== 'number') return undefined
+    out += `${out === '' ? '{' : ','}${CASE_ITEM}${keyText(key)}${numberJson(x)}`
+  }
+  return out === '' ? '{}' : `${out}${CASE_KEY}}`
+}
+
+/** `"key": ` for each key, made once per file: a run writes the same dozen keys (and agent names) 100,000 times. */
+function keyTexts(): (key: string) => string {
+  const made = new Map<string, string>()
+  return (key) => {
+    let text = made.get(key)
+    if (text === undefined) {
+      text = `${JSON.stringify(key)}: `
+      made.set(key, text)
+    }
+    return text
+  }
 }
 
 /** summary.json text, whole: for --json and small runs. */
