@@ -26,6 +26,13 @@ describe('junit.xml', () => {
     expect(pieces.join('')).toBe(text)
   })
 
+  it("takes a case's own prompt (summary.json keeps it), and the prompts by id only for cases without one", () => {
+    const withOwn = { ...summary, cases: [{ ...cases[0]!, prompt: 'its own prompt' }, cases[1]!] } as unknown as Summary
+    const text = renderJunit([withOwn], prompts)
+    expect(text).toContain('name="c1: its own prompt"')
+    expect(text).toContain('name="c2: a &quot;quoted&quot;')
+  })
+
   it("a prompt's head: the first 80 characters with whitespace folded, the same as folding the whole prompt", () => {
     const random = seededRandom(11)
     const pieces = ['a', 'bc', ' ', ' ', '  ', '\n', '\t\t', '\u00a0', '\u2028', 'x'.repeat(50), ' '.repeat(120)]

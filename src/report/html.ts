@@ -30,7 +30,7 @@ import type { Summary } from '../run/record.js'
 
 export type HtmlOptions = {
   /** prompts by case id, for summaries written before summary.json kept them */
-  prompts?: ReadonlyMap<string, string>
+  prompts?: Pick<ReadonlyMap<string, string>, 'get'> | undefined
 }
 
 /** Agents shown in the similarity heatmap at most: clusters first, then the strongest pairs. */

@@ -24,6 +24,9 @@ export function promptHead(prompt: string, n: number): string {
   }
 }
 
+/** Each dataset's prompts by case id, for summaries written before summary.json kept them (a case's own prompt comes first). */
+export type PromptsByDataset = ReadonlyMap<string, Pick<ReadonlyMap<string, string>, 'get'>>
+
 /**
  * junit.xml: a testcase per dataset case, grouped into a testsuite per
  * expected (primary) agent, so CI test views list misroutes by agent. A
@@ -33,7 +36,7 @@ export function promptHead(prompt: string, n: number): string {
  * suites built whole were strings of megabytes that outlived young-generation
  * collections, and brought on full ones.
  */
-export function* junitChunks(summaries: readonly Summary[], prompts: ReadonlyMap<string, ReadonlyMap<string, string>>, flips: ReadonlyMap<string, readonly Flip[]> = new Map()): Generator<string> {
+export function* junitChunks(summaries: readonly Summary[], prompts: PromptsByDataset, flips: ReadonlyMap<string, readonly Flip[]> = new Map()): Generator<string> {
   let tests = 0
   let failures = 0
   let errors = 0
@@ -62,7 +65,7 @@ export function* junitChunks(summaries: readonly Summary[], prompts: ReadonlyMap
       const suiteFailures = cases.filter((c) => c.decision !== null && !c.correct).length
       yield `  <testsuite name="${xml(`${stem} · ${agent}`)}" tests="${cases.length}" failures="${suiteFailures}" errors="${suiteErrors}">\n`
       for (const c of cases) {
-        const name = `${c.id}: ${promptHead(promptOf?.get(c.id) ?? '', 80)}`
+        const name = `${c.id}: ${promptHead(c.prompt ?? promptOf?.get(c.id) ?? '', 80)}`
         const flip = flipById.get(c.id)
         let inner = ''
         if (c.decision === null) inner = `<error message="${xml(c.error ?? 'no decision')}"/>`
@@ -79,6 +82,6 @@ export function* junitChunks(summaries: readonly Summary[], prompts: ReadonlyMap
 }
 
 /** junit.xml, whole. */
-export function renderJunit(summaries: readonly Summary[], prompts: ReadonlyMap<string, ReadonlyMap<string, string>>, flips: ReadonlyMap<string, readonly Flip[]> = new Map()): string {
+export function renderJunit(summaries: readonly Summary[], prompts: PromptsByDataset, flips: ReadonlyMap<string, readonly Flip[]> = new Map()): string {
   return [...junitChunks(summaries, prompts, flips)].join('')
 }

@@ -16,7 +16,10 @@ import { phaseEnd } from '../text/timing.js'
  * is gone with it: no stale verdict beside a new run.
  */
 export async function writeReports(dir: string, summary: Summary, cases: readonly Pick<Case, 'id' | 'prompt'>[], gate?: GateOutcome): Promise<string[]> {
-  const prompts = new Map([[summary.dataset.path, new Map(cases.map((c) => [c.id, c.prompt]))]])
+  // The cases' prompts by id, for a summary whose cases lack theirs: made only if one does (a map of 100,000 ids cost more than the lookups it served).
+  let byId: Map<string, string> | undefined
+  const promptsById = { get: (id: string) => (byId ??= new Map(cases.map((c) => [c.id, c.prompt]))).get(id) }
+  const prompts = new Map([[summary.dataset.path, promptsById]])
   const comparison = gate?.comparisons.find((c) => c.path === summary.dataset.path)
   const flips = new Map<string, readonly Flip[]>(comparison ? [[summary.dataset.path, comparison.flips]] : [])
   const gateForThis = gate && comparison ? { ...gate, comparisons: [comparison] } : gate
