@@ -31,8 +31,8 @@ export async function writeReports(dir: string, summary: Summary, cases: readonl
   await write(RUN_FILES.markdown, () => renderMarkdown([summary], gateForThis))
   await write(RUN_FILES.junit, () => junitChunks([summary], prompts, flips))
   // Loaded when the page is written, not when the command starts: it is the largest module routecheck has (the page's own script and styles).
-  const { renderHtml } = await import('./html.js')
-  await write(RUN_FILES.html, () => renderHtml(summary, gateForThis, { prompts: prompts.get(summary.dataset.path) }))
+  const { renderHtmlChunks } = await import('./html.js')
+  await write(RUN_FILES.html, () => renderHtmlChunks(summary, gateForThis, { prompts: prompts.get(summary.dataset.path) }))
   await write(RUN_FILES.confusion, () => confusionCsv(summary.confusion))
   if (gate) {
     const record = { passed: gate.verdict.passed, failures: gate.verdict.failures, changes: gate.changes, comparison }
