@@ -232,14 +232,12 @@ function validateRows(file: string, rows: Iterable<{ raw: unknown; place: Place 
     const id = row.id.trim()
     const expected = splitList(row.expected)
     const tags = splitList(row.tags ?? [])
-    let ok = true
-    const fail = (key: keyof RawRow, message: string, fix: string) => {
-      problems.push({ ...at(place, key), message, fix })
-      ok = false
-    }
+    const before = problems.length
+    const fail = (key: keyof RawRow, message: string, fix: string) => problems.push({ ...at(place, key), message, fix })
 
+    const firstLine = seen.get(id)
     if (id === '') fail('id', 'empty id', fixFor('id'))
-    else if (seen.has(id)) fail('id', `duplicate id "${id}" (first used on line ${seen.get(id)})`, 'give every case a unique id: rename one of the two')
+    else if (firstLine !== undefined) fail('id', `duplicate id "${id}" (first used on line ${firstLine})`, 'give every case a unique id: rename one of the two')
     else seen.set(id, place.line)
     if (isBlank(row.prompt)) fail('prompt', `empty prompt${id ? ` in case "${id}"` : ''}`, fixFor('prompt'))
     if (expected.length === 0) fail('expected', 'empty expected', fixFor('expected'))
@@ -251,7 +249,7 @@ function validateRows(file: string, rows: Iterable<{ raw: unknown; place: Place 
       const hint = didYouMean(label, [...agentNames, ...BUILTIN_AGENTS])
       fail('expected', `unknown agent "${label}"`, `${hint ? `${hint} ` : ''}use a name from the agents folder, one of Claude Code's own (${BUILTIN_AGENTS.join(', ')}), or "${NONE}"`)
     }
-    if (!ok) continue
+    if (problems.length > before) continue
     const gold = expected.length === 1 ? expected : [...new Set(expected)]
     cases.push(row.note ? { id, prompt: row.prompt, expected: gold, tags, note: row.note, line: place.line } : { id, prompt: row.prompt, expected: gold, tags, line: place.line })
   }
