@@ -240,6 +240,21 @@ describe('messages server: answers', () => {
   })
 })
 
+describe('messages server: the benchmarks\' lean mode (keepRequests: false)', () => {
+  it('answers as ever and counts every request, keeps none of them, and still tells a fault picker how often a body was seen', async () => {
+    const seen: number[] = []
+    await withServer({ keepRequests: false, fault: ({ seen: s }) => void seen.push(s) }, async (server) => {
+      const first = await client(server).messages.create(claudeCode('my goroutines deadlock on a channel in this Go service'))
+      const again = await client(server).messages.create(claudeCode('my goroutines deadlock on a channel in this Go service'))
+      expect(only(first.content)).toMatchObject({ type: 'tool_use', name: 'Agent', input: { subagent_type: 'golang-pro' } })
+      expect(again.usage.cache_read_input_tokens).toBeGreaterThan(0)
+      expect(server.requests).toHaveLength(0)
+      expect(server.counts().requests).toBe(2)
+      expect(seen).toEqual([0, 1])
+    })
+  })
+})
+
 describe('messages server: models', () => {
   it('answers 404 not_found_error for a model that is not listed', async () => {
     await withServer({ models: [MODEL] }, async (server) => {

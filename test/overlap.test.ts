@@ -10,6 +10,7 @@ import {
   NEAR_DUPLICATE_SCORE,
   overlapReportSchema,
   PLAIN_TEXT_MODEL,
+  prepareOverlapText,
   renderOverlapText,
   TEXT_MODEL,
   type OverlapAgent,
@@ -166,6 +167,32 @@ describe('overlap on the bundled agents, text only', async () => {
 
   it('the report matches its schema', () => {
     expect(() => overlapReportSchema.parse(report)).not.toThrow()
+  })
+})
+
+describe('the text model worked out ahead (prepareOverlapText, while a model router waits on replies)', async () => {
+  const agents = await realAgents()
+
+  it('gives the very report analyseOverlap gives cold, with or without a run, and a changed description is never answered from the earlier text', () => {
+    const cases: OverlapCase[] = [
+      { id: 'c1', expected: ['python-backend-engineer'], decision: 'python-backend-architect' },
+      { id: 'c2', expected: ['python-backend-architect'], decision: 'python-backend-architect' },
+    ]
+    const renamed = agents.map((a) => ({ ...a, name: `x-${a.name}` }))
+    const renamedCases = cases.map((c) => ({ ...c, expected: c.expected.map((e) => `x-${e}`), decision: `x-${c.decision}` }))
+    const cold = [analyseOverlap({ agents: renamed }), analyseOverlap({ agents: renamed, cases: renamedCases })]
+    prepareOverlapText(agents)
+    expect(analyseOverlap({ agents })).toEqual(analyseOverlap({ agents: agents.map((a) => ({ ...a })) }))
+    expect(JSON.stringify(analyseOverlap({ agents: renamed }))).toBe(JSON.stringify(cold[0]))
+    // One description rewritten to another's: the pair becomes a copy, which a stale text model would miss.
+    const [first, second] = agents.filter((a) => !a.name.startsWith('python'))
+    const rewritten = agents.map((a) => (a === second ? { ...a, description: first!.description } : a))
+    prepareOverlapText(rewritten)
+    const copy = analyseOverlap({ agents: rewritten }).pairs.find((p) => [p.a, p.b].sort().join() === [first!.name, second!.name].sort().join())
+    expect(copy?.nearDuplicate).toBe(true)
+    expect(analyseOverlap({ agents }).pairs.find((p) => [p.a, p.b].sort().join() === [first!.name, second!.name].sort().join())?.nearDuplicate ?? false).toBe(false)
+    expect(JSON.stringify(analyseOverlap({ agents: renamed, cases: renamedCases }))).toBe(JSON.stringify(cold[1]))
+    expect(cold[1]!.signals).toContain('confusion')
   })
 })
 
