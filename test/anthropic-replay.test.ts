@@ -4,7 +4,7 @@ import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { withPrompt, type CapturedRequest } from '../src/route/claude-code/capture.js'
 import { bundledClaudeBinary } from '../src/route/claude-code/engine.js'
-import { ROOT, runCli, runInProcess, tempDir, tempProject, writeFiles, type CliResult } from './support/cli.js'
+import { casesCsv, ROOT, runCli, runInProcess, tempDir, tempProject, writeFiles, type CliResult } from './support/cli.js'
 import { startMessagesServer, type MessagesServer, type ReceivedRequest } from './support/messages-server.js'
 
 // The anthropic router's claude-code style replays Claude Code's own request: captured once from
@@ -30,7 +30,6 @@ const CASES = [
   ['c7', 'hello there', 'none'],
   ['c8', 'what is the capital of peru', 'none'],
 ] as const
-const csv = (rows: readonly (readonly string[])[]) => `id,prompt,expected\n${rows.map((r) => r.join(',')).join('\n')}\n`
 
 type Summary = { router: { id: string }; requests: { sent: number; fromCache: number; retries: number; errored: number }; metrics: { errored: number }; cases: { id: string; decision: string | null; decisionKind?: string }[] }
 const byPrompt = (s: MessagesServer, prompt: string) => s.requests.filter((r) => r.prompt === prompt)
@@ -74,7 +73,7 @@ describe.skipIf(!available && !mustRun)('anthropic router, claude-code style: a 
     const wrapper = path.join(dir, 'claude-wrapper')
     await writeFile(wrapper, `#!/bin/sh\nprintf '%s\\n' "$1" >> '${spawnLog}'\nexec '${bin}' "$@"\n`)
     await chmod(wrapper, 0o755)
-    await writeFiles(dir, { 'cases.csv': csv(CASES), 'routecheck.config.json': JSON.stringify({ claudeCode: { bin: wrapper } }) })
+    await writeFiles(dir, { 'cases.csv': casesCsv(CASES), 'routecheck.config.json': JSON.stringify({ claudeCode: { bin: wrapper } }) })
     replayServer = await startMessagesServer()
     engineServer = await startMessagesServer()
     const args = ['eval', '--dataset', 'cases.csv', '--repeats', '1', '--concurrency', '4', '--json']
@@ -200,7 +199,7 @@ describe.skipIf(!available && !mustRun)('anthropic router, claude-code style: a 
 
   it('--dry-run prints the captured request and the estimate, needs no key, sends and stores nothing', async () => {
     const fresh = await tempProject()
-    await writeFiles(fresh, { 'cases.csv': csv(CASES) })
+    await writeFiles(fresh, { 'cases.csv': casesCsv(CASES) })
     const before = replayServer.requests.length
     const r = await runInProcess(['eval', '--router', 'anthropic', '--dataset', 'cases.csv', '--repeats', '1', '--dry-run'], { cwd: fresh, env: { ANTHROPIC_API_KEY: '', ANTHROPIC_AUTH_TOKEN: '', ANTHROPIC_BASE_URL: replayServer.url } })
     expect(r.code, r.stderr).toBe(0)
@@ -229,7 +228,7 @@ describe.skipIf(!available && !mustRun)('anthropic router, claude-code style: a 
     ] as const
     const server = await startMessagesServer({ fault: ({ prompt, seen }) => (seen === 0 ? faulted.find((f) => f.prompt === prompt)?.fault : undefined) })
     try {
-      await writeFiles(dir, { 'faults.csv': csv(faulted.map((f) => [f.id, f.prompt, 'none'])) })
+      await writeFiles(dir, { 'faults.csv': casesCsv(faulted.map((f) => [f.id, f.prompt, 'none'])) })
       await writeFile(spawnLog, '')
       const r = await runCli(['eval', '--router', 'anthropic', '--dataset', 'faults.csv', '--repeats', '1', '--concurrency', '1', '--out', 'faults', '--json'], { cwd: dir, env: env(server) })
       expect(r.code, r.stderr).toBe(0)
@@ -279,7 +278,7 @@ describe('anthropic router without the Agent SDK', () => {
   it('falls back to --style template, routecheck\'s approximation, with one warning; --style claude-code asked for by name is exit 2 with the install command', async () => {
     const app = await installWithoutSdk()
     const dir = await tempProject()
-    await writeFiles(dir, { 'cases.csv': csv(CASES.slice(0, 2)) })
+    await writeFiles(dir, { 'cases.csv': casesCsv(CASES.slice(0, 2)) })
     const server = await startMessagesServer()
     try {
       const env = { ANTHROPIC_BASE_URL: server.url, ANTHROPIC_API_KEY: 'test-key', PATH: '/usr/bin:/bin' }

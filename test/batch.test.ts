@@ -9,7 +9,7 @@ import { bundledClaudeBinary } from '../src/route/claude-code/engine.js'
 import { loadCatalogue } from '../src/load/catalogue.js'
 import { createMessagesRouter } from '../src/route/anthropic.js'
 import { compileReplay } from '../src/route/replay.js'
-import { CLI, ROOT, runCli, runInProcess, tempProject, writeFiles, type CliResult } from './support/cli.js'
+import { casesCsv, CLI, ROOT, runCli, runInProcess, tempProject, writeFiles, type CliResult } from './support/cli.js'
 import { startMessagesServer, type BatchOptions, type MessagesServer } from './support/messages-server.js'
 
 /**
@@ -43,7 +43,6 @@ async function journalText(dir: string): Promise<string> {
 }
 const journalLines = async (dir: string) => (await journalText(dir)).trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, any>)
 
-const csv = (rows: readonly (readonly string[])[]) => `id,prompt,expected\n${rows.map((r) => r.join(',')).join('\n')}\n`
 const CASES = [
   ['c1', 'goroutine leak in the grpc server', 'golang-pro'],
   ['c2', 'terraform wants to destroy the kubernetes cluster', 'devops-engineer'],
@@ -123,7 +122,7 @@ describe('--batch: the Message Batches API', () => {
 
   it('an expired request is resubmitted once; one that expires or errors twice, or is invalid, is the case\'s error', async () => {
     const dir = await tempProject()
-    await writeFiles(dir, { 'cases.csv': csv(CASES) })
+    await writeFiles(dir, { 'cases.csv': casesCsv(CASES) })
     const s = await serve({
       // The create and a poll fail once each: retried, not fatal.
       fault: ({ what, call }) => (call === 0 && what !== 'results' ? (what === 'create' ? 'rate_limit' : 'server_error') : undefined),
@@ -168,7 +167,7 @@ describe('--batch: the Message Batches API', () => {
 
   it('a model the API does not know: exit 2 naming it, as a live run, after one batch and no resubmission; a rerun creates none', async () => {
     const dir = await tempProject()
-    await writeFiles(dir, { 'cases.csv': csv(CASES) })
+    await writeFiles(dir, { 'cases.csv': casesCsv(CASES) })
     server = await startMessagesServer({ models: ['claude-haiku-4-5'], batch: {} })
     const args = [...TEMPLATE, ...BATCH, '--model', 'claude-nope-1', '--dataset', 'cases.csv', '--out', 'run']
     const r = await runInProcess(args, { cwd: dir, env: envFor(server) })
@@ -239,7 +238,7 @@ describe('--batch: the Message Batches API', () => {
 
   it('baseline and gate route through batches too', async () => {
     const dir = await tempProject()
-    await writeFiles(dir, { 'cases.csv': csv(CASES) })
+    await writeFiles(dir, { 'cases.csv': casesCsv(CASES) })
     const s = await serve()
     const common = ['--router', 'anthropic', '--style', 'template', '--repeats', '1', '--dataset', 'cases.csv', ...BATCH]
     const baseline = await runInProcess(['baseline', ...common], { cwd: dir, env: envFor(s) })
@@ -271,7 +270,7 @@ describe('--batch: the Message Batches API', () => {
 
   it("the journal's batch lines never hold the key, even when the server puts it in a batch id", async () => {
     const dir = await tempProject()
-    await writeFiles(dir, { 'cases.csv': csv(CASES) })
+    await writeFiles(dir, { 'cases.csv': casesCsv(CASES) })
     const s = await serve({ id: (n) => `msgbatch_${n}_${KEY}` })
     const r = await runInProcess([...TEMPLATE, ...BATCH, '--dataset', 'cases.csv', '--out', 'run'], { cwd: dir, env: envFor(s) })
     expect(r.code, r.stderr).toBe(0)
@@ -375,7 +374,7 @@ describe('--batch: a run killed while it waits', () => {
 describe('--batch: a journal batch the server no longer knows', () => {
   it('is reported and its requests are submitted afresh', async () => {
     const dir = await tempProject()
-    await writeFiles(dir, { 'cases.csv': csv(CASES) })
+    await writeFiles(dir, { 'cases.csv': casesCsv(CASES) })
     const first = await serve({ pollsToEnd: 1000 })
     const args = [...TEMPLATE, ...BATCH, '--dataset', 'cases.csv', '--out', 'run']
     // Stopped (Ctrl-C) while the batch is in progress: the journal holds it, undone.
@@ -408,7 +407,7 @@ const mustRun = process.platform === 'linux' && process.arch === 'x64'
 describe.skipIf(!(bin !== undefined && sdkInstalled) && !mustRun)("--batch with the replay of Claude Code's request", () => {
   it('decides as the live replay does; each request is the capture, not streamed, with its beta header on the batch', async () => {
     const dir = await tempProject()
-    await writeFiles(dir, { 'cases.csv': csv(CASES) })
+    await writeFiles(dir, { 'cases.csv': casesCsv(CASES) })
     const s = await serve()
     const args = ['eval', '--router', 'anthropic', '--repeats', '1', '--dataset', 'cases.csv']
     const live = await runCli([...args, '--out', 'live', '--no-cache'], { cwd: dir, env: envFor(s) })

@@ -24,14 +24,14 @@ import { DEFAULT_RETRY, FatalRouterError, retryDelayMs, type RetryPolicy } from 
 /** Submissions of one request before its failure is its outcome: the first, and one resubmission. */
 export const MAX_SUBMISSIONS = 2
 
-/** Error types of a batch request that a resubmission would meet again. */
-const REFUSALS = new Set(['invalid_request_error', 'not_found_error', 'authentication_error', 'permission_error'])
 /** Refusals that no request of the run could escape (the model, the key), with what to check: a batch that met only these stops the run. */
 const RUN_REFUSALS: Record<string, string | undefined> = {
   not_found_error: 'pick another model with --model',
   authentication_error: 'check ANTHROPIC_API_KEY',
   permission_error: "check that ANTHROPIC_API_KEY's workspace may use the model and the Message Batches API",
 }
+/** Error types of a batch request that a resubmission would meet again: those, and a request the API found invalid. */
+const REFUSALS = new Set(['invalid_request_error', ...Object.keys(RUN_REFUSALS)])
 
 /** `{"requests":[` … `]}` around a batch's entries, and each entry's `{"custom_id":"…","params":` … `}` and comma, besides the id. */
 const BATCH_WRAPPER_BYTES = 16

@@ -83,6 +83,9 @@ export async function tempProject(opts: { datasets?: boolean } = {}): Promise<st
   return dir
 }
 
+/** A dataset's text from rows of id, prompt and expected (no field holding a comma, a quote or a newline). */
+export const casesCsv = (rows: readonly (readonly string[])[]) => `id,prompt,expected\n${rows.map((r) => r.join(',')).join('\n')}\n`
+
 export async function writeFiles(dir: string, files: Record<string, string>): Promise<void> {
   for (const [name, text] of Object.entries(files)) {
     await mkdir(path.dirname(path.join(dir, name)), { recursive: true })
