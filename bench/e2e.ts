@@ -121,7 +121,38 @@ export async function benchCliLexical(rows: number): Promise<Record<string, numb
 }
 
 /**
- * The floor under the harness case: the same requests (the template style's
+ * The end-to-end floor under the harness case: bench/bare-client.mjs, a plain
+ * Node program that sends the same requests (the template style's body for
+ * the bundled agents, each prompt of the bench dataset) and nothing else,
+ * timed like the CLI from spawn to exit against the same server. Its ratio is
+ * what node start, the server and the network cost any client; routecheck's
+ * own work is what the harness case adds over it.
+ */
+export async function benchBareProcess(concurrency: number, n = 100 * concurrency, delayMs = 50): Promise<Record<string, number | string>> {
+  const server = await startServer(delayMs)
+  const dir = mkdtempSync(path.join(tmpdir(), 'routecheck-bench-bare-'))
+  try {
+    const { catalogue } = await loadCatalogue(path.join(root, 'agents'))
+    const prefix = buildRequestPrefix(catalogue, { model: 'claude-haiku-4-5', style: 'template', template: readTemplate(), maxTokens: 1024 })
+    const input = path.join(dir, 'input.json')
+    writeFileSync(input, JSON.stringify({ prefix, prompts: benchPrompts(n) }))
+    const started = performance.now()
+    const code = await new Promise<number | null>((resolve) => {
+      const child = spawn(process.execPath, [path.join(root, 'bench/bare-client.mjs'), server.url, input, String(concurrency)], { stdio: ['ignore', 'ignore', 'inherit'] })
+      child.on('exit', resolve)
+    })
+    const ms = performance.now() - started
+    if (code !== 0) throw new Error(`bench/bare-client.mjs exited ${code}`)
+    const ideal = Math.ceil(n / concurrency) * delayMs
+    return { n, concurrency, ms: Math.round(ms), idealMs: ideal, ratio: round(ms / ideal, 3) }
+  } finally {
+    await server.stop()
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+/**
+ * The floor under the harness case's routing: the same requests (the template style's
  * body for the bundled agents, each prompt of the bench dataset) from a bare
  * node:http client with keep-alive, `concurrency` at a time, against the same
  * server in another process; no SDK, no run engine, no CLI. What is left over

@@ -11,7 +11,7 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { benchBareClient, benchCliHarness, benchCliLexical } from './e2e.js'
+import { benchBareClient, benchBareProcess, benchCliHarness, benchCliLexical } from './e2e.js'
 import { benchLexical } from './lexical.js'
 import { benchOverlap } from './overlap.js'
 import { benchPipeline } from './pipeline.js'
@@ -26,6 +26,7 @@ const CASES: Record<string, () => Row | Promise<Row>> = {
   'harness:c32': () => benchCliHarness(32),
   'harness:c64': () => benchCliHarness(64),
   'harness:c32:bare-client': () => benchBareClient(32),
+  'harness:c32:bare-process': () => benchBareProcess(32),
   'ratelimit:requests:adaptive': () => benchRateLimit('requests', 'adaptive', 64),
   'ratelimit:requests:429-only': () => benchRateLimit('requests', '429-only', 64),
   'ratelimit:requests:fixed8': () => benchRateLimit('requests', 'fixed', 8),

@@ -76,6 +76,18 @@ describe('a new description in an agent file', () => {
     )
     expect(unifiedDiff('a.md', 'same\n', 'same\n')).toBe('')
   })
+
+  it('writes one hunk per separate change, which git apply takes', async () => {
+    const dir = await tempDir('routecheck-patch-')
+    const lines = Array.from({ length: 30 }, (_, i) => `line ${i}`)
+    const before = `${lines.join('\n')}\n`
+    const after = before.replace('line 2\n', 'line two\n').replace('line 25\n', 'line twenty-five\n')
+    const patch = unifiedDiff('a.md', before, after)
+    expect(patch.match(/^@@ /gm)).toHaveLength(2)
+    await writeFiles(dir, { 'a.md': before, 'fix.patch': patch })
+    await exec('git', ['apply', 'fix.patch'], { cwd: dir })
+    expect(await readFile(path.join(dir, 'a.md'), 'utf8')).toBe(after)
+  })
 })
 
 /** A project where two database agents say the same thing, and each one's prompts use words only its own job has. */

@@ -3,6 +3,7 @@ import path from 'node:path'
 import { pathToFileURL } from 'node:url'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { wordDiff } from '../src/report/html-diff.js'
 import { launchChromium } from './support/browser.js'
 import { ROOT, runInProcess as runCli, tempProject, writeFiles } from './support/cli.js'
 
@@ -202,6 +203,30 @@ describe('the gate writes a before/after into report.html', () => {
     expect(rebuilt.code, rebuilt.stderr).toBe(0)
     expect(rebuilt.stdout).toContain('report.html')
     await check(path.join(runDir, 'report.html'))
+  })
+})
+
+describe('the word diff of a description', () => {
+  // One side's text, spaces evened out: the parts carry the spaces between runs as unchanged text.
+  const text = (parts: ReturnType<typeof wordDiff>, drop: 'del' | 'ins') =>
+    parts.filter((p) => p.op !== drop).map((p) => p.text).join('').replace(/ +/g, ' ').replace(/ ?\n ?/g, '\n').trim()
+  const ops = (parts: ReturnType<typeof wordDiff>) => parts.filter((p) => p.text.trim() !== '').map((p) => p.op)
+
+  it('gives back both texts, line breaks kept, and marks only the words that changed', () => {
+    const before = 'Reviews Python code for style.\nUse after edits.'
+    const after = 'Reviews Python code for bugs and style.\nUse before a merge.'
+    const parts = wordDiff(before, after)
+    expect(text(parts, 'ins')).toBe(before)
+    expect(text(parts, 'del')).toBe(after)
+    expect(parts.filter((p) => p.op === 'ins').map((p) => p.text)).toEqual(['bugs and', 'before a merge.'])
+    expect(parts.filter((p) => p.op === 'del').map((p) => p.text)).toEqual(['after edits.'])
+  })
+
+  it('shows texts that differ by more edits than the cap as one removal and one addition', () => {
+    const words = (prefix: string) => Array.from({ length: 50 }, (_, i) => `${prefix}${i}`).join(' ')
+    expect(ops(wordDiff(words('a'), words('b'), 20))).toEqual(['del', 'ins'])
+    expect(ops(wordDiff(words('a'), words('b')))).toEqual(['del', 'ins'])
+    expect(ops(wordDiff(`${words('a')} same`, `${words('a')} other`, 20))).toEqual(['same', 'del', 'ins'])
   })
 })
 

@@ -1,6 +1,6 @@
+import { formatPatch, structuredPatch } from 'diff'
 import { parseAgentFile } from '../load/catalogue.js'
 import { isFailure, readFrontmatter } from '../load/frontmatter.js'
-import { commonEnds } from '../text/common-ends.js'
 
 /**
  * Agent files with a new description, and the unified diff that makes them:
@@ -44,37 +44,11 @@ export function withDescription(file: string, text: string, description: string)
 }
 
 /**
- * One file's unified diff (`diff --git a/PATH b/PATH`), with 3 lines of
- * context, for files whose changed lines are contiguous or not. Line endings
- * are kept as they are; a last line without a newline is marked as diff does.
+ * One file's unified diff (`diff --git a/PATH b/PATH`), as git prints it:
+ * jsdiff's hunks with 3 lines of context, line endings kept as they are, a
+ * last line without a newline marked as diff does.
  */
 export function unifiedDiff(path: string, before: string, after: string): string {
   if (before === after) return ''
-  const a = splitKeepingEnds(before)
-  const b = splitKeepingEnds(after)
-  // The changed region: the common head and tail stay as context.
-  const { head, tail } = commonEnds(a, b)
-  const from = Math.max(0, head - CONTEXT)
-  const aEnd = a.length - tail
-  const bEnd = b.length - tail
-  const after_ = Math.min(tail, CONTEXT)
-  const oldLines = [...a.slice(from, head).map((l) => ` ${l}`), ...a.slice(head, aEnd).map((l) => `-${l}`)]
-  const newLines = b.slice(head, bEnd).map((l) => `+${l}`)
-  const trailing = a.slice(aEnd, aEnd + after_).map((l) => ` ${l}`)
-  const body = [...oldLines, ...newLines, ...trailing].map(markNoNewline)
-  const oldCount = head - from + (aEnd - head) + after_
-  const newCount = head - from + (bEnd - head) + after_
-  const range = (start: number, count: number) => `${count === 0 ? start : start + 1},${count}`
-  return [`diff --git a/${path} b/${path}`, `--- a/${path}`, `+++ b/${path}`, `@@ -${range(from, oldCount)} +${range(from, newCount)} @@`, ...body].join('\n') + '\n'
-}
-
-/** Lines with their line endings; the last keeps none when the text has none. */
-function splitKeepingEnds(text: string): string[] {
-  const out = text.match(/[^\n]*\n|[^\n]+$/g) ?? []
-  return out
-}
-
-/** A diff line: its text without the final newline, and diff's marker when it had none. */
-function markNoNewline(line: string): string {
-  return line.endsWith('\n') ? line.slice(0, -1) : `${line}\n\\ No newline at end of file`
+  return formatPatch({ ...structuredPatch(`a/${path}`, `b/${path}`, before, after, undefined, undefined, { context: CONTEXT }), isGit: true })
 }
