@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process'
 import { readdir, readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -9,7 +8,7 @@ import { bundledClaudeBinary } from '../src/route/claude-code/engine.js'
 import { loadCatalogue } from '../src/load/catalogue.js'
 import { createMessagesRouter } from '../src/route/anthropic.js'
 import { compileReplay } from '../src/route/replay.js'
-import { casesCsv, CLI, ROOT, runCli, runInProcess, tempProject, writeFiles, type CliResult } from './support/cli.js'
+import { casesCsv, ROOT, runCli, runInProcess, startCli, tempProject, until, writeFiles } from './support/cli.js'
 import { startMessagesServer, type BatchOptions, type MessagesServer } from './support/messages-server.js'
 
 /**
@@ -110,7 +109,9 @@ describe('--batch: the Message Batches API', () => {
 
     // The journal holds the batch, then every decision, then the batch marked done; a rerun sends nothing.
     const lines = await journalLines(dir)
-    expect(lines[1]!.batch).toMatchObject({ id: 'msgbatch_test0001', customIds: expect.arrayContaining(sentOrder) })
+    // The intent, noted before the upload, then the batch line settling it.
+    expect(lines[1]!.batchIntent).toMatchObject({ requests: 352, customIds: sentOrder })
+    expect(lines[2]!.batch).toMatchObject({ id: 'msgbatch_test0001', customIds: sentOrder, intent: lines[1]!.batchIntent.nonce })
     expect(lines.filter((l) => l.key)).toHaveLength(352)
     expect(lines.at(-1)).toEqual({ batchDone: 'msgbatch_test0001' })
     s.reset()
@@ -323,22 +324,7 @@ describe('--batch: the Message Batches API', () => {
 })
 
 describe('--batch: a run killed while it waits', () => {
-  function start(args: string[], cwd: string, env: NodeJS.ProcessEnv) {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd, env: { ...process.env, NO_COLOR: '1', ...env } })
-    let stderr = ''
-    let stdout = ''
-    child.stderr.on('data', (d) => (stderr += d))
-    child.stdout.on('data', (d) => (stdout += d))
-    const exited = new Promise<CliResult>((resolve) => child.on('exit', (code, sig) => resolve({ code: code ?? (sig ? 128 : 1), stdout, stderr })))
-    return { child, exited, stderr: () => stderr }
-  }
-  async function until(check: () => boolean | Promise<boolean>, what: string): Promise<void> {
-    for (let i = 0; i < 600; i++) {
-      if (await check()) return
-      await new Promise((r) => setTimeout(r, 50))
-    }
-    throw new Error(`timed out waiting for ${what}`)
-  }
+  const start = (args: string[], cwd: string, env: NodeJS.ProcessEnv) => startCli(args, { cwd, env })
 
   it('SIGKILL during polling, then a rerun: the same batch is reattached, no new batch is created, every case decided', async () => {
     const dir = await tempProject({ datasets: true })

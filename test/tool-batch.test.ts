@@ -95,8 +95,10 @@ describe('generate --batch', () => {
     expect(text.stdout.replace(/\s+/g, ' ')).toMatch(/cost \$\d+\.\d\d this run at the batch rate \(1 message batch\)/)
     expect(s.batches).toHaveLength(2)
 
-    // The ledger: the batch noted on creation, then taken in. A rerun is answered from the cache: no batch, no request.
-    expect((await ledgerLines(dir)).slice(0, 2)).toEqual([{ batch: { id: 'msgbatch_test0001', created: expect.any(String), customIds: sent } }, { batchDone: 'msgbatch_test0001' }])
+    // The ledger: the intent noted (and synced) before the upload, the batch on creation settling it, then taken in. A rerun is answered from the cache: no batch, no request.
+    const [intent, ...rest] = await ledgerLines(dir)
+    expect(intent).toEqual({ batchIntent: { nonce: expect.stringMatching(/^[0-9a-f]{16}$/), created: expect.any(String), requests: sent.length, customIds: sent } })
+    expect(rest.slice(0, 2)).toEqual([{ batch: { id: 'msgbatch_test0001', created: expect.any(String), customIds: sent, intent: intent!.batchIntent.nonce } }, { batchDone: 'msgbatch_test0001' }])
     s.reset()
     const again = await runInProcess([...GENERATE, ...BATCH, '--force', '--json'], { cwd: dir, env: envFor(s) })
     expect(again.code, again.stderr).toBe(0)
@@ -174,7 +176,7 @@ describe('generate --batch killed while it waits', () => {
     const exited = new Promise<CliResult>((resolve) => child.on('exit', (code, sig) => resolve({ code: code ?? (sig ? 128 : 1), stdout: '', stderr: '' })))
     for (let i = 0; i < 600 && (s.batches[0]?.polls ?? 0) < 3; i++) await new Promise((res) => setTimeout(res, 50))
     expect(s.batches[0]!.polls).toBeGreaterThanOrEqual(3)
-    expect((await ledgerLines(dir)).map((l) => l.batch?.id)).toEqual(['msgbatch_test0001'])
+    expect((await ledgerLines(dir)).map((l) => (l.batchIntent ? 'intent' : l.batch?.id))).toEqual(['intent', 'msgbatch_test0001'])
     child.kill('SIGKILL')
     expect((await exited).code).toBe(128)
     expect(s.batches[0]!.results).toBeUndefined()
@@ -186,7 +188,7 @@ describe('generate --batch killed while it waits', () => {
     expect(s.requests.filter((q) => q.path === '/v1/messages/batches')).toHaveLength(1)
     expect(rerun.stderr).toMatch(/batch msgbatch_test0001: reattached \(created .* by an earlier run\), 27 request\(s\) of this run; nothing sent again/)
     expect(rerun.stderr).not.toContain('created with')
-    expect((await ledgerLines(dir)).map((l) => l.batch?.id ?? `done ${l.batchDone}`)).toEqual(['msgbatch_test0001', 'done msgbatch_test0001'])
+    expect((await ledgerLines(dir)).map((l) => (l.batchIntent ? 'intent' : (l.batch?.id ?? `done ${l.batchDone}`)))).toEqual(['intent', 'msgbatch_test0001', 'done msgbatch_test0001'])
 
     const liveServer = await serve({ tool: drafter })
     const liveDir = await tempProject()

@@ -12,6 +12,8 @@ import { RouterError, type BatchApi, type BatchResult, type BatchStatus } from '
 
 /** Uploading up to 256 MB, or downloading 100,000 results, outlasts one routing request's --timeout: at least this long. */
 const TRANSFER_TIMEOUT_MS = 10 * 60_000
+/** Batches per page of the list: the API's most (default 20), so a busy account's hour is a page or two. */
+const LIST_PAGE = 1000
 
 export type BatchApiOptions = {
   timeoutMs: number
@@ -39,6 +41,23 @@ export function sdkBatchApi(client: MessagesClient, opts: BatchApiOptions): Batc
       } catch (e) {
         throw failure(e)
       }
+    },
+    createTimeoutMs: transfer,
+    async listSince(sinceMs, signal) {
+      const found: BatchStatus[] = []
+      try {
+        // Newest first, page after page (the SDK follows last_id as after_id): stop at the first batch older than asked.
+        for await (const batch of client.messages.batches.list({ limit: LIST_PAGE }, { signal })) {
+          const created = Date.parse(batch.created_at)
+          if (created < sinceMs) break
+          if (!Number.isNaN(created)) found.push(statusOf(batch))
+        }
+      } catch (e) {
+        // Not "an unknown model" (a single request's 404): a server without the list, which leaves the upload unchecked.
+        if (e instanceof NotFoundError) throw new RouterError('not_found', `${opts.where} does not list batches (GET /v1/messages/batches: 404)`, { retryable: false })
+        throw failure(e)
+      }
+      return found
     },
     async retrieve(id, signal) {
       try {

@@ -1,9 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { BATCH_LIMITS, type CacheTtl } from '../load/config.js'
 import { addUsage } from './cost.js'
-import type { BatchLedger } from './journal.js'
-import { RouterError, type BatchApi, type BatchStatus, type Usage } from './router.js'
-import { DEFAULT_RETRY, FatalRouterError, retryDelayMs, type RetryPolicy } from './run.js'
+import type { BatchIntent, BatchLedger } from './journal.js'
+import { RouterError, type BatchApi, type BatchCounts, type BatchStatus, type Usage } from './router.js'
+import { DEFAULT_RETRY, FatalRouterError, longestRetryDelayMs, retryDelayMs, type RetryPolicy } from './run.js'
 
 /**
  * --batch: requests sent through the Message Batches API (half the price, results within 24 hours)
@@ -11,9 +11,14 @@ import { DEFAULT_RETRY, FatalRouterError, retryDelayMs, type RetryPolicy } from 
  * (batch-routing.ts) and Claude's drafting calls (tool-call.ts). A request is its custom_id; the
  * caller says how to build its params, how large they are, and how to read a result.
  *
- * The submitted requests are split into batches within the API's limits. Each batch's id goes to
- * the ledger (the run journal, or the drafting calls' own) the moment it is created, so a run
- * killed while it waits, run again, reattaches to its batches instead of paying for them twice.
+ * The submitted requests are split into batches within the API's limits. Before a batch's upload
+ * starts, the ledger (the run journal, or the drafting calls' own) notes the intent: its
+ * custom_ids, their count, the time. Its id goes to the ledger the moment it is created, settling
+ * the intent, so a run killed while it waits, run again, reattaches to its batches instead of
+ * paying for them twice. A run killed during an upload leaves its intent unsettled: run again, it
+ * lists the account's batches created around the intent's time, and reattaches the one of the
+ * intent's request count no ledger line names; with none the upload never reached the API, with
+ * several it does not guess and submits anew, naming them.
  * Batches are polled every `pollMs`; an ended batch's results are streamed and joined by
  * custom_id, in whatever order they come, each kept (`keep`) as it is read. A request that
  * errored, expired or was canceled, or whose result cannot be read (a malformed reply), is
@@ -32,6 +37,48 @@ const RUN_REFUSALS: Record<string, string | undefined> = {
 }
 /** Error types of a batch request that a resubmission would meet again: those, and a request the API found invalid. */
 const REFUSALS = new Set(['invalid_request_error', ...Object.keys(RUN_REFUSALS)])
+
+/**
+ * A batch's created_at is the API's clock, an intent's time this machine's: a batch created up to
+ * this long before its intent was noted can still be that upload's.
+ */
+export const INTENT_CLOCK_SLACK_MS = 60_000
+
+/**
+ * How long after its intent an upload could still have made its batch: every try of the create
+ * call (`policy.maxTries`) running to its timeout, with the longest wait between two tries.
+ */
+export function uploadWindowMs(createTimeoutMs: number, policy: RetryPolicy): number {
+  return policy.maxTries * createTimeoutMs + (policy.maxTries - 1) * longestRetryDelayMs(policy)
+}
+
+/** Every request a batch holds, whatever became of it: its size as the list reports it. */
+export const batchRequests = (c: BatchCounts): number => c.processing + c.succeeded + c.errored + c.canceled + c.expired
+
+/**
+ * The listed batches that may be an interrupted upload: created within its window (from
+ * INTENT_CLOCK_SLACK_MS before the intent to `windowMs` after it), holding as many requests, and
+ * named by no ledger line (`claimed`). The list says nothing of custom_ids: a batch of the same
+ * size from another client in that window is indistinguishable, hence one candidate or none.
+ */
+export function uploadCandidates(intent: Pick<BatchIntent, 'created' | 'requests'>, listed: readonly BatchStatus[], claimed: ReadonlySet<string>, windowMs: number): BatchStatus[] {
+  const at = Date.parse(intent.created)
+  return listed.filter((b) => {
+    const created = Date.parse(b.createdAt)
+    return !claimed.has(b.id) && batchRequests(b.counts) === intent.requests && created >= at - INTENT_CLOCK_SLACK_MS && created <= at + windowMs
+  })
+}
+
+/** The ledger's unsettled intents holding any of these requests: the interrupted uploads a run would look for before submitting them. */
+export function interruptedUploads(ledger: Pick<BatchLedger, 'intents'> | undefined, pending: ReadonlySet<string>): BatchIntent[] {
+  return (ledger?.intents() ?? []).filter((i) => i.customIds.some((id) => pending.has(id)))
+}
+
+/** --dry-run's note of them (it lists nothing): what it would do first. */
+export function interruptedUploadsNote(uploads: readonly Pick<BatchIntent, 'requests' | 'created'>[]): string {
+  if (uploads.length === 0) return ''
+  return `; ${uploads.length} interrupted upload(s) (${uploads.map((u) => `${u.requests} requests at ${u.created}`).join(', ')}) would be looked for first among the account's batches, and a batch found reattached instead of submitting its requests`
+}
 
 /** `{"requests":[` … `]}` around a batch's entries, and each entry's `{"custom_id":"…","params":` … `}` and comma, besides the id. */
 const BATCH_WRAPPER_BYTES = 16
@@ -83,7 +130,7 @@ export type BatchSettings = {
   maxRequests: number
   /** bytes per batch, at most the API's 256 MB (tests make it smaller) */
   maxBytes?: number
-  /** tries of each call to the batch endpoints (create, poll, results) before it is given up */
+  /** tries of each call to the batch endpoints (create, poll, results, list) before it is given up; with the create call's timeout, how long an interrupted upload is looked for */
   retry?: RetryPolicy
   /** where batches are noted on creation and found again by a rerun; none: no reattaching */
   ledger?: BatchLedger
@@ -95,10 +142,19 @@ export type BatchSettings = {
 export type BatchEvent =
   | { type: 'created'; id: string; requests: number; resubmitted: number; bytes: number }
   | { type: 'reattached'; id: string; requests: number; created: string }
+  /** an interrupted upload's batch, found among the account's: `requests` is its size, `created` the API's time */
+  | { type: 'recovered'; id: string; requests: number; created: string }
+  /**
+   * An interrupted upload with no batch to reattach: none in its window (it never reached the API),
+   * several (no guessing: `candidates` may be it), or the list could not be read (`error`). Its
+   * requests are submitted anew.
+   */
+  | { type: 'upload'; found: 'none' | 'several' | 'unchecked'; requests: number; intended: string; from: string; to: string; candidates: { id: string; created: string }[]; error?: string }
   | { type: 'status'; id: string; status: BatchStatus; polls: number }
-  | { type: 'joined'; id: string; succeeded: number; failed: number; resubmit: number; missing: number }
+  /** `notHeld`: requests a recovered batch did not answer, so it did not hold them after all: submitted again, not counted as a try */
+  | { type: 'joined'; id: string; succeeded: number; failed: number; resubmit: number; missing: number; notHeld: number }
   | { type: 'gone'; id: string; requests: number; reason: string; /** the server does not know it: its requests are submitted afresh */ unknown: boolean }
-  | { type: 'retry'; id: string | undefined; what: 'create' | 'poll' | 'results'; error: string; tries: number }
+  | { type: 'retry'; id: string | undefined; what: 'create' | 'poll' | 'results' | 'list'; error: string; tries: number }
 
 export type BatchEngine<V> = {
   /** holds these requests (those not held yet), reattaches the ledger's batches holding any, and submits the rest */
@@ -142,6 +198,8 @@ type LiveBatch = {
   /** resolves once it is consumed and the ledger says so, or the run stopped */
   finished: Promise<void>
   finish: () => void
+  /** found after an interrupted upload: the custom_ids that upload held; a result for any other is not this run's, a held request it does not answer is submitted again */
+  recovered?: ReadonlySet<string>
 }
 
 export function createBatchEngine<V>(spec: BatchSpec<V>, settings: BatchSettings): BatchEngine<V> {
@@ -162,6 +220,8 @@ export function createBatchEngine<V>(spec: BatchSpec<V>, settings: BatchSettings
   let reservedUsd = 0
   let estimated = 0
   let created = 0
+  /** intents looked into by this run (or noted by it): each is looked for once */
+  const handledIntents = new Set<string>()
 
   // Stopped while nothing polls (between batches): what is left is settled at once.
   signal.addEventListener(
@@ -203,7 +263,7 @@ export function createBatchEngine<V>(spec: BatchSpec<V>, settings: BatchSettings
   }
 
   /** Calls a batch endpoint, retrying what can be retried; a bad key or model stops the run. */
-  async function call<T>(what: 'create' | 'poll' | 'results', id: string | undefined, work: () => Promise<T>): Promise<T> {
+  async function call<T>(what: 'create' | 'poll' | 'results' | 'list', id: string | undefined, work: () => Promise<T>): Promise<T> {
     for (let tries = 1; ; tries++) {
       try {
         return await work()
@@ -218,8 +278,9 @@ export function createBatchEngine<V>(spec: BatchSpec<V>, settings: BatchSettings
     }
   }
 
-  /** Sends every queued request, in as few batches as the limits allow. */
+  /** Sends every queued request, in as few batches as the limits allow, once any interrupted upload that may hold them is looked for. */
   async function flush(): Promise<void> {
+    await resolveIntents()
     const queued = [...entries.values()].filter((r) => r.state === 'queued')
     const admitted = queued.filter((r) => {
       if (signal.aborted) return false
@@ -236,10 +297,16 @@ export function createBatchEngine<V>(spec: BatchSpec<V>, settings: BatchSettings
     if (signal.aborted) return
     // Built now, one batch at a time: a run of 100,000 cases never holds every request body at once.
     const requests = batch.map((r) => ({ custom_id: r.customId, params: spec.params(r.customId) }))
+    // Noted, and synced, before the upload starts: a kill before the id comes back leaves this for a rerun to look for.
+    const intent = ledger?.appendIntent(requests.map((q) => q.custom_id))
+    if (intent) handledIntents.add(intent.nonce)
     let status: BatchStatus
     try {
       status = await call('create', undefined, () => api.create(requests, signal))
     } catch (e) {
+      // Stopped mid-upload, timed out, cut off, or a server error: the API may have made the batch, so the intent stays for a rerun to look for.
+      // Any other failure is the API's answer that it made none.
+      if (intent && !signal.aborted && !(e instanceof RouterError && UNCERTAIN_CREATE.has(e.kind))) ledger?.intentDone(intent.nonce)
       if (signal.aborted) return
       if (e instanceof FatalRouterError) throw e
       const message = (e as Error).message
@@ -250,7 +317,7 @@ export function createBatchEngine<V>(spec: BatchSpec<V>, settings: BatchSettings
     }
     created++
     // The id goes to the ledger before anything else: a kill from here on reattaches instead of paying twice.
-    ledger?.appendBatch({ id: status.id, customIds: batch.map((r) => r.customId) })
+    ledger?.appendBatch({ id: status.id, customIds: batch.map((r) => r.customId), ...(intent ? { intent: intent.nonce } : {}) })
     const resubmitted = batch.filter((r) => r.tries > 0).length
     for (const r of batch) {
       r.tries++
@@ -261,12 +328,12 @@ export function createBatchEngine<V>(spec: BatchSpec<V>, settings: BatchSettings
     emit({ type: 'created', id: status.id, requests: batch.length, resubmitted, bytes })
   }
 
-  const track = (id: string) => {
+  const track = (id: string, recovered?: readonly string[]) => {
     // An id seen before and taken in is a new batch under an old name (another server reusing ids): it is followed afresh.
     if (live.get(id)?.consumed === false) return
     let finish!: () => void
     const finished = new Promise<void>((resolve) => (finish = resolve))
-    live.set(id, { id, startedAt: Date.now(), polls: 0, failures: 0, consumed: false, finished, finish })
+    live.set(id, { id, startedAt: Date.now(), polls: 0, failures: 0, consumed: false, finished, finish, ...(recovered ? { recovered: new Set(recovered) } : {}) })
     order.push(id)
   }
   const consumed = (batch: LiveBatch) => {
@@ -290,9 +357,59 @@ export function createBatchEngine<V>(spec: BatchSpec<V>, settings: BatchSettings
         r.batch = batch.id
         r.state = 'submitted'
       }
-      track(batch.id)
+      track(batch.id, batch.recovered ? batch.customIds : undefined)
       live.get(batch.id)!.startedAt = Date.parse(batch.created) || Date.now()
       emit({ type: 'reattached', id: batch.id, requests: held.length, created: batch.created })
+    }
+  }
+
+  /**
+   * Looks for the batches of uploads a killed run left without an id (the ledger's unsettled
+   * intents that hold queued requests) among the account's, before anything is submitted. One
+   * candidate is reattached: its batch line settles the intent, and it is followed as any
+   * reattached batch, except that what it does not answer is submitted again (its custom_ids are
+   * the intent's, presumed). None: the upload never reached the API. Several: no guessing.
+   */
+  async function resolveIntents(): Promise<void> {
+    if (!ledger || signal.aborted) return
+    const queued = new Set([...entries.values()].filter((r) => r.state === 'queued').map((r) => r.customId))
+    const open = ledger.intents().filter((i) => !handledIntents.has(i.nonce) && i.customIds.some((id) => queued.has(id)))
+    if (open.length === 0) return
+    for (const i of open) handledIntents.add(i.nonce)
+    const windowMs = uploadWindowMs(api.createTimeoutMs, policy)
+    const window = (i: BatchIntent) => ({ requests: i.requests, intended: i.created, from: iso(Date.parse(i.created) - INTENT_CLOCK_SLACK_MS), to: iso(Date.parse(i.created) + windowMs) })
+    const since = Math.min(...open.map((i) => Date.parse(i.created) || 0)) - INTENT_CLOCK_SLACK_MS
+    let listed: BatchStatus[]
+    try {
+      listed = await call('list', undefined, () => api.listSince(since, signal))
+    } catch (e) {
+      if (signal.aborted) return
+      if (e instanceof FatalRouterError) throw e
+      // Left unsettled: a later run may read the list. This one submits anew, as before intents were noted.
+      for (const i of open) emit({ type: 'upload', found: 'unchecked', ...window(i), candidates: [], error: (e as Error).message })
+      return
+    }
+    const claimed = new Set(ledger.batches().map((b) => b.id))
+    for (const intent of open) {
+      const candidates = uploadCandidates(intent, listed, claimed, windowMs)
+      for (const c of candidates) claimed.add(c.id)
+      const [found] = candidates
+      if (candidates.length !== 1 || !found) {
+        ledger.intentDone(intent.nonce)
+        emit({ type: 'upload', found: candidates.length === 0 ? 'none' : 'several', ...window(intent), candidates: candidates.map((c) => ({ id: c.id, created: c.createdAt })) })
+        continue
+      }
+      ledger.appendBatch({ id: found.id, customIds: intent.customIds, intent: intent.nonce, recovered: true })
+      const held = intent.customIds.map((id) => entries.get(id)).filter((r): r is Entry<V> => r?.state === 'queued')
+      for (const r of held) {
+        reserve(r)
+        r.tries++
+        r.batch = found.id
+        r.state = 'submitted'
+      }
+      track(found.id, intent.customIds)
+      live.get(found.id)!.startedAt = Date.parse(found.createdAt) || Date.now()
+      emit({ type: 'recovered', id: found.id, requests: intent.requests, created: found.createdAt })
     }
   }
 
@@ -362,13 +479,7 @@ export function createBatchEngine<V>(spec: BatchSpec<V>, settings: BatchSettings
     emit({ type: 'gone', id: batch.id, requests: held.length, reason, unknown })
     if (unknown) {
       ledger?.batchDone(batch.id)
-      for (const r of held) {
-        r.tries--
-        r.state = 'queued'
-        reservedUsd -= r.reservedUsd
-        r.reservedUsd = 0
-        delete r.batch
-      }
+      for (const r of held) requeue(r)
       await flushLater()
     } else for (const r of held) finish(r, { error: `batch ${batch.id}: ${reason}; run again to reattach to it`, errorKind: 'server' })
   }
@@ -384,6 +495,8 @@ export function createBatchEngine<V>(spec: BatchSpec<V>, settings: BatchSettings
     let resubmit = 0
     let refusal: { errorType: string; error: string } | undefined
     for await (const result of api.results(batch.id, signal)) {
+      // A recovered batch answering a custom_id its upload did not hold is not that upload (another client's batch of the same size): its answers are not this run's.
+      if (batch.recovered && !batch.recovered.has(result.customId)) continue
       const r = entries.get(result.customId)
       if (!r) {
         if (result.outcome === 'succeeded') spec.keepUnclaimed?.(result.customId, result.message, batch.id, latencyMs)
@@ -416,12 +529,19 @@ export function createBatchEngine<V>(spec: BatchSpec<V>, settings: BatchSettings
       if (failure(r, `the batch request ${what} in ${batch.id}`, result.outcome === 'errored' ? result.errorType : result.outcome, !(result.outcome === 'errored' && REFUSALS.has(result.errorType)))) resubmit++
     }
     let missing = 0
+    let notHeld = 0
     for (const r of entries.values()) {
       if (r.batch !== batch.id || r.state !== 'submitted' || seen.has(r.customId)) continue
+      if (batch.recovered) {
+        // Presumed held, not answered: the batch was not (all of) the upload after all. Submitted again, as if never sent.
+        notHeld++
+        requeue(r)
+        continue
+      }
       missing++
       if (failure(r, `batch ${batch.id} ended without a result for this request`, 'server', true)) resubmit++
     }
-    emit({ type: 'joined', id: batch.id, succeeded, failed, resubmit, missing })
+    emit({ type: 'joined', id: batch.id, succeeded, failed, resubmit, missing, notHeld })
     // The resubmissions' batch goes to the ledger before this one is marked done: a kill in between loses nothing.
     await flushLater()
     ledger?.batchDone(batch.id)
@@ -430,6 +550,15 @@ export function createBatchEngine<V>(spec: BatchSpec<V>, settings: BatchSettings
     if (refusal && succeeded === 0) fatal ??= new FatalRouterError(`the API refused every request of batch ${batch.id} (${refusal.errorType}: ${refusal.error}); ${RUN_REFUSALS[refusal.errorType]}`)
     consumed(batch)
     if (fatal) throw fatal
+  }
+
+  /** A request its batch never held after all: queued again, that submission not counted. */
+  function requeue(r: Entry<V>): void {
+    r.tries--
+    r.state = 'queued'
+    reservedUsd -= r.reservedUsd
+    r.reservedUsd = 0
+    delete r.batch
   }
 
   /** A failed request: queued for its one resubmission, or finished with the error. True when resubmitted. */
@@ -480,19 +609,33 @@ export function describeBatchEvent(e: BatchEvent): string {
       return `batch ${e.id}: created with ${e.requests} request(s)${e.resubmitted > 0 ? ` (${e.resubmitted} resubmitted)` : ''}, ${megabytes(e.bytes)}`
     case 'reattached':
       return `batch ${e.id}: reattached (created ${e.created} by an earlier run), ${e.requests} request(s) of this run; nothing sent again`
+    case 'recovered':
+      return `batch ${e.id}: reattached from an interrupted upload (${e.requests} requests, created ${e.created})`
+    case 'upload': {
+      const upload = `batch upload of ${e.requests} request(s) at ${e.intended}, interrupted`
+      if (e.found === 'none') return `${upload}: no batch of ${e.requests} requests created from ${e.from} to ${e.to}, so it never reached the API; its requests are submitted now`
+      if (e.found === 'unchecked') return `${upload}: the account's batches could not be listed (${e.error}); its requests are submitted anew, and a batch that upload made, if any, is billed as well`
+      const named = e.candidates.map((c) => `${c.id} (created ${c.created})`).join(', ')
+      return `${upload}: ${e.candidates.length} batches of ${e.requests} requests from ${e.from} to ${e.to} may be it: ${named}; not guessing, its requests are submitted anew. Cancel whichever of those is that upload (the others are another client's) to stop paying for it twice`
+    }
     case 'status': {
       const c = e.status.counts
       const counts = `${c.processing} processing · ${c.succeeded} succeeded · ${c.errored} errored · ${c.expired} expired · ${c.canceled} canceled`
       return `batch ${e.id}: ${e.status.status.replace('_', ' ')} · ${counts} (poll ${e.polls})`
     }
     case 'joined':
-      return `batch ${e.id}: results joined: ${e.succeeded} succeeded, ${e.failed} failed${e.missing > 0 ? `, ${e.missing} missing` : ''}${e.resubmit > 0 ? `; ${e.resubmit} resubmitted (once)` : ''}`
+      return `batch ${e.id}: results joined: ${e.succeeded} succeeded, ${e.failed} failed${e.missing > 0 ? `, ${e.missing} missing` : ''}${e.resubmit > 0 ? `; ${e.resubmit} resubmitted (once)` : ''}${e.notHeld > 0 ? `; ${e.notHeld} it did not answer are submitted again (it was not all of the interrupted upload)` : ''}`
     case 'gone':
       return `batch ${e.id}: ${e.reason}; its ${e.requests} request(s) ${e.unknown ? 'are submitted again' : 'are left for a rerun'}`
     case 'retry':
       return `batch ${e.id ?? '(new)'}: ${e.what} failed (${e.error}), try ${e.tries}; retrying`
   }
 }
+
+/** Calls to the create endpoint that may have made a batch all the same: no answer came (stopped, timed out, cut off), or a server error did. */
+const UNCERTAIN_CREATE = new Set<RouterError['kind']>(['timeout', 'connection', 'server'])
+
+const iso = (ms: number) => new Date(ms).toISOString()
 
 function megabytes(bytes: number): string {
   return bytes >= 1e6 ? `${(bytes / 1e6).toFixed(1)} MB` : `${Math.max(1, Math.round(bytes / 1e3))} KB`

@@ -1,4 +1,5 @@
-import { closeSync, ftruncateSync, mkdirSync, openSync, readFileSync, statSync, writeSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
+import { closeSync, fdatasyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, statSync, writeSync } from 'node:fs'
 import path from 'node:path'
 import { z } from 'zod'
 import { sha256 } from '../load/catalogue.js'
@@ -19,16 +20,42 @@ import { redact } from '../text/safe.js'
 const headerSchema = z.object({ routecheckJournal: z.literal(1), cacheKey: z.string(), catalogue: z.string() })
 const entrySchema = z.object({ key: z.string(), decision: decisionSchema })
 /**
- * --batch adds two line types, written the moment they happen: a batch created (its id and the
- * custom_ids it holds), and a batch whose results were all taken in. A run killed in between,
- * run again, reattaches to the batches not yet taken in instead of paying for them twice.
- * Readers without them skip such lines (with a warning) and send those requests afresh.
+ * --batch adds line types, written the moment they happen: a batch about to be created (the
+ * intent: the custom_ids it will hold, their count, the time, a nonce), a batch created (its id,
+ * the custom_ids it holds, the intent it settles), an intent settled without a batch, and a
+ * batch whose results were all taken in. A run killed while it waits, run again, reattaches to
+ * the batches not yet taken in; one killed during an upload finds its intent unsettled and looks
+ * for the batch among the account's (batch.ts). Either way it does not pay twice. Readers without
+ * them skip such lines (with a warning) and send those requests afresh.
  */
-const batchLineSchema = z.object({ batch: z.object({ id: z.string().min(1), created: z.string(), customIds: z.array(z.string()) }) })
+const batchLineSchema = z.object({
+  batch: z.object({
+    id: z.string().min(1),
+    created: z.string(),
+    customIds: z.array(z.string()),
+    /** the nonce of the intent it settles */
+    intent: z.string().optional(),
+    /** found among the account's batches after an interrupted upload: it holds the intent's custom_ids as far as the list can tell */
+    recovered: z.literal(true).optional(),
+  }),
+})
 const batchDoneSchema = z.object({ batchDone: z.string().min(1) })
+const intentLineSchema = z.object({ batchIntent: z.object({ nonce: z.string().min(1), created: z.string(), requests: z.number().int().positive(), customIds: z.array(z.string()) }) })
+const intentDoneSchema = z.object({ batchIntentDone: z.string().min(1) })
 
 /** A Message Batch a run created, as the journal has it. */
-export type JournalBatch = { id: string; created: string; customIds: readonly string[]; /** its results were all taken in */ done: boolean }
+export type JournalBatch = {
+  id: string
+  created: string
+  customIds: readonly string[]
+  /** its results were all taken in */
+  done: boolean
+  /** reattached after an interrupted upload: its custom_ids are the intent's, not known from the API's answer */
+  recovered: boolean
+}
+
+/** A batch about to be created, noted (and synced to disk) before its upload starts; settled by its batch line or an intent-done line. */
+export type BatchIntent = { nonce: string; created: string; requests: number; customIds: readonly string[] }
 
 export type Journal = {
   file: string
@@ -45,10 +72,16 @@ export type Journal = {
   appendKey(key: string, decision: Decision): void
   /** the batches created by runs on this journal, in the order they were created */
   batches(): readonly JournalBatch[]
-  /** notes a batch the moment it is created */
-  appendBatch(batch: { id: string; customIds: readonly string[] }): void
+  /** notes a batch the moment it is created (or found after an interrupted upload), settling its intent */
+  appendBatch(batch: { id: string; customIds: readonly string[]; intent?: string; recovered?: boolean }): void
   /** notes that a batch's results were all taken in */
   batchDone(id: string): void
+  /** the batches about to be created that no line settled yet: uploads a killed run may have left without an id, oldest first */
+  intents(): readonly BatchIntent[]
+  /** notes, durably, a batch about to be created, before its upload starts */
+  appendIntent(customIds: readonly string[]): BatchIntent
+  /** settles an intent that left no batch to follow (none reached the API, or no telling which did) */
+  intentDone(nonce: string): void
   /** why appending stopped (a full disk), if it did: the run goes on, but what it finishes after that is not kept */
   readonly writeFailure: string | undefined
   close(): void
@@ -76,7 +109,7 @@ export function openJournal(cacheDir: string, cacheKey: string, catalogueFingerp
   const file = journalPath(cacheDir, cacheKey, catalogueFingerprint)
   checkJournalPaths(cacheDir, file)
   const entries = new Map<string, Decision>()
-  const batches = new Map<string, JournalBatch>()
+  const ledger = newLedgerState()
   const skippedLines: number[] = []
   let repairedTail = false
   let text = ''
@@ -106,15 +139,15 @@ export function openJournal(cacheDir: string, cacheKey: string, catalogueFingerp
         entries.set(entry.data.key, entry.data.decision)
         return
       }
-      if (readBatchLine(json, batches)) return
+      if (readBatchLine(json, ledger)) return
       if (!headerSchema.safeParse(json).success) skippedLines.push(i + 2) // a second header: two runs started the file at once
     })
   }
 
   const get = (prompt: string, repeat: number) => entries.get(attemptKey(prompt, repeat))
-  const reading = { file, loaded: entries.size, repairedTail, skippedLines, get, getKey: (key: string) => entries.get(key), batches: () => [...batches.values()] }
+  const reading = { file, loaded: entries.size, repairedTail, skippedLines, get, getKey: (key: string) => entries.get(key), ...ledgerReading(ledger) }
   if (opts.readOnly) {
-    return { ...reading, writeFailure: undefined, append: () => {}, appendKey: () => {}, appendBatch: () => {}, batchDone: () => {}, close: () => {} }
+    return { ...reading, writeFailure: undefined, append: () => {}, appendKey: () => {}, ...READ_ONLY_LEDGER, close: () => {} }
   }
   let fd: number
   try {
@@ -136,13 +169,13 @@ export function openJournal(cacheDir: string, cacheKey: string, catalogueFingerp
     },
     append: (prompt, repeat, decision) => appendKey(attemptKey(prompt, repeat), decision),
     appendKey,
-    ...batchWriter(batches, line),
+    ...batchWriter(ledger, line),
     close: () => closeSync(fd),
   }
 }
 
 /** The batches a journal notes: created (the moment the API returns the id) and taken in. `Journal` is one; so is the drafting requests' ledger. */
-export type BatchLedger = Pick<Journal, 'batches' | 'appendBatch' | 'batchDone'>
+export type BatchLedger = Pick<Journal, 'batches' | 'appendBatch' | 'batchDone' | 'intents' | 'appendIntent' | 'intentDone'>
 
 /** The file of the drafting requests' batches (generate, improve, probes), beside their answers in the cache folder. */
 export function batchLedgerPath(cacheDir: string): string {
@@ -166,11 +199,11 @@ export function openBatchLedger(cacheDir: string, opts: { readOnly?: boolean } =
     if (errnoCode(e) !== 'ENOENT') throw cannotUse(file, what, e)
   }
   if (!opts.readOnly) text = repairTail(file, text, what)
-  const batches = new Map<string, JournalBatch>()
+  const ledger = newLedgerState()
   // Lines that are not batch lines (none are written) are skipped: the ledger only ever saves a resubmission.
-  for (const l of text.split('\n')) readBatchLine(safeJson(l), batches)
-  const reading = { file, batches: () => [...batches.values()] }
-  if (opts.readOnly) return { ...reading, appendBatch: () => {}, batchDone: () => {}, close: () => {} }
+  for (const l of text.split('\n')) readBatchLine(safeJson(l), ledger)
+  const reading = { file, ...ledgerReading(ledger) }
+  if (opts.readOnly) return { ...reading, ...READ_ONLY_LEDGER, close: () => {} }
   let fd: number
   try {
     mkdirSync(path.dirname(file), { recursive: true })
@@ -178,7 +211,7 @@ export function openBatchLedger(cacheDir: string, opts: { readOnly?: boolean } =
   } catch (e) {
     throw cannotUse(file, what, e)
   }
-  return { ...reading, ...batchWriter(batches, lineWriter(fd).line), close: () => closeSync(fd) }
+  return { ...reading, ...batchWriter(ledger, lineWriter(fd).line), close: () => closeSync(fd) }
 }
 
 /**
@@ -186,49 +219,104 @@ export function openBatchLedger(cacheDir: string, opts: { readOnly?: boolean } =
  * line redacted. A disk that fills while routing stops the journal, not the run: the answers are
  * kept in memory and the run folder says the rest.
  */
-function lineWriter(fd: number): { write(chunk: string): void; line(value: unknown): void; failure(): string | undefined } {
+function lineWriter(fd: number): { write(chunk: string): void; line(value: unknown, durable?: boolean): void; failure(): string | undefined } {
   let failure: string | undefined
-  const write = (chunk: string) => {
+  const write = (chunk: string, durable = false) => {
     if (failure !== undefined) return
     try {
       writeSync(fd, chunk)
     } catch (e) {
       if (errnoCode(e) === undefined) throw e
       failure = fsFailure(e)
+      return
+    }
+    if (!durable) return
+    // A written line survives a killed process; synced, it survives the machine going down too. A file system that cannot sync keeps the written line.
+    try {
+      fdatasyncSync(fd)
+    } catch (e) {
+      if (errnoCode(e) === undefined) throw e
     }
   }
-  return { write, line: (value) => write(`${redact(JSON.stringify(value))}\n`), failure: () => failure }
+  return { write, line: (value, durable) => write(`${redact(JSON.stringify(value))}\n`, durable), failure: () => failure }
 }
 
-function batchWriter(batches: Map<string, JournalBatch>, line: (value: unknown) => void): Pick<BatchLedger, 'appendBatch' | 'batchDone'> {
+/** What a journal or ledger knows of its batches, as its lines say. */
+type LedgerState = { batches: Map<string, JournalBatch>; intents: Map<string, BatchIntent> }
+
+const newLedgerState = (): LedgerState => ({ batches: new Map(), intents: new Map() })
+
+function ledgerReading(state: LedgerState): Pick<BatchLedger, 'batches' | 'intents'> {
+  return { batches: () => [...state.batches.values()], intents: () => [...state.intents.values()] }
+}
+
+/** --dry-run's ledger: reads, writes nothing. */
+const READ_ONLY_LEDGER: Pick<BatchLedger, 'appendBatch' | 'batchDone' | 'appendIntent' | 'intentDone'> = {
+  appendBatch: () => {},
+  batchDone: () => {},
+  appendIntent: (customIds) => newIntent(customIds),
+  intentDone: () => {},
+}
+
+function newIntent(customIds: readonly string[]): BatchIntent {
+  return { nonce: randomBytes(8).toString('hex'), created: new Date().toISOString(), requests: customIds.length, customIds: [...customIds] }
+}
+
+/** The batch lines' writer. The intent and batch lines are synced to disk: one each a batch, and what stands between a kill and a second bill. */
+function batchWriter(state: LedgerState, line: (value: unknown, durable?: boolean) => void): Pick<BatchLedger, 'appendBatch' | 'batchDone' | 'appendIntent' | 'intentDone'> {
   return {
-    appendBatch({ id, customIds }) {
-      const batch = { id, created: new Date().toISOString(), customIds: [...customIds] }
-      batches.delete(id)
-      batches.set(id, { ...batch, done: false })
-      line({ batch })
+    appendBatch({ id, customIds, intent, recovered }) {
+      const batch = { id, created: new Date().toISOString(), customIds: [...customIds], ...(intent !== undefined ? { intent } : {}), ...(recovered ? { recovered } : {}) }
+      applyBatch(state, batch)
+      line({ batch }, true)
     },
     batchDone(id) {
-      const known = batches.get(id)
+      const known = state.batches.get(id)
       if (known) known.done = true
       line({ batchDone: id })
     },
+    appendIntent(customIds) {
+      const intent = newIntent(customIds)
+      state.intents.set(intent.nonce, intent)
+      line({ batchIntent: intent }, true)
+      return intent
+    },
+    intentDone(nonce) {
+      state.intents.delete(nonce)
+      line({ batchIntentDone: nonce })
+    },
   }
 }
 
-/** Reads a batch line or a batch-done line into `batches`; false for any other line. */
-function readBatchLine(json: unknown, batches: Map<string, JournalBatch>): boolean {
+/** A batch line: starts a batch (one under an id seen before, a server reusing ids, afresh) and settles its intent. */
+function applyBatch(state: LedgerState, batch: z.infer<typeof batchLineSchema>['batch']): void {
+  const { intent, recovered, ...rest } = batch
+  state.batches.delete(batch.id)
+  state.batches.set(batch.id, { ...rest, done: false, recovered: recovered === true })
+  if (intent !== undefined) state.intents.delete(intent)
+}
+
+/** Reads a batch, batch-done, intent or intent-done line into `state`; false for any other line. */
+function readBatchLine(json: unknown, state: LedgerState): boolean {
   const batch = batchLineSchema.safeParse(json)
-  // A batch line starts a batch; one under an id seen before (a server reusing ids) starts it afresh.
   if (batch.success) {
-    batches.delete(batch.data.batch.id)
-    batches.set(batch.data.batch.id, { ...batch.data.batch, done: false })
+    applyBatch(state, batch.data.batch)
     return true
   }
   const done = batchDoneSchema.safeParse(json)
-  if (!done.success) return false
-  const known = batches.get(done.data.batchDone)
-  if (known) known.done = true
+  if (done.success) {
+    const known = state.batches.get(done.data.batchDone)
+    if (known) known.done = true
+    return true
+  }
+  const intent = intentLineSchema.safeParse(json)
+  if (intent.success) {
+    state.intents.set(intent.data.batchIntent.nonce, intent.data.batchIntent)
+    return true
+  }
+  const intentDone = intentDoneSchema.safeParse(json)
+  if (!intentDone.success) return false
+  state.intents.delete(intentDone.data.batchIntentDone)
   return true
 }
 

@@ -125,6 +125,10 @@ export type BatchResult =
 /** The Message Batches endpoints. Failures are RouterErrors, classified as for single requests. */
 export interface BatchApi {
   create(requests: readonly { custom_id: string; params: object }[], signal: AbortSignal): Promise<BatchStatus>
+  /** how long one create call may take before it is given up (an upload of up to 256 MB) */
+  readonly createTimeoutMs: number
+  /** the account's batches created at or after `sinceMs` (epoch ms), newest first, every page of the list read */
+  listSince(sinceMs: number, signal: AbortSignal): Promise<BatchStatus[]>
   retrieve(id: string, signal: AbortSignal): Promise<BatchStatus>
   /** the results file, streamed, in any order */
   results(id: string, signal: AbortSignal): AsyncIterable<BatchResult>

@@ -350,13 +350,18 @@ function createGate(controller: ConcurrencyController, runSignal: AbortSignal, o
   }
 }
 
+/** The longest wait between two tries: a server's retry-after, capped at twice the backoff's own cap. */
+export function longestRetryDelayMs(policy: RetryPolicy): number {
+  return 2 * policy.maxDelayMs
+}
+
 /**
  * Exponential backoff with jitter (half fixed, half random, so retries spread
  * out but never collapse to zero), or the server's retry-after when it gave
  * one: the server knows its own rate window better than any formula.
  */
 export function retryDelayMs(tries: number, retryAfterMs: number | undefined, policy: RetryPolicy, random: () => number = Math.random): number {
-  if (retryAfterMs !== undefined && retryAfterMs >= 0) return Math.min(retryAfterMs, 2 * policy.maxDelayMs)
+  if (retryAfterMs !== undefined && retryAfterMs >= 0) return Math.min(retryAfterMs, longestRetryDelayMs(policy))
   const exp = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (tries - 1))
   return exp / 2 + random() * (exp / 2)
 }

@@ -11,7 +11,7 @@ import { classifyError, clientSettings, isMessage } from './anthropic.js'
 import { sdkBatchApi } from './anthropic-batch.js'
 import { cacheControl, readUsage } from './anthropic-request.js'
 import { BATCH_LIMITS, type CacheTtl } from '../load/config.js'
-import { createBatchEngine, splitIntoBatches, type BatchEvent, type BatchPlan, type BatchReading } from './batch.js'
+import { createBatchEngine, interruptedUploads, splitIntoBatches, type BatchEvent, type BatchPlan, type BatchReading } from './batch.js'
 import { addUsage, loadPrices, priceFor, usageCost, type Price, type PriceTable } from './cost.js'
 import { checkCacheFolder, openBatchLedger, type BatchLedger } from './journal.js'
 import { RouterError, usageSchema, type Usage } from './router.js'
@@ -101,6 +101,8 @@ export type ToolBatchPreview = {
   cached: number
   batches: Array<{ requests: number; bytes: number }>
   reattach: string[]
+  /** interrupted uploads (the ledger's unsettled intents) holding requests to submit, which a run would look for first */
+  interrupted: Array<{ requests: number; created: string }>
   /** of the requests to submit */
   estimate: ToolCallEstimate
 }
@@ -204,6 +206,7 @@ export function createToolCaller(opts: ToolCallerOptions): ToolCaller {
       cached: stored.size,
       batches: batches.map((b) => ({ requests: b.items.length, bytes: b.bytes })),
       reattach: reattach.map((b) => b.id),
+      interrupted: interruptedUploads(ledger, new Set(fresh.map(([key]) => key))).map((i) => ({ requests: i.requests, created: i.created })),
       estimate: estimate(fresh.map(([, p]) => p.request), tool),
     }
   }
@@ -294,9 +297,9 @@ export function createToolCaller(opts: ToolCallerOptions): ToolCaller {
     }
     answered(stored.size)
     if (pending.size === 0 || opts.signal?.aborted) return answers
-    // --no-cache sends every request afresh: no reattaching to an earlier run's batch, though this run's are still noted.
+    // --no-cache sends every request afresh: no reattaching to an earlier run's batch nor looking for an interrupted upload's, though this run's are still noted.
     const file = opts.cacheDir === undefined ? undefined : openBatchLedger(opts.cacheDir)
-    const ledger: BatchLedger | undefined = file && opts.noCache ? { ...file, batches: () => [] } : file
+    const ledger: BatchLedger | undefined = file && opts.noCache ? { ...file, batches: () => [], intents: () => [] } : file
     const engine = createBatchEngine<T>(
       {
         api: sdkBatchApi(client, { timeoutMs: opts.timeoutMs, classify: (e) => classifyError(e, model, baseURL), where: baseURL ?? 'api.anthropic.com' }),

@@ -2,7 +2,7 @@ import type { Catalogue } from '../load/catalogue.js'
 import type { CacheTtl, Config } from '../load/config.js'
 import type { Dataset } from '../load/dataset.js'
 import { UsageError } from '../load/input-error.js'
-import { describeBatchEvent, splitIntoBatches, type BatchEvent, type BatchPlan } from '../route/batch.js'
+import { describeBatchEvent, interruptedUploads, interruptedUploadsNote, splitIntoBatches, type BatchEvent, type BatchPlan } from '../route/batch.js'
 import { createBatchSession, type BatchSession, type RoutingBatchSettings } from '../route/batch-routing.js'
 import { BATCH_FACTOR, usageCost, type Price } from '../route/cost.js'
 import { attemptKey, batchCustomId, type Journal } from '../route/journal.js'
@@ -43,7 +43,8 @@ export function toolBatchDryRunLines(preview: ToolBatchPreview, plan: BatchPlan)
     `batch: ${preview.requests} request(s) in ${preview.batches.length} batch(es) of at most ${plan.maxRequests.toLocaleString('en-US')} requests or ${BATCH_LIMITS.maxBytes / 1024 / 1024} MB` +
       (preview.batches.length > 0 ? ` (${preview.batches.map((b) => `${b.requests} requests, ${(b.bytes / 1e6).toFixed(1)} MB`).join('; ')})` : '') +
       (preview.cached > 0 ? `; ${preview.cached} answered from the cache folder` : '') +
-      (preview.reattach.length > 0 ? `; ${preview.reattach.length} batch(es) of an earlier run would be reattached (${preview.reattach.join(', ')})` : ''),
+      (preview.reattach.length > 0 ? `; ${preview.reattach.length} batch(es) of an earlier run would be reattached (${preview.reattach.join(', ')})` : '') +
+      interruptedUploadsNote(preview.interrupted),
   ]
   if (estimate.usd !== undefined && estimate.batchUsd !== undefined && estimate.batchMaxUsd !== undefined) {
     lines.push(
@@ -108,7 +109,7 @@ export function batchEventPrinter(warn: (text: string) => void, pollMs: number):
       last.set(e.id, { text, polls: e.polls })
     }
     warn(`${describeBatchEvent(e)}\n`)
-    if ((e.type === 'created' || e.type === 'reattached') && !announced) {
+    if ((e.type === 'created' || e.type === 'reattached' || e.type === 'recovered') && !announced) {
       announced = true
       warn(`batch: polling every ${pollMs / 1000} s; a batch ends within 24 h (usually within the hour). Stopped or killed, a rerun reattaches to it.\n`)
     }
@@ -147,7 +148,8 @@ export function batchDryRunLines(router: Router, catalogue: Catalogue, plan: Bat
   const lines = [
     `batch: ${fresh.length} request(s) in ${batches.length} batch(es) of at most ${plan.maxRequests.toLocaleString('en-US')} requests or ${BATCH_LIMITS.maxBytes / 1024 / 1024} MB` +
       (batches.length > 0 ? ` (${batches.map((b) => `${b.items.length} requests, ${(b.bytes / 1e6).toFixed(1)} MB`).join('; ')})` : '') +
-      (reattach.length > 0 ? `; ${reattach.length} batch(es) of an earlier run would be reattached (${reattach.map((b) => b.id).join(', ')})` : ''),
+      (reattach.length > 0 ? `; ${reattach.length} batch(es) of an earlier run would be reattached (${reattach.map((b) => b.id).join(', ')})` : '') +
+      interruptedUploadsNote(interruptedUploads(journal, new Set(fresh.map((p) => batchCustomId(attemptKey(p.prompt, p.repeat)))))),
   ]
   if (price && router.estimate) {
     const cost = (ttl: CacheTtl, batch: boolean, everyWrite = false) => fresh.reduce((n, p, i) => n + usageCost(estimatedUsage(router.estimate!(p.prompt, catalogue), i === 0 || everyWrite, ttl, batch), price), 0)

@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process'
+import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -24,6 +24,26 @@ export function runCli(args: readonly string[], opts: { cwd?: string; env?: Node
       },
     )
   })
+}
+
+/** Starts the built CLI as a child and returns at once, for tests that kill it midway (`exited`: code 128 when a signal ended it). */
+export function startCli(args: readonly string[], opts: { cwd: string; env?: NodeJS.ProcessEnv }): { child: ChildProcess; exited: Promise<CliResult>; stderr(): string } {
+  const child = spawn(process.execPath, [CLI, ...args], { cwd: opts.cwd, env: { ...process.env, NO_COLOR: '1', ...opts.env } })
+  let stderr = ''
+  let stdout = ''
+  child.stderr.on('data', (d) => (stderr += d))
+  child.stdout.on('data', (d) => (stdout += d))
+  const exited = new Promise<CliResult>((resolve) => child.on('exit', (code, sig) => resolve({ code: code ?? (sig ? 128 : 1), stdout, stderr })))
+  return { child, exited, stderr: () => stderr }
+}
+
+/** Waits until `check` holds, looking every 50 ms for at most 30 s. */
+export async function until(check: () => boolean | Promise<boolean>, what: string): Promise<void> {
+  for (let i = 0; i < 600; i++) {
+    if (await check()) return
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  throw new Error(`timed out waiting for ${what}`)
 }
 
 let queue: Promise<unknown> = Promise.resolve()

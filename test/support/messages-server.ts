@@ -35,7 +35,7 @@ export type ServerOptions = {
   models?: string[]
   /** seconds sent in retry-after with 'rate_limit' (default '0') */
   retryAfter?: string
-  /** the Message Batches endpoints (POST /v1/messages/batches, GET …/{id}, GET …/{id}/results) */
+  /** the Message Batches endpoints (POST /v1/messages/batches, GET /v1/messages/batches (the list), GET …/{id}, GET …/{id}/results) */
   batch?: BatchOptions
   /** how to answer Claude Code's routing requests; undefined (or no option) = the word-overlap rule over every listed agent */
   engine?: (info: { prompt: string; agents: AgentEntry[]; index: number; seen: number }) => EngineReply | undefined
@@ -69,8 +69,20 @@ export type BatchOptions = {
   /** the id of the n-th batch created, from 1 (default msgbatch_test0001, …) */
   id?: (n: number) => string
   /** a fault for a call to the batch endpoints themselves (`call` counts that kind of call, from 0) */
-  fault?: (info: { what: 'create' | 'retrieve' | 'results'; call: number }) => 'rate_limit' | 'server_error' | 'unauthorized' | undefined
+  fault?: (info: { what: BatchCall; call: number }) => 'rate_limit' | 'server_error' | 'unauthorized' | undefined
+  /**
+   * Holds a create call once its body is read, until the promise settles: 'create' then makes the
+   * batch whether or not the client is still there (the API makes it once it has the body),
+   * 'discard' makes none. `call` counts create calls, from 0. For killing a client mid-upload.
+   */
+  holdCreate?: (info: { call: number; body: any }) => Promise<'create' | 'discard'> | undefined
+  /** true drops a create call's connection as it arrives, before its body is read: nothing reaches the API (counted as the fault `create_dropped`) */
+  dropCreate?: (call: number) => boolean
+  /** the most batches a page of the list holds (default 1000, the API's most; a request's `limit` defaults to 20) */
+  listPageMax?: number
 }
+
+export type BatchCall = 'create' | 'list' | 'retrieve' | 'results'
 
 /** errored: an api_error (worth a resubmission); invalid: an invalid_request_error (not) */
 export type BatchOutcome = 'errored' | 'invalid' | 'expired' | 'canceled'
@@ -81,6 +93,8 @@ export type StoredBatch = {
   requests: { custom_id: string; params: any }[]
   /** arrival index of the create request */
   createdBy: number
+  /** when it was made (epoch ms): its created_at, the list's order */
+  createdAt: number
   polls: number
   /** the results lines, once ended, in the order they are served (not the requests' order) */
   results?: { custom_id: string; result: any }[]
@@ -139,8 +153,11 @@ export type ReceivedRequest = {
   prompt: string
   /** the fault injected into this request, if any */
   fault?: Fault
+  method: string
   /** the URL path, e.g. /v1/messages, /v1/messages/count_tokens, /api/hello */
   path: string
+  /** the query string's parameters (the batch list's limit, after_id, before_id) */
+  query: Record<string, string>
   /** set on Claude Code's routing requests (those listing agents in a system-reminder) */
   engine?: EngineRequest
   /** the content and usage sent back, when a message was sent */
@@ -236,13 +253,20 @@ export async function startMessagesServer(opts: ServerOptions = {}): Promise<Mes
   const pending = new Set<AbortController>()
   const batches: StoredBatch[] = []
   const submissions = new Map<string, number>()
-  const batchCalls = { create: 0, retrieve: 0, results: 0 }
+  const batchCalls: Record<BatchCall, number> = { create: 0, list: 0, retrieve: 0, results: 0 }
+  let createArrivals = 0
+  let createCalls = 0
   let batchMessages = 0
 
   const server = http.createServer((req, res) => {
     const arrived = performance.now()
     peakInFlight = Math.max(peakInFlight, ++inFlight)
     res.once('close', () => inFlight--)
+    if (req.method === 'POST' && req.url === '/v1/messages/batches' && opts.batch?.dropCreate?.(createArrivals++)) {
+      faults.create_dropped = (faults.create_dropped ?? 0) + 1
+      req.socket.destroy()
+      return
+    }
     const chunks: Buffer[] = []
     req.on('data', (chunk: Buffer) => chunks.push(chunk))
     req.on('end', () => {
@@ -276,7 +300,7 @@ export async function startMessagesServer(opts: ServerOptions = {}): Promise<Mes
     const url = new URL(req.url ?? '/', 'http://localhost')
     const engine = parsed ? readEngineRequest(body) : undefined
     const prompt = engine ? engine.prompt : parsed ? extractPrompt(body) : ''
-    const record: ReceivedRequest = { index, headers: { ...req.headers }, body, prompt, path: url.pathname, ...(engine ? { engine } : {}) }
+    const record: ReceivedRequest = { index, headers: { ...req.headers }, body, prompt, method: req.method ?? 'GET', path: url.pathname, query: Object.fromEntries(url.searchParams), ...(engine ? { engine } : {}) }
     if (keepRequests) requests.push(record)
     let seen = 0
     if (tracksSeen) {
@@ -358,7 +382,7 @@ export async function startMessagesServer(opts: ServerOptions = {}): Promise<Mes
   function handleBatch(req: http.IncomingMessage, res: http.ServerResponse, url: URL, body: any, raw: string, requestId: string, index: number): void {
     if (!req.headers['x-api-key'] && !req.headers.authorization) return sendError(res, 401, 'authentication_error', 'x-api-key header is required', requestId)
     const [, id, tail] = /^\/v1\/messages\/batches(?:\/([^/]+))?(?:\/(results))?$/.exec(url.pathname) ?? []
-    const what = req.method === 'POST' && id === undefined ? 'create' : req.method === 'GET' && id !== undefined ? (tail ? 'results' : 'retrieve') : undefined
+    const what: BatchCall | undefined = req.method === 'POST' && id === undefined ? 'create' : req.method === 'GET' ? (id === undefined ? 'list' : tail ? 'results' : 'retrieve') : undefined
     if (!what) return sendError(res, 404, 'not_found_error', `${req.method ?? 'GET'} ${url.pathname} is not served by the test server`, requestId)
     const fault = opts.batch?.fault?.({ what, call: batchCalls[what]++ })
     if (fault === 'rate_limit') return sendError(res, 429, 'rate_limit_error', 'Rate limited (test server)', requestId, { 'retry-after': retryAfter })
@@ -368,11 +392,23 @@ export async function startMessagesServer(opts: ServerOptions = {}): Promise<Mes
       if (Buffer.byteLength(raw) > BATCH_MAX_BYTES) return sendError(res, 413, 'request_too_large', `the batch is larger than ${BATCH_MAX_BYTES} bytes`, requestId)
       const problem = checkBatch(body)
       if (problem) return sendError(res, 400, 'invalid_request_error', problem, requestId)
-      const n = batches.length + 1
-      const batch: StoredBatch = { id: opts.batch?.id?.(n) ?? `msgbatch_test${String(n).padStart(4, '0')}`, requests: body.requests, createdBy: index, polls: 0, downloads: 0 }
-      batches.push(batch)
-      return sendJson(res, 200, batchJson(batch), requestId)
+      const make = () => {
+        const n = batches.length + 1
+        const batch: StoredBatch = { id: opts.batch?.id?.(n) ?? `msgbatch_test${String(n).padStart(4, '0')}`, requests: body.requests, createdBy: index, createdAt: Date.now(), polls: 0, downloads: 0 }
+        batches.push(batch)
+        return batch
+      }
+      const held = opts.batch?.holdCreate?.({ call: createCalls++, body })
+      if (!held) return sendJson(res, 200, batchJson(make()), requestId)
+      void held.then((verdict) => {
+        const batch = verdict === 'create' ? make() : undefined
+        if (res.destroyed || res.writableEnded) return
+        if (batch) sendJson(res, 200, batchJson(batch), requestId)
+        else sendError(res, 500, 'api_error', 'the batch was not created (test server)', requestId)
+      })
+      return
     }
+    if (what === 'list') return sendJson(res, 200, listPage(url.searchParams), requestId)
     const batch = batches.find((b) => b.id === id)
     if (!batch) return sendError(res, 404, 'not_found_error', `no batch ${id}`, requestId)
     if (what === 'retrieve') {
@@ -411,11 +447,37 @@ export async function startMessagesServer(opts: ServerOptions = {}): Promise<Mes
     return lines.sort((a, b) => (order(a.custom_id) < order(b.custom_id) ? -1 : 1))
   }
 
+  /**
+   * A page of the list, as the API serves it: newest first; `after_id` (the previous page's
+   * last_id) for older batches, `before_id` (its first_id) for newer ones, the `limit` (1–1000,
+   * default 20; at most `listPageMax` here) nearest to the cursor; has_more in that direction.
+   */
+  function listPage(query: URLSearchParams) {
+    const newestFirst = [...batches].sort((a, b) => b.createdAt - a.createdAt || b.createdBy - a.createdBy)
+    const limit = Math.min(Math.max(1, Number(query.get('limit') ?? 20) || 20), 1000, opts.batch?.listPageMax ?? 1000)
+    const after = query.get('after_id')
+    const before = query.get('before_id')
+    let page: StoredBatch[]
+    let hasMore: boolean
+    if (before !== null) {
+      const at = newestFirst.findIndex((b) => b.id === before)
+      const newer = newestFirst.slice(0, Math.max(0, at))
+      page = newer.slice(-limit)
+      hasMore = newer.length > limit
+    } else {
+      const at = after === null ? -1 : newestFirst.findIndex((b) => b.id === after)
+      const older = after !== null && at === -1 ? [] : newestFirst.slice(at + 1)
+      page = older.slice(0, limit)
+      hasMore = older.length > limit
+    }
+    return { data: page.map(batchJson), has_more: hasMore, first_id: page[0]?.id ?? null, last_id: page.at(-1)?.id ?? null }
+  }
+
   function batchJson(batch: StoredBatch) {
     const counts = { processing: 0, succeeded: 0, errored: 0, canceled: 0, expired: 0 }
     if (!batch.results) counts.processing = batch.requests.length
     else for (const { result } of batch.results) counts[result.type as keyof typeof counts]++
-    const created = new Date(Date.UTC(2026, 0, 1, 0, 0, batch.createdBy))
+    const created = new Date(batch.createdAt)
     return {
       id: batch.id,
       type: 'message_batch',
