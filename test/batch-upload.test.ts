@@ -96,6 +96,11 @@ describe('--batch: a run killed during a batch upload', () => {
     // The API had the body: it makes the batch after the client is gone.
     hold.release!('create')
     await until(() => s.batches.length === 1, 'the stand-in to make the batch')
+    // --dry-run lists nothing, but says what a run would look for first.
+    const dry = await runInProcess([...ROUTE, ...BATCH, '--dry-run'], { cwd: dir, env: envFor(s) })
+    expect(dry.code, dry.stderr).toBe(0)
+    expect(dry.stdout).toContain(`1 interrupted upload(s) (6 requests at ${intent.created}) would be looked for first among the account's batches`)
+    expect(lists(s)).toHaveLength(0)
 
     const rerun = await runCli(args, { cwd: dir, env: envFor(s) })
     expect(rerun.code, rerun.stderr).toBe(0)
@@ -117,6 +122,26 @@ describe('--batch: a run killed during a batch upload', () => {
     const again = await runCli(args, { cwd: dir, env: envFor(s) })
     expect(again.code, again.stderr).toBe(0)
     expect(s.requests).toHaveLength(0)
+  })
+
+  it('stopped (Ctrl-C) during the upload: its cases say a rerun looks for the batch, and the rerun reattaches it', async () => {
+    const dir = await tempProject()
+    await writeFiles(dir, { 'cases.csv': casesCsv(CASES) })
+    const { hold, holdCreate } = holdFirstCreate()
+    const s = await serve({ holdCreate })
+    const args = [...ROUTE, ...BATCH, '--out', 'run']
+    const stop = new AbortController()
+    void until(() => hold.body !== undefined, 'the upload').then(() => stop.abort())
+    const stopped = await runInProcess(args, { cwd: dir, env: envFor(s), signal: stop.signal })
+    expect(stopped.code, stopped.stderr).toBe(3)
+    expect((await summaryOf(dir, 'run')).requests.notSent).toBe(6)
+    expect(new Set((await resultsOf(dir, 'run')).map((r) => r.error))).toEqual(new Set(["not finished: the run was stopped while its batch was uploading; a rerun looks for that batch among the account's before sending it again"]))
+    hold.release!('create')
+    await until(() => s.batches.length === 1, 'the stand-in to make the batch')
+    const rerun = await runInProcess(args, { cwd: dir, env: envFor(s) })
+    expect(rerun.code, rerun.stderr).toBe(0)
+    expect(rerun.stderr).toMatch(/batch msgbatch_test0001: reattached from an interrupted upload \(6 requests/)
+    expect(s.batches).toHaveLength(1)
   })
 
   it('an upload that never reached the API: the rerun finds no batch of its size, says so, and submits one batch', async () => {
@@ -205,6 +230,26 @@ describe('--batch: a run killed during a batch upload', () => {
     expect(lines.some((l) => typeof l.key === 'string' && l.key.startsWith('ffff'))).toBe(false)
   })
 
+  it('a list that cannot be read: the upload is left unchecked for a later run, said so, and its requests submitted anew', async () => {
+    const dir = await tempProject()
+    await writeFiles(dir, { 'cases.csv': casesCsv(CASES), 'routecheck.config.json': JSON.stringify({ maxTries: 2 }) })
+    const { hold, holdCreate } = holdFirstCreate()
+    const s = await serve({ holdCreate, fault: ({ what }) => (what === 'list' ? 'server_error' : undefined) })
+    const args = [...ROUTE, ...BATCH, '--out', 'run']
+    await killDuringUpload(args, dir, s, hold)
+    hold.release!('create')
+    const rerun = await runCli(args, { cwd: dir, env: envFor(s) })
+    expect(rerun.code, rerun.stderr).toBe(0)
+    expect(lists(s)).toHaveLength(2)
+    expect(rerun.stderr).toMatch(/batch upload of 6 request\(s\) at \S+, interrupted: the account's batches could not be listed \(HTTP 500 api_error.*\); its requests are submitted anew, and a batch that upload made, if any, is billed as well/)
+    expect(s.batches).toHaveLength(2)
+    // Still open: the ledger names no batch for it and did not settle it.
+    const lines = await journalLines(dir)
+    expect(lines.filter((l) => l.batchIntent)).toHaveLength(2)
+    expect(lines.filter((l) => l.batchIntentDone)).toHaveLength(0)
+    expect(lines.filter((l) => l.batch).map((l) => l.batch.intent)).toEqual([lines.filter((l) => l.batchIntent)[1]!.batchIntent.nonce])
+  })
+
   it('--no-cache keeps no journal: nothing is noted, and a rerun reattaches to nothing', async () => {
     const dir = await tempProject()
     await writeFiles(dir, { 'cases.csv': casesCsv(CASES) })
@@ -253,6 +298,29 @@ describe('the interrupted upload: its window, its candidates, its ledger lines',
     expect(api.createTimeoutMs).toBe(10 * 60_000)
     expect(uploadWindowMs(api.createTimeoutMs, DEFAULT_RETRY)).toBe(6 * 10 * 60_000 + 5 * 60_000)
     expect(uploadWindowMs(1000, { maxTries: 1, baseDelayMs: 1, maxDelayMs: 1 })).toBe(1000)
+  })
+
+  it("the stand-in's list pages as the API's: newest first, after_id for older, before_id for newer, has_more in that direction", async () => {
+    const s = await serve({ listPageMax: 2 })
+    const ids: string[] = []
+    for (let i = 0; i < 5; i++) ids.push(await uploadAsAnotherClient(s, [otherRequest(i)]))
+    const client = new MessagesClient({ apiKey: KEY, baseURL: s.url })
+    const all: string[] = []
+    for await (const b of client.messages.batches.list({ limit: 1000 })) all.push(b.id)
+    expect(all).toEqual([...ids].reverse())
+    const page = await client.messages.batches.list({ limit: 2, after_id: ids[3]! })
+    expect(page.data.map((b) => b.id)).toEqual([ids[2], ids[1]])
+    expect([page.has_more, page.first_id, page.last_id]).toEqual([true, ids[2], ids[1]])
+    const newer = await client.messages.batches.list({ limit: 2, before_id: ids[1]! })
+    expect(newer.data.map((b) => b.id)).toEqual([ids[3], ids[2]])
+    expect([newer.has_more, newer.first_id, newer.last_id]).toEqual([true, ids[3], ids[2]])
+    const newest = await client.messages.batches.list({ limit: 2, before_id: ids[3]! })
+    expect(newest.data.map((b) => b.id)).toEqual([ids[4]])
+    expect(newest.has_more).toBe(false)
+    expect(newest.data[0]!.created_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/)
+    expect(newest.data[0]!.request_counts).toEqual({ processing: 1, succeeded: 0, errored: 0, canceled: 0, expired: 0 })
+    const empty = await client.messages.batches.list({ after_id: ids[0]! })
+    expect([empty.data, empty.has_more, empty.first_id, empty.last_id]).toEqual([[], false, null, null])
   })
 
   it('a candidate: created from a minute before the intent to the window after it, of its size, named by no ledger line', () => {

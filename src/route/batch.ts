@@ -180,6 +180,8 @@ type Entry<V> = {
   /** the batch holding it now */
   batch?: string
   state: 'queued' | 'submitted' | 'done'
+  /** in a batch being uploaded: no id back yet */
+  uploading?: boolean
   outcome?: BatchOutcome<V>
   usage?: Usage
   /** expected cost, held against --max-cost until its result is in */
@@ -300,10 +302,13 @@ export function createBatchEngine<V>(spec: BatchSpec<V>, settings: BatchSettings
     // Noted, and synced, before the upload starts: a kill before the id comes back leaves this for a rerun to look for.
     const intent = ledger?.appendIntent(requests.map((q) => q.custom_id))
     if (intent) handledIntents.add(intent.nonce)
+    for (const r of batch) r.uploading = true
     let status: BatchStatus
     try {
       status = await call('create', undefined, () => api.create(requests, signal))
     } catch (e) {
+      // Stopped mid-upload, they stay uploading: what the run says of them.
+      if (!signal.aborted) for (const r of batch) r.uploading = false
       // Stopped mid-upload, timed out, cut off, or a server error: the API may have made the batch, so the intent stays for a rerun to look for.
       // Any other failure is the API's answer that it made none.
       if (intent && !signal.aborted && !(e instanceof RouterError && UNCERTAIN_CREATE.has(e.kind))) ledger?.intentDone(intent.nonce)
@@ -316,6 +321,7 @@ export function createBatchEngine<V>(spec: BatchSpec<V>, settings: BatchSettings
       return
     }
     created++
+    for (const r of batch) r.uploading = false
     // The id goes to the ledger before anything else: a kill from here on reattaches instead of paying twice.
     ledger?.appendBatch({ id: status.id, customIds: batch.map((r) => r.customId), ...(intent ? { intent: intent.nonce } : {}) })
     const resubmitted = batch.filter((r) => r.tries > 0).length
@@ -440,7 +446,14 @@ export function createBatchEngine<V>(spec: BatchSpec<V>, settings: BatchSettings
   const stopped = () => {
     for (const r of entries.values()) {
       if (r.state === 'done') continue
-      finish(r, r.state === 'submitted' ? { error: `not finished: the run was stopped while batch ${r.batch} was processing; it goes on, and a rerun reattaches to it`, notSent: true } : { error: 'not sent: the run was stopped', notSent: true })
+      finish(
+        r,
+        r.state === 'submitted'
+          ? { error: `not finished: the run was stopped while batch ${r.batch} was processing; it goes on, and a rerun reattaches to it`, notSent: true }
+          : r.uploading && ledger
+            ? { error: 'not finished: the run was stopped while its batch was uploading; a rerun looks for that batch among the account\'s before sending it again', notSent: true }
+            : { error: 'not sent: the run was stopped', notSent: true },
+      )
     }
   }
 
