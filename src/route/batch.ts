@@ -384,7 +384,7 @@ export function createBatchEngine<V>(spec: BatchSpec<V>, settings: BatchSettings
     for (const i of open) handledIntents.add(i.nonce)
     const windowMs = uploadWindowMs(api.createTimeoutMs, policy)
     const window = (i: BatchIntent) => ({ requests: i.requests, intended: i.created, from: iso(Date.parse(i.created) - INTENT_CLOCK_SLACK_MS), to: iso(Date.parse(i.created) + windowMs) })
-    const since = Math.min(...open.map((i) => Date.parse(i.created) || 0)) - INTENT_CLOCK_SLACK_MS
+    const since = Math.min(...open.map((i) => Date.parse(i.created))) - INTENT_CLOCK_SLACK_MS
     let listed: BatchStatus[]
     try {
       listed = await call('list', undefined, () => api.listSince(since, signal))

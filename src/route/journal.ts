@@ -40,7 +40,8 @@ const batchLineSchema = z.object({
   }),
 })
 const batchDoneSchema = z.object({ batchDone: z.string().min(1) })
-const intentLineSchema = z.object({ batchIntent: z.object({ nonce: z.string().min(1), created: z.string(), requests: z.number().int().positive(), customIds: z.array(z.string()) }) })
+// `created` bounds the list a rerun reads: a time, or the line is skipped.
+const intentLineSchema = z.object({ batchIntent: z.object({ nonce: z.string().min(1), created: z.iso.datetime(), requests: z.number().int().positive(), customIds: z.array(z.string()) }) })
 const intentDoneSchema = z.object({ batchIntentDone: z.string().min(1) })
 
 /** A Message Batch a run created, as the journal has it. */
