@@ -241,6 +241,7 @@ describe('--batch: a run killed during a batch upload', () => {
     const rerun = await runCli(args, { cwd: dir, env: envFor(s) })
     expect(rerun.code, rerun.stderr).toBe(0)
     expect(lists(s)).toHaveLength(2)
+    expect(rerun.stderr).toMatch(/batches: list failed \(HTTP 500 api_error.*\), try 1; retrying/)
     expect(rerun.stderr).toMatch(/batch upload of 6 request\(s\) at \S+, interrupted: the account's batches could not be listed \(HTTP 500 api_error.*\); its requests are submitted anew, and a batch that upload made, if any, is billed as well/)
     expect(s.batches).toHaveLength(2)
     // Still open: the ledger names no batch for it and did not settle it.

@@ -641,7 +641,7 @@ export function describeBatchEvent(e: BatchEvent): string {
     case 'gone':
       return `batch ${e.id}: ${e.reason}; its ${e.requests} request(s) ${e.unknown ? 'are submitted again' : 'are left for a rerun'}`
     case 'retry':
-      return `batch ${e.id ?? '(new)'}: ${e.what} failed (${e.error}), try ${e.tries}; retrying`
+      return `${e.what === 'list' ? 'batches' : `batch ${e.id ?? '(new)'}`}: ${e.what} failed (${e.error}), try ${e.tries}; retrying`
   }
 }
 
