@@ -230,6 +230,41 @@ describe('--batch: a run killed during a batch upload', () => {
     expect(lines.some((l) => typeof l.key === 'string' && l.key.startsWith('ffff'))).toBe(false)
   })
 
+  it("another run's batch of the same prompts for other descriptions, in the window: reattached, but none of its answers read; every request submitted again", async () => {
+    const dir = await tempProject()
+    await writeFiles(dir, { 'cases.csv': casesCsv(CASES) })
+    const { hold, holdCreate } = holdFirstCreate()
+    const s = await serve({ holdCreate })
+    const live = await runInProcess([...ROUTE, '--out', 'live', '--no-cache'], { cwd: dir, env: envFor(s) })
+    expect(live.code, live.stderr).toBe(0)
+    const args = [...ROUTE, ...BATCH, '--out', 'run']
+    await killDuringUpload(args, dir, s, hold)
+    hold.release!('discard')
+    // A pull request that rewrote one description runs the same dataset through the same account meanwhile: a batch of 6, the same prompts.
+    const other = await tempProject()
+    await writeFiles(other, { 'cases.csv': casesCsv(CASES) })
+    const agentFile = path.join(other, 'agents/golang-pro.md')
+    await writeFile(agentFile, (await readFile(agentFile, 'utf8')).replace(/^description: .*$/m, 'description: Go services only, never the build.'))
+    const theirs = await runCli(args, { cwd: other, env: envFor(s) })
+    expect(theirs.code, theirs.stderr).toBe(0)
+    expect(s.batches).toHaveLength(1)
+    const ours = (hold.body.requests as { custom_id: string }[]).map((q) => q.custom_id)
+    const theirIds = s.batches[0]!.requests.map((q) => q.custom_id)
+    // The same prompts and repeats, under the tag of their journal, not ours.
+    expect(theirIds.map((id) => id.slice(0, 35)).sort()).toEqual(ours.map((id) => id.slice(0, 35)).sort())
+    expect(theirIds.filter((id) => ours.includes(id))).toEqual([])
+
+    const rerun = await runCli(args, { cwd: dir, env: envFor(s) })
+    expect(rerun.code, rerun.stderr).toBe(0)
+    expect(rerun.stderr).toMatch(/batch msgbatch_test0001: reattached from an interrupted upload \(6 requests, created \S+\)/)
+    expect(rerun.stderr).toContain('6 it did not answer are submitted again')
+    expect(s.batches).toHaveLength(2)
+    expect(s.batches[1]!.requests.map((q) => q.custom_id).sort()).toEqual([...ours].sort())
+    expect(decisions(await summaryOf(dir, 'run'))).toEqual(decisions(await summaryOf(dir, 'live')))
+    // Every decision journaled came from our own batch.
+    expect((await journalLines(dir)).filter((l) => l.key).map((l) => l.decision.batch)).toEqual(Array(6).fill('msgbatch_test0002'))
+  })
+
   it('a list that cannot be read: the upload is left unchecked for a later run, said so, and its requests submitted anew', async () => {
     const dir = await tempProject()
     await writeFiles(dir, { 'cases.csv': casesCsv(CASES), 'routecheck.config.json': JSON.stringify({ maxTries: 2 }) })

@@ -84,13 +84,14 @@ describe('--batch: the Message Batches API', () => {
     expect(b.metrics.accuracy).toBe(a.metrics.accuracy)
     expect(b.requests).toMatchObject({ sent: 352, batched: 352, errored: 0, retries: 0 })
 
-    // Each request: its custom_id is its journal key, not streamed, the catalogue prefix cached for an hour.
-    for (const r of stored!.requests) expect(r.custom_id).toMatch(/^[a-f0-9]{32}_0$/)
+    // Each request: its custom_id is its journal key and its journal's tag, not streamed, the catalogue prefix cached for an hour.
+    for (const r of stored!.requests) expect(r.custom_id).toMatch(/^[a-f0-9]{32}_0_[a-f0-9]{12}$/)
+    expect(new Set(stored!.requests.map((r: { custom_id: string }) => r.custom_id.slice(-12))).size).toBe(1)
     const first = stored!.requests[0]!
     expect(first.params.stream).toBeUndefined()
     expect(first.params.tools[0].cache_control).toEqual({ type: 'ephemeral', ttl: '1h' })
     const firstCase = b.cases[0]
-    expect(sentOrder).toContain(batchCustomId(attemptKey(firstCase.prompt, 0)))
+    expect(sentOrder).toContain(batchCustomId(attemptKey(firstCase.prompt, 0), first.custom_id.slice(-12)))
 
     // The cost: every token at half the list price, the hour-long cache write at twice the input price (claude-haiku-4-5: $1, $5, $0.10 per M).
     const results = await resultsOf(dir, 'batch')
@@ -209,7 +210,7 @@ describe('--batch: the Message Batches API', () => {
     const dir = await tempProject({ datasets: true })
     const r = await runInProcess(['eval', '--router', 'anthropic', '--style', 'classifier', '--repeats', '3', '--dataset', 'datasets/routing.csv', '--batch', '--dry-run'], { cwd: dir, env: { ANTHROPIC_API_KEY: '' } })
     expect(r.code, r.stderr).toBe(0)
-    expect(r.stdout).toMatch(/First request \(anthropic:claude-haiku-4-5:classifier, as a batch entry\):\n\{\n {2}"custom_id": "[a-f0-9]{32}_0",\n {2}"params": \{/)
+    expect(r.stdout).toMatch(/First request \(anthropic:claude-haiku-4-5:classifier, as a batch entry\):\n\{\n {2}"custom_id": "[a-f0-9]{32}_0_[a-f0-9]{12}",\n {2}"params": \{/)
     expect(r.stdout).toMatch(/batch: 1056 request\(s\) in 1 batch\(es\) of at most 100,000 requests or 256 MB \(1056 requests, \d+\.\d MB\)/)
     const [, live, batch, worst] = /batch: live price ≈\$(\d+\.\d+); batch price ≈\$(\d+\.\d+) \(50% of list, the shared prefix cached for 1h\), ≈\$(\d+\.\d+) if no request finds it in the cache/.exec(r.stdout) ?? []
     expect(Number(batch)).toBeGreaterThan(0)
@@ -286,10 +287,10 @@ describe('--batch: the Message Batches API', () => {
     const dir = await tempProject()
     const j = openJournal(dir, 'anthropic x', 'cat')
     j.append('p1', 0, { agent: 'golang-pro', latencyMs: 1 })
-    j.appendBatch({ id: 'msgbatch_a', customIds: [batchCustomId(attemptKey('p2', 0))] })
+    j.appendBatch({ id: 'msgbatch_a', customIds: [batchCustomId(attemptKey('p2', 0), 'aaaaaaaaaaaa')] })
     j.appendKey(attemptKey('p2', 0), { agent: 'none', latencyMs: 2, batch: 'msgbatch_a' })
     j.batchDone('msgbatch_a')
-    j.appendBatch({ id: 'msgbatch_b', customIds: [batchCustomId(attemptKey('p3', 0))] })
+    j.appendBatch({ id: 'msgbatch_b', customIds: [batchCustomId(attemptKey('p3', 0), 'aaaaaaaaaaaa')] })
     j.close()
     const again = openJournal(dir, 'anthropic x', 'cat', { readOnly: true })
     expect(again.skippedLines).toEqual([])

@@ -3,13 +3,13 @@ import type { CacheTtl } from '../load/config.js'
 import type { Case } from '../load/dataset.js'
 import { BUILTIN_AGENTS } from '../load/builtin-agents.js'
 import { createBatchEngine, type BatchReading, type BatchSettings } from './batch.js'
-import { attemptKey, batchCustomId, keyOfCustomId, type Journal } from './journal.js'
+import { attemptKey, batchCustomId, batchTag, keyOfCustomId, type Journal } from './journal.js'
 import { RouterError, type BatchRouting, type Decision, type Router, type Usage } from './router.js'
 import { flagUnknownAgent, type Attempt } from './run.js'
 
 /**
  * A router's requests through the batch engine (batch.ts): each request is a case's prompt at one
- * repeat, its custom_id its journal key; the run journal is the ledger, and each decision is
+ * repeat, its custom_id its journal key and the journal's tag; the run journal is the ledger, and each decision is
  * journaled as it is read.
  */
 
@@ -40,6 +40,8 @@ export type BatchSession = {
 export function createBatchSession(router: Router & { batch: BatchRouting }, catalogue: Catalogue, settings: RoutingBatchSettings): BatchSession {
   const { journal, budget, cacheTtl, ...engineSettings } = settings
   const known = new Set([...catalogue.agents.map((a) => a.name), ...BUILTIN_AGENTS])
+  const tag = batchTag(router.cacheKey, catalogue.fingerprint)
+  const customIdOf = (prompt: string, repeat: number) => batchCustomId(attemptKey(prompt, repeat), tag)
   /** the prompt of each request held, by custom_id */
   const prompts = new Map<string, string>()
   /** requests an earlier `route` call already returned: a later dataset reads them as the journal's */
@@ -61,11 +63,14 @@ export function createBatchSession(router: Router & { batch: BatchRouting }, cat
       params: (id) => router.batch.params(prompts.get(id)!, catalogue, cacheTtl),
       bytes: (id) => router.batch.bytes(prompts.get(id)!, catalogue),
       read,
-      keep: (id, decision) => journal?.appendKey(keyOfCustomId(id), decision),
+      keep(id, decision) {
+        const key = keyOfCustomId(id, tag)
+        if (key !== undefined) journal?.appendKey(key, decision)
+      },
       keepUnclaimed(id, message, batchId, latencyMs) {
-        // Asked for by an earlier run, not this one: a success was paid for, so it is kept.
-        const key = keyOfCustomId(id)
-        if (!journal || journal.getKey(key)) return
+        // Asked for by an earlier run of this journal, not this one: a success was paid for, so it is kept.
+        const key = keyOfCustomId(id, tag)
+        if (key === undefined || !journal || journal.getKey(key)) return
         const reading = read(message, batchId, latencyMs)
         if ('value' in reading) journal.appendKey(key, reading.value)
       },
@@ -80,9 +85,8 @@ export function createBatchSession(router: Router & { batch: BatchRouting }, cat
   async function submit(jobs: readonly { prompt: string; repeat: number }[]): Promise<void> {
     const ids: string[] = []
     for (const { prompt, repeat } of jobs) {
-      const key = attemptKey(prompt, repeat)
-      const customId = batchCustomId(key)
-      if (prompts.has(customId) || journal?.getKey(key)) continue
+      const customId = customIdOf(prompt, repeat)
+      if (prompts.has(customId) || journal?.getKey(attemptKey(prompt, repeat))) continue
       prompts.set(customId, prompt)
       ids.push(customId)
     }
@@ -100,10 +104,9 @@ export function createBatchSession(router: Router & { batch: BatchRouting }, cat
       const used: string[] = []
       for (const c of cases) {
         for (let repeat = firstRepeat; repeat < firstRepeat + repeats; repeat++) {
-          const key = attemptKey(c.prompt, repeat)
-          const customId = batchCustomId(key)
+          const customId = customIdOf(c.prompt, repeat)
           const settling = engine.outcome(customId)
-          const cached = settling && !routed.has(customId) ? undefined : (engine.settledOutcome(customId)?.value ?? journal?.getKey(key))
+          const cached = settling && !routed.has(customId) ? undefined : (engine.settledOutcome(customId)?.value ?? journal?.getKey(attemptKey(c.prompt, repeat)))
           const attempt: Attempt = { caseId: c.id, repeat, tries: 0 }
           attempts.push(attempt)
           if (cached || !settling) {

@@ -92,17 +92,38 @@ export function attemptKey(prompt: string, repeat: number): string {
   return `${sha256(prompt).slice(0, 32)}:${repeat}`
 }
 
-/** A Message Batch's custom_id for a request (the API allows ^[a-zA-Z0-9_-]{1,64}$): its journal key, ':' as '_'. */
-export function batchCustomId(key: string): string {
-  return key.replace(':', '_')
+/**
+ * Which journal a request belongs to: the router's settings and the catalogue, hashed. The
+ * journal file is named by it, and each batch custom_id carries its first 12 hex.
+ */
+function journalIdentity(cacheKey: string | undefined, catalogueFingerprint: string): string {
+  return sha256(`${cacheKey ?? ''}\n${catalogueFingerprint}`)
 }
 
-export function keyOfCustomId(customId: string): string {
-  return customId.replace('_', ':')
+/** The part of a batch custom_id that names its journal (the router's settings and the catalogue). */
+export function batchTag(cacheKey: string | undefined, catalogueFingerprint: string): string {
+  return journalIdentity(cacheKey, catalogueFingerprint).slice(0, 12)
+}
+
+/**
+ * A Message Batch's custom_id for a request (the API allows ^[a-zA-Z0-9_-]{1,64}$; this is at most
+ * 32 + 1 + 4 + 1 + 12): its journal key, ':' as '_', then its journal's tag. The tag is why a batch
+ * found after an interrupted upload can be trusted: a batch another run uploaded for other
+ * descriptions (or another model) holds the same prompts under other custom_ids, so none of its
+ * answers is read as this run's.
+ */
+export function batchCustomId(key: string, tag: string): string {
+  return `${key.replace(':', '_')}_${tag}`
+}
+
+/** The journal key of a custom_id of this journal's (`tag`), or undefined for another journal's. */
+export function keyOfCustomId(customId: string, tag: string): string | undefined {
+  const at = customId.lastIndexOf('_')
+  return at > 0 && customId.slice(at + 1) === tag ? customId.slice(0, at).replace('_', ':') : undefined
 }
 
 export function journalPath(cacheDir: string, cacheKey: string, catalogueFingerprint: string): string {
-  return path.join(cacheDir, `${sha256(`${cacheKey}\n${catalogueFingerprint}`).slice(0, 24)}.jsonl`)
+  return path.join(cacheDir, `${journalIdentity(cacheKey, catalogueFingerprint).slice(0, 24)}.jsonl`)
 }
 
 /** Opens (or starts) the journal. `readOnly` looks without writing anything, for --dry-run. */

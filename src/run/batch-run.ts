@@ -5,7 +5,7 @@ import { UsageError } from '../load/input-error.js'
 import { describeBatchEvent, interruptedUploads, interruptedUploadsNote, splitIntoBatches, type BatchEvent, type BatchPlan } from '../route/batch.js'
 import { createBatchSession, type BatchSession, type RoutingBatchSettings } from '../route/batch-routing.js'
 import { BATCH_FACTOR, usageCost, type Price } from '../route/cost.js'
-import { attemptKey, batchCustomId, type Journal } from '../route/journal.js'
+import { attemptKey, batchCustomId, batchTag, type Journal } from '../route/journal.js'
 import type { BatchRouting, RequestEstimate, Router, Usage } from '../route/router.js'
 import type { ToolBatchOptions, ToolBatchPreview } from '../route/tool-call.js'
 import { BATCH_LIMITS } from '../load/config.js'
@@ -136,20 +136,22 @@ export function estimatedUsage(e: RequestEstimate | undefined, first: boolean, c
 /** --dry-run with --batch: the batches the pending requests make, and their price live and batched. */
 export function batchDryRunLines(router: Router, catalogue: Catalogue, plan: BatchPlan, price: Price | undefined, journal: Journal | undefined, pending: readonly { prompt: string; repeat: number }[]): string[] {
   requireBatching(router)
+  const tag = batchTag(router.cacheKey, catalogue.fingerprint)
+  const customIdOf = (p: { prompt: string; repeat: number }) => batchCustomId(attemptKey(p.prompt, p.repeat), tag)
   const ids = new Set<string>()
   const unique = pending.filter((p) => {
-    const id = batchCustomId(attemptKey(p.prompt, p.repeat))
+    const id = customIdOf(p)
     return ids.has(id) ? false : (ids.add(id), true)
   })
   const reattach = (journal?.batches() ?? []).filter((b) => !b.done && b.customIds.some((id) => ids.has(id)))
   const held = new Set(reattach.flatMap((b) => b.customIds))
-  const fresh = unique.filter((p) => !held.has(batchCustomId(attemptKey(p.prompt, p.repeat))))
-  const { batches } = splitIntoBatches(fresh, (p) => router.batch.bytes(p.prompt, catalogue) + batchCustomId(attemptKey(p.prompt, p.repeat)).length, { maxRequests: plan.maxRequests, maxBytes: BATCH_LIMITS.maxBytes })
+  const fresh = unique.filter((p) => !held.has(customIdOf(p)))
+  const { batches } = splitIntoBatches(fresh, (p) => router.batch.bytes(p.prompt, catalogue) + customIdOf(p).length, { maxRequests: plan.maxRequests, maxBytes: BATCH_LIMITS.maxBytes })
   const lines = [
     `batch: ${fresh.length} request(s) in ${batches.length} batch(es) of at most ${plan.maxRequests.toLocaleString('en-US')} requests or ${BATCH_LIMITS.maxBytes / 1024 / 1024} MB` +
       (batches.length > 0 ? ` (${batches.map((b) => `${b.items.length} requests, ${(b.bytes / 1e6).toFixed(1)} MB`).join('; ')})` : '') +
       (reattach.length > 0 ? `; ${reattach.length} batch(es) of an earlier run would be reattached (${reattach.map((b) => b.id).join(', ')})` : '') +
-      interruptedUploadsNote(interruptedUploads(journal, new Set(fresh.map((p) => batchCustomId(attemptKey(p.prompt, p.repeat)))))),
+      interruptedUploadsNote(interruptedUploads(journal, new Set(fresh.map(customIdOf)))),
   ]
   if (price && router.estimate) {
     const cost = (ttl: CacheTtl, batch: boolean, everyWrite = false) => fresh.reduce((n, p, i) => n + usageCost(estimatedUsage(router.estimate!(p.prompt, catalogue), i === 0 || everyWrite, ttl, batch), price), 0)

@@ -9,7 +9,7 @@ import { UsageError } from '../load/input-error.js'
 import { analyseOverlap, prepareOverlapText, type InvalidFile, type OverlapAgent, type OverlapCase, type OverlapReport, type ProbeSpec } from '../overlap/index.js'
 import { loadPrices, priceFor, usageCost, type Price } from '../route/cost.js'
 import { createRouter } from '../route/create-router.js'
-import { attemptKey, batchCustomId, journalPath, openJournal, type Journal } from '../route/journal.js'
+import { attemptKey, batchCustomId, batchTag, journalPath, openJournal, type Journal } from '../route/journal.js'
 import { LEXICAL_DEFAULTS } from '../route/lexical.js'
 import type { Router } from '../route/router.js'
 import { FatalRouterError, routeCases, type Attempt, type Budget } from '../route/run.js'
@@ -586,7 +586,7 @@ export function dryRunReport(setup: Setup): string {
     totalRequests += pending.length
     if (router.preview && pending[0] && lines.length === 0) {
       const job = batched[0]
-      const first = plan.batch && router.batch && job ? { custom_id: batchCustomId(attemptKey(job.prompt, job.repeat)), params: router.batch.params(job.prompt, loaded.catalogue, plan.batch.cacheTtl) } : router.preview(pending[0].prompt, loaded.catalogue)
+      const first = plan.batch && router.batch && job ? { custom_id: batchCustomId(attemptKey(job.prompt, job.repeat), batchTag(router.cacheKey, loaded.catalogue.fingerprint)), params: router.batch.params(job.prompt, loaded.catalogue, plan.batch.cacheTtl) } : router.preview(pending[0].prompt, loaded.catalogue)
       lines.push(`First request (${router.id}${plan.batch ? ', as a batch entry' : ''}):`, JSON.stringify(first, null, 2), '')
     }
     let usd = 0
