@@ -2,6 +2,7 @@ import path from 'node:path'
 import { loadAgentFolders, type Catalogue, type InvalidAgentFile } from '../load/catalogue.js'
 import { loadConfig } from '../load/config.js'
 import { loadDataset } from '../load/dataset.js'
+import { DEFAULT_RETRY } from '../route/run.js'
 import { InputError, UsageError } from '../load/input-error.js'
 import { completion, finishRuns, openRunJournal, prepareEval, runDatasets, type EvalOptions, type RunEnv, type Setup } from '../run/evaluate.js'
 import { expandRunFolders, readRuns, refuseShards } from '../run/read.js'
@@ -230,7 +231,7 @@ async function retestWith(setup: Setup, env: RunEnv, comparison: DatasetComparis
       journal,
       concurrency: setup.plan.concurrency,
       timeoutMs: setup.plan.timeoutMs,
-      retry: { maxTries: setup.plan.config.maxTries, baseDelayMs: 500, maxDelayMs: 30_000 },
+      retry: { ...DEFAULT_RETRY, maxTries: setup.plan.config.maxTries },
       warn: env.warn,
     })
   } finally {

@@ -12,7 +12,7 @@ import { analyseOverlap, type OverlapCluster } from '../overlap/index.js'
 import { loadPrices, usageCost } from '../route/cost.js'
 import type { BatchSession } from '../route/batch-routing.js'
 import { openJournal } from '../route/journal.js'
-import { FatalRouterError, routeCases, type Attempt, type Budget } from '../route/run.js'
+import { DEFAULT_RETRY, FatalRouterError, routeCases, type Attempt, type Budget } from '../route/run.js'
 import { createToolCaller, DEFAULT_DRAFT_MODEL } from '../route/tool-call.js'
 import { batchPlan, startBatchSession, toolCallBatch, type BatchPlan } from '../run/batch-run.js'
 import { overlapOfRuns, prepareEval, repeatsOf, type EvalOptions, type RunEnv, type Setup } from '../run/evaluate.js'
@@ -131,7 +131,7 @@ async function improveWith(setup: Setup, batching: BatchPlan | undefined, reques
   const batchRouting = batching !== undefined && router.batch !== undefined
   if (batching && !batchRouting) env.warn(`note: --batch sends the rewriter's requests as message batches; the ${router.id} router ${router.pricedModel ? 'cannot batch, so it routes live' : 'routes locally'}\n`)
 
-  const retry = { maxTries: config.maxTries, baseDelayMs: 500, maxDelayMs: 30_000 }
+  const retry = { ...DEFAULT_RETRY, maxTries: config.maxTries }
   /** Counts a finished request's price into the routing cost (a re-test's into both figures) and ticks the progress line. */
   const tally = (progress: ReturnType<RunEnv['progress']>, retesting = false) => (a: Attempt) => {
     const usd = price && a.decision?.usage && !a.cached ? usageCost(a.decision.usage, price) : undefined
