@@ -280,6 +280,28 @@ describe('improve with a model router predicts the gate, noise check included', 
     expect(rerun.rounds[1]!.gate).toEqual(one.gate)
   })
 
+  it('--max-cost counts the re-tests: a budget that runs out during them sends fewer, says so, and exits 3', async () => {
+    server = await startMessagesServer({ tool: helpfulRewriter, route: flipW0(true) })
+    const full = await databaseProject('anthropic')
+    expect((await runInProcess(args, { cwd: full, env: envFor(server) })).code).toBe(0)
+    const { cost } = await improveJson(full)
+    const before = cost!.rewriterUsd + cost!.routingUsd - cost!.retestUsd!
+    await server.close()
+
+    server = await startMessagesServer({ tool: helpfulRewriter, route: flipW0(true) })
+    const dir = await databaseProject('anthropic')
+    const maxCost = before + cost!.retestUsd! / 2
+    const r = await runInProcess([...args, '--max-cost', maxCost.toFixed(6)], { cwd: dir, env: envFor(server) })
+    expect(r.code, r.stderr).toBe(3)
+    const retests = server.requests.length - 1 - 40 * 3 * 2
+    expect(retests).toBeGreaterThan(0)
+    expect(retests).toBeLessThan(15 * 3)
+    expect(r.stderr).toContain(`round 1: ${15 * 3 - retests} re-test request(s) of flipped cases have no answer (their flips count as they are, none as noise)`)
+    const spent = (await improveJson(dir)).cost!
+    expect(spent.rewriterUsd + spent.routingUsd).toBeLessThanOrEqual(maxCost)
+    expect(spent.retestUsd).toBeGreaterThan(0)
+  })
+
   it('still rejects a round whose flip the re-test reproduces (stable-flips), as it did before the re-test', async () => {
     server = await startMessagesServer({ tool: helpfulRewriter, route: flipW0(false) })
     const dir = await databaseProject('anthropic')

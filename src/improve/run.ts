@@ -6,7 +6,7 @@ import type { BaselineDataset } from '../gate/baseline.js'
 import { newNearDuplicates } from '../gate/near-duplicates.js'
 import { agentFingerprint, buildCatalogue, type Agent, type Catalogue } from '../load/catalogue.js'
 import { didYouMean } from '../load/closest-names.js'
-import type { Dataset } from '../load/dataset.js'
+import type { Case, Dataset } from '../load/dataset.js'
 import { InputError, UsageError } from '../load/input-error.js'
 import { analyseOverlap, type OverlapCluster } from '../overlap/index.js'
 import { loadPrices, usageCost } from '../route/cost.js'
@@ -15,7 +15,7 @@ import { openJournal } from '../route/journal.js'
 import { DEFAULT_RETRY, FatalRouterError, routeCases, type Attempt, type Budget } from '../route/run.js'
 import { createToolCaller, DEFAULT_DRAFT_MODEL } from '../route/tool-call.js'
 import { batchPlan, startBatchSession, toolCallBatch, type BatchPlan } from '../run/batch-run.js'
-import { overlapOfRuns, prepareEval, repeatsOf, type EvalOptions, type RunEnv, type Setup } from '../run/evaluate.js'
+import { budgetFor, overlapOfRuns, prepareEval, repeatsOf, type EvalOptions, type RunEnv, type Setup } from '../run/evaluate.js'
 import { writeAtomic, WriteError } from '../run/files.js'
 import { checkOutputFile } from '../run/out-folder.js'
 import { scoreCases } from '../score/metrics.js'
@@ -65,6 +65,8 @@ type RoundRetest = {
   /** --batch: submits every dataset's re-test requests as one batch before any is waited for; live: nothing */
   submit: (jobs: ReadonlyArray<{ prompt: string; repeat: number }>) => Promise<void>
   run: (dataset: Dataset, comparison: DatasetComparison, repeats: number) => Promise<RetestVotes>
+  /** re-test requests with no answer (failed, or not sent for --max-cost or a stop): their flips count as they are */
+  unanswered: () => number
 }
 
 /** A catalogue's routing of every case; `retest` for a model router; `close` the journal once judged. */
@@ -139,7 +141,8 @@ async function improveWith(setup: Setup, batching: BatchPlan | undefined, reques
     if (usd !== undefined && retesting) retestUsd += usd
     progress.tick({ failed: a.error !== undefined && !a.notSent, cached: a.cached === true, ...(usd !== undefined ? { usd } : {}) })
   }
-  const liveBudget = (): Budget | undefined => (maxCost !== undefined && price ? { maxUsd: remaining()!, costOf: (u) => usageCost(u, price), firstEstimateUsd: 0 } : undefined)
+  /** --max-cost for live routing (a round's, or its re-test): what the rewriter and the routing so far left of it, the first request priced as writing the prompt cache. */
+  const liveBudget = (cat: Catalogue, cases: readonly Case[]): Budget | undefined => (maxCost !== undefined && price ? budgetFor(remaining()!, price, router, cat, cases) : undefined)
 
   /**
    * Routes every case with a catalogue, keeping its journal (and with --batch its session) open
@@ -160,7 +163,7 @@ async function improveWith(setup: Setup, batching: BatchPlan | undefined, reques
         : undefined
       for (const d of datasets) {
         const progress = env.progress(`${label} · ${path.basename(d.path)}`, d.cases.length * repeats)
-        const budget = session ? undefined : liveBudget()
+        const budget = session ? undefined : liveBudget(cat, d.cases)
         const onAttempt = tally(progress)
         try {
           const attempts = session
@@ -191,6 +194,7 @@ async function improveWith(setup: Setup, batching: BatchPlan | undefined, reques
       throw e
     }
     // The gate's noise check: a model router's stable flips routed again with this catalogue, as `routecheck gate` would.
+    let unanswered = 0
     const retest: RoundRetest | undefined = router.deterministic
       ? undefined
       : {
@@ -200,6 +204,7 @@ async function improveWith(setup: Setup, batching: BatchPlan | undefined, reques
             const requests = retestJobs(d.cases, comparison, baseRepeats).length
             if (requests === 0) return new Map()
             const progress = env.progress(`${label} · re-test · ${path.basename(d.path)}`, requests)
+            const counted = tally(progress, true)
             try {
               return await retestFlips(d.cases, comparison, baseRepeats, {
                 router,
@@ -209,8 +214,11 @@ async function improveWith(setup: Setup, batching: BatchPlan | undefined, reques
                 timeoutMs: plan.timeoutMs,
                 retry,
                 signal,
-                budget: session ? undefined : liveBudget(),
-                onAttempt: tally(progress, true),
+                budget: session ? undefined : liveBudget(cat, d.cases),
+                onAttempt: (a) => {
+                  if (a.error !== undefined) unanswered++
+                  counted(a)
+                },
                 batches: session,
                 warn: env.warn,
               })
@@ -218,6 +226,7 @@ async function improveWith(setup: Setup, batching: BatchPlan | undefined, reques
               progress.done()
             }
           },
+          unanswered: () => unanswered,
         }
     return { votes, errored, retest, close: () => journal?.close() }
   }
@@ -335,6 +344,8 @@ async function improveWith(setup: Setup, batching: BatchPlan | undefined, reques
     }
     const { verdict } = judged
     if (routed.errored > 0) incomplete.push(`round ${round}: ${routed.errored} case(s) have no decision`)
+    const unanswered = routed.retest?.unanswered() ?? 0
+    if (unanswered > 0) incomplete.push(`round ${round}: ${unanswered} re-test request(s) of flipped cases have no answer (their flips count as they are, none as noise)`)
     record.train = halfFigures(routed.votes, 'train')
     record.test = halfFigures(routed.votes, 'test')
     record.heldOut = heldOut(base.votes, routed.votes, split)
