@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process'
-import { cp, readFile, readdir, stat } from 'node:fs/promises'
+import { cp, readFile, readdir, stat, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -8,9 +8,10 @@ import { improveReportSchema } from '../src/improve/schema.js'
 import { unifiedDiff, withDescription } from '../src/improve/patch.js'
 import { splitCases } from '../src/improve/split.js'
 import { loadCatalogue, parseAgentFile } from '../src/load/catalogue.js'
+import { attemptKey, batchCustomId } from '../src/route/journal.js'
 import { mcnemarExact } from '../src/score/stats.js'
 import { runInProcess, ROOT, tempDir, writeFiles } from './support/cli.js'
-import { startMessagesServer, type MessagesServer } from './support/messages-server.js'
+import { startMessagesServer, type AgentEntry, type MessagesServer, type ServerOptions } from './support/messages-server.js'
 import { harmfulRewriter, helpfulRewriter } from './support/rewriter.js'
 
 const exec = promisify(execFile)
@@ -91,7 +92,7 @@ describe('a new description in an agent file', () => {
 })
 
 /** A project where two database agents say the same thing, and each one's prompts use words only its own job has. */
-async function databaseProject(): Promise<string> {
+async function databaseProject(router: 'lexical' | 'anthropic' = 'lexical'): Promise<string> {
   const dir = await tempDir('routecheck-improve-')
   const tuner = ['index', 'explain', 'vacuum', 'autovacuum', 'btree', 'seqscan', 'planner', 'statistics', 'partitioning', 'cardinality']
   const doctor = ['replication', 'failover', 'deadlock', 'connections', 'pgbouncer', 'wraparound', 'checkpoint', 'corruption', 'standby', 'locks']
@@ -107,7 +108,7 @@ async function databaseProject(): Promise<string> {
     'agents/db-doctor.md': '---\nname: db-doctor\ndescription: Use this agent for PostgreSQL database work on queries and the health of the database.\n---\nYou diagnose.\n',
     'agents/web-dev.md': '---\nname: web-dev\ndescription: Use this agent for React components, CSS layout, forms and pages of the web app.\n---\nYou build pages.\n',
     'datasets/db.csv': `${rows.join('\n')}\n`,
-    'routecheck.config.json': JSON.stringify({ agents: 'agents', datasets: ['datasets/db.csv'], router: 'lexical', out: 'reports', cacheDir: '.cache' }),
+    'routecheck.config.json': JSON.stringify({ agents: 'agents', datasets: ['datasets/db.csv'], router, ...(router === 'anthropic' ? { anthropic: { style: 'template' } } : {}), out: 'reports', cacheDir: '.cache' }),
   })
   return dir
 }
@@ -171,6 +172,11 @@ describe('routecheck improve against the local Messages server', () => {
     expect(one!.accepted).toBe(false)
     expect(one!.reason).toMatch(/held-out accuracy did not rise/)
     expect(one!.gate!.passed).toBe(false)
+    // the lexical router is deterministic: its stable flips count as they are, and nothing is re-tested
+    expect(one!.gate!.failures.map((f) => f.rule)).toContain('stable-flips')
+    expect(one!.retest).toBeUndefined()
+    expect(r.stderr).not.toContain('re-testing')
+    expect(server.requests).toHaveLength(1)
     expect(await readdir(path.join(dir, 'reports/improve'))).toEqual(['improve.json'])
     expect(r.stdout.replace(/\s+/g, ' ')).toMatch(/kept nothing: none of 1 rewrite raised held-out accuracy; the agent files stay as they are/)
   })
@@ -184,6 +190,7 @@ describe('routecheck improve against the local Messages server', () => {
     expect(dry.stdout).toContain(': db-doctor, db-tuner')
     expect(dry.stdout).toContain('"name": "propose_descriptions"')
     expect(dry.stdout).toMatch(/rewriter: up to 3 request\(s\), ≈[\d,]+ input tokens, ≈\$\d/)
+    expect(dry.stdout).toContain('re-tests: none (the lexical router is deterministic: a flip is never noise)')
     expect(dry.stdout).toContain('dry run: nothing was sent.')
     expect(server.requests).toHaveLength(0)
     await expect(stat(path.join(dir, 'reports/improve'))).rejects.toThrow()
@@ -209,5 +216,158 @@ describe('routecheck improve against the local Messages server', () => {
       expect(r.stderr, args.join(' ')).toMatch(message)
     }
     expect(server.requests).toHaveLength(0)
+  })
+})
+
+/** w0, a web-dev case every catalogue routes right by the stand-in's word rule; the rewriter's catalogue (its descriptions open with "Handles") is made to send it to db-tuner. */
+const FLIPPED = 'the react component and hooks on the checkout page'
+const rewritten = (agents: AgentEntry[]) => agents.some((a) => a.description.startsWith('Handles '))
+/**
+ * The anthropic router's answers: the word rule, except w0 with a rewritten catalogue. `noise`:
+ * only the first three times that exact request is seen (the round's three repeats), so the
+ * gate's re-test (repeats 1000–1002, three more) gets web-dev again; otherwise every time.
+ */
+const flipW0 = (noise: boolean): NonNullable<ServerOptions['route']> => ({ prompt, agents, seen }) => (prompt.includes(FLIPPED) && rewritten(agents) && (!noise || seen < 3) ? 'db-tuner' : undefined)
+
+async function improveJson(dir: string) {
+  return improveReportSchema.parse(JSON.parse(await readFile(path.join(dir, 'reports/improve/improve.json'), 'utf8')))
+}
+
+/** The gate.json a gate run wrote, wherever the run folder is. */
+async function gateJson(dir: string): Promise<{ passed: boolean; failures: Array<{ rule: string; message: string; dataset?: string }>; comparison: { flips: Array<{ id: string; direction: string; stable: boolean; flaky: boolean }> } }> {
+  const files = (await readdir(path.join(dir, 'reports'), { recursive: true })).filter((f) => f.endsWith('gate.json'))
+  expect(files).toHaveLength(1)
+  return JSON.parse(await readFile(path.join(dir, 'reports', files[0]!), 'utf8'))
+}
+
+describe('improve with a model router predicts the gate, noise check included', () => {
+  const args = ['improve', '--agent', 'db-tuner', '--agent', 'db-doctor', '--rounds', '1']
+
+  it('keeps a round whose only stable right → wrong flip is noise on the re-test, as the gate would pass it', async () => {
+    server = await startMessagesServer({ tool: helpfulRewriter, route: flipW0(true) })
+    const dir = await databaseProject('anthropic')
+    const r = await runInProcess(args, { cwd: dir, env: envFor(server) })
+    expect(r.code, r.stderr).toBe(0)
+    const report = await improveJson(dir)
+    const one = report.rounds[1]!
+    expect(one.test!.accuracy).toBeGreaterThan(report.rounds[0]!.test!.accuracy)
+    expect(one.gate).toEqual({ passed: true, failures: [] })
+    expect(one.accepted).toBe(true)
+    // 15 stable flips (14 fixed, w0 broke), each re-tested 3 more times: w0's re-test disagrees with its flip
+    expect(one.retest).toEqual({ flips: 15, noise: 1, repeats: 3 })
+    expect(report.winner).toBe(1)
+    expect(r.stderr).toContain('re-testing 15 flipped case(s) 3 more times each')
+    expect(r.stdout.replace(/\s+/g, ' ')).toContain('the gate passes on every case, with 1 of 15 stable flip(s) shown to be noise by its re-test')
+    expect(r.stdout).toMatch(/│\s+re-tested │ gate │/)
+    expect(r.stdout).toMatch(/│ 15 \(1 noise\) │ pass/)
+    // round 0 and round 1 route 40 cases × 3 repeats; the re-test 15 × 3 at repeats 1000–1002; the rewriter 1
+    const routing = server.requests.filter((q) => q.body.tools?.[0]?.name === 'Agent')
+    expect(routing).toHaveLength(40 * 3 * 2 + 15 * 3)
+    expect(server.requests).toHaveLength(routing.length + 1)
+    // w0: 3 repeats in round 0, 3 in round 1, 3 on the re-test
+    expect(routing.filter((q) => q.prompt.includes(FLIPPED))).toHaveLength(9)
+    // the re-tests are priced into the routing cost and --max-cost's count
+    expect(report.cost!.retestUsd).toBeGreaterThan(0)
+    expect(report.cost!.retestUsd).toBeLessThan(report.cost!.routingUsd)
+
+    // a rerun finds every routing request, the re-test's among them, in the journal: the server sees the rewriter's request alone
+    const before = server.requests.length
+    const again = await runInProcess([...args, '--out', 'reports/again'], { cwd: dir, env: envFor(server) })
+    expect(again.code, again.stderr).toBe(0)
+    expect(server.requests.slice(before).filter((q) => q.body.tools?.[0]?.name === 'Agent')).toHaveLength(0)
+    const rerun = improveReportSchema.parse(JSON.parse(await readFile(path.join(dir, 'reports/again/improve.json'), 'utf8')))
+    expect(rerun.rounds[1]!.retest).toEqual(one.retest)
+    expect(rerun.rounds[1]!.gate).toEqual(one.gate)
+  })
+
+  it('--max-cost counts the re-tests: a budget that runs out during them sends fewer, says so, and exits 3', async () => {
+    server = await startMessagesServer({ tool: helpfulRewriter, route: flipW0(true) })
+    const full = await databaseProject('anthropic')
+    expect((await runInProcess(args, { cwd: full, env: envFor(server) })).code).toBe(0)
+    const { cost } = await improveJson(full)
+    const before = cost!.rewriterUsd + cost!.routingUsd - cost!.retestUsd!
+    await server.close()
+
+    server = await startMessagesServer({ tool: helpfulRewriter, route: flipW0(true) })
+    const dir = await databaseProject('anthropic')
+    const maxCost = before + cost!.retestUsd! / 2
+    const r = await runInProcess([...args, '--max-cost', maxCost.toFixed(6)], { cwd: dir, env: envFor(server) })
+    expect(r.code, r.stderr).toBe(3)
+    const retests = server.requests.length - 1 - 40 * 3 * 2
+    expect(retests).toBeGreaterThan(0)
+    expect(retests).toBeLessThan(15 * 3)
+    expect(r.stderr).toContain(`round 1: ${15 * 3 - retests} re-test request(s) of flipped cases have no answer (their flips count as they are, none as noise)`)
+    const spent = (await improveJson(dir)).cost!
+    expect(spent.rewriterUsd + spent.routingUsd).toBeLessThanOrEqual(maxCost)
+    expect(spent.retestUsd).toBeGreaterThan(0)
+  })
+
+  it('still rejects a round whose flip the re-test reproduces (stable-flips), as it did before the re-test', async () => {
+    server = await startMessagesServer({ tool: helpfulRewriter, route: flipW0(false) })
+    const dir = await databaseProject('anthropic')
+    const r = await runInProcess(args, { cwd: dir, env: envFor(server) })
+    expect(r.code, r.stderr).toBe(0)
+    const one = (await improveJson(dir)).rounds[1]!
+    expect(one.retest).toEqual({ flips: 15, noise: 0, repeats: 3 })
+    expect(one.accepted).toBe(false)
+    expect(one.reason).toBe('the gate would fail (stable-flips)')
+    expect(one.gate!.failures).toEqual([{ rule: 'stable-flips', message: expect.stringContaining('datasets/db.csv: 1 case(s) went from right to wrong with every repeat agreeing (maxStableFlips 0): w0 web-dev → db-tuner') }])
+  })
+
+  it.each([
+    ['noise on the re-test', true],
+    ['reproduced by the re-test', false],
+  ] as const)('predicts rule for rule what routecheck gate says of the same descriptions against round 0 (w0 %s)', async (_, noise) => {
+    server = await startMessagesServer({ tool: helpfulRewriter, route: flipW0(noise) })
+    const dir = await databaseProject('anthropic')
+    const r = await runInProcess(args, { cwd: dir, env: envFor(server) })
+    expect(r.code, r.stderr).toBe(0)
+    const predicted = (await improveJson(dir)).rounds[1]!
+    await server.close()
+
+    // The same stand-in afresh: round 0's descriptions as the baseline, then round 1's gated, every request sent again.
+    server = await startMessagesServer({ tool: helpfulRewriter, route: flipW0(noise) })
+    const baseline = await runInProcess(['baseline', '--no-cache'], { cwd: dir, env: envFor(server) })
+    expect(baseline.code, baseline.stderr).toBe(0)
+    for (const [name, description] of Object.entries(predicted.descriptions)) {
+      const file = path.join(dir, 'agents', `${name}.md`)
+      const edited = withDescription(file, await readFile(file, 'utf8'), description)
+      if (!('text' in edited)) throw new Error(edited.error)
+      await writeFile(file, edited.text)
+    }
+    const gate = await runInProcess(['gate', '--no-cache'], { cwd: dir, env: envFor(server) })
+    expect(gate.code, gate.stdout + gate.stderr).toBe(noise ? 0 : 1)
+    const judged = await gateJson(dir)
+    expect(judged.comparison.flips.find((f) => f.id === 'w0')).toMatchObject({ direction: 'broke', flaky: noise })
+    expect(predicted.gate).toEqual({ passed: judged.passed, failures: judged.failures.map((f) => ({ rule: f.rule, message: `${f.dataset ? `${f.dataset}: ` : ''}${f.message}` })) })
+    expect(gate.stderr).toContain('re-testing 15 flipped case(s) 3 more times each')
+  })
+
+  it('--batch: the re-test is one more batch of the round, at repeats 1000–1002; --dry-run bounds the re-tests', async () => {
+    server = await startMessagesServer({ tool: helpfulRewriter, route: flipW0(false), batch: { pollsToEnd: 0 } })
+    const dir = await databaseProject('anthropic')
+    const dry = await runInProcess([...args, '--dry-run'], { cwd: dir, env: envFor(server) })
+    expect(dry.code, dry.stderr).toBe(0)
+    expect(dry.stdout).toMatch(/re-tests of stable flips, as the gate makes them: up to 120 request\(s\) \(40 cases × 3 repeats × 1 round: the bound, every case flipping; a round re-tests only the cases it flipped\), ≈\$\d/)
+    expect(server.requests).toHaveLength(0)
+
+    const r = await runInProcess([...args, '--batch', '--batch-poll', '0.01'], { cwd: dir, env: envFor(server) })
+    expect(r.code, r.stderr).toBe(0)
+    // round 0's routing, the rewrite, round 1's routing, round 1's re-test: no routing request live
+    expect(server.batches).toHaveLength(4)
+    expect(server.requests.filter((q) => q.path === '/v1/messages')).toHaveLength(0)
+    // one request per flipped prompt and fresh repeat (the dataset's repeated prompts are one request, as in every batch)
+    const retest = server.batches[3]!.requests.map((q) => q.custom_id)
+    const prompts = new Set(retest.map((id) => id.split('_')[0]))
+    // every custom_id carries the candidate catalogue's journal tag
+    const tags = new Set(retest.map((id) => id.split('_')[2]))
+    expect(tags.size).toBe(1)
+    const [tag] = tags
+    expect(retest.sort()).toEqual([...prompts].flatMap((p) => [1000, 1001, 1002].map((n) => `${p}_${n}_${tag}`)).sort())
+    expect(retest).toContain(batchCustomId(attemptKey(FLIPPED, 1000), tag!))
+    expect(prompts.size).toBeGreaterThan(1)
+    const one = (await improveJson(dir)).rounds[1]!
+    expect(one.retest).toEqual({ flips: 15, noise: 0, repeats: 3 })
+    expect(one.gate!.failures.map((f) => f.rule)).toEqual(['stable-flips'])
   })
 })

@@ -291,9 +291,15 @@ describe('improve --batch', () => {
     const liveReport = JSON.parse(await readFile(path.join(liveDir, 'reports/improve/improve.json'), 'utf8'))
     expect(figures(report)).toEqual(figures(liveReport))
     expect(report.rounds.filter((x: { round: number; train?: unknown }) => x.round > 0 && x.train)).not.toHaveLength(0)
-    // Round 0's routing, then per round its rewrite (one request) and, for a new catalogue, its routing.
-    const routed = report.rounds.filter((x: { train?: unknown }) => x.train).length
-    expect(s.batches.map((b) => b.requests.length)).toEqual([20, ...Array.from({ length: routed - 1 }, () => [1, 20]).flat(), ...(report.rounds.length > routed ? [1] : [])])
+    // Round 0's routing, then per round its rewrite (one request) and, for a new catalogue, its routing and the re-test of its stable flips (repeats 1000–1002).
+    type Round = { round: number; train?: unknown; retest?: { flips: number } }
+    const retestBatch = (b: { requests: Array<{ custom_id: string }> }) => b.requests.every((q) => /_100[0-2]$/.test(q.custom_id))
+    expect(s.batches.map((b) => (retestBatch(b) ? 're-test' : b.requests.length))).toEqual([
+      20,
+      ...report.rounds.slice(1).flatMap((x: Round) => (x.train ? [1, 20, ...(x.retest!.flips > 0 ? ['re-test'] : [])] : [1])),
+    ])
+    expect(report.rounds.some((x: Round) => x.retest && x.retest.flips > 0)).toBe(true)
+    for (const b of s.batches.filter(retestBatch)) expect(b.requests.length % 3).toBe(0)
     expect(s.batches[1]!.requests[0]!.params.tools[0].name).toBe('propose_descriptions')
     expect(report.cost.routingUsd).toBeLessThan(liveReport.cost.routingUsd * 0.6)
     expect(report.cost.rewriterUsd).toBeLessThan(liveReport.cost.rewriterUsd * 0.75)

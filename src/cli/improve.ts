@@ -15,13 +15,15 @@ proposal. The cases are split, deterministically and stratified by their first
 expected label, into a train half, whose results the rewriter sees, and a
 held-out half, which picks the winner. A rewrite is kept only if held-out
 accuracy rises and the gate's rules (accuracy drop, agent F1 drop, stable
-flips, new near-duplicates) pass against the descriptions as they are. The
+flips, new near-duplicates) pass against the descriptions as they are, a
+model router's stable flips first re-tested as the gate re-tests them (a
+flip the re-test does not reproduce is noise). The
 winner is written as a unified diff for the agent files (descriptions.patch),
 never applied, with improve.json holding every round's descriptions and
 figures and the exact McNemar p-value on the held-out half.
 
---batch sends each rewrite, and each round's routing where the router is
-anthropic, as a Message Batch at half the price. The rounds depend on each
+--batch sends each rewrite, and each round's routing and re-tests where the
+router is anthropic, as Message Batches at half the price. The rounds depend on each
 other, so the batches are waited for one after another: minutes to hours.`,
   stoppable: true,
   options: pick([...ROUTING_FLAGS, ...BATCH_FLAGS, 'agent', 'cluster', 'rounds', 'draft-model', 'dry-run', 'out', 'json', 'no-color'], {

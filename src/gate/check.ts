@@ -2,15 +2,15 @@ import path from 'node:path'
 import { loadAgentFolders, type Catalogue, type InvalidAgentFile } from '../load/catalogue.js'
 import { loadConfig } from '../load/config.js'
 import { loadDataset } from '../load/dataset.js'
+import { DEFAULT_RETRY } from '../route/run.js'
 import { InputError, UsageError } from '../load/input-error.js'
-import { routeCases } from '../route/run.js'
 import { completion, finishRuns, openRunJournal, prepareEval, runDatasets, type EvalOptions, type RunEnv, type Setup } from '../run/evaluate.js'
 import { expandRunFolders, readRuns, refuseShards } from '../run/read.js'
 import type { Summary } from '../run/record.js'
-import { voteByCase } from '../score/votes.js'
 import { DEFAULT_BASELINE, readBaseline, type Baseline, type BaselineDataset } from './baseline.js'
 import { hasChanges, diffAgents, type DatasetComparison } from './compare.js'
 import { agentNames, buildOutcome, type GateOutcome } from './outcome.js'
+import { flipsToRetest, retestFlips, type RetestVotes } from './retest.js'
 
 export type GateRequest = EvalOptions & {
   /** the baseline file (default reports/baseline.json) */
@@ -116,7 +116,7 @@ export async function checkGate(request: GateRequest, env: RunEnv, signal?: Abor
       invalid: current.invalid,
       runs: summaries.map((s) => ({ path: s.dataset.path, cases: s.cases })),
       thresholds: config.gate,
-      retest: routed ? (routed.router.deterministic ? undefined : (comparison, base) => retestFlips(routed, env, comparison, base.repeats)) : saved?.retest,
+      retest: routed ? (routed.router.deterministic ? undefined : (comparison, base) => retestWith(routed, env, comparison, base.repeats)) : saved?.retest,
     })
     handedOver = true
     return {
@@ -160,10 +160,10 @@ function savedRunsRetest(request: GateRequest, env: RunEnv, wanted: Baseline['da
     return null
   }
   return {
-    retest: async (comparison: DatasetComparison, base: BaselineDataset): Promise<ReadonlyMap<string, Record<string, number>>> => {
+    retest: async (comparison: DatasetComparison, base: BaselineDataset): Promise<RetestVotes> => {
       if (!comparison.flips.some((f) => !f.flaky)) return new Map()
       if (setup === undefined) setup = await make()
-      return setup ? retestFlips(setup, env, comparison, base.repeats) : new Map()
+      return setup ? retestWith(setup, env, comparison, base.repeats) : new Map()
     },
     close: async () => void (await setup?.router.close?.()),
   }
@@ -219,27 +219,21 @@ function refuseMismatch(baseline: Baseline, baselineFile: string, routerId: stri
   }
 }
 
-/**
- * Routes each flipped case `repeats` more times, on fresh repeat indices. A
- * model router's flip that its own re-test does not reproduce is noise.
- */
-async function retestFlips(setup: Setup, env: RunEnv, comparison: DatasetComparison, repeats: number): Promise<Map<string, Record<string, number>>> {
-  const ids = new Set(comparison.flips.filter((f) => !f.flaky).map((f) => f.id))
+/** The gate's re-test of a dataset's stable flips with the router and catalogue of its own run (or of the saved runs'), the run journal and the run's concurrency, timeout and retries. */
+async function retestWith(setup: Setup, env: RunEnv, comparison: DatasetComparison, repeats: number): Promise<RetestVotes> {
   const dataset = setup.datasets.find((d) => d.path === comparison.path)
-  if (ids.size === 0 || !dataset) return new Map()
-  const times = Math.max(3, repeats)
-  env.warn(`re-testing ${ids.size} flipped case(s) ${times} more times each to tell regressions from noise\n`)
-  const retested = dataset.cases.filter((c) => ids.has(c.id))
+  if (!dataset || flipsToRetest(comparison).length === 0) return new Map()
   const journal = openRunJournal(setup, env)
   try {
-    const attempts = await routeCases(retested, setup.loaded.catalogue, setup.router, {
-      repeats: times,
-      firstRepeat: 1000,
+    return await retestFlips(dataset.cases, comparison, repeats, {
+      router: setup.router,
+      catalogue: setup.loaded.catalogue,
+      journal,
       concurrency: setup.plan.concurrency,
       timeoutMs: setup.plan.timeoutMs,
-      ...(journal ? { journal } : {}),
+      retry: { ...DEFAULT_RETRY, maxTries: setup.plan.config.maxTries },
+      warn: env.warn,
     })
-    return new Map(voteByCase(retested, attempts).map((c) => [c.id, c.vote.votes]))
   } finally {
     journal?.close()
   }

@@ -1,7 +1,8 @@
 import { UsageError } from '../load/input-error.js'
-import { promptHash, type Baseline, type BaselineDataset } from './baseline.js'
+import { promptHash, type Baseline } from './baseline.js'
 import { newNearDuplicates } from './near-duplicates.js'
 import { compareDataset, decideGate, diffAgents, type AgentChanges, type DatasetComparison, type GateThresholds, type GateVerdict, type SideCase } from './compare.js'
+import { compareRetested, type Retest } from './retest.js'
 
 /** Everything the gate decided, as every report shows it. */
 export type GateOutcome = {
@@ -15,9 +16,6 @@ export type GateOutcome = {
   /** baseline cases with no decision, compared as nothing (allowed by --allow-incomplete) */
   undecidedBaselineCases?: number
 }
-
-/** Extra repeats of a dataset's flipped cases, by case id: how a model router's flips are told from noise. */
-export type Retest = (comparison: DatasetComparison, baseline: BaselineDataset) => Promise<ReadonlyMap<string, Record<string, number>>>
 
 export type OutcomeInput = {
   baseline: Baseline
@@ -47,8 +45,7 @@ export async function buildOutcome(input: OutcomeInput): Promise<GateOutcome> {
     if (first.cases === 0) {
       throw new UsageError(`cannot compare: ${run.path} shares no case with ${input.baselineFile} (same id, prompt and labels); make a new baseline with routecheck baseline`)
     }
-    const retested = input.retest ? await input.retest(first, base) : new Map<string, Record<string, number>>()
-    comparisons.push(retested.size > 0 ? compareDataset(base, cases, names, retested) : first)
+    comparisons.push((await compareRetested(base, cases, names, input.retest, first)).comparison)
   }
   // The fourth rule reads the descriptions alone; agents known without them (an old summary) cannot add a pair.
   const described = input.agents.flatMap((a) => (a.description !== undefined ? [{ name: a.name, description: a.description, fingerprint: a.fingerprint }] : []))

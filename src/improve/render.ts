@@ -31,26 +31,23 @@ export function renderImprove(r: ImproveReport, out: { dir: string; patchFile?: 
   const base = r.rounds[0]!
   const col = (head: string, cells: string[], align: 'left' | 'right' = 'right'): FitColumn => ({ head, align, cells })
   const rows = r.rounds
-  const table = fitTable(
-    [
-      {
-        columns: [
-          col('round', rows.map((x) => `${x.round}${x.round === r.winner ? ' ★' : ''}`), 'left'),
-          col('from', rows.map((x) => (x.from === undefined ? '' : String(x.from)))),
-          col('train', rows.map((x) => f2(x.train?.accuracy))),
-          col('held out', rows.map((x) => f2(x.test?.accuracy))),
-          col('Δ held out', rows.map((x) => (x.round === 0 || !x.test ? '' : signed(x.test.accuracy - base.test!.accuracy, 2)))),
-          col('fixed / broke', rows.map((x) => (x.heldOut ? `+${x.heldOut.fixed} / −${x.heldOut.broke}` : ''))),
-          col('McNemar p', rows.map((x) => (x.heldOut ? pValue(x.heldOut.mcnemarP) : ''))),
-          col('gate', rows.map((x) => (x.gate ? (x.gate.passed ? 'pass' : paint(31, 'fail')) : '')), 'left'),
-        ],
-      },
-    ],
-    style.width,
-    style,
-  )
+  const columns = [
+    col('round', rows.map((x) => `${x.round}${x.round === r.winner ? ' ★' : ''}`), 'left'),
+    col('from', rows.map((x) => (x.from === undefined ? '' : String(x.from)))),
+    col('train', rows.map((x) => f2(x.train?.accuracy))),
+    col('held out', rows.map((x) => f2(x.test?.accuracy))),
+    col('Δ held out', rows.map((x) => (x.round === 0 || !x.test ? '' : signed(x.test.accuracy - base.test!.accuracy, 2)))),
+    col('fixed / broke', rows.map((x) => (x.heldOut ? `+${x.heldOut.fixed} / −${x.heldOut.broke}` : ''))),
+    col('McNemar p', rows.map((x) => (x.heldOut ? pValue(x.heldOut.mcnemarP) : ''))),
+  ]
+  const gate = col('gate', rows.map((x) => (x.gate ? (x.gate.passed ? 'pass' : paint(31, 'fail')) : '')), 'left')
+  // A model router's rounds: the gate's re-test of the stable flips, and how many it showed to be noise.
+  const retested = rows.some((x) => x.retest) ? col('re-tested', rows.map((x) => (x.retest ? (x.retest.flips === 0 ? '0' : `${x.retest.flips} (${x.retest.noise} noise)`) : ''))) : undefined
+  const table = fitTable(retested ? [{ columns: [...columns, retested, gate] }, { columns: [...columns, gate], leftOut: ['re-tested'] }] : [{ columns: [...columns, gate] }], style.width, style)
   lines.push(table.text)
-  lines.push(...wrap('train: accuracy on the half the rewriter sees · held out: on the half it never sees, which picks the winner · fixed / broke: held-out cases against round 0 · ★ kept', style.width).map(dim))
+  const retestRepeats = rows.find((x) => x.retest)?.retest?.repeats
+  const retestLegend = retestRepeats !== undefined && table.leftOut.length === 0 ? ` · re-tested: the stable flips against round 0 routed ${retestRepeats} more times each, as the gate does; noise: not reproduced, so no regression` : ''
+  lines.push(...wrap(`train: accuracy on the half the rewriter sees · held out: on the half it never sees, which picks the winner · fixed / broke: held-out cases against round 0${retestLegend} · ★ kept`, style.width).map(dim))
 
   // Why each round was not kept, a line each, cut to the width: improve.json has every message whole.
   for (const x of rows.slice(1).filter((x) => !x.accepted)) {
@@ -83,5 +80,5 @@ export function renderImprove(r: ImproveReport, out: { dir: string; patchFile?: 
 
 function verdictLine(base: ImproveRound, won: ImproveRound): string {
   const h = won.heldOut!
-  return `kept round ${won.round}: held-out accuracy ${f2(base.test!.accuracy)} → ${f2(won.test!.accuracy)} (${signed(won.test!.accuracy - base.test!.accuracy, 2)}; ${h.fixed} wrong → right, ${h.broke} right → wrong, exact McNemar p = ${pValue(h.mcnemarP)}); train ${f2(base.train!.accuracy)} → ${f2(won.train!.accuracy)}; the gate passes on every case`
+  return `kept round ${won.round}: held-out accuracy ${f2(base.test!.accuracy)} → ${f2(won.test!.accuracy)} (${signed(won.test!.accuracy - base.test!.accuracy, 2)}; ${h.fixed} wrong → right, ${h.broke} right → wrong, exact McNemar p = ${pValue(h.mcnemarP)}); train ${f2(base.train!.accuracy)} → ${f2(won.train!.accuracy)}; the gate passes on every case${won.retest && won.retest.flips > 0 ? `, with ${won.retest.noise} of ${won.retest.flips} stable flip(s) shown to be noise by its re-test` : ''}`
 }

@@ -1,19 +1,21 @@
 import { mkdir, readFile } from 'node:fs/promises'
 import path from 'node:path'
-import { compareDataset, decideGate, type GateVerdict, type SideCase } from '../gate/compare.js'
+import { compareDataset, decideGate, type DatasetComparison, type GateVerdict, type SideCase } from '../gate/compare.js'
+import { compareRetested, retestFlips, retestJobs, retestRepeats, type RetestTally, type RetestVotes } from '../gate/retest.js'
 import type { BaselineDataset } from '../gate/baseline.js'
 import { newNearDuplicates } from '../gate/near-duplicates.js'
 import { agentFingerprint, buildCatalogue, type Agent, type Catalogue } from '../load/catalogue.js'
 import { didYouMean } from '../load/closest-names.js'
-import type { Dataset } from '../load/dataset.js'
+import type { Case, Dataset } from '../load/dataset.js'
 import { InputError, UsageError } from '../load/input-error.js'
 import { analyseOverlap, type OverlapCluster } from '../overlap/index.js'
 import { loadPrices, usageCost } from '../route/cost.js'
+import type { BatchSession } from '../route/batch-routing.js'
 import { openJournal } from '../route/journal.js'
-import { FatalRouterError, routeCases, type Attempt, type Budget } from '../route/run.js'
+import { DEFAULT_RETRY, FatalRouterError, routeCases, type Attempt, type Budget } from '../route/run.js'
 import { createToolCaller, DEFAULT_DRAFT_MODEL } from '../route/tool-call.js'
 import { batchPlan, startBatchSession, toolCallBatch, type BatchPlan } from '../run/batch-run.js'
-import { overlapOfRuns, prepareEval, repeatsOf, type EvalOptions, type RunEnv, type Setup } from '../run/evaluate.js'
+import { budgetFor, overlapOfRuns, prepareEval, repeatsOf, type EvalOptions, type RunEnv, type Setup } from '../run/evaluate.js'
 import { writeAtomic, WriteError } from '../run/files.js'
 import { checkOutputFile } from '../run/out-folder.js'
 import { scoreCases } from '../score/metrics.js'
@@ -29,9 +31,11 @@ import { splitCases, type Half } from './split.js'
  * (round 0), then for a few rounds ask Claude for new descriptions of the
  * chosen agents, showing it the train half's results, and route every case
  * with each proposal (with --batch, each round's routing and each rewrite a
- * Message Batch, waited for in turn). A proposal is kept only if accuracy on the held-out
- * test half rises and the gate's rules (decideGate, with the near-duplicate
- * rule) pass against round 0 on every case; the kept one with the best
+ * Message Batch, waited for in turn). A proposal is kept only if accuracy on
+ * the held-out test half rises and `routecheck gate` would pass it against
+ * round 0 on every case: its comparison, its re-test of a model router's
+ * stable flips (the same function, with the proposal's descriptions) and its
+ * rules, the near-duplicate rule included. The kept one with the best
  * held-out accuracy becomes a patch for the agent files, which are never
  * edited.
  */
@@ -55,6 +59,18 @@ const DRAFT_TIMEOUT_MS = 180_000
 type Votes = Map<string, { expected: string[]; vote: CaseVote; prompt: string; id: string; dataset: string }>
 
 const keyOf = (dataset: string, id: string) => `${dataset}\u0000${id}`
+
+/** The gate's re-test of a round's stable flips, with the round's catalogue, journal and (with --batch) batch session. */
+type RoundRetest = {
+  /** --batch: submits every dataset's re-test requests as one batch before any is waited for; live: nothing */
+  submit: (jobs: ReadonlyArray<{ prompt: string; repeat: number }>) => Promise<void>
+  run: (dataset: Dataset, comparison: DatasetComparison, repeats: number) => Promise<RetestVotes>
+  /** re-test requests with no answer (failed, or not sent for --max-cost or a stop): their flips count as they are */
+  unanswered: () => number
+}
+
+/** A catalogue's routing of every case; `retest` for a model router; `close` the journal once judged. */
+type Routed = { votes: Votes; errored: number; retest: RoundRetest | undefined; close: () => void }
 
 export async function improveAgents(request: ImproveRequest, env: RunEnv, signal?: AbortSignal): Promise<ImproveOutcome> {
   if (request.cluster !== undefined && request.agent.length > 0) throw new UsageError('--cluster and --agent both choose the agents to rewrite; give one of them')
@@ -90,6 +106,7 @@ async function improveWith(setup: Setup, batching: BatchPlan | undefined, reques
   const maxCost = request.maxCost
   let routingUsd = 0
   let rewriterUsd = 0
+  let retestUsd = 0
   const remaining = () => (maxCost === undefined ? undefined : Math.max(0, maxCost - routingUsd - rewriterUsd))
   const caller = (dryRun: boolean) =>
     createToolCaller({
@@ -116,14 +133,29 @@ async function improveWith(setup: Setup, batching: BatchPlan | undefined, reques
   const batchRouting = batching !== undefined && router.batch !== undefined
   if (batching && !batchRouting) env.warn(`note: --batch sends the rewriter's requests as message batches; the ${router.id} router ${router.pricedModel ? 'cannot batch, so it routes live' : 'routes locally'}\n`)
 
-  // Round 0: the descriptions as they are.
-  const routeAll = async (cat: Catalogue, label: string): Promise<{ votes: Votes; errored: number }> => {
+  const retry = { ...DEFAULT_RETRY, maxTries: config.maxTries }
+  /** Counts a finished request's price into the routing cost (a re-test's into both figures) and ticks the progress line. */
+  const tally = (progress: ReturnType<RunEnv['progress']>, retesting = false) => (a: Attempt) => {
+    const usd = price && a.decision?.usage && !a.cached ? usageCost(a.decision.usage, price) : undefined
+    if (usd !== undefined) routingUsd += usd
+    if (usd !== undefined && retesting) retestUsd += usd
+    progress.tick({ failed: a.error !== undefined && !a.notSent, cached: a.cached === true, ...(usd !== undefined ? { usd } : {}) })
+  }
+  /** --max-cost for live routing (a round's, or its re-test): what the rewriter and the routing so far left of it, the first request priced as writing the prompt cache. */
+  const liveBudget = (cat: Catalogue, cases: readonly Case[]): Budget | undefined => (maxCost !== undefined && price ? budgetFor(remaining()!, price, router, cat, cases) : undefined)
+
+  /**
+   * Routes every case with a catalogue, keeping its journal (and with --batch its session) open
+   * for the gate's re-test of the flips, which routes with the same catalogue; `close` when judged.
+   */
+  const routeAll = async (cat: Catalogue, label: string): Promise<Routed> => {
     const votes: Votes = new Map()
     let errored = 0
     const journal = router.cacheKey && !request.noCache ? openJournal(config.cacheDir, router.cacheKey, cat.fingerprint) : undefined
+    let session: BatchSession | undefined
     try {
       // --batch: the round's requests, every dataset's, in batches before the first is waited for; the session keeps --max-cost.
-      const session = batchRouting
+      session = batchRouting
         ? await startBatchSession(
             { router, catalogue: cat, plan: batching!, journal, price, maxCost: remaining(), maxTries: config.maxTries, signal, warn: env.warn },
             datasets.map((dataset) => ({ dataset, repeats })),
@@ -131,12 +163,8 @@ async function improveWith(setup: Setup, batching: BatchPlan | undefined, reques
         : undefined
       for (const d of datasets) {
         const progress = env.progress(`${label} · ${path.basename(d.path)}`, d.cases.length * repeats)
-        const budget: Budget | undefined = maxCost !== undefined && price && !session ? { maxUsd: remaining()!, costOf: (u) => usageCost(u, price), firstEstimateUsd: 0 } : undefined
-        const onAttempt = (a: Attempt) => {
-          const usd = price && a.decision?.usage && !a.cached ? usageCost(a.decision.usage, price) : undefined
-          if (usd !== undefined) routingUsd += usd
-          progress.tick({ failed: a.error !== undefined && !a.notSent, cached: a.cached === true, ...(usd !== undefined ? { usd } : {}) })
-        }
+        const budget = session ? undefined : liveBudget(cat, d.cases)
+        const onAttempt = tally(progress)
         try {
           const attempts = session
             ? await session.route(d.cases, { repeats, onAttempt })
@@ -144,7 +172,7 @@ async function improveWith(setup: Setup, batching: BatchPlan | undefined, reques
                 repeats,
                 concurrency: plan.concurrency,
                 timeoutMs: plan.timeoutMs,
-                retry: { maxTries: config.maxTries, baseDelayMs: 500, maxDelayMs: 30_000 },
+                retry,
                 warmUp: !router.deterministic,
                 ...(signal ? { signal } : {}),
                 ...(journal ? { journal } : {}),
@@ -161,15 +189,52 @@ async function improveWith(setup: Setup, batching: BatchPlan | undefined, reques
           progress.done()
         }
       }
-    } finally {
+    } catch (e) {
       journal?.close()
+      throw e
     }
-    return { votes, errored }
+    // The gate's noise check: a model router's stable flips routed again with this catalogue, as `routecheck gate` would.
+    let unanswered = 0
+    const retest: RoundRetest | undefined = router.deterministic
+      ? undefined
+      : {
+          // --batch: every dataset's re-tests in one batch, submitted before the first is waited for.
+          submit: async (jobs) => void (await session?.submit(jobs)),
+          run: async (d, comparison, baseRepeats) => {
+            const requests = retestJobs(d.cases, comparison, baseRepeats).length
+            if (requests === 0) return new Map()
+            const progress = env.progress(`${label} · re-test · ${path.basename(d.path)}`, requests)
+            const counted = tally(progress, true)
+            try {
+              return await retestFlips(d.cases, comparison, baseRepeats, {
+                router,
+                catalogue: cat,
+                journal,
+                concurrency: plan.concurrency,
+                timeoutMs: plan.timeoutMs,
+                retry,
+                signal,
+                budget: session ? undefined : liveBudget(cat, d.cases),
+                onAttempt: (a) => {
+                  if (a.error !== undefined) unanswered++
+                  counted(a)
+                },
+                batches: session,
+                warn: env.warn,
+              })
+            } finally {
+              progress.done()
+            }
+          },
+          unanswered: () => unanswered,
+        }
+    return { votes, errored, retest, close: () => journal?.close() }
   }
 
-  let base: Awaited<ReturnType<typeof routeAll>>
+  let base: Routed
   try {
     base = await routeAll(catalogue, 'round 0')
+    base.close()
   } catch (e) {
     if (e instanceof FatalRouterError) return { kind: 'fatal', message: e.message, unreachable: e.unreachable }
     throw e
@@ -264,18 +329,27 @@ async function improveWith(setup: Setup, batching: BatchPlan | undefined, reques
       record.reason = `the same descriptions as round ${parent.round}`
       continue
     }
-    let routed: Awaited<ReturnType<typeof routeAll>>
+    let routed: Routed
+    let judged: Awaited<ReturnType<typeof gateVerdict>>
     try {
       routed = await routeAll(candidate, `round ${round}`)
+      try {
+        judged = await gateVerdict(datasets, base.votes, routed.votes, catalogue, candidate, names, config.gate, repeats, routed.retest)
+      } finally {
+        routed.close()
+      }
     } catch (e) {
       if (e instanceof FatalRouterError) return { kind: 'fatal', message: e.message, unreachable: e.unreachable }
       throw e
     }
+    const { verdict } = judged
     if (routed.errored > 0) incomplete.push(`round ${round}: ${routed.errored} case(s) have no decision`)
+    const unanswered = routed.retest?.unanswered() ?? 0
+    if (unanswered > 0) incomplete.push(`round ${round}: ${unanswered} re-test request(s) of flipped cases have no answer (their flips count as they are, none as noise)`)
     record.train = halfFigures(routed.votes, 'train')
     record.test = halfFigures(routed.votes, 'test')
     record.heldOut = heldOut(base.votes, routed.votes, split)
-    const verdict = gateVerdict(datasets, base.votes, routed.votes, catalogue, candidate, names, config.gate, repeats)
+    if (judged.retest) record.retest = { ...judged.retest, repeats: retestRepeats(repeats) }
     record.gate = { passed: verdict.passed, failures: verdict.failures.map((f) => ({ rule: f.rule, message: `${f.dataset ? `${f.dataset}: ` : ''}${f.message}` })) }
     const rose = record.test.accuracy > evaluated[0]!.record.test!.accuracy
     record.accepted = rose && verdict.passed
@@ -297,7 +371,7 @@ async function improveWith(setup: Setup, batching: BatchPlan | undefined, reques
     repeats,
     rounds: records,
     ...(winner ? { winner: winner.round, patch: PATCH_FILE } : {}),
-    ...(routingUsd + rewriterUsd > 0 ? { cost: { rewriterUsd, routingUsd } } : {}),
+    ...(routingUsd + rewriterUsd > 0 ? { cost: { rewriterUsd, routingUsd, ...(retestUsd > 0 ? { retestUsd } : {}) } } : {}),
   }
 
   await mkdir(dir, { recursive: true }).catch((e: unknown) => Promise.reject(WriteError.of(dir, e)))
@@ -353,8 +427,13 @@ function heldOut(before: Votes, after: Votes, split: ReadonlyMap<string, Half>):
   return { broke, fixed, mcnemarP: mcnemarExact(broke, fixed) }
 }
 
-/** What `routecheck gate` would say of the candidate against round 0 as the baseline, on every case of every dataset. */
-function gateVerdict(
+/**
+ * What `routecheck gate` would say of the candidate against round 0 as the baseline, on every case
+ * of every dataset: the gate's comparison, its re-test of a model router's stable flips (`retest`,
+ * with the candidate catalogue) and its rules. Also how many flips were re-tested and how many
+ * were noise.
+ */
+async function gateVerdict(
   datasets: readonly Dataset[],
   before: Votes,
   after: Votes,
@@ -363,23 +442,37 @@ function gateVerdict(
   names: readonly string[],
   thresholds: Setup['plan']['config']['gate'],
   repeats: number,
-): GateVerdict {
+  retest: RoundRetest | undefined,
+): Promise<{ verdict: GateVerdict; retest?: RetestTally }> {
   const side = (v: Votes, d: Dataset): SideCase[] =>
     d.cases.map((c) => {
       const { vote } = v.get(keyOf(d.path, c.id))!
       return { id: c.id, expected: c.expected, decision: vote.decision, votes: vote.votes, split: vote.split, flipped: vote.flipped }
     })
-  const comparisons = datasets.map((d) => {
+  const sides = datasets.map((d) => {
     const cases = side(before, d).map((c) => ({ ...c, correct: c.decision === null ? null : c.expected.includes(c.decision) }))
     const scored = scoreCases(
       cases.map((c) => ({ id: c.id, expected: c.expected, vote: before.get(keyOf(d.path, c.id))!.vote })),
       names,
     ).metrics
     const baseline: BaselineDataset = { path: d.path, fingerprint: d.fingerprint, repeats, metrics: { accuracy: scored.accuracy, primaryAccuracy: scored.primaryAccuracy, macroF1: scored.macroF1, errored: scored.errored }, cases }
-    return compareDataset(baseline, side(after, d), names)
+    const now = side(after, d)
+    return { dataset: d, baseline, now, first: compareDataset(baseline, now, names) }
   })
+  if (retest) {
+    const jobs = sides.flatMap((x) => retestJobs(x.dataset.cases, x.first, repeats))
+    if (jobs.length > 0) await retest.submit(jobs)
+  }
+  const comparisons: DatasetComparison[] = []
+  const tally: RetestTally = { flips: 0, noise: 0 }
+  for (const x of sides) {
+    const judged = await compareRetested(x.baseline, x.now, names, retest && ((comparison, base) => retest.run(x.dataset, comparison, base.repeats)), x.first)
+    comparisons.push(judged.comparison)
+    tally.flips += judged.tally.flips
+    tally.noise += judged.tally.noise
+  }
   const described = (c: Catalogue) => c.agents.map((a) => ({ name: a.name, description: a.description, fingerprint: a.fingerprint }))
-  return decideGate(comparisons, newNearDuplicates(described(old), described(candidate)), thresholds)
+  return { verdict: decideGate(comparisons, newNearDuplicates(described(old), described(candidate)), thresholds), ...(retest ? { retest: tally } : {}) }
 }
 
 /** --dry-run: the first rewrite request and what the run would send, with the agents chosen from the descriptions alone. */
@@ -397,22 +490,31 @@ function dryRun(setup: Setup, batching: BatchPlan | undefined, request: ImproveR
   const drafts = caller.estimate(Array.from({ length: rounds }, () => ask), rewriteTool)
   const cases = datasets.reduce((n, d) => n + d.cases.length, 0)
   const routing = cases * repeats * (rounds + 1)
+  // The re-tests' bound: a round re-tests only its stable flips, unknown before it routes, and any case can flip; --max-cost holds the real spend.
+  const retestTimes = router.deterministic ? 0 : retestRepeats(repeats)
+  const retests = cases * retestTimes * rounds
   const batchRouting = batching !== undefined && router.batch !== undefined
-  let routingUsd = 0
+  let perRepeatUsd = 0
   if (router.estimate && price) {
     for (const d of datasets) for (const c of d.cases) {
       const e = router.estimate(c.prompt, catalogue)
-      routingUsd += usageCost({ inputTokens: e.promptTokens, outputTokens: e.outputTokens, cacheReadTokens: e.prefixTokens, cacheWriteTokens: 0, ...(batchRouting ? { batch: true } : {}) }, price) * repeats * (rounds + 1)
+      perRepeatUsd += usageCost({ inputTokens: e.promptTokens, outputTokens: e.outputTokens, cacheReadTokens: e.prefixTokens, cacheWriteTokens: 0, ...(batchRouting ? { batch: true } : {}) }, price)
     }
   }
+  const routingUsd = perRepeatUsd * repeats * (rounds + 1)
+  const retestUsd = perRepeatUsd * retestTimes * rounds
+  const priced = (usd: number) => (router.estimate ? `, ${price ? `≈$${usd.toFixed(4)} with the catalogue prefix read from the prompt cache${batchRouting ? ', at the batch rate' : ''}` : 'no price known for this model'}` : ', routed locally, no cost')
   const rewriterBatch = drafts.batchUsd !== undefined && drafts.batchMaxUsd !== undefined ? `; ≈$${drafts.batchUsd.toFixed(4)} at the batch rate (at most ≈$${drafts.batchMaxUsd.toFixed(4)}, each request writing its system text to the ${batching!.cacheTtl} cache)` : ''
   lines.push(
     `rewriter: up to ${drafts.requests} request(s), ≈${drafts.inputTokens.toLocaleString('en-US')} input tokens, ${drafts.usd !== undefined ? `≈$${drafts.usd.toFixed(4)}${rewriterBatch ? ` live${rewriterBatch}` : ''}` : 'no price known for this model'}`,
-    `routing (${router.id}): up to ${routing.toLocaleString('en-US')} request(s) (${cases} cases × ${repeats} repeat${repeats === 1 ? '' : 's'} × ${rounds + 1} catalogues, round 0 included)${router.estimate ? `, ${price ? `≈$${routingUsd.toFixed(4)} with the catalogue prefix read from the prompt cache${batchRouting ? ', at the batch rate' : ''}` : 'no price known for this model'}` : ', routed locally, no cost'}`,
+    `routing (${router.id}): up to ${routing.toLocaleString('en-US')} request(s) (${cases} cases × ${repeats} repeat${repeats === 1 ? '' : 's'} × ${rounds + 1} catalogues, round 0 included)${priced(routingUsd)}`,
+    router.deterministic
+      ? `re-tests: none (the ${router.id} router is deterministic: a flip is never noise)`
+      : `re-tests of stable flips, as the gate makes them: up to ${retests.toLocaleString('en-US')} request(s) (${cases} cases × ${retestTimes} repeats × ${rounds} round${rounds === 1 ? '' : 's'}: the bound, every case flipping; a round re-tests only the cases it flipped)${priced(retestUsd)}`,
     ...(batching
       ? [
           batchRouting
-            ? `batch: ${rounds + 1} routing batch(es) of up to ${(cases * repeats).toLocaleString('en-US')} requests (one a round) and ${rounds} rewriter batch(es) of 1 request, each waited for before the next (a batch takes minutes, at most 24 h)`
+            ? `batch: ${rounds + 1} routing batch(es) of up to ${(cases * repeats).toLocaleString('en-US')} requests (one a round), up to ${rounds} re-test batch(es) (one a round with a stable flip) and ${rounds} rewriter batch(es) of 1 request, each waited for before the next (a batch takes minutes, at most 24 h)`
             : `batch: ${rounds} rewriter batch(es) of 1 request, each waited for before its round routes (a batch takes minutes, at most 24 h); the ${router.id} router ${router.pricedModel ? 'cannot batch, so it routes live' : 'routes locally'}`,
         ]
       : []),

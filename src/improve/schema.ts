@@ -31,6 +31,12 @@ export const roundSchema = z.strictObject({
   /** the test half against round 0: cases that went right → wrong, wrong → right, and the exact McNemar p-value */
   heldOut: z.strictObject({ broke: z.number().int(), fixed: z.number().int(), mcnemarP: z.number() }).optional(),
   gate: gateSchema.optional(),
+  /**
+   * The gate's noise check (model routers only): the stable flips against round 0 routed
+   * `repeats` more times with this round's descriptions, and how many the re-test did not
+   * reproduce (noise: held at round 0's decision by the gate's rules)
+   */
+  retest: z.strictObject({ flips: z.number().int(), noise: z.number().int(), repeats: z.number().int() }).optional(),
   /** kept as a candidate: held-out accuracy rose and the gate passed */
   accepted: z.boolean(),
   /** why it was not kept (or not evaluated) */
@@ -55,6 +61,7 @@ export const improveReportSchema = z.strictObject({
   winner: z.number().int().optional(),
   /** the patch's file name in the improve folder, when a round was kept */
   patch: z.string().optional(),
-  cost: z.strictObject({ rewriterUsd: z.number(), routingUsd: z.number() }).optional(),
+  /** what was paid: `routingUsd` is every routing request, the re-tests of flips included (`retestUsd` of it) */
+  cost: z.strictObject({ rewriterUsd: z.number(), routingUsd: z.number(), retestUsd: z.number().optional() }).optional(),
 })
 export type ImproveReport = z.infer<typeof improveReportSchema>

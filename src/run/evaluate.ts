@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs'
 import path from 'node:path'
-import { loadAgentFolders, loadWarningText, type LoadedCatalogue } from '../load/catalogue.js'
+import { loadAgentFolders, loadWarningText, type Catalogue, type LoadedCatalogue } from '../load/catalogue.js'
 import { loadConfig, type Config, type RouterStyle } from '../load/config.js'
 import { FROM_DESCRIPTION_TAG } from '../draft/examples.js'
 import { isBuiltinAgent } from '../load/builtin-agents.js'
@@ -352,7 +352,7 @@ export async function runDatasets(setup: Setup, env: RunEnv, opts: RunHooks = {}
         )
       : undefined
     for (const dataset of datasets) {
-      const budget = maxCost !== undefined && price && !batches ? budgetFor(maxCost - spentUsd, price, router, loaded, dataset) : undefined
+      const budget = maxCost !== undefined && price && !batches ? budgetFor(maxCost - spentUsd, price, router, loaded.catalogue, dataset.cases) : undefined
       const repeats = repeatsFor(dataset)
       dir = plan.outFor(dataset.path)
       const folder = folders.get(dir)
@@ -562,8 +562,9 @@ export function completion(summaries: readonly Summary[], maxCost: number | unde
   return { complete: errored === 0, notes }
 }
 
-function budgetFor(maxUsd: number, price: Price, router: Router, loaded: LoadedCatalogue, dataset: Dataset): Budget {
-  const estimate = router.estimate?.(dataset.cases[0]?.prompt ?? '', loaded.catalogue) ?? { prefixTokens: 0, promptTokens: 0, outputTokens: 0 }
+/** --max-cost for live routing of `cases` with `catalogue`: what is left of it, priced as the requests finish. */
+export function budgetFor(maxUsd: number, price: Price, router: Router, catalogue: Catalogue, cases: readonly Case[]): Budget {
+  const estimate = router.estimate?.(cases[0]?.prompt ?? '', catalogue) ?? { prefixTokens: 0, promptTokens: 0, outputTokens: 0 }
   // Before any request has finished, assume the first one writes the whole prompt cache: the dearest case.
   const firstEstimateUsd = usageCost({ inputTokens: estimate.promptTokens, outputTokens: estimate.outputTokens, cacheReadTokens: 0, cacheWriteTokens: estimate.prefixTokens }, price)
   return { maxUsd, costOf: (u) => usageCost(u, price), firstEstimateUsd }

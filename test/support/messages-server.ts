@@ -45,6 +45,14 @@ export type ServerOptions = {
    */
   tool?: (info: { name: string; body: any; prompt: string; index: number; seen: number }) => Record<string, unknown> | undefined
   /**
+   * Which agent the anthropic router's routing requests (the Agent tool of the claude-code and
+   * template styles, the classifier's `route` tool) get: a name, 'none' for no delegation, or
+   * undefined for the word-overlap rule. `agents` is the catalogue the request lists; `seen`
+   * counts this exact body before (a repeat of a prompt with the same catalogue sends the same
+   * body), and in a batch the submissions of its custom_id before.
+   */
+  route?: (info: { prompt: string; agents: AgentEntry[]; index: number; seen: number }) => string | undefined
+  /**
    * Rate limits as the Messages API enforces them: token buckets checked as a message request
    * arrives, every reply carrying `anthropic-ratelimit-*` headers, and a request that does not
    * fit answered at once with 429 and a `retry-after` saying when it would.
@@ -249,7 +257,7 @@ export async function startMessagesServer(opts: ServerOptions = {}): Promise<Mes
   let received = 0
   const keepRequests = opts.keepRequests ?? true
   // `seen` is only read by the callbacks that decide faults and replies; hashing every body is skipped without them.
-  const tracksSeen = opts.fault !== undefined || opts.engine !== undefined || opts.tool !== undefined
+  const tracksSeen = opts.fault !== undefined || opts.engine !== undefined || opts.tool !== undefined || opts.route !== undefined
   const pending = new Set<AbortController>()
   const batches: StoredBatch[] = []
   const submissions = new Map<string, number>()
@@ -530,7 +538,7 @@ export async function startMessagesServer(opts: ServerOptions = {}): Promise<Mes
       const name = draftTool(body)!
       const input = opts.tool({ name, body, prompt, index, seen })
       content = input === undefined ? [{ type: 'text', text: 'No tool call this time.' }] : [{ type: 'tool_use', id: `toolu_test${String(index).padStart(6, '0')}`, name, input }]
-    } else content = answer(body, prompt, fault, index)
+    } else content = answer(body, prompt, fault, index, opts.route && ((agents) => opts.route!({ prompt, agents, index, seen })))
     const message = {
       id: `msg_test${String(index).padStart(6, '0')}`,
       type: 'message',
@@ -899,7 +907,7 @@ function shortDescription(prompt: string): string {
   return head === '' ? 'Handle the request' : head
 }
 
-function answer(body: Record<string, any>, prompt: string, fault: Fault | undefined, index: number): ContentBlock[] {
+function answer(body: Record<string, any>, prompt: string, fault: Fault | undefined, index: number, pick?: (agents: AgentEntry[]) => string | undefined): ContentBlock[] {
   const style = styleOf(body)
   const toolId = `toolu_test${String(index).padStart(6, '0')}`
   if (style === 'plain' || fault === 'no_tool_call') {
@@ -909,8 +917,9 @@ function answer(body: Record<string, any>, prompt: string, fault: Fault | undefi
   if (fault === 'bad_tool_input') {
     return [{ type: 'tool_use', id: toolId, name: toolName, input: { description: 'x' } }]
   }
-  const ranking = rankAgents(prompt, catalogueOf(body, style))
-  const agent = fault === 'unknown_agent' ? 'ghost-agent' : ranking.agent
+  const agents = catalogueOf(body, style)
+  const ranking = rankAgents(prompt, agents)
+  const agent = fault === 'unknown_agent' ? 'ghost-agent' : (pick?.(agents) ?? ranking.agent)
   if (style === 'classifier') {
     return [{ type: 'tool_use', id: toolId, name: 'route', input: { agent, runnerUp: ranking.runnerUp, confidence: ranking.confidence } }]
   }
