@@ -293,7 +293,7 @@ describe('improve --batch', () => {
     expect(report.rounds.filter((x: { round: number; train?: unknown }) => x.round > 0 && x.train)).not.toHaveLength(0)
     // Round 0's routing, then per round its rewrite (one request) and, for a new catalogue, its routing and the re-test of its stable flips (repeats 1000–1002).
     type Round = { round: number; train?: unknown; retest?: { flips: number } }
-    const retestBatch = (b: { requests: Array<{ custom_id: string }> }) => b.requests.every((q) => /_100[0-2]$/.test(q.custom_id))
+    const retestBatch = (b: { requests: Array<{ custom_id: string }> }) => b.requests.every((q) => /_100[0-2]_[a-f0-9]{12}$/.test(q.custom_id))
     expect(s.batches.map((b) => (retestBatch(b) ? 're-test' : b.requests.length))).toEqual([
       20,
       ...report.rounds.slice(1).flatMap((x: Round) => (x.train ? [1, 20, ...(x.retest!.flips > 0 ? ['re-test'] : [])] : [1])),
