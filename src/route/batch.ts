@@ -264,11 +264,25 @@ export function createBatchEngine<V>(spec: BatchSpec<V>, settings: BatchSettings
     return true
   }
 
+  /**
+   * A signal for one call to a batch endpoint, aborted with the run's. The SDK adds a listener to
+   * the signal a call is given and never removes it: on the run's own signal, an hour of polls
+   * would pile up one a poll (Node warns from 11 on).
+   */
+  function callSignal(): { signal: AbortSignal; release: () => void } {
+    const controller = new AbortController()
+    const follow = () => controller.abort(signal.reason)
+    if (signal.aborted) follow()
+    else signal.addEventListener('abort', follow, { once: true })
+    return { signal: controller.signal, release: () => signal.removeEventListener('abort', follow) }
+  }
+
   /** Calls a batch endpoint, retrying what can be retried; a bad key or model stops the run. */
-  async function call<T>(what: 'create' | 'poll' | 'results' | 'list', id: string | undefined, work: () => Promise<T>): Promise<T> {
+  async function call<T>(what: 'create' | 'poll' | 'results' | 'list', id: string | undefined, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
     for (let tries = 1; ; tries++) {
+      const one = callSignal()
       try {
-        return await work()
+        return await work(one.signal)
       } catch (e) {
         if (signal.aborted) throw e
         const failure = e instanceof RouterError ? e : new RouterError('bad_request', e instanceof Error ? e.message : String(e), { retryable: false })
@@ -276,6 +290,8 @@ export function createBatchEngine<V>(spec: BatchSpec<V>, settings: BatchSettings
         if (!failure.retryable || tries >= policy.maxTries) throw failure
         emit({ type: 'retry', id, what, error: failure.message, tries })
         await sleep(retryDelayMs(tries, failure.retryAfterMs, policy), undefined, { signal })
+      } finally {
+        one.release()
       }
     }
   }
@@ -305,7 +321,7 @@ export function createBatchEngine<V>(spec: BatchSpec<V>, settings: BatchSettings
     for (const r of batch) r.uploading = true
     let status: BatchStatus
     try {
-      status = await call('create', undefined, () => api.create(requests, signal))
+      status = await call('create', undefined, (one) => api.create(requests, one))
     } catch (e) {
       // Stopped mid-upload, they stay uploading: what the run says of them.
       if (!signal.aborted) for (const r of batch) r.uploading = false
@@ -387,7 +403,7 @@ export function createBatchEngine<V>(spec: BatchSpec<V>, settings: BatchSettings
     const since = Math.min(...open.map((i) => Date.parse(i.created))) - INTENT_CLOCK_SLACK_MS
     let listed: BatchStatus[]
     try {
-      listed = await call('list', undefined, () => api.listSince(since, signal))
+      listed = await call('list', undefined, (one) => api.listSince(since, one))
     } catch (e) {
       if (signal.aborted) return
       if (e instanceof FatalRouterError) throw e
@@ -460,7 +476,7 @@ export function createBatchEngine<V>(spec: BatchSpec<V>, settings: BatchSettings
   async function pollOnce(batch: LiveBatch): Promise<void> {
     let status: BatchStatus
     try {
-      status = await call('poll', batch.id, () => api.retrieve(batch.id, signal))
+      status = await call('poll', batch.id, (one) => api.retrieve(batch.id, one))
     } catch (e) {
       if (e instanceof FatalRouterError || signal.aborted) throw e
       return gone(batch, (e as Error).message, e instanceof RouterError && e.kind === 'not_found')
@@ -507,39 +523,44 @@ export function createBatchEngine<V>(spec: BatchSpec<V>, settings: BatchSettings
     let failed = 0
     let resubmit = 0
     let refusal: { errorType: string; error: string } | undefined
-    for await (const result of api.results(batch.id, signal)) {
-      // A recovered batch answering a custom_id its upload did not hold is not that upload (another client's batch of the same size): its answers are not this run's.
-      if (batch.recovered && !batch.recovered.has(result.customId)) continue
-      const r = entries.get(result.customId)
-      if (!r) {
-        if (result.outcome === 'succeeded') spec.keepUnclaimed?.(result.customId, result.message, batch.id, latencyMs)
-        continue
-      }
-      if (r.state === 'done' || seen.has(r.customId)) continue
-      // A failure reported by an earlier batch than the one holding the request now was already resubmitted.
-      if (r.batch !== batch.id && result.outcome !== 'succeeded') continue
-      seen.add(r.customId)
-      if (result.outcome === 'succeeded') {
-        const reading = spec.read(result.message, batch.id, latencyMs)
-        if (reading.usage) {
-          r.usage = addUsage(r.usage, reading.usage)
-          spentUsd += settings.budget?.costOf(reading.usage) ?? 0
+    const reading = callSignal()
+    try {
+      for await (const result of api.results(batch.id, reading.signal)) {
+        // A recovered batch answering a custom_id its upload did not hold is not that upload (another client's batch of the same size): its answers are not this run's.
+        if (batch.recovered && !batch.recovered.has(result.customId)) continue
+        const r = entries.get(result.customId)
+        if (!r) {
+          if (result.outcome === 'succeeded') spec.keepUnclaimed?.(result.customId, result.message, batch.id, latencyMs)
+          continue
         }
-        if ('value' in reading) {
-          succeeded++
-          spec.keep?.(r.customId, reading.value, r.usage)
-          finish(r, { value: reading.value })
+        if (r.state === 'done' || seen.has(r.customId)) continue
+        // A failure reported by an earlier batch than the one holding the request now was already resubmitted.
+        if (r.batch !== batch.id && result.outcome !== 'succeeded') continue
+        seen.add(r.customId)
+        if (result.outcome === 'succeeded') {
+          const reading = spec.read(result.message, batch.id, latencyMs)
+          if (reading.usage) {
+            r.usage = addUsage(r.usage, reading.usage)
+            spentUsd += settings.budget?.costOf(reading.usage) ?? 0
+          }
+          if ('value' in reading) {
+            succeeded++
+            spec.keep?.(r.customId, reading.value, r.usage)
+            finish(r, { value: reading.value })
+            continue
+          }
+          failed++
+          if (failure(r, reading.error.message, reading.error.kind, true)) resubmit++
           continue
         }
         failed++
-        if (failure(r, reading.error.message, reading.error.kind, true)) resubmit++
-        continue
+        if (result.outcome === 'errored' && RUN_REFUSALS[result.errorType]) refusal ??= result
+        const what = result.outcome === 'errored' ? `errored (${result.errorType}: ${result.error})` : result.outcome
+        // A request the API refused (invalid, an unknown model, a key without access) would be refused again: not worth a resubmission.
+        if (failure(r, `the batch request ${what} in ${batch.id}`, result.outcome === 'errored' ? result.errorType : result.outcome, !(result.outcome === 'errored' && REFUSALS.has(result.errorType)))) resubmit++
       }
-      failed++
-      if (result.outcome === 'errored' && RUN_REFUSALS[result.errorType]) refusal ??= result
-      const what = result.outcome === 'errored' ? `errored (${result.errorType}: ${result.error})` : result.outcome
-      // A request the API refused (invalid, an unknown model, a key without access) would be refused again: not worth a resubmission.
-      if (failure(r, `the batch request ${what} in ${batch.id}`, result.outcome === 'errored' ? result.errorType : result.outcome, !(result.outcome === 'errored' && REFUSALS.has(result.errorType)))) resubmit++
+    } finally {
+      reading.release()
     }
     let missing = 0
     let notHeld = 0
