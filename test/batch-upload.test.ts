@@ -265,6 +265,39 @@ describe('--batch: a run killed during a batch upload', () => {
     expect((await journalLines(dir)).filter((l) => l.key).map((l) => l.decision.batch)).toEqual(Array(6).fill('msgbatch_test0002'))
   })
 
+  it('a create call cut off after the API made the batch: the run reads the list before trying again, follows that batch, and creates no second one', async () => {
+    const dir = await tempProject()
+    await writeFiles(dir, { 'cases.csv': casesCsv(CASES) })
+    const s = await serve({ holdCreate: ({ call }) => (call === 0 ? Promise.resolve('create-then-drop') : undefined) })
+    const live = await runInProcess([...ROUTE, '--out', 'live', '--no-cache'], { cwd: dir, env: envFor(s) })
+    expect(live.code, live.stderr).toBe(0)
+    const r = await runCli([...ROUTE, ...BATCH, '--out', 'run'], { cwd: dir, env: envFor(s) })
+    expect(r.code, r.stderr).toBe(0)
+    // One upload, one batch: the list read once, the create not tried again.
+    expect(creates(s)).toHaveLength(1)
+    expect(s.batches).toHaveLength(1)
+    expect(lists(s)).toHaveLength(1)
+    expect(r.stderr).toMatch(/batch msgbatch_test0001: made by an upload whose create call failed \(.+\); followed, not created again \(6 requests, created \S+\)/)
+    expect(decisions(await summaryOf(dir, 'run'))).toEqual(decisions(await summaryOf(dir, 'live')))
+    expect((await resultsOf(dir, 'run')).map((x) => x.tries)).toEqual([1, 1, 1, 1, 1, 1])
+    // The ledger: the intent, then the batch line settling it, marked found, then the decisions and done.
+    const lines = (await journalLines(dir)).slice(1)
+    expect(lines[1]).toEqual({ batch: { id: 'msgbatch_test0001', created: expect.any(String), customIds: lines[0]!.batchIntent.customIds, intent: lines[0]!.batchIntent.nonce, recovered: true } })
+    expect(lines.at(-1)).toEqual({ batchDone: 'msgbatch_test0001' })
+  })
+
+  it('a create call cut off before the API made anything: the list shows no batch of its size, and the create is tried again', async () => {
+    const dir = await tempProject()
+    await writeFiles(dir, { 'cases.csv': casesCsv(CASES) })
+    const s = await serve({ dropCreate: (call) => call === 0 })
+    const r = await runCli([...ROUTE, ...BATCH, '--out', 'run'], { cwd: dir, env: envFor(s) })
+    expect(r.code, r.stderr).toBe(0)
+    expect(lists(s)).toHaveLength(1)
+    expect(s.batches).toHaveLength(1)
+    expect(r.stderr).toContain('batch msgbatch_test0001: created with 6 request(s)')
+    expect(r.stderr).not.toContain('not created again')
+  })
+
   it('a list that cannot be read: the upload is left unchecked for a later run, said so, and its requests submitted anew', async () => {
     const dir = await tempProject()
     await writeFiles(dir, { 'cases.csv': casesCsv(CASES), 'routecheck.config.json': JSON.stringify({ maxTries: 2 }) })

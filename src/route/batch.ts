@@ -144,6 +144,8 @@ export type BatchEvent =
   | { type: 'reattached'; id: string; requests: number; created: string }
   /** an interrupted upload's batch, found among the account's: `requests` is its size, `created` the API's time */
   | { type: 'recovered'; id: string; requests: number; created: string }
+  /** the batch an upload of this run made although its create call failed (`error`), found in the list before the create was tried again */
+  | { type: 'found'; id: string; requests: number; created: string; error: string }
   /**
    * An interrupted upload with no batch to reattach: none in its window (it never reached the API),
    * several (no guessing: `candidates` may be it), or the list could not be read (`error`). Its
@@ -277,8 +279,11 @@ export function createBatchEngine<V>(spec: BatchSpec<V>, settings: BatchSettings
     return { signal: controller.signal, release: () => signal.removeEventListener('abort', follow) }
   }
 
-  /** Calls a batch endpoint, retrying what can be retried; a bad key or model stops the run. */
-  async function call<T>(what: 'create' | 'poll' | 'results' | 'list', id: string | undefined, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  /**
+   * Calls a batch endpoint, retrying what can be retried; a bad key or model stops the run.
+   * `beforeRetry` may answer instead of the next try (a create whose batch turns out to exist).
+   */
+  async function call<T>(what: 'create' | 'poll' | 'results' | 'list', id: string | undefined, work: (signal: AbortSignal) => Promise<T>, beforeRetry?: (failure: RouterError) => Promise<T | undefined>): Promise<T> {
     for (let tries = 1; ; tries++) {
       const one = callSignal()
       try {
@@ -288,6 +293,8 @@ export function createBatchEngine<V>(spec: BatchSpec<V>, settings: BatchSettings
         const failure = e instanceof RouterError ? e : new RouterError('bad_request', e instanceof Error ? e.message : String(e), { retryable: false })
         if (failure.fatal) throw new FatalRouterError(failure.message)
         if (!failure.retryable || tries >= policy.maxTries) throw failure
+        const answer = await beforeRetry?.(failure)
+        if (answer !== undefined) return answer
         emit({ type: 'retry', id, what, error: failure.message, tries })
         await sleep(retryDelayMs(tries, failure.retryAfterMs, policy), undefined, { signal })
       } finally {
@@ -320,8 +327,17 @@ export function createBatchEngine<V>(spec: BatchSpec<V>, settings: BatchSettings
     if (intent) handledIntents.add(intent.nonce)
     for (const r of batch) r.uploading = true
     let status: BatchStatus
+    let found = false
+    // A create that timed out, was cut off or met a 5xx may have made its batch: the list is read before it is tried again, so one run never pays for an upload twice.
+    const madeAnyway = async (failure: RouterError): Promise<BatchStatus | undefined> => {
+      if (!intent || !UNCERTAIN_CREATE.has(failure.kind)) return undefined
+      const made = await madeByIntent(intent)
+      if (made) emit({ type: 'found', id: made.id, requests: requests.length, created: made.createdAt, error: failure.message })
+      found = made !== undefined
+      return made
+    }
     try {
-      status = await call('create', undefined, (one) => api.create(requests, one))
+      status = await call('create', undefined, (one) => api.create(requests, one), madeAnyway)
     } catch (e) {
       // Stopped mid-upload, they stay uploading: what the run says of them.
       if (!signal.aborted) for (const r of batch) r.uploading = false
@@ -339,15 +355,33 @@ export function createBatchEngine<V>(spec: BatchSpec<V>, settings: BatchSettings
     created++
     for (const r of batch) r.uploading = false
     // The id goes to the ledger before anything else: a kill from here on reattaches instead of paying twice.
-    ledger?.appendBatch({ id: status.id, customIds: batch.map((r) => r.customId), ...(intent ? { intent: intent.nonce } : {}) })
+    ledger?.appendBatch({ id: status.id, customIds: batch.map((r) => r.customId), ...(intent ? { intent: intent.nonce } : {}), ...(found ? { recovered: true } : {}) })
     const resubmitted = batch.filter((r) => r.tries > 0).length
     for (const r of batch) {
       r.tries++
       r.batch = status.id
       r.state = 'submitted'
     }
-    track(status.id)
-    emit({ type: 'created', id: status.id, requests: batch.length, resubmitted, bytes })
+    track(status.id, found ? batch.map((r) => r.customId) : undefined)
+    if (!found) emit({ type: 'created', id: status.id, requests: batch.length, resubmitted, bytes })
+  }
+
+  /**
+   * The batch an upload of this run made although its create call failed: the one candidate in the
+   * list (as a rerun looks for it), or undefined when there is none, several, or the list cannot
+   * be read (the create is then tried again, as before).
+   */
+  async function madeByIntent(intent: BatchIntent): Promise<BatchStatus | undefined> {
+    const one = callSignal()
+    try {
+      const listed = await api.listSince(Date.parse(intent.created) - INTENT_CLOCK_SLACK_MS, one.signal)
+      const candidates = uploadCandidates(intent, listed, new Set(ledger?.batches().map((b) => b.id)), uploadWindowMs(api.createTimeoutMs, policy))
+      return candidates.length === 1 ? candidates[0] : undefined
+    } catch {
+      return undefined
+    } finally {
+      one.release()
+    }
   }
 
   const track = (id: string, recovered?: readonly string[]) => {
@@ -645,6 +679,8 @@ export function describeBatchEvent(e: BatchEvent): string {
       return `batch ${e.id}: reattached (created ${e.created} by an earlier run), ${e.requests} request(s) of this run; nothing sent again`
     case 'recovered':
       return `batch ${e.id}: reattached from an interrupted upload (${e.requests} requests, created ${e.created})`
+    case 'found':
+      return `batch ${e.id}: made by an upload whose create call failed (${e.error}); followed, not created again (${e.requests} requests, created ${e.created})`
     case 'upload': {
       const upload = `batch upload of ${e.requests} request(s) at ${e.intended}, interrupted`
       if (e.found === 'none') return `${upload}: no batch of ${e.requests} requests created from ${e.from} to ${e.to}, so it never reached the API; its requests are submitted now`

@@ -109,7 +109,7 @@ export function batchEventPrinter(warn: (text: string) => void, pollMs: number):
       last.set(e.id, { text, polls: e.polls })
     }
     warn(`${describeBatchEvent(e)}\n`)
-    if ((e.type === 'created' || e.type === 'reattached' || e.type === 'recovered') && !announced) {
+    if ((e.type === 'created' || e.type === 'reattached' || e.type === 'recovered' || e.type === 'found') && !announced) {
       announced = true
       warn(`batch: polling every ${pollMs / 1000} s; a batch ends within 24 h (usually within the hour). Stopped or killed, a rerun reattaches to it.\n`)
     }

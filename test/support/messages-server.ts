@@ -81,9 +81,11 @@ export type BatchOptions = {
   /**
    * Holds a create call once its body is read, until the promise settles: 'create' then makes the
    * batch whether or not the client is still there (the API makes it once it has the body),
-   * 'discard' makes none. `call` counts create calls, from 0. For killing a client mid-upload.
+   * 'discard' makes none, 'create-then-drop' makes it and cuts the connection without a reply (a
+   * gateway failing after the API took the upload). `call` counts create calls, from 0. For
+   * killing a client mid-upload.
    */
-  holdCreate?: (info: { call: number; body: any }) => Promise<'create' | 'discard'> | undefined
+  holdCreate?: (info: { call: number; body: any }) => Promise<'create' | 'discard' | 'create-then-drop'> | undefined
   /** true drops a create call's connection as it arrives, before its body is read: nothing reaches the API (counted as the fault `create_dropped`) */
   dropCreate?: (call: number) => boolean
   /** the most batches a page of the list holds (default 1000, the API's most; a request's `limit` defaults to 20) */
@@ -409,7 +411,8 @@ export async function startMessagesServer(opts: ServerOptions = {}): Promise<Mes
       const held = opts.batch?.holdCreate?.({ call: createCalls++, body })
       if (!held) return sendJson(res, 200, batchJson(make()), requestId)
       void held.then((verdict) => {
-        const batch = verdict === 'create' ? make() : undefined
+        const batch = verdict === 'discard' ? undefined : make()
+        if (verdict === 'create-then-drop') return void req.socket.destroy()
         if (res.destroyed || res.writableEnded) return
         if (batch) sendJson(res, 200, batchJson(batch), requestId)
         else sendError(res, 500, 'api_error', 'the batch was not created (test server)', requestId)
