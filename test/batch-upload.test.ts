@@ -298,6 +298,28 @@ describe('--batch: a run killed during a batch upload', () => {
     expect(r.stderr).not.toContain('not created again')
   })
 
+  it('an interrupted upload older than the API keeps results (29 days): not looked for, its requests submitted now', async () => {
+    const dir = await tempProject()
+    await writeFiles(dir, { 'cases.csv': casesCsv(CASES) })
+    const { hold, holdCreate } = holdFirstCreate()
+    const s = await serve({ holdCreate })
+    const args = [...ROUTE, ...BATCH, '--out', 'run']
+    await killDuringUpload(args, dir, s, hold)
+    hold.release!('discard')
+    // The same journal, its intent 40 days old.
+    const cache = path.join(dir, '.routecheck/cache')
+    const [file] = (await readdir(cache)).filter((f) => f.endsWith('.jsonl'))
+    const old = new Date(Date.now() - 40 * 24 * 3600 * 1000).toISOString()
+    const text = await readFile(path.join(cache, file!), 'utf8')
+    await writeFile(path.join(cache, file!), text.replace(/("batchIntent":\{[^\n]*?"created":")[^"]+"/, `$1${old}"`))
+    const rerun = await runCli(args, { cwd: dir, env: envFor(s) })
+    expect(rerun.code, rerun.stderr).toBe(0)
+    expect(rerun.stderr).toContain(`batch upload of 6 request(s) at ${old}, interrupted: over 29 days ago`)
+    expect(lists(s)).toHaveLength(0)
+    expect(s.batches).toHaveLength(1)
+    expect((await journalLines(dir)).filter((l) => l.batchIntentDone)).toHaveLength(1)
+  })
+
   it('a list that cannot be read: the upload is left unchecked for a later run, said so, and its requests submitted anew', async () => {
     const dir = await tempProject()
     await writeFiles(dir, { 'cases.csv': casesCsv(CASES), 'routecheck.config.json': JSON.stringify({ maxTries: 2 }) })

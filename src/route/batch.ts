@@ -151,7 +151,7 @@ export type BatchEvent =
    * several (no guessing: `candidates` may be it), or the list could not be read (`error`). Its
    * requests are submitted anew.
    */
-  | { type: 'upload'; found: 'none' | 'several' | 'unchecked'; requests: number; intended: string; from: string; to: string; candidates: { id: string; created: string }[]; error?: string }
+  | { type: 'upload'; found: 'none' | 'several' | 'unchecked' | 'expired'; requests: number; intended: string; from: string; to: string; candidates: { id: string; created: string }[]; error?: string }
   | { type: 'status'; id: string; status: BatchStatus; polls: number }
   /** `notHeld`: requests a recovered batch did not answer, so it did not hold them after all: submitted again, not counted as a try */
   | { type: 'joined'; id: string; succeeded: number; failed: number; resubmit: number; missing: number; notHeld: number }
@@ -429,11 +429,19 @@ export function createBatchEngine<V>(spec: BatchSpec<V>, settings: BatchSettings
   async function resolveIntents(): Promise<void> {
     if (!ledger || signal.aborted) return
     const queued = new Set([...entries.values()].filter((r) => r.state === 'queued').map((r) => r.customId))
-    const open = ledger.intents().filter((i) => !handledIntents.has(i.nonce) && i.customIds.some((id) => queued.has(id)))
-    if (open.length === 0) return
-    for (const i of open) handledIntents.add(i.nonce)
+    const unsettled = ledger.intents().filter((i) => !handledIntents.has(i.nonce) && i.customIds.some((id) => queued.has(id)))
+    if (unsettled.length === 0) return
+    for (const i of unsettled) handledIntents.add(i.nonce)
     const windowMs = uploadWindowMs(api.createTimeoutMs, policy)
     const window = (i: BatchIntent) => ({ requests: i.requests, intended: i.created, from: iso(Date.parse(i.created) - INTENT_CLOCK_SLACK_MS), to: iso(Date.parse(i.created) + windowMs) })
+    // An upload older than the API keeps results is past reading: not worth a walk through months of the list.
+    const open = unsettled.filter((i) => {
+      if (Date.now() - Date.parse(i.created) <= BATCH_RESULTS_KEPT_MS) return true
+      ledger.intentDone(i.nonce)
+      emit({ type: 'upload', found: 'expired', ...window(i), candidates: [] })
+      return false
+    })
+    if (open.length === 0) return
     const since = Math.min(...open.map((i) => Date.parse(i.created))) - INTENT_CLOCK_SLACK_MS
     let listed: BatchStatus[]
     try {
@@ -684,6 +692,7 @@ export function describeBatchEvent(e: BatchEvent): string {
     case 'upload': {
       const upload = `batch upload of ${e.requests} request(s) at ${e.intended}, interrupted`
       if (e.found === 'none') return `${upload}: no batch of ${e.requests} requests created from ${e.from} to ${e.to}, so it never reached the API; its requests are submitted now`
+      if (e.found === 'expired') return `${upload}: over 29 days ago, so a batch it made can no longer be read (the API keeps results 29 days); not looked for, its requests are submitted now`
       if (e.found === 'unchecked') return `${upload}: the account's batches could not be listed (${e.error}); its requests are submitted anew, and a batch that upload made, if any, is billed as well`
       const named = e.candidates.map((c) => `${c.id} (created ${c.created})`).join(', ')
       return `${upload}: ${e.candidates.length} batches of ${e.requests} requests from ${e.from} to ${e.to} may be it: ${named}; not guessing, its requests are submitted anew. Cancel whichever of those is that upload (the others are another client's) to stop paying for it twice`
@@ -703,6 +712,9 @@ export function describeBatchEvent(e: BatchEvent): string {
 }
 
 /** Calls to the create endpoint that may have made a batch all the same: no answer came (stopped, timed out, cut off), or a server error did. */
+/** The Message Batches API keeps a batch's results for 29 days after it was created. */
+const BATCH_RESULTS_KEPT_MS = 29 * 24 * 60 * 60 * 1000
+
 const UNCERTAIN_CREATE = new Set<RouterError['kind']>(['timeout', 'connection', 'server'])
 
 const iso = (ms: number) => new Date(ms).toISOString()
