@@ -1,6 +1,6 @@
 import { writeReports } from '../report/write.js'
 import { completion } from '../run/evaluate.js'
-import { mergeShards } from '../run/merge.js'
+import { mergeShards, shardSpendText } from '../run/merge.js'
 import { defineCommand } from './command.js'
 import { completionExit, runPrinter } from './eval.js'
 import { pick } from './options.js'
@@ -29,11 +29,13 @@ DIR/<dataset-stem>/; default: the config's out).`,
   footer: 'Exit codes: 0 ok · 2 bad input: shards of different runs, missing or overlapping shards · 3 some cases have no decision, or a run folder could not be written',
   async run(flags, io, dirs) {
     const printer = runPrinter(flags, io)
-    const summaries = await mergeShards({ dirs, config: flags.config, out: flags.out }, io, {
+    const { summaries, spend } = await mergeShards({ dirs, config: flags.config, out: flags.out }, io, {
       reports: async (summary, staging, dataset) => void (await writeReports(staging, summary, dataset.cases)),
       onRun: (summary, dir, dropped) => printer.onRun(summary, dir, dropped),
     })
     printer.finish(summaries)
-    return completionExit(completion(summaries, undefined), io)
+    if (spend) io.warn(`${shardSpendText(spend)}\n`)
+    // Shards stopped on their shares of --max-cost leave the merged run as the capped unsharded run would be: the same note, the same exit.
+    return completionExit(completion(summaries, spend ? Math.max(...spend.runCapsUsd) : undefined), io)
   },
 })
