@@ -21,7 +21,11 @@ run of several datasets). The shards must be one run cut in N: the same agents,
 router and settings, routecheck version, dataset and repeats, every shard 1 to
 N given once; anything else is exit 2 naming the folders. The merged folders go
 where eval would put the run's (--out DIR: DIR itself for one dataset, else
-DIR/<dataset-stem>/; default: the config's out).`,
+DIR/<dataset-stem>/; default: the config's out).
+
+Shards routed with --max-cost (the whole run's cap, each shard keeping to
+its share) are merged like any others; merge prints what they spent against
+the cap, and the note of a capped run when their shares stopped requests.`,
   options: pick(['config', 'out', 'json', 'no-color', 'only-failures'], {
     out: "where the merged run folders go (default: the config's out, reports/latest/<dataset-stem>/; one dataset: DIR itself)",
     json: 'print the merged summary.json to stdout instead of the scorecard',
