@@ -33,7 +33,9 @@ the run folder always holds the whole run, every case and the whole run's
 scores, so the gate, compare and report read the same files either way.
 
 --shard K/N routes the cases of shard K of N (by a hash of each case id), on
-one of N machines; routecheck merge joins the N shard folders into the run.`,
+one of N machines; routecheck merge joins the N shard folders into the run.
+With --max-cost it keeps to its share of that cap, which is the whole run's:
+cap × this shard's estimated cost / every shard's (--dry-run prints them).`,
   stoppable: true,
   options: pick([...ROUTING_FLAGS, ...BATCH_FLAGS, 'shard', 'dry-run', 'out', 'json', 'no-color', 'only-failures', 'agent', 'tag'], { json: "print summary.json to stdout instead of the scorecard (with --agent or --tag, the chosen cases' summary, with a \"filter\" key)" }),
   footer: 'Exit codes: 0 ok · 2 bad input or usage · 3 some cases have no decision, or the run folder could not be written',

@@ -1,6 +1,6 @@
 import { writeReports } from '../report/write.js'
 import { completion } from '../run/evaluate.js'
-import { mergeShards } from '../run/merge.js'
+import { mergeShards, shardSpendText } from '../run/merge.js'
 import { defineCommand } from './command.js'
 import { completionExit, runPrinter } from './eval.js'
 import { pick } from './options.js'
@@ -21,7 +21,11 @@ run of several datasets). The shards must be one run cut in N: the same agents,
 router and settings, routecheck version, dataset and repeats, every shard 1 to
 N given once; anything else is exit 2 naming the folders. The merged folders go
 where eval would put the run's (--out DIR: DIR itself for one dataset, else
-DIR/<dataset-stem>/; default: the config's out).`,
+DIR/<dataset-stem>/; default: the config's out).
+
+Shards routed with --max-cost (the whole run's cap, each shard keeping to
+its share) are merged like any others; merge prints what they spent against
+the cap, and the note of a capped run when their shares stopped requests.`,
   options: pick(['config', 'out', 'json', 'no-color', 'only-failures'], {
     out: "where the merged run folders go (default: the config's out, reports/latest/<dataset-stem>/; one dataset: DIR itself)",
     json: 'print the merged summary.json to stdout instead of the scorecard',
@@ -29,11 +33,13 @@ DIR/<dataset-stem>/; default: the config's out).`,
   footer: 'Exit codes: 0 ok · 2 bad input: shards of different runs, missing or overlapping shards · 3 some cases have no decision, or a run folder could not be written',
   async run(flags, io, dirs) {
     const printer = runPrinter(flags, io)
-    const summaries = await mergeShards({ dirs, config: flags.config, out: flags.out }, io, {
+    const { summaries, spend } = await mergeShards({ dirs, config: flags.config, out: flags.out }, io, {
       reports: async (summary, staging, dataset) => void (await writeReports(staging, summary, dataset.cases)),
       onRun: (summary, dir, dropped) => printer.onRun(summary, dir, dropped),
     })
     printer.finish(summaries)
-    return completionExit(completion(summaries, undefined), io)
+    if (spend) io.warn(`${shardSpendText(spend)}\n`)
+    // Shards stopped on their shares of --max-cost leave the merged run as the capped unsharded run would be: the same note, the same exit.
+    return completionExit(completion(summaries, spend ? Math.max(...spend.runCapsUsd) : undefined), io)
   },
 })

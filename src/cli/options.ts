@@ -79,7 +79,7 @@ export const OPTIONS = {
     kind: 'string',
     value: 'USD',
     group: 'Run',
-    help: 'stop sending before the run would cost more than this (finished requests are kept)',
+    help: "stop sending before the run would cost more than this (finished requests are kept); with --shard K/N, the whole run's cap: each shard keeps to its share",
     schema: z.coerce.number({ error: '--max-cost takes an amount in USD' }).positive('--max-cost must be above 0').optional(),
   },
   batch: {

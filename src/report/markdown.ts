@@ -1,6 +1,6 @@
 import type { DatasetComparison } from '../gate/compare.js'
 import { f2, MOVED_F1, NO_NONE_CASES } from '../text/format.js'
-import { markdownText } from '../text/safe.js'
+import { markdownCode, markdownText } from '../text/safe.js'
 import type { GateOutcome } from '../gate/outcome.js'
 import { accuracyLine, changeLines, uncomparedLine, verdictHeadline } from './gate-text.js'
 import { whereParts } from './where.js'
@@ -25,7 +25,7 @@ export function renderMarkdown(summaries: readonly Summary[], gate?: GateOutcome
 
 function gateSection(g: GateOutcome): string {
   const head = g.verdict.passed ? '## ✅ Routing gate passed' : '## ❌ Routing gate failed'
-  const lines = [head, '', `**${cell(verdictHeadline(g))}**`, '', `Router \`${g.routerId}\` against \`${g.baselineFile}\`.`, '', ...changeLines(g.changes).map((l) => `- ${cell(l.trim())}`)]
+  const lines = [head, '', `**${cell(verdictHeadline(g))}**`, '', `Router ${markdownCode(g.routerId)} against ${markdownCode(g.baselineFile)}.`, '', ...changeLines(g.changes).map((l) => `- ${cell(l.trim())}`)]
   if (g.verdict.failures.length > 0) {
     lines.push('', '| rule | agents | why |', '| --- | --- | --- |')
     for (const f of g.verdict.failures) lines.push(`| ${f.rule} | ${cell(f.agents.join(', '))} | ${cell(f.message)} |`)
@@ -63,10 +63,10 @@ function runSection(s: Summary): string {
   const lines = [
     `## ${cell(s.dataset.path)}`,
     '',
-    `Router \`${s.router.id}\` · ${s.agents.length} agents · ${s.shard ? `shard ${s.shard.index}/${s.shard.count}: ${s.dataset.cases} of ${s.shard.datasetCases} cases` : `${s.dataset.cases} cases`} · ${s.repeats} repeat(s)`,
+    `Router ${markdownCode(s.router.id)} · ${s.agents.length} agents · ${s.shard ? `shard ${s.shard.index}/${s.shard.count}: ${s.dataset.cases} of ${s.shard.datasetCases} cases` : `${s.dataset.cases} cases`} · ${s.repeats} repeat(s)`,
     '',
     `**accuracy ${f2(m.accuracy)}** (95% CI ${f2(m.accuracyInterval[0])}–${f2(m.accuracyInterval[1])}) · primary ${f2(m.primaryAccuracy)} · macro-F1 ${f2(m.macroF1)} · ${m.none.support > 0 ? `none recall ${f2(m.none.recall)}` : NO_NONE_CASES}${m.errored > 0 ? ` · **${m.errored} errored**` : ''}`,
-    ...(s.decisionKinds ? ['', `Where the prompts went: ${whereParts(s.decisionKinds).join(' · ')}`] : []),
+    ...(s.decisionKinds ? ['', `Where the prompts went: ${cell(whereParts(s.decisionKinds).join(' · '))}`] : []),
     '',
     '| agent | precision | recall | F1 | support | most often confused with |',
     '| --- | ---: | ---: | ---: | ---: | --- |',

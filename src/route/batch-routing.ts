@@ -18,6 +18,7 @@ export type RoutingBatchSettings = Omit<BatchSettings, 'ledger' | 'budget'> & {
   journal?: Journal
   budget?: {
     maxUsd: number
+    named?: string
     /** what a request is expected to cost at the batch rate; `first` writes the prompt cache */
     estimateUsd(prompt: string, first: boolean): number
     costOf(usage: Usage): number
@@ -78,7 +79,7 @@ export function createBatchSession(router: Router & { batch: BatchRouting }, cat
     {
       ...engineSettings,
       ...(journal ? { ledger: journal } : {}),
-      ...(budget ? { budget: { maxUsd: budget.maxUsd, costOf: budget.costOf, estimateUsd: (id, first) => budget.estimateUsd(prompts.get(id)!, first) } } : {}),
+      ...(budget ? { budget: { maxUsd: budget.maxUsd, ...(budget.named ? { named: budget.named } : {}), costOf: budget.costOf, estimateUsd: (id, first) => budget.estimateUsd(prompts.get(id)!, first) } } : {}),
     },
   )
 

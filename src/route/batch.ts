@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { BATCH_LIMITS, type CacheTtl } from '../load/config.js'
-import { addUsage } from './cost.js'
+import { addUsage, capName } from './cost.js'
 import type { BatchIntent, BatchLedger } from './journal.js'
 import { RouterError, type BatchApi, type BatchCounts, type BatchStatus, type Usage } from './router.js'
 import { DEFAULT_RETRY, FatalRouterError, longestRetryDelayMs, retryDelayMs, type RetryPolicy } from './run.js'
@@ -119,6 +119,8 @@ export type BatchOutcome<V> = {
 
 export type BatchBudget = {
   maxUsd: number
+  /** the cap as the user knows it, for the message of a request not sent */
+  named?: string
   /** what a request is expected to cost at the batch rate; `first` writes the prompt cache */
   estimateUsd(customId: string, first: boolean): number
   costOf(usage: Usage): number
@@ -310,7 +312,7 @@ export function createBatchEngine<V>(spec: BatchSpec<V>, settings: BatchSettings
     const admitted = queued.filter((r) => {
       if (signal.aborted) return false
       if (reserve(r)) return true
-      finish(r, { error: `not sent: --max-cost ${settings.budget!.maxUsd} USD would be passed`, notSent: true })
+      finish(r, { error: `not sent: ${capName(settings.budget!)} would be passed`, notSent: true })
       return false
     })
     const { batches: chunks, tooLarge } = splitIntoBatches(admitted, (r) => spec.bytes(r.customId) + r.customId.length, { maxRequests, maxBytes })

@@ -83,3 +83,6 @@ export function addUsage(a: Usage | undefined, b: Usage): Usage {
     ...(a.batch && b.batch ? { batch: true } : {}),
   }
 }
+
+/** How a request not sent names the cap it would have passed. */
+export const capName = (budget: { maxUsd: number; named?: string | undefined }) => budget.named ?? `--max-cost ${budget.maxUsd} USD`

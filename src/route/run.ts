@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { Catalogue } from '../load/catalogue.js'
 import { BUILTIN_AGENTS } from '../load/builtin-agents.js'
 import { NONE, type Case } from '../load/dataset.js'
+import { capName } from './cost.js'
 import type { Journal } from './journal.js'
 import { createConcurrencyController, type ConcurrencyController, type Outcome, type RateLimitSnapshot, type RouteFeedback } from './rate-limit.js'
 import { RouterError, type Decision, type Router, type Usage } from './router.js'
@@ -35,6 +36,8 @@ export const DEFAULT_RETRY: RetryPolicy = { maxTries: 6, baseDelayMs: 500, maxDe
 
 export type Budget = {
   maxUsd: number
+  /** the cap as the user knows it, for the message of a request not sent (default: --max-cost maxUsd USD) */
+  named?: string
   /** the price of one request's usage */
   costOf: (usage: Usage) => number
   /** what a request is expected to cost before any has finished */
@@ -175,7 +178,7 @@ export async function routeCases(cases: readonly Case[], catalogue: Catalogue, r
     const c = cases[Math.floor(k / repeats)]!
     const repeat = firstRepeat + (k % repeats)
     if (signal.aborted) return finish(k, notSent(c, repeat, 0))
-    if (spend && !(await spend.admit())) return finish(k, { caseId: c.id, repeat, error: `not sent: --max-cost ${settings.budget!.maxUsd} USD would be passed`, tries: 0, notSent: true })
+    if (spend && !(await spend.admit())) return finish(k, { caseId: c.id, repeat, error: `not sent: ${capName(settings.budget!)} would be passed`, tries: 0, notSent: true })
     try {
       const attempt = await send(c, repeat)
       spend?.settle(attempt.decision?.usage)

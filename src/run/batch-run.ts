@@ -66,6 +66,8 @@ export type BatchRunContext = {
   journal: Journal | undefined
   price: Price | undefined
   maxCost: number | undefined
+  /** the cap as the user knows it (a shard's share of --max-cost), for the requests not sent */
+  capName?: string | undefined
   maxTries: number
   signal: AbortSignal | undefined
   warn: (text: string) => void
@@ -78,7 +80,7 @@ export async function startBatchSession(ctx: BatchRunContext, datasets: readonly
   if (!ctx.journal) ctx.warn('note: with --no-cache a batch run keeps no journal: a run stopped before its batches end cannot reattach to them\n')
   const budget: RoutingBatchSettings['budget'] =
     ctx.maxCost !== undefined && price
-      ? { maxUsd: ctx.maxCost, estimateUsd: (prompt, first) => usageCost(estimatedUsage(router.estimate?.(prompt, catalogue), first, plan.cacheTtl, true), price), costOf: (u) => usageCost(u, price) }
+      ? { maxUsd: ctx.maxCost, ...(ctx.capName ? { named: ctx.capName } : {}), estimateUsd: (prompt, first) => usageCost(estimatedUsage(router.estimate?.(prompt, catalogue), first, plan.cacheTtl, true), price), costOf: (u) => usageCost(u, price) }
       : undefined
   const session = createBatchSession(router, catalogue, {
     pollMs: plan.pollMs,

@@ -21,7 +21,7 @@ import { writeResults, writeSummary, WriteError } from './files.js'
 import { phaseEnd } from '../text/timing.js'
 import { checkOutputFile, checkRunFolders, stageRunFolders, type KeptPath, type RunFolder, type StagedRunFolders } from './out-folder.js'
 import { buildSummary, caseAt, type RunCatalogue, type RunDataset, type ShardRecord, type Summary } from './record.js'
-import { casesOfShard, shardFolderName, type Shard } from './shard.js'
+import { casesOfShard, shardFolderName, shardLabel, shardOfCase, shardShareOfCap, type Shard } from './shard.js'
 
 /**
  * The eval use case: load and check every input, route each dataset, score
@@ -336,27 +336,31 @@ export async function runDatasets(setup: Setup, env: RunEnv, opts: RunHooks = {}
   const { plan, loaded, datasets, router, price } = setup
   const folders = setup.folders
   if (!folders) throw new Error('runDatasets needs staged run folders (prepareEval without dryRun)')
-  const maxCost = plan.options.maxCost
   const journal = openRunJournal(setup, env)
   const summaries: Summary[] = []
   let spentUsd = 0
   const repeatsFor = (dataset: Dataset) => opts.repeatsFor?.(dataset) ?? repeatsOf(setup)
+  // A shard keeps to its share of --max-cost, worked out before the journal fills.
+  const shardCap = shardCapOf(setup, journal, repeatsFor)
+  if (shardCap) env.warn(`${shardCapLines(setup, shardCap).join('\n')}\n`)
+  const maxCost = shardCap?.shareUsd ?? plan.options.maxCost
+  const named = plan.options.maxCost === undefined ? undefined : capText(plan.options.maxCost, setup.plan.options.shard, shardCap)
   let dir = ''
   let journalWarned = false
   try {
     // --batch: every dataset's requests are in batches before the first is waited for; the session keeps --max-cost.
     const batches = plan.batch
       ? await startBatchSession(
-          { router, catalogue: loaded.catalogue, plan: plan.batch, journal, price, maxCost, maxTries: plan.config.maxTries, signal: opts.signal, warn: env.warn },
+          { router, catalogue: loaded.catalogue, plan: plan.batch, journal, price, maxCost, capName: named, maxTries: plan.config.maxTries, signal: opts.signal, warn: env.warn },
           datasets.map((dataset) => ({ dataset: { ...dataset, cases: casesToRoute(setup, dataset).cases }, repeats: repeatsFor(dataset) })),
         )
       : undefined
     for (const dataset of datasets) {
-      const budget = maxCost !== undefined && price && !batches ? budgetFor(maxCost - spentUsd, price, router, loaded.catalogue, dataset.cases) : undefined
+      const budget = maxCost !== undefined && price && !batches ? budgetFor(maxCost - spentUsd, price, router, loaded.catalogue, dataset.cases, named) : undefined
       const repeats = repeatsFor(dataset)
       dir = plan.outFor(dataset.path)
       const folder = folders.get(dir)
-      const summary = await evalDataset(dataset, repeats, folder, setup, env, { journal, budget, signal: opts.signal, batches, overlapOf: opts.overlapOf })
+      const summary = await evalDataset(dataset, repeats, folder, setup, env, { journal, budget, signal: opts.signal, batches, overlapOf: opts.overlapOf, shardCap })
       if (journal?.writeFailure !== undefined && !journalWarned) {
         journalWarned = true
         env.warn(`warning: the run journal ${journal.file} could not be written (${journal.writeFailure}): what finished since is in the run folder only, and a run after freeing space sends it again\n`)
@@ -435,7 +439,7 @@ const TEXT_AHEAD_AFTER_MS = 15
 
 const overlapAgents = (catalogue: RunCatalogue): OverlapAgent[] => catalogue.agents.map((a) => ({ name: a.name, description: a.description, file: a.file }))
 
-type DatasetRun = { journal: Journal | undefined; budget: Budget | undefined; signal: AbortSignal | undefined; batches: BatchSession | undefined; overlapOf: OverlapOf | undefined }
+type DatasetRun = { journal: Journal | undefined; budget: Budget | undefined; signal: AbortSignal | undefined; batches: BatchSession | undefined; overlapOf: OverlapOf | undefined; shardCap: ShardCap | undefined }
 
 async function evalDataset(dataset: Dataset, repeats: number, folder: RunFolder, setup: Setup, env: RunEnv, run: DatasetRun): Promise<Summary> {
   const { loaded, router, plan, price } = setup
@@ -478,7 +482,7 @@ async function evalDataset(dataset: Dataset, repeats: number, folder: RunFolder,
       repeats,
       attempts,
       ...(shard && positions
-        ? { shard: { record: { index: shard.index, count: shard.count, datasetCases: dataset.cases.length, settings: routerSettings(setup), price: price ?? null }, positions } }
+        ? { shard: { record: { index: shard.index, count: shard.count, datasetCases: dataset.cases.length, settings: routerSettings(setup), price: price ?? null, ...(run.shardCap ? { maxCost: run.shardCap } : {}) }, positions } }
         : {}),
     },
     folder.staging,
@@ -554,7 +558,8 @@ export function completion(summaries: readonly Summary[], maxCost: number | unde
   const notSent = summaries.reduce((n, s) => n + s.requests.notSent, 0)
   const notes: string[] = []
   if (notSent > 0 && maxCost !== undefined) {
-    notes.push(`stopped before passing --max-cost ${maxCost} USD: ${notSent} request(s) not sent. Finished work is in the journal; run again with a larger --max-cost to finish.`)
+    const shard = summaries.find((s) => s.shard?.maxCost)?.shard
+    notes.push(`stopped before passing ${capText(maxCost, shard, shard?.maxCost)}: ${notSent} request(s) not sent. Finished work is in the journal; run again with a larger --max-cost to finish.`)
   }
   if (errored > 0) {
     notes.push(`${errored} case(s) have no decision (every request for them failed or was not sent): the run is incomplete (exit 3). Run again to retry them; finished requests are not sent twice.`)
@@ -562,12 +567,76 @@ export function completion(summaries: readonly Summary[], maxCost: number | unde
   return { complete: errored === 0, notes }
 }
 
+/** The --max-cost a shard keeps to (summary.json's `shard.maxCost`). */
+export type ShardCap = NonNullable<ShardRecord['maxCost']>
+
+/**
+ * With --max-cost and --shard K/N: this shard's share of the whole run's cap
+ * (shardShareOfCap), by what its requests are estimated to cost against
+ * every shard's. Only this shard's requests that the journal answered count
+ * as free: the other shards' are counted in full, so shards that run one
+ * after another on one machine, their answers in one journal, still share
+ * the cap rather than each take more of it.
+ */
+export function shardCapOf(setup: Setup, journal: Journal | undefined, repeatsFor: (dataset: Dataset) => number, byShard = pendingCostByShard(setup, journal, repeatsFor)): ShardCap | undefined {
+  const { shard, maxCost } = setup.plan.options
+  // A router that sends nothing priced (lexical) spends nothing to share.
+  if (!shard || maxCost === undefined || !setup.router.pricedModel) return undefined
+  const shardEstimateUsd = byShard[shard.index - 1]!
+  const runEstimateUsd = byShard.reduce((a, b) => a + b, 0)
+  return { runCapUsd: maxCost, shareUsd: shardShareOfCap(maxCost, shardEstimateUsd, runEstimateUsd, shard.count), shardEstimateUsd, runEstimateUsd }
+}
+
+/**
+ * What each shard's requests are estimated to cost (USD; one entry for an
+ * unsharded run): each shard's first request of a dataset writes the prompt
+ * cache, the rest read it, as `--dry-run` counts. This shard's requests the
+ * journal answered are left out; the other shards' are all counted.
+ */
+function pendingCostByShard(setup: Setup, journal: Journal | undefined, repeatsFor: (dataset: Dataset) => number): number[] {
+  const { router, loaded, price } = setup
+  const shard = setup.plan.options.shard
+  const count = shard?.count ?? 1
+  const usd = new Array<number>(count).fill(0)
+  if (!router.estimate || !price) return usd
+  for (const dataset of setup.datasets) {
+    const repeats = repeatsFor(dataset)
+    const started = new Array<boolean>(count).fill(false)
+    for (const c of dataset.cases) {
+      const k = shard ? shardOfCase(c.id, count) - 1 : 0
+      const own = !shard || k === shard.index - 1
+      const estimate = router.estimate(c.prompt, loaded.catalogue)
+      for (let repeat = 0; repeat < repeats; repeat++) {
+        if (own && journal?.get(c.prompt, repeat)) continue
+        usd[k] = usd[k]! + usageCost(estimatedUsage(estimate, !started[k], '5m', false), price)
+        started[k] = true
+      }
+    }
+  }
+  return usd
+}
+
+/** The cap in words: the user's --max-cost, or a shard's share of it. */
+function capText(maxCost: number, shard: Shard | undefined, cap: ShardCap | undefined): string {
+  return shard && cap ? `shard ${shardLabel(shard)}'s share ($${cap.shareUsd.toFixed(4)}) of --max-cost ${maxCost} USD` : `--max-cost ${maxCost} USD`
+}
+
+/** What a shard says of its share before it routes (stderr), and --dry-run prints. */
+function shardCapLines(setup: Setup, cap: ShardCap): string[] {
+  const shard = setup.plan.options.shard!
+  const share =
+    cap.runEstimateUsd > 0
+      ? `${cap.runCapUsd} × ${cap.shardEstimateUsd.toFixed(4)} / ${cap.runEstimateUsd.toFixed(4)}`
+      : `${cap.runCapUsd} / ${shard.count}, evenly: no estimate to share it by`
+  return [`shard ${shardLabel(shard)}: --max-cost ${cap.runCapUsd} USD is the whole run's; this shard's share is ≈$${cap.shareUsd.toFixed(4)} (${share})`]
+}
+
 /** --max-cost for live routing of `cases` with `catalogue`: what is left of it, priced as the requests finish. */
-export function budgetFor(maxUsd: number, price: Price, router: Router, catalogue: Catalogue, cases: readonly Case[]): Budget {
+export function budgetFor(maxUsd: number, price: Price, router: Router, catalogue: Catalogue, cases: readonly Case[], named?: string): Budget {
   const estimate = router.estimate?.(cases[0]?.prompt ?? '', catalogue) ?? { prefixTokens: 0, promptTokens: 0, outputTokens: 0 }
   // Before any request has finished, assume the first one writes the whole prompt cache: the dearest case.
   const firstEstimateUsd = usageCost({ inputTokens: estimate.promptTokens, outputTokens: estimate.outputTokens, cacheReadTokens: 0, cacheWriteTokens: estimate.prefixTokens }, price)
-  return { maxUsd, costOf: (u) => usageCost(u, price), firstEstimateUsd }
+  return { maxUsd, ...(named ? { named } : {}), costOf: (u) => usageCost(u, price), firstEstimateUsd }
 }
 
 /** --dry-run: the first request and what the run would send and cost, as text; nothing is sent. */
@@ -606,6 +675,14 @@ export function dryRunReport(setup: Setup): string {
       `${dataset.path}${shard ? ` shard ${shard.index}/${shard.count}` : ''}: ${pending.length} request(s) to send (${cases.length}${shard ? ` of ${dataset.cases.length}` : ''} cases × ${repeats} repeats${cached > 0 ? `, ${cached} already in the journal` : ''}), ` +
         (router.estimate ? `≈${tokens.toLocaleString('en-US')} input tokens, ${price ? `≈$${usd.toFixed(4)}` : 'no price known for this model'}` : 'routed locally, no cost'),
     )
+  }
+  const shard = plan.options.shard
+  if (shard) {
+    const byShard = pendingCostByShard(setup, journal, () => repeatsOf(setup))
+    const runUsd = byShard.reduce((a, b) => a + b, 0)
+    if (price && router.estimate) lines.push(`shard ${shardLabel(shard)}: ≈$${byShard[shard.index - 1]!.toFixed(4)} of the whole run's ≈$${runUsd.toFixed(4)} (all ${shard.count} shards' requests, each shard writing the prompt cache once; of those the journal answered, only this shard's count as free)`)
+    const cap = shardCapOf(setup, journal, () => repeatsOf(setup), byShard)
+    if (cap) lines.push(...shardCapLines(setup, cap))
   }
   if (plan.batch) lines.push(...batchDryRunLines(router, loaded.catalogue, plan.batch, price, journal, batched))
   lines.push(`dry run: nothing was sent. Total: ${totalRequests} request(s)${price ? `, ≈$${totalUsd.toFixed(4)} (tokens ≈ characters/4; output ≈${outputTokens} tokens a request; the catalogue prefix written to the prompt cache once, then read)` : ''}.`)

@@ -33,7 +33,10 @@ export type MergeRequest = {
 /** One shard's run folder, read back. */
 export type ShardRun = { dir: string; summary: Summary & { shard: NonNullable<Summary['shard']> }; attempts: Attempt[] }
 
-export async function mergeShards(request: MergeRequest, env: Pick<RunEnv, 'now' | 'toolVersion'>, hooks: Pick<RunHooks, 'reports'> & { onRun?: (summary: Summary, dir: string, dropped: string[]) => void } = {}): Promise<Summary[]> {
+/** The merged runs, and what the shards spent against the run's --max-cost when they kept to one. */
+export type MergeResult = { summaries: Summary[]; spend: ShardSpend | undefined }
+
+export async function mergeShards(request: MergeRequest, env: Pick<RunEnv, 'now' | 'toolVersion'>, hooks: Pick<RunHooks, 'reports'> & { onRun?: (summary: Summary, dir: string, dropped: string[]) => void } = {}): Promise<MergeResult> {
   const shards = await readShardRuns(request.dirs)
   const { config, file: configFile } = await loadConfig(request.config)
   // The config's order of datasets, as eval runs them; others after, as found.
@@ -68,7 +71,41 @@ export async function mergeShards(request: MergeRequest, env: Pick<RunEnv, 'now'
   } finally {
     await folders.discardAll()
   }
-  return summaries
+  return { summaries, spend: shardSpend(shards) }
+}
+
+/** What the shards spent, each against its share of the run's --max-cost; undefined when none had one. */
+export type ShardSpend = {
+  /** the --max-cost each shard was given, the whole run's (one value unless the shards were given different ones) */
+  runCapsUsd: number[]
+  spentUsd: number
+  shards: Array<{ index: number; count: number; spentUsd: number; shareUsd: number | undefined }>
+}
+
+/** Each shard's spend (this run's requests, over its datasets) and share, and the total. */
+export function shardSpend(shards: readonly ShardRun[]): ShardSpend | undefined {
+  const capped = shards.filter((s) => s.summary.shard.maxCost)
+  if (capped.length === 0) return undefined
+  const byIndex = new Map<number, ShardSpend['shards'][number]>()
+  for (const s of shards) {
+    const { index, count, maxCost } = s.summary.shard
+    const entry = byIndex.get(index) ?? { index, count, spentUsd: 0, shareUsd: maxCost?.shareUsd }
+    entry.spentUsd += s.summary.cost?.usdThisRun ?? 0
+    byIndex.set(index, entry)
+  }
+  const list = [...byIndex.values()].sort((a, b) => a.index - b.index)
+  return {
+    runCapsUsd: [...new Set(capped.map((s) => s.summary.shard.maxCost!.runCapUsd))].sort((a, b) => a - b),
+    spentUsd: list.reduce((n, s) => n + s.spentUsd, 0),
+    shards: list,
+  }
+}
+
+/** The merge's account of the spend: the total against the run's cap, then each shard against its share. */
+export function shardSpendText(spend: ShardSpend): string {
+  const cap = spend.runCapsUsd.length === 1 ? `the run's --max-cost ${spend.runCapsUsd[0]} USD` : `--max-cost ${spend.runCapsUsd.join(', ')} USD (the shards were given different caps)`
+  const each = spend.shards.map((s) => `${s.index}/${s.count} $${s.spentUsd.toFixed(4)}${s.shareUsd === undefined ? ' (no cap)' : ` of $${s.shareUsd.toFixed(4)}`}`)
+  return `merge: the shards spent $${spend.spentUsd.toFixed(4)} of ${cap} (shard ${each.join(' · ')})`
 }
 
 /** Reads each shard's summary.json and results.jsonl; a folder that is no shard is named. */

@@ -26,6 +26,11 @@ export const shardRecordSchema = z.object({
   settings: z.string(),
   /** the price the cost is computed with, so the merged run's cost is computed alike */
   price: modelPriceSchema.nullable(),
+  /**
+   * with --max-cost: the cap is the whole run's, and this shard kept to its share of it (shardShareOfCap):
+   * `shareUsd` = `runCapUsd` × `shardEstimateUsd` / `runEstimateUsd` (an even share when that estimate is 0)
+   */
+  maxCost: z.object({ runCapUsd: z.number(), shareUsd: z.number(), shardEstimateUsd: z.number(), runEstimateUsd: z.number() }).optional(),
 })
 export type ShardRecord = z.infer<typeof shardRecordSchema>
 

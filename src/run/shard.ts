@@ -42,3 +42,14 @@ export const shardLabel = (s: Shard) => `${s.index}/${s.count}`
 
 /** A sharded run's default folder under the config's out: one per shard, so shards run on one machine do not replace each other. */
 export const shardFolderName = (s: Shard) => `shard-${s.index}-of-${s.count}`
+
+/**
+ * `--max-cost` with `--shard K/N` is the whole run's cap: each shard may
+ * spend the part of it that its own requests are of the run's estimated cost
+ * (every shard's requests, each shard writing the prompt cache once), so the
+ * N shares add up to the cap. With nothing to share by (no estimate, or every
+ * request answered already), each shard gets an even share.
+ */
+export function shardShareOfCap(capUsd: number, shardEstimateUsd: number, runEstimateUsd: number, count: number): number {
+  return runEstimateUsd > 0 ? (capUsd * shardEstimateUsd) / runEstimateUsd : capUsd / count
+}

@@ -48,15 +48,56 @@ export function workflowProperty(text: string): string {
   return workflowData(text).replace(/:/g, '%3A').replace(/,/g, '%2C')
 }
 
-/** Text inside a Markdown table cell or line: pipes escaped, line breaks folded, HTML inert. */
+/**
+ * What Markdown (GitHub's flavour) would read as markup in plain text:
+ * backslash, backtick, emphasis (* _), strikethrough (~), link brackets,
+ * table pipes, HTML and entities (& < >), line breaks; and what GitHub turns
+ * into a notification or a link after rendering, which no backslash stops:
+ * @name (a mention) and #123 (an issue).
+ */
+const MARKDOWN_SPECIAL = /[\\`*_~[\]|&<>]|@(?=[\w-])|#(?=\d)|\r\n|[\r\n]/g
+/**
+ * A zero-width space as an entity: it parts "@" from the name and "#" from the
+ * number in the rendered text, where GitHub looks for mentions and issue
+ * references (an escaped "\\@" renders as "@" and is linked all the same), and
+ * it shows in report.md's source as what it is.
+ */
+const ZERO_WIDTH = '&#8203;'
+const MARKDOWN_REPLACEMENT: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '@': `@${ZERO_WIDTH}`, '#': `#${ZERO_WIDTH}`, '\r\n': ' ', '\r': ' ', '\n': ' ' }
+/** What starts a block when it starts a line: a heading, a list item or a setext underline (# + - =), an ordered item (1. or 1)). */
+const BLOCK_START = /^[#+=-]|^(\d+)([.)])/
+
+/**
+ * User text (agent names, case ids, prompts, descriptions, paths, error
+ * messages) as literal Markdown, in a table cell or in a line: one pass of
+ * backslash escapes, entities and zero-width breaks, so it renders as it
+ * reads, never as emphasis, links, HTML, a second table column, a mention or
+ * an issue link. Line breaks fold to spaces (a table row is one line), leading
+ * blanks go (they would make code of a line), control characters are dropped.
+ * Not for code spans: see markdownCode.
+ */
 export function markdownText(text: string): string {
-  return text
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/\|/g, '\\|')
-    .replace(/\r?\n|\r/g, ' ')
+  const escaped = text
     .replace(CONTROL, '')
+    .replace(/^\s+/, '')
+    .replace(MARKDOWN_SPECIAL, (m) => MARKDOWN_REPLACEMENT[m] ?? `\\${m}`)
+  // Where the text starts a line (a list item, a line of prose), it must not start a block: its first mark is escaped.
+  return escaped.replace(BLOCK_START, (m, digits: string | undefined, mark: string | undefined) => (digits ? `${digits}\\${mark}` : `\\${m}`))
+}
+
+/**
+ * User text as an inline code span in a line (not a table cell, where a pipe
+ * would still end the cell): fenced by one backtick more than its longest run
+ * of backticks, padded with a space where it starts or ends with a backtick or
+ * a space (CommonMark strips one from each side), line breaks folded.
+ */
+export function markdownCode(text: string): string {
+  const flat = text.replace(CONTROL, '').replace(/\r\n|[\r\n]/g, ' ')
+  if (flat.trim() === '') return markdownText(flat)
+  const longest = Math.max(0, ...Array.from(flat.matchAll(/`+/g), (m) => m[0].length))
+  const fence = '`'.repeat(longest + 1)
+  const pad = /^[` ]|[` ]$/.test(flat) ? ' ' : ''
+  return `${fence}${pad}${flat}${pad}${fence}`
 }
 
 /** What counts as a secret: set once per command from its environment (`setSecrets`), applied by `redact` at every sink. */
