@@ -7,7 +7,7 @@ import { MessagesClient } from '../src/route/anthropic-client.js'
 import { openBatchLedger, openJournal } from '../src/route/journal.js'
 import { RouterError, type BatchStatus } from '../src/route/router.js'
 import { DEFAULT_RETRY } from '../src/route/run.js'
-import { casesCsv, runCli, runInProcess, startCli, tempDir, tempProject, until, writeFiles } from './support/cli.js'
+import { casesCsv, runCli, runInProcess, SIX_CASES, startCli, tempDir, tempProject, until, writeFiles } from './support/cli.js'
 import { drafter } from './support/drafter.js'
 import { startMessagesServer, type BatchOptions, type MessagesServer, type ServerOptions } from './support/messages-server.js'
 
@@ -31,14 +31,7 @@ const KEY = 'sk-ant-test-batch-upload-KEY-55555'
 const envFor = (s: MessagesServer) => ({ ANTHROPIC_BASE_URL: s.url, ANTHROPIC_API_KEY: KEY })
 const BATCH = ['--batch', '--batch-poll', '0.05']
 const ROUTE = ['eval', '--router', 'anthropic', '--style', 'template', '--repeats', '1', '--dataset', 'cases.csv']
-const CASES = [
-  ['c1', 'goroutine leak in the grpc server', 'golang-pro'],
-  ['c2', 'terraform wants to destroy the kubernetes cluster', 'devops-engineer'],
-  ['c3', 'swiftui list scrolls slowly on the iphone', 'mobile-developer'],
-  ['c4', 'slow postgres query plan with a sequential scan', 'database-optimizer'],
-  ['c5', 'write the readme for the command line tool', 'technical-writer'],
-  ['c6', 'what is the capital of peru', 'none'],
-] as const
+const CASES = SIX_CASES
 
 const summaryOf = async (dir: string, run: string) => JSON.parse(await readFile(path.join(dir, run, 'summary.json'), 'utf8'))
 const resultsOf = async (dir: string, run: string) => (await readFile(path.join(dir, run, 'results.jsonl'), 'utf8')).trimEnd().split('\n').map((l) => JSON.parse(l))
@@ -69,6 +62,19 @@ async function killDuringUpload(args: string[], dir: string, s: MessagesServer, 
   return run
 }
 
+/** A project, a live run of its cases to compare with, and a batch run of them killed during its upload (the stand-in holding it). */
+async function interruptedRun(batch: BatchOptions = {}) {
+  const dir = await tempProject()
+  await writeFiles(dir, { 'cases.csv': casesCsv(CASES) })
+  const { hold, holdCreate } = holdFirstCreate()
+  const s = await serve({ holdCreate, ...batch })
+  const live = await runInProcess([...ROUTE, '--out', 'live', '--no-cache'], { cwd: dir, env: envFor(s) })
+  expect(live.code, live.stderr).toBe(0)
+  const args = [...ROUTE, ...BATCH, '--out', 'run']
+  await killDuringUpload(args, dir, s, hold)
+  return { dir, s, hold, args }
+}
+
 /** Another client on the same workspace uploads a batch: these requests. */
 async function uploadAsAnotherClient(s: MessagesServer, requests: { custom_id: string; params: object }[]): Promise<string> {
   const res = await fetch(`${s.url}/v1/messages/batches`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': KEY }, body: JSON.stringify({ requests }) })
@@ -79,15 +85,7 @@ const otherRequest = (i: number) => ({ custom_id: `${'f'.repeat(32)}_${i}`, para
 
 describe('--batch: a run killed during a batch upload', () => {
   it('the batch the killed upload made is found and reattached: 0 new batches, the decisions of an uninterrupted run', async () => {
-    const dir = await tempProject()
-    await writeFiles(dir, { 'cases.csv': casesCsv(CASES) })
-    const { hold, holdCreate } = holdFirstCreate()
-    const s = await serve({ holdCreate, pollsToEnd: 2 })
-    const live = await runInProcess([...ROUTE, '--out', 'live', '--no-cache'], { cwd: dir, env: envFor(s) })
-    expect(live.code, live.stderr).toBe(0)
-
-    const args = [...ROUTE, ...BATCH, '--out', 'run']
-    await killDuringUpload(args, dir, s, hold)
+    const { dir, s, hold, args } = await interruptedRun({ pollsToEnd: 2 })
     // Noted before the upload started: the intent, unsettled.
     const [, intentLine, ...after] = await journalLines(dir)
     expect(after).toEqual([])
@@ -201,14 +199,7 @@ describe('--batch: a run killed during a batch upload', () => {
   })
 
   it('a reattached batch that answers only part of the upload: the rest is submitted again, not counted as a try; its other answers are not kept', async () => {
-    const dir = await tempProject()
-    await writeFiles(dir, { 'cases.csv': casesCsv(CASES) })
-    const { hold, holdCreate } = holdFirstCreate()
-    const s = await serve({ holdCreate })
-    const live = await runInProcess([...ROUTE, '--out', 'live', '--no-cache'], { cwd: dir, env: envFor(s) })
-    expect(live.code, live.stderr).toBe(0)
-    const args = [...ROUTE, ...BATCH, '--out', 'run']
-    await killDuringUpload(args, dir, s, hold)
+    const { dir, s, hold, args } = await interruptedRun()
     // The upload made nothing; another client's batch of the same size, in the window, holds 3 of its requests and 3 of its own.
     hold.release!('discard')
     const uploaded = hold.body.requests as { custom_id: string; params: object }[]
@@ -231,14 +222,7 @@ describe('--batch: a run killed during a batch upload', () => {
   })
 
   it("another run's batch of the same prompts for other descriptions, in the window: reattached, but none of its answers read; every request submitted again", async () => {
-    const dir = await tempProject()
-    await writeFiles(dir, { 'cases.csv': casesCsv(CASES) })
-    const { hold, holdCreate } = holdFirstCreate()
-    const s = await serve({ holdCreate })
-    const live = await runInProcess([...ROUTE, '--out', 'live', '--no-cache'], { cwd: dir, env: envFor(s) })
-    expect(live.code, live.stderr).toBe(0)
-    const args = [...ROUTE, ...BATCH, '--out', 'run']
-    await killDuringUpload(args, dir, s, hold)
+    const { dir, s, hold, args } = await interruptedRun()
     hold.release!('discard')
     // A pull request that rewrote one description runs the same dataset through the same account meanwhile: a batch of 6, the same prompts.
     const other = await tempProject()

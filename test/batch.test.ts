@@ -8,7 +8,7 @@ import { bundledClaudeBinary } from '../src/route/claude-code/engine.js'
 import { loadCatalogue } from '../src/load/catalogue.js'
 import { createMessagesRouter } from '../src/route/anthropic.js'
 import { compileReplay } from '../src/route/replay.js'
-import { casesCsv, ROOT, runCli, runInProcess, startCli, tempProject, until, writeFiles } from './support/cli.js'
+import { casesCsv, ROOT, runCli, runInProcess, SIX_CASES, startCli, tempProject, until, writeFiles } from './support/cli.js'
 import { startMessagesServer, type BatchOptions, type MessagesServer } from './support/messages-server.js'
 
 /**
@@ -42,14 +42,7 @@ async function journalText(dir: string): Promise<string> {
 }
 const journalLines = async (dir: string) => (await journalText(dir)).trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, any>)
 
-const CASES = [
-  ['c1', 'goroutine leak in the grpc server', 'golang-pro'],
-  ['c2', 'terraform wants to destroy the kubernetes cluster', 'devops-engineer'],
-  ['c3', 'swiftui list scrolls slowly on the iphone', 'mobile-developer'],
-  ['c4', 'slow postgres query plan with a sequential scan', 'database-optimizer'],
-  ['c5', 'write the readme for the command line tool', 'technical-writer'],
-  ['c6', 'what is the capital of peru', 'none'],
-] as const
+const CASES = SIX_CASES
 
 describe('--batch: the Message Batches API', () => {
   it('routes routing.csv as a live run does, results joined by custom_id out of order, priced at the batch rate with the hour-long cache', async () => {

@@ -103,6 +103,16 @@ export async function tempProject(opts: { datasets?: boolean } = {}): Promise<st
   return dir
 }
 
+/** Six cases, one for each of five bundled agents and one for none: a small dataset for the batch tests. */
+export const SIX_CASES = [
+  ['c1', 'goroutine leak in the grpc server', 'golang-pro'],
+  ['c2', 'terraform wants to destroy the kubernetes cluster', 'devops-engineer'],
+  ['c3', 'swiftui list scrolls slowly on the iphone', 'mobile-developer'],
+  ['c4', 'slow postgres query plan with a sequential scan', 'database-optimizer'],
+  ['c5', 'write the readme for the command line tool', 'technical-writer'],
+  ['c6', 'what is the capital of peru', 'none'],
+] as const
+
 /** A dataset's text from rows of id, prompt and expected (no field holding a comma, a quote or a newline). */
 export const casesCsv = (rows: readonly (readonly string[])[]) => `id,prompt,expected\n${rows.map((r) => r.join(',')).join('\n')}\n`
 
