@@ -2,7 +2,8 @@ import { spawn } from 'node:child_process'
 import { readdir, readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { CLI, runCli, tempProject, writeFiles } from './support/cli.js'
+import { loadPrices, priceFor, usageCost } from '../src/route/cost.js'
+import { casesCsv, CLI, runCli, SIX_CASES, tempProject, writeFiles } from './support/cli.js'
 import { faultOnFirstAttempt, parseAgentLines, startMessagesServer, type MessagesServer, type ServerOptions } from './support/messages-server.js'
 
 /**
@@ -259,5 +260,25 @@ describe('anthropic router: failures that stop a run, dry runs and budgets', () 
     const rest = await runCli(args, { cwd: dir, env: envFor(s) })
     expect(rest.code, rest.stderr).toBe(0)
     expect(s.requests).toHaveLength(138 - sent)
+  })
+
+  it('--max-cost just above the cache write and two reads sends three requests: after the first, a request is expected to read the cache', async () => {
+    const dir = await tempProject()
+    await writeFiles(dir, { 'cases.csv': casesCsv(SIX_CASES) })
+    const s = await serve()
+    const args = ['eval', '--router', 'anthropic', '--style', 'template', '--dataset', 'cases.csv', '--repeats', '1', '--concurrency', '1', '--no-cache']
+    const free = await runCli([...args, '--out', 'free'], { cwd: dir, env: envFor(s) })
+    expect(free.code, free.stderr).toBe(0)
+    const price = priceFor('claude-haiku-4-5', loadPrices())!
+    const costs = (await readFile(path.join(dir, 'free/results.jsonl'), 'utf8')).trimEnd().split('\n').map((l) => usageCost(JSON.parse(l).usage, price))
+    const [write, ...reads] = costs
+    expect(write!).toBeGreaterThan(3 * Math.max(...reads))
+    const cap = write! + 2.5 * Math.max(...reads)
+    s.reset()
+    const capped = await runCli([...args, '--out', 'capped', '--max-cost', cap.toFixed(6)], { cwd: dir, env: envFor(s) })
+    expect(capped.code).toBe(3)
+    const summary = await summaryOf(dir, 'capped')
+    expect(summary.requests.sent).toBe(3)
+    expect(summary.cost.usdThisRun).toBeLessThanOrEqual(cap)
   })
 })

@@ -40,8 +40,10 @@ export type Budget = {
   named?: string
   /** the price of one request's usage */
   costOf: (usage: Usage) => number
-  /** what a request is expected to cost before any has finished */
+  /** what a request is expected to cost before any has finished: it writes the prompt cache */
   firstEstimateUsd: number
+  /** what a request reading the prompt cache is expected to cost (the first one's estimate if not given) */
+  readEstimateUsd?: number
 }
 
 export type RunSettings = {
@@ -374,9 +376,13 @@ export function retryDelayMs(tries: number, retryAfterMs: number | undefined, po
  * been spent, plus what the requests in flight are expected to cost, plus
  * this one, stays within it. When it does not fit but others are in flight,
  * it waits for them: their real cost decides. Until a request has finished
- * the expectation is the caller's estimate; then it is the dearest request
- * after the first (the first writes the prompt cache and costs several times
- * the rest). Once one request is turned away, all later ones are.
+ * the expectation is the caller's estimate of a cache write. Once the first
+ * has (it wrote the prompt cache and costs several times the rest), a new
+ * request reads the cache: the estimate of a read, scaled up by as much as
+ * the first's real cost passed its estimate. From the second on, it is the
+ * dearest request after the first. Once one request is turned away, all
+ * later ones are. (Expecting the first's cost of the second stopped a small
+ * cap, such as a shard's share, after one request with half of it unspent.)
  */
 function createSpendTracker(budget: Budget) {
   let spent = 0
@@ -386,7 +392,9 @@ function createSpendTracker(budget: Budget) {
   let dearest = 0
   let exhausted = false
   let waiters: Array<() => void> = []
-  const expected = () => (settled === 0 ? budget.firstEstimateUsd : settled === 1 ? first : dearest)
+  const read = budget.readEstimateUsd ?? budget.firstEstimateUsd
+  const calibrated = () => (budget.firstEstimateUsd > 0 ? Math.min(first, read * Math.max(1, first / budget.firstEstimateUsd)) : first)
+  const expected = () => (settled === 0 ? budget.firstEstimateUsd : settled === 1 ? calibrated() : dearest)
   return {
     async admit(): Promise<boolean> {
       for (;;) {

@@ -636,7 +636,8 @@ export function budgetFor(maxUsd: number, price: Price, router: Router, catalogu
   const estimate = router.estimate?.(cases[0]?.prompt ?? '', catalogue) ?? { prefixTokens: 0, promptTokens: 0, outputTokens: 0 }
   // Before any request has finished, assume the first one writes the whole prompt cache: the dearest case.
   const firstEstimateUsd = usageCost({ inputTokens: estimate.promptTokens, outputTokens: estimate.outputTokens, cacheReadTokens: 0, cacheWriteTokens: estimate.prefixTokens }, price)
-  return { maxUsd, ...(named ? { named } : {}), costOf: (u) => usageCost(u, price), firstEstimateUsd }
+  const readEstimateUsd = usageCost({ inputTokens: estimate.promptTokens, outputTokens: estimate.outputTokens, cacheReadTokens: estimate.prefixTokens, cacheWriteTokens: 0 }, price)
+  return { maxUsd, ...(named ? { named } : {}), costOf: (u) => usageCost(u, price), firstEstimateUsd, readEstimateUsd }
 }
 
 /** --dry-run: the first request and what the run would send and cost, as text; nothing is sent. */
