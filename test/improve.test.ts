@@ -296,7 +296,7 @@ describe('improve with a model router predicts the gate, noise check included', 
     const retests = server.requests.length - 1 - 40 * 3 * 2
     expect(retests).toBeGreaterThan(0)
     expect(retests).toBeLessThan(15 * 3)
-    expect(r.stderr).toContain(`round 1: ${15 * 3 - retests} re-test request(s) of flipped cases have no answer (their flips count as they are, none as noise)`)
+    expect(r.stderr).toContain(`round 1: ${15 * 3 - retests} re-test request(s) of flipped cases have no answer (their flips are judged against the proposal: a broke flip counts, a fixed one does not)`)
     const spent = (await improveJson(dir)).cost!
     expect(spent.rewriterUsd + spent.routingUsd).toBeLessThanOrEqual(maxCost)
     expect(spent.retestUsd).toBeGreaterThan(0)

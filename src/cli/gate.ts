@@ -54,18 +54,21 @@ with support >= gate.minSupport loses more than gate.maxAgentF1Drop F1, more
 than gate.maxStableFlips cases go right -> wrong with every repeat agreeing,
 or a new near-duplicate pair appears. Flipped cases of model routers are
 re-tested; a flip its re-test does not reproduce is flaky and does not count.
+--max-cost covers the run and the re-tests together, and --batch sends the
+re-tests as one more batch; a flip whose re-test the cap stopped is no
+evidence: the gate is incomplete (exit 3) unless the rules fail without it.
 Each dataset is routed with the baseline's repeats unless --repeats says
 otherwise. The baseline is checked like any input: cut or edited cases,
 undecided cases and agents it never had are exit 2.`,
   stoppable: true,
-  options: pick(['baseline', 'only-if-changed', 'allow-incomplete', 'config', 'agents', 'dataset', 'router', 'model', 'style', 'claude-bin', 'workspace', 'repeats', 'concurrency', 'timeout', 'max-cost', 'no-cache', ...BATCH_FLAGS, 'shard', 'out', 'no-color'], {
+  options: pick(['baseline', 'only-if-changed', 'allow-incomplete', 'config', 'agents', 'dataset', 'router', 'model', 'style', 'claude-bin', 'workspace', 'repeats', 'concurrency', 'timeout', 'max-cost', 'no-cache', ...BATCH_FLAGS, 'shard', 'dry-run', 'out', 'no-color'], {
     dataset: 'compare only this dataset of the baseline; repeat for several (default: all of them)',
     repeats: "route each case K times (default: the baseline's repeats)",
     shard: "route only shard K of N of the gate's run and judge nothing (a CI matrix job); routecheck merge joins the shards, routecheck gate MERGED_RUN_DIR... judges them (default --out: OUT/shard-K-of-N/)",
   }),
   footer: `With GITHUB_ACTIONS set it prints ::error annotations on the agent files that
 go with the failures, and appends report.md to $GITHUB_STEP_SUMMARY.
-Exit codes: 0 passed (with --shard: routed) · 1 failed · 2 bad input, or runs that cannot be compared · 3 incomplete, or a run folder could not be written`,
+Exit codes: 0 passed (with --shard: routed) · 1 failed · 2 bad input, or runs that cannot be compared · 3 incomplete (cases with no decision, or flips not re-tested that the verdict hangs on), or a run folder could not be written`,
   async run(flags, io, runDirs) {
     const check = await checkGate({ ...flags, runDirs }, io, io.signal)
     if (check.kind === 'unchanged') {
@@ -73,6 +76,10 @@ Exit codes: 0 passed (with --shard: routed) · 1 failed · 2 bad input, or runs 
       return EXIT.ok
     }
     if (check.kind === 'fatal') return fatalExit(check, io)
+    if (check.kind === 'dry-run') {
+      io.out(check.text)
+      return EXIT.ok
+    }
     if (check.kind === 'shard') {
       const printer = runPrinter({ json: false }, io)
       await check.staged.finish(

@@ -2,15 +2,15 @@ import path from 'node:path'
 import { loadAgentFolders, type Catalogue, type InvalidAgentFile } from '../load/catalogue.js'
 import { loadConfig } from '../load/config.js'
 import { loadDataset } from '../load/dataset.js'
-import { DEFAULT_RETRY } from '../route/run.js'
 import { InputError, UsageError } from '../load/input-error.js'
-import { completion, finishRuns, openRunJournal, prepareEval, runDatasets, type EvalOptions, type RunEnv, type Setup } from '../run/evaluate.js'
+import { completion, dryRunReport, finishRuns, prepareEval, runDatasets, type EvalOptions, type RunEnv, type Setup } from '../run/evaluate.js'
 import { expandRunFolders, readRuns, refuseShards } from '../run/read.js'
 import type { Summary } from '../run/record.js'
 import { DEFAULT_BASELINE, readBaseline, type Baseline, type BaselineDataset } from './baseline.js'
 import { hasChanges, diffAgents, type DatasetComparison } from './compare.js'
 import { agentNames, buildOutcome, type GateOutcome } from './outcome.js'
-import { flipsToRetest, retestFlips, type RetestVotes } from './retest.js'
+import type { RetestVotes } from './retest.js'
+import { gateRetest, retestDryRunLines, retestNotes, type GateRetest, type RetestAccount } from './retest-routing.js'
 
 export type GateRequest = EvalOptions & {
   /** the baseline file (default reports/baseline.json) */
@@ -31,6 +31,8 @@ export type StagedRuns = {
 
 export type GateCheck =
   | { kind: 'unchanged'; baselineFile: string }
+  /** --dry-run: what the gate would send, its re-tests' bound included; nothing sent */
+  | { kind: 'dry-run'; text: string }
   | { kind: 'fatal'; message: string; unreachable: boolean }
   | {
       /** gate --shard K/N: this machine's shard of the gate's run, routed and not judged (merge the shards, then gate the merged folders) */
@@ -71,9 +73,13 @@ export async function checkGate(request: GateRequest, env: RunEnv, signal?: Abor
   }
 
   if (request.runDirs.length > 0 && request.shard) throw new UsageError('--shard routes a shard of the gate\'s run; to gate saved run folders, merge the shards first (routecheck merge) and give the merged folders')
+  const repeatsOf = new Map(wanted.map((d) => [d.path, d.repeats]))
+  const repeatsFor = (d: { path: string }) => request.repeats ?? repeatsOf.get(d.path) ?? 1
+  if (request.dryRun) return { kind: 'dry-run', text: await dryRun(request, env, wanted, baseline, baselineFile, repeatsFor) }
   let setup: Setup | undefined
   let staged: StagedRuns | undefined
   let saved: ReturnType<typeof savedRunsRetest> | undefined
+  let retester: GateRetest | undefined
   let savedDirs: string[] = []
   let handedOver = false
   try {
@@ -96,8 +102,7 @@ export async function checkGate(request: GateRequest, env: RunEnv, signal?: Abor
       const routed = setup
       staged = { finish: (reports, onRun) => finishRuns(routed, summaries, reports, onRun), discard: () => routed.folders!.discardAll() }
       refuseMismatch(baseline, baselineFile, setup.router.id, setup.datasets)
-      const repeatsOf = new Map(wanted.map((d) => [d.path, d.repeats]))
-      const run = await runDatasets(setup, env, { repeatsFor: (d) => request.repeats ?? repeatsOf.get(d.path) ?? 1, keepStaged: true, ...(signal ? { signal } : {}) })
+      const run = await runDatasets(setup, env, { repeatsFor, keepStaged: true, ...(signal ? { signal } : {}) })
       if (run.fatal) return { kind: 'fatal', ...run.fatal }
       summaries = run.summaries
       if (request.shard) {
@@ -107,17 +112,27 @@ export async function checkGate(request: GateRequest, env: RunEnv, signal?: Abor
     }
     refuseMismatch(baseline, baselineFile, summaries[0]?.router.id ?? baseline.router.id, summaries.map((s) => s.dataset))
 
+    // --max-cost is the whole gate's: the re-tests get what the run spent this time left of it
+    // (for saved runs, what they spent when routed: a merged run's shards were given the same cap).
+    const runSpentUsd = summaries.reduce((n, s) => n + (s.cost?.usdThisRun ?? 0), 0)
     const routed = setup
-    saved = request.runDirs.length > 0 ? savedRunsRetest(request, env, wanted, baseline, summaries[0]?.router.id ?? baseline.router.id) : undefined
-    const outcome = await buildOutcome({
+    if (routed && !routed.router.deterministic) retester = gateRetest(routed, env, runSpentUsd, signal)
+    saved = request.runDirs.length > 0 ? savedRunsRetest(request, env, wanted, baseline, summaries[0]?.router.id ?? baseline.router.id, runSpentUsd, signal) : undefined
+    const judge = retester ?? saved
+    const built = await buildOutcome({
       baseline,
       baselineFile,
       agents: current.catalogue.agents,
       invalid: current.invalid,
       runs: summaries.map((s) => ({ path: s.dataset.path, cases: s.cases })),
       thresholds: config.gate,
-      retest: routed ? (routed.router.deterministic ? undefined : (comparison, base) => retestWith(routed, env, comparison, base.repeats)) : saved?.retest,
+      retest: judge?.retest,
+      beforeRetest: judge?.beforeRetest,
     })
+    const account = (retester ?? saved?.retester())?.account()
+    const outcome = account && built.retest && account.sent + account.notSent + account.failed > 0 ? { ...built, retest: { ...built.retest, usd: account.usd } } : built
+    const notes = account ? retestAccountNotes(outcome, account, request, runSpentUsd, retester?.journal ?? saved?.retester()?.journal ?? false) : []
+    const run = completion(summaries, request.maxCost)
     handedOver = true
     return {
       kind: 'checked',
@@ -126,12 +141,39 @@ export async function checkGate(request: GateRequest, env: RunEnv, signal?: Abor
       ...(staged ? { staged } : { savedDirs }),
       catalogue: current.catalogue,
       invalid: current.invalid,
-      completion: completion(summaries, request.maxCost),
+      completion: { complete: run.complete && !outcome.verdict.incomplete, notes: [...run.notes, ...notes] },
     }
   } finally {
     if (!handedOver) await staged?.discard()
+    retester?.close()
     await setup?.router.close?.()
     await saved?.close()
+  }
+}
+
+/** What the re-tests spent against --max-cost, and the flips they left untested. */
+function retestAccountNotes(outcome: GateOutcome, account: RetestAccount, request: GateRequest, runSpentUsd: number, journal: boolean): string[] {
+  const untested = outcome.retest?.untested ?? 0
+  const verdict = outcome.verdict.incomplete ? 'incomplete' : outcome.verdict.passed ? 'passed' : 'failed'
+  const spend =
+    request.maxCost !== undefined && account.sent + account.notSent > 0
+      ? [`gate: spent $${(runSpentUsd + account.usd).toFixed(4)} of --max-cost ${request.maxCost} USD: the run $${runSpentUsd.toFixed(4)}, the re-tests of its flips $${account.usd.toFixed(4)} (${account.sent} request(s) sent)`]
+      : []
+  return [...spend, ...retestNotes(account, untested, verdict, { maxCost: request.maxCost, journal, spentUsd: runSpentUsd + account.usd })]
+}
+
+/** --dry-run: what the gate's run would send, and the bound of its re-tests; nothing is sent. */
+async function dryRun(request: GateRequest, env: RunEnv, wanted: Baseline['datasets'], baseline: Baseline, baselineFile: string, repeatsFor: (d: { path: string }) => number): Promise<string> {
+  if (request.runDirs.length > 0) throw new UsageError('--dry-run shows what the gate would route; with run folders it routes only the re-tests of their flips, which it cannot know before it compares them: drop --dry-run, and bound the re-tests with --max-cost')
+  const setup = await prepareEval({ ...request, dataset: wanted.map((d) => d.path) }, env, { skipInvalid: true, alsoKnownAgents: baseline.agents.map((a) => a.name), keep: [{ path: baselineFile, what: 'the baseline' }] })
+  try {
+    refuseMismatch(baseline, baselineFile, setup.router.id, setup.datasets)
+    const lines = dryRunReport(setup, repeatsFor).trimEnd().split('\n')
+    // The re-tests' bound before the last line, which says nothing was sent.
+    lines.splice(lines.length - 1, 0, ...retestDryRunLines(setup, repeatsFor))
+    return `${lines.join('\n')}\n`
+  } finally {
+    await setup.router.close?.()
   }
 }
 
@@ -140,10 +182,12 @@ export async function checkGate(request: GateRequest, env: RunEnv, signal?: Abor
  * re-tested too, with the router the flags and config name, when it is the
  * runs' own: a flip its re-test does not reproduce is noise, as when the
  * gate routes itself. Where that router cannot be made here (no key) or is
- * another, each flip counts as it is, and the gate says so.
+ * another, each flip counts as it is, and the gate says so. The re-tests
+ * get what the runs' own spend (`spentUsd`) left of --max-cost.
  */
-function savedRunsRetest(request: GateRequest, env: RunEnv, wanted: Baseline['datasets'], baseline: Baseline, runsRouter: string) {
+function savedRunsRetest(request: GateRequest, env: RunEnv, wanted: Baseline['datasets'], baseline: Baseline, runsRouter: string, spentUsd: number, signal: AbortSignal | undefined) {
   let setup: Setup | null | undefined
+  let retester: GateRetest | undefined
   const make = async (): Promise<Setup | null> => {
     const note = (why: string) => env.warn(`note: the flipped cases of the saved runs are not re-tested (${why}); each flip counts as it is\n`)
     let made: Setup
@@ -159,13 +203,27 @@ function savedRunsRetest(request: GateRequest, env: RunEnv, wanted: Baseline['da
     if (made.router.id !== runsRouter) note(`the runs were routed with ${runsRouter}, and the flags and config name ${made.router.id}: pass the runs' --router, --model and --style`)
     return null
   }
+  const ready = async (): Promise<GateRetest | undefined> => {
+    if (setup === undefined) {
+      setup = await make()
+      if (setup) retester = gateRetest(setup, env, spentUsd, signal)
+    }
+    return retester
+  }
+  const stable = (c: DatasetComparison) => c.flips.some((f) => !f.flaky)
   return {
-    retest: async (comparison: DatasetComparison, base: BaselineDataset): Promise<RetestVotes> => {
-      if (!comparison.flips.some((f) => !f.flaky)) return new Map()
-      if (setup === undefined) setup = await make()
-      return setup ? retestWith(setup, env, comparison, base.repeats) : new Map()
+    beforeRetest: async (firsts: ReadonlyArray<{ comparison: DatasetComparison; baseline: BaselineDataset }>): Promise<void> => {
+      if (firsts.some((x) => stable(x.comparison))) await (await ready())?.beforeRetest(firsts)
     },
-    close: async () => void (await setup?.router.close?.()),
+    retest: async (comparison: DatasetComparison, base: BaselineDataset): Promise<RetestVotes> => {
+      if (!stable(comparison)) return new Map()
+      return (await (await ready())?.retest(comparison, base)) ?? new Map()
+    },
+    retester: () => retester,
+    close: async () => {
+      retester?.close()
+      await setup?.router.close?.()
+    },
   }
 }
 
@@ -216,25 +274,5 @@ function refuseMismatch(baseline: Baseline, baselineFile: string, routerId: stri
   // A dataset that changed is compared on the cases it shares with the baseline; buildOutcome refuses one that shares none.
   for (const d of datasets) {
     if (!baseline.datasets.some((b) => b.path === d.path)) throw new UsageError(`cannot compare: ${d.path} is not in ${baselineFile}`)
-  }
-}
-
-/** The gate's re-test of a dataset's stable flips with the router and catalogue of its own run (or of the saved runs'), the run journal and the run's concurrency, timeout and retries. */
-async function retestWith(setup: Setup, env: RunEnv, comparison: DatasetComparison, repeats: number): Promise<RetestVotes> {
-  const dataset = setup.datasets.find((d) => d.path === comparison.path)
-  if (!dataset || flipsToRetest(comparison).length === 0) return new Map()
-  const journal = openRunJournal(setup, env)
-  try {
-    return await retestFlips(dataset.cases, comparison, repeats, {
-      router: setup.router,
-      catalogue: setup.loaded.catalogue,
-      journal,
-      concurrency: setup.plan.concurrency,
-      timeoutMs: setup.plan.timeoutMs,
-      retry: { ...DEFAULT_RETRY, maxTries: setup.plan.config.maxTries },
-      warn: env.warn,
-    })
-  } finally {
-    journal?.close()
   }
 }

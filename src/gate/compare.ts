@@ -31,6 +31,8 @@ export type Flip = {
   stable: boolean
   /** the repeats disagree on one side (or on a re-test): noise, held at the baseline decision for the rules */
   flaky: boolean
+  /** its re-test was stopped (--max-cost) or failed before every answer came, and none disagreed: no evidence either way (see compareRetested) */
+  untested?: true
 }
 
 export type AgentDelta = { label: string; support: number; f1Before: number; f1After: number; delta: number; recallBefore: number; recallAfter: number; precisionBefore: number; precisionAfter: number }
@@ -65,11 +67,22 @@ export type DatasetComparison = {
   perAgent: AgentDelta[]
   flips: Flip[]
   flaky: string[]
+  /** flips whose re-test is unfinished: judged in the candidate's favour here (see compareRetested); absent when none */
+  untested?: string[]
 }
 
 export type GateFailure = { rule: 'accuracy-drop' | 'agent-f1-drop' | 'stable-flips' | 'new-near-duplicate'; message: string; agents: string[]; dataset?: string }
 
-export type GateVerdict = { passed: boolean; failures: GateFailure[]; newNearDuplicates: Array<[string, string]> }
+export type GateVerdict = {
+  passed: boolean
+  failures: GateFailure[]
+  newNearDuplicates: Array<[string, string]>
+  /**
+   * The rules pass with the untested flips judged in the candidate's favour and fail with them
+   * judged against it: no verdict until their re-tests finish (passed is false, failures empty).
+   */
+  incomplete?: { untested: number; failures: GateFailure[] }
+}
 
 /** Which agents changed, by routing fingerprint. */
 export function diffAgents(baseline: Baseline['agents'], candidate: ReadonlyArray<{ name: string; fingerprint: string }>, invalid: AgentChanges['invalid']): AgentChanges {

@@ -1,6 +1,6 @@
 import { UsageError } from '../load/input-error.js'
-import { promptHash, type Baseline } from './baseline.js'
-import { newNearDuplicates } from './near-duplicates.js'
+import { promptHash, type Baseline, type BaselineDataset } from './baseline.js'
+import { newNearDuplicates, type NewNearDuplicate } from './near-duplicates.js'
 import { compareDataset, decideGate, diffAgents, type AgentChanges, type DatasetComparison, type GateThresholds, type GateVerdict, type SideCase } from './compare.js'
 import { compareRetested, type Retest } from './retest.js'
 
@@ -15,6 +15,8 @@ export type GateOutcome = {
   baselineAgents?: Array<{ name: string; description: string }>
   /** baseline cases with no decision, compared as nothing (allowed by --allow-incomplete) */
   undecidedBaselineCases?: number
+  /** the stable flips re-tested, those the re-test showed to be noise, and those whose re-test is unfinished; absent without a re-test */
+  retest?: { flips: number; noise: number; untested: number }
 }
 
 export type OutcomeInput = {
@@ -27,6 +29,8 @@ export type OutcomeInput = {
   runs: ReadonlyArray<{ path: string; cases: ReadonlyArray<SideCase & { prompt?: string | undefined }> }>
   thresholds: GateThresholds
   retest?: Retest | undefined
+  /** sees every dataset's first comparison before any is re-tested (--batch: one batch for all the re-tests) */
+  beforeRetest?: ((firsts: ReadonlyArray<{ comparison: DatasetComparison; baseline: BaselineDataset }>) => Promise<void>) | undefined
 }
 
 /**
@@ -37,15 +41,26 @@ export type OutcomeInput = {
 export async function buildOutcome(input: OutcomeInput): Promise<GateOutcome> {
   const { baseline } = input
   const names = agentNames(baseline.agents, input.agents)
-  const comparisons: DatasetComparison[] = []
-  for (const run of input.runs) {
+  const firsts = input.runs.map((run) => {
     const base = baseline.datasets.find((d) => d.path === run.path)!
     const cases = run.cases.map(({ prompt, ...c }) => (prompt !== undefined ? { ...c, promptHash: promptHash(prompt) } : c))
     const first = compareDataset(base, cases, names)
     if (first.cases === 0) {
       throw new UsageError(`cannot compare: ${run.path} shares no case with ${input.baselineFile} (same id, prompt and labels); make a new baseline with routecheck baseline`)
     }
-    comparisons.push((await compareRetested(base, cases, names, input.retest, first)).comparison)
+    return { base, cases, first }
+  })
+  if (input.retest) await input.beforeRetest?.(firsts.map((x) => ({ comparison: x.first, baseline: x.base })))
+  const comparisons: DatasetComparison[] = []
+  const against: DatasetComparison[] = []
+  const tally = { flips: 0, noise: 0, untested: 0 }
+  for (const x of firsts) {
+    const judged = await compareRetested(x.base, x.cases, names, input.retest, x.first)
+    comparisons.push(judged.comparison)
+    against.push(judged.against ?? judged.comparison)
+    tally.flips += judged.tally.flips
+    tally.noise += judged.tally.noise
+    tally.untested += judged.untested.length
   }
   // The fourth rule reads the descriptions alone; agents known without them (an old summary) cannot add a pair.
   const described = input.agents.flatMap((a) => (a.description !== undefined ? [{ name: a.name, description: a.description, fingerprint: a.fingerprint }] : []))
@@ -56,10 +71,24 @@ export async function buildOutcome(input: OutcomeInput): Promise<GateOutcome> {
     routerId: baseline.router.id,
     changes: diffAgents(baseline.agents, input.agents, input.invalid),
     comparisons,
-    verdict: decideGate(comparisons, pairs, input.thresholds),
+    verdict: verdictOf(comparisons, against, pairs, input.thresholds, tally.untested),
     baselineAgents: baseline.agents.map(({ name, description }) => ({ name, description })),
     ...(undecided > 0 ? { undecidedBaselineCases: undecided } : {}),
+    ...(input.retest ? { retest: tally } : {}),
   }
+}
+
+/**
+ * The rules' verdict. With untested flips (re-tests stopped by --max-cost or failed): a failure
+ * with them judged in the candidate's favour stands, and so does a pass with them judged against
+ * it; between the two the gate has no verdict, since a flip not re-tested is no evidence of a
+ * regression and no proof of noise.
+ */
+function verdictOf(favour: DatasetComparison[], against: DatasetComparison[], pairs: NewNearDuplicate[], t: GateThresholds, untested: number): GateVerdict {
+  const verdict = decideGate(favour, pairs, t)
+  if (untested === 0 || !verdict.passed) return verdict
+  const worst = decideGate(against, pairs, t)
+  return worst.passed ? verdict : { ...verdict, passed: false, incomplete: { untested, failures: worst.failures } }
 }
 
 /** Every agent name the baseline or the candidate knows, sorted: the labels a comparison scores. */

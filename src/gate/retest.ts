@@ -81,11 +81,24 @@ export async function retestFlips(cases: readonly Case[], comparison: DatasetCom
   return new Map(voteByCase(retested, attempts).map((c) => [c.id, c.vote.votes]))
 }
 
+/** A stand-in re-test vote for a flip whose re-test is unfinished: no agent is named so, so it overturns the flip. */
+const OVERTURNED = '\u0000overturned'
+
 /**
  * One dataset as the gate judges it: compared with the baseline, its stable
  * flips re-tested (when `retest` is given), and compared again with the
  * re-test's votes. `first` is the comparison before the re-test, when the
  * caller has it already.
+ *
+ * A flip whose re-test has fewer answers than it asked for (--max-cost
+ * stopped it, or requests failed), every answer agreeing with the flip, is
+ * *untested*: not evidence either way. `comparison` judges each in the
+ * candidate's favour (a broke flip held at its baseline decision as noise
+ * would be, a fixed one counted), `against` in its disfavour (a broke flip
+ * counted, a fixed one held); a rule that fails in the first fails whatever
+ * the missing answers say, one that passes in the second passes so too.
+ * `against` is absent when no flip is untested. A flip with any answer that
+ * disagrees is noise already: more answers cannot make it agree.
  */
 export async function compareRetested(
   baseline: BaselineDataset,
@@ -93,11 +106,26 @@ export async function compareRetested(
   agentNames: readonly string[],
   retest: Retest | undefined,
   first: DatasetComparison = compareDataset(baseline, candidate, agentNames),
-): Promise<{ comparison: DatasetComparison; tally: RetestTally }> {
+): Promise<{ comparison: DatasetComparison; against?: DatasetComparison; tally: RetestTally; untested: string[] }> {
   const votes = retest ? await retest(first, baseline) : new Map<string, Record<string, number>>()
-  if (votes.size === 0) return { comparison: first, tally: { flips: 0, noise: 0 } }
-  const comparison = compareDataset(baseline, candidate, agentNames, votes)
-  const noisy = new Set(comparison.flaky)
-  const retested = flipsToRetest(first).filter((id) => votes.has(id))
-  return { comparison, tally: { flips: retested.length, noise: retested.filter((id) => noisy.has(id)).length } }
+  if (votes.size === 0) return { comparison: first, tally: { flips: 0, noise: 0 }, untested: [] }
+  const judged = compareDataset(baseline, candidate, agentNames, votes)
+  const noisy = new Set(judged.flaky)
+  const times = retestRepeats(baseline.repeats)
+  const answered = (id: string) => Object.values(votes.get(id) ?? {}).reduce((a, b) => a + b, 0)
+  const asked = flipsToRetest(first).filter((id) => votes.has(id))
+  const untested = asked.filter((id) => !noisy.has(id) && answered(id) < times)
+  const retested = asked.filter((id) => !untested.includes(id))
+  const tally = { flips: retested.length, noise: retested.filter((id) => noisy.has(id)).length }
+  if (untested.length === 0) return { comparison: judged, tally, untested }
+  const direction = new Map(first.flips.map((f) => [f.id, f.direction]))
+  /** The untested flips of `held` direction overturned (held at the baseline decision), the others' answers as they are. */
+  const resolved = (held: 'broke' | 'fixed') => {
+    const assumed = new Map(votes)
+    for (const id of untested) if (direction.get(id) === held) assumed.set(id, { [OVERTURNED]: 1 })
+    const c = compareDataset(baseline, candidate, agentNames, assumed)
+    const mark = new Set(untested)
+    return { ...c, flips: c.flips.map((f) => (mark.has(f.id) ? { ...f, untested: true as const } : f)), flaky: c.flaky.filter((id) => !mark.has(id)), untested }
+  }
+  return { comparison: resolved('broke'), against: resolved('fixed'), tally, untested }
 }

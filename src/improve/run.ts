@@ -345,7 +345,7 @@ async function improveWith(setup: Setup, batching: BatchPlan | undefined, reques
     const { verdict } = judged
     if (routed.errored > 0) incomplete.push(`round ${round}: ${routed.errored} case(s) have no decision`)
     const unanswered = routed.retest?.unanswered() ?? 0
-    if (unanswered > 0) incomplete.push(`round ${round}: ${unanswered} re-test request(s) of flipped cases have no answer (their flips count as they are, none as noise)`)
+    if (unanswered > 0) incomplete.push(`round ${round}: ${unanswered} re-test request(s) of flipped cases have no answer (their flips are judged against the proposal: a broke flip counts, a fixed one does not)`)
     record.train = halfFigures(routed.votes, 'train')
     record.test = halfFigures(routed.votes, 'test')
     record.heldOut = heldOut(base.votes, routed.votes, split)
@@ -467,7 +467,8 @@ async function gateVerdict(
   const tally: RetestTally = { flips: 0, noise: 0 }
   for (const x of sides) {
     const judged = await compareRetested(x.baseline, x.now, names, retest && ((comparison, base) => retest.run(x.dataset, comparison, base.repeats)), x.first)
-    comparisons.push(judged.comparison)
+    // A proposal is kept only if the gate would surely pass it: flips whose re-test is unfinished are judged against it.
+    comparisons.push(judged.against ?? judged.comparison)
     tally.flips += judged.tally.flips
     tally.noise += judged.tally.noise
   }

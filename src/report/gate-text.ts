@@ -1,5 +1,5 @@
 import Table from 'cli-table3'
-import type { AgentChanges, DatasetComparison } from '../gate/compare.js'
+import type { AgentChanges, DatasetComparison, Flip } from '../gate/compare.js'
 import type { GateOutcome } from '../gate/outcome.js'
 import { MOVED_F1, painter, signed } from '../text/format.js'
 
@@ -15,7 +15,12 @@ export function changeLines(c: AgentChanges): string[] {
 /** One line of accuracy change with its uncertainty, the gate's headline. */
 export function accuracyLine(c: DatasetComparison): string {
   const a = c.accuracy
-  return `accuracy ${a.before.toFixed(3)} → ${a.after.toFixed(3)} (${signed(a.delta)}, 95% CI ${signed(a.interval[0])}…${signed(a.interval[1])}, McNemar p=${a.mcnemarP < 0.0001 ? a.mcnemarP.toExponential(1) : a.mcnemarP.toFixed(4)}); ${a.broke} broke, ${a.fixed} fixed, ${c.flaky.length} flaky`
+  return `accuracy ${a.before.toFixed(3)} → ${a.after.toFixed(3)} (${signed(a.delta)}, 95% CI ${signed(a.interval[0])}…${signed(a.interval[1])}, McNemar p=${a.mcnemarP < 0.0001 ? a.mcnemarP.toExponential(1) : a.mcnemarP.toFixed(4)}); ${a.broke} broke, ${a.fixed} fixed, ${c.flaky.length} flaky${c.untested?.length ? `, ${c.untested.length} not re-tested` : ''}`
+}
+
+/** How a flip reads in a table: its direction, and whether it is noise, unstable, or its re-test unfinished. */
+export function flipText(f: Flip): string {
+  return `${f.direction === 'broke' ? 'right → wrong' : 'wrong → right'}${f.untested ? ' (not re-tested)' : f.flaky ? ' (flaky)' : f.stable ? '' : ' (unstable)'}`
 }
 
 const pValue = (p: number) => (p < 0.0001 ? p.toExponential(1) : p >= 0.9995 ? '1.0' : p.toFixed(p < 0.01 ? 4 : 2))
@@ -32,6 +37,11 @@ export function verdictHeadline(o: GateOutcome): string {
 }
 
 function verdictReason(o: GateOutcome, compared: number): string {
+  const pending = o.verdict.incomplete
+  if (pending) {
+    const rules = [...new Set(pending.failures.map((f) => f.rule))].join(', ')
+    return `INCOMPLETE: ${pending.untested} flipped case${pending.untested === 1 ? ' was' : 's were'} not re-tested (see the note below); no rule failed on what was, and ${rules} would fail if ${pending.untested === 1 ? 'that flip holds' : 'those flips hold'}`
+  }
   const [first] = o.verdict.failures
   const c = o.comparisons.find((x) => x.path === first?.dataset) ?? o.comparisons[0]
   const change = c ? `accuracy ${c.accuracy.before < c.accuracy.after ? 'rose' : c.accuracy.before > c.accuracy.after ? 'fell' : 'held at'} ${c.accuracy.before.toFixed(3)}${c.accuracy.before === c.accuracy.after ? '' : ` → ${c.accuracy.after.toFixed(3)}`} (p = ${pValue(c.accuracy.mcnemarP)})` : ''
@@ -59,7 +69,7 @@ export function uncomparedLine(c: DatasetComparison): string | undefined {
 
 export function renderGateText(o: GateOutcome, style: { color: boolean }): string {
   const paint = painter(style.color)
-  const lines: string[] = [paint(o.verdict.passed ? 32 : 31, verdictHeadline(o)), '', `gate · router ${o.routerId} · baseline ${o.baselineFile}`, ...changeLines(o.changes)]
+  const lines: string[] = [paint(o.verdict.passed ? 32 : o.verdict.incomplete ? 33 : 31, verdictHeadline(o)), '', `gate · router ${o.routerId} · baseline ${o.baselineFile}`, ...changeLines(o.changes)]
   for (const c of o.comparisons) {
     lines.push('', paint(1, c.path), accuracyLine(c))
     const uncompared = uncomparedLine(c)
@@ -81,13 +91,15 @@ export function renderGateText(o: GateOutcome, style: { color: boolean }): strin
     }
     if (c.flips.length > 0) {
       const t = new Table({ head: ['case', 'expected', 'before', 'after', ''], style: { head: [], border: [], compact: true } })
-      for (const f of c.flips.slice(0, 25)) t.push([f.id, f.expected.join('|'), f.before ?? '–', f.after ?? '–', `${f.direction === 'broke' ? 'right → wrong' : 'wrong → right'}${f.flaky ? ' (flaky)' : f.stable ? '' : ' (unstable)'}`])
+      for (const f of c.flips.slice(0, 25)) t.push([f.id, f.expected.join('|'), f.before ?? '–', f.after ?? '–', flipText(f)])
       lines.push(t.toString())
       if (c.flips.length > 25) lines.push(`…and ${c.flips.length - 25} more flips (report.md lists them all)`)
     }
   }
   lines.push('')
   for (const f of o.verdict.failures) lines.push(paint(31, `FAIL ${f.rule}${f.dataset ? ` (${f.dataset})` : ''}: ${f.message}`))
-  lines.push(o.verdict.passed ? paint(32, 'gate: passed') : paint(31, `gate: FAILED (${o.verdict.failures.length} rule violation${o.verdict.failures.length > 1 ? 's' : ''})`))
+  const pending = o.verdict.incomplete
+  if (pending) lines.push(paint(33, `gate: INCOMPLETE (${pending.untested} flipped case${pending.untested === 1 ? '' : 's'} not re-tested; if they hold: ${pending.failures.map((f) => `${f.rule}${f.dataset ? ` (${f.dataset})` : ''}`).join(', ')})`))
+  else lines.push(o.verdict.passed ? paint(32, 'gate: passed') : paint(31, `gate: FAILED (${o.verdict.failures.length} rule violation${o.verdict.failures.length > 1 ? 's' : ''})`))
   return lines.join('\n')
 }

@@ -563,7 +563,9 @@ function gateSection(g: GateOutcome, s: Summary): Html {
   const v = g.verdict
   const verdict = v.passed
     ? html`<div class="verdict pass" role="status">✓ Routing gate passed</div>`
-    : html`<div class="verdict fail" role="status">✗ Routing gate failed: ${plural(v.failures.length, 'rule violation')}</div>`
+    : v.incomplete
+      ? html`<div class="verdict fail" role="status">Routing gate incomplete: ${plural(v.incomplete.untested, 'flipped case')} not re-tested</div>`
+      : html`<div class="verdict fail" role="status">✗ Routing gate failed: ${plural(v.failures.length, 'rule violation')}</div>`
   const failures =
     v.failures.length > 0
       ? html`<h3>Failed rules</h3><div class="table-wrap"><table class="data"><thead><tr><th scope="col">rule</th><th scope="col">dataset</th><th scope="col">agents</th><th scope="col">why</th></tr></thead><tbody>

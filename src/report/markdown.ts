@@ -2,7 +2,7 @@ import type { DatasetComparison } from '../gate/compare.js'
 import { f2, MOVED_F1, NO_NONE_CASES } from '../text/format.js'
 import { markdownCode, markdownText } from '../text/safe.js'
 import type { GateOutcome } from '../gate/outcome.js'
-import { accuracyLine, changeLines, uncomparedLine, verdictHeadline } from './gate-text.js'
+import { accuracyLine, changeLines, flipText, uncomparedLine, verdictHeadline } from './gate-text.js'
 import { whereParts } from './where.js'
 import type { Summary } from '../run/record.js'
 import { byProbes, probeSourceText, probeVerdictText, routedText } from '../overlap/index.js'
@@ -24,11 +24,16 @@ export function renderMarkdown(summaries: readonly Summary[], gate?: GateOutcome
 }
 
 function gateSection(g: GateOutcome): string {
-  const head = g.verdict.passed ? '## ✅ Routing gate passed' : '## ❌ Routing gate failed'
+  const head = g.verdict.passed ? '## ✅ Routing gate passed' : g.verdict.incomplete ? '## ⚠️ Routing gate incomplete' : '## ❌ Routing gate failed'
   const lines = [head, '', `**${cell(verdictHeadline(g))}**`, '', `Router ${markdownCode(g.routerId)} against ${markdownCode(g.baselineFile)}.`, '', ...changeLines(g.changes).map((l) => `- ${cell(l.trim())}`)]
   if (g.verdict.failures.length > 0) {
     lines.push('', '| rule | agents | why |', '| --- | --- | --- |')
     for (const f of g.verdict.failures) lines.push(`| ${f.rule} | ${cell(f.agents.join(', '))} | ${cell(f.message)} |`)
+  }
+  const pending = g.verdict.incomplete
+  if (pending) {
+    lines.push('', `Rules that fail if the ${pending.untested} flip(s) not re-tested hold (the gate's note says what finishes their re-tests):`, '', '| rule | agents | why |', '| --- | --- | --- |')
+    for (const f of pending.failures) lines.push(`| ${f.rule} | ${cell(f.agents.join(', '))} | ${cell(`${f.dataset ? `${f.dataset}: ` : ''}${f.message}`)} |`)
   }
   for (const c of g.comparisons) lines.push('', comparisonSection(c))
   return lines.join('\n')
@@ -52,7 +57,7 @@ function comparisonSection(c: DatasetComparison): string {
   }
   if (c.flips.length > 0) {
     lines.push('', `<details><summary>${c.flips.length} flipped case(s)</summary>`, '', '| case | expected | before | after | |', '| --- | --- | --- | --- | --- |')
-    for (const f of c.flips) lines.push(`| ${cell(f.id)} | ${cell(f.expected.join(', '))} | ${cell(f.before ?? '–')} | ${cell(f.after ?? '–')} | ${f.direction === 'broke' ? 'right → wrong' : 'wrong → right'}${f.flaky ? ' (flaky)' : ''} |`)
+    for (const f of c.flips) lines.push(`| ${cell(f.id)} | ${cell(f.expected.join(', '))} | ${cell(f.before ?? '–')} | ${cell(f.after ?? '–')} | ${flipText(f)} |`)
     lines.push('', '</details>')
   }
   return lines.join('\n')

@@ -35,7 +35,14 @@ export async function writeReports(dir: string, summary: Summary, cases: readonl
   await write(RUN_FILES.html, () => renderHtmlChunks(summary, gateForThis, { prompts: prompts.get(summary.dataset.path) }))
   await write(RUN_FILES.confusion, () => confusionCsv(summary.confusion))
   if (gate) {
-    const record = { passed: gate.verdict.passed, failures: gate.verdict.failures, changes: gate.changes, comparison }
+    const record = {
+      passed: gate.verdict.passed,
+      failures: gate.verdict.failures,
+      changes: gate.changes,
+      comparison,
+      ...(gate.verdict.incomplete ? { incomplete: gate.verdict.incomplete } : {}),
+      ...(gate.retest ? { retest: gate.retest } : {}),
+    }
     written.push(await writeAtomic(path.join(dir, RUN_FILES.gate), `${JSON.stringify(record, null, 2)}\n`))
   }
   return written

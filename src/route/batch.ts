@@ -481,7 +481,8 @@ export function createBatchEngine<V>(spec: BatchSpec<V>, settings: BatchSettings
 
   /** Polls the live batches until every one is taken in; each round waits pollMs. */
   function ensurePolling(): void {
-    if (polling || fatal) return
+    // Nothing to poll: a loop started now would end before `polling` is set, leaving it set for good, and no later batch would be polled.
+    if (polling || fatal || ![...live.values()].some((b) => !b.consumed)) return
     polling = (async () => {
       try {
         while ([...live.values()].some((b) => !b.consumed) && !signal.aborted) {

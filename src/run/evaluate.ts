@@ -641,7 +641,7 @@ export function budgetFor(maxUsd: number, price: Price, router: Router, catalogu
 }
 
 /** --dry-run: the first request and what the run would send and cost, as text; nothing is sent. */
-export function dryRunReport(setup: Setup): string {
+export function dryRunReport(setup: Setup, repeatsFor: (dataset: Dataset) => number = () => repeatsOf(setup)): string {
   const { plan, loaded, datasets, router, price } = setup
   const journal = router.cacheKey && !plan.options.noCache ? openJournal(plan.config.cacheDir, router.cacheKey, loaded.catalogue.fingerprint, { readOnly: true }) : undefined
   const lines: string[] = []
@@ -650,7 +650,7 @@ export function dryRunReport(setup: Setup): string {
   let outputTokens = 0
   const batched: { prompt: string; repeat: number }[] = []
   for (const dataset of datasets) {
-    const repeats = repeatsOf(setup)
+    const repeats = repeatsFor(dataset)
     const { cases } = casesToRoute(setup, dataset)
     const pending = cases.flatMap((c) => Array.from({ length: repeats }, (_, r) => r).filter((r) => !journal?.get(c.prompt, r)).map(() => c))
     if (plan.batch) for (const c of cases) for (let repeat = 0; repeat < repeats; repeat++) if (!journal?.get(c.prompt, repeat)) batched.push({ prompt: c.prompt, repeat })
@@ -679,10 +679,10 @@ export function dryRunReport(setup: Setup): string {
   }
   const shard = plan.options.shard
   if (shard) {
-    const byShard = pendingCostByShard(setup, journal, () => repeatsOf(setup))
+    const byShard = pendingCostByShard(setup, journal, repeatsFor)
     const runUsd = byShard.reduce((a, b) => a + b, 0)
     if (price && router.estimate) lines.push(`shard ${shardLabel(shard)}: ≈$${byShard[shard.index - 1]!.toFixed(4)} of the whole run's ≈$${runUsd.toFixed(4)} (all ${shard.count} shards' requests, each shard writing the prompt cache once; of those the journal answered, only this shard's count as free)`)
-    const cap = shardCapOf(setup, journal, () => repeatsOf(setup), byShard)
+    const cap = shardCapOf(setup, journal, repeatsFor, byShard)
     if (cap) lines.push(...shardCapLines(setup, cap))
   }
   if (plan.batch) lines.push(...batchDryRunLines(router, loaded.catalogue, plan.batch, price, journal, batched))

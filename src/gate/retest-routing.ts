@@ -1,0 +1,173 @@
+import path from 'node:path'
+import type { Case } from '../load/dataset.js'
+import type { BatchSession } from '../route/batch-routing.js'
+import { usageCost } from '../route/cost.js'
+import type { Journal } from '../route/journal.js'
+import { DEFAULT_RETRY, type Attempt } from '../route/run.js'
+import { estimatedUsage, startBatchSession } from '../run/batch-run.js'
+import { budgetFor, openRunJournal, type RunEnv, type Setup } from '../run/evaluate.js'
+import type { BaselineDataset } from './baseline.js'
+import type { DatasetComparison } from './compare.js'
+import { flipsToRetest, retestFlips, retestJobs, retestRepeats, type RetestVotes } from './retest.js'
+
+/**
+ * The gate's re-tests of its flips, routed: every dataset's with one journal, under what the
+ * gate's run left of --max-cost (the cap is the whole gate's), and with --batch as one more
+ * batch, submitted for every dataset before any is waited for.
+ */
+
+/** What the re-tests spent and what they left unanswered, for the gate's notes and gate.json. */
+export type RetestAccount = {
+  /** re-test requests sent this time, and their cost (USD; the batch rate with --batch) */
+  sent: number
+  usd: number
+  /** re-test requests with no answer: not sent (the cap, or a stop) or failed */
+  notSent: number
+  failed: number
+  /** the missing requests' cost as a rerun would pay it: each at the dearest of this gate's re-test requests and its own estimate as a cache write */
+  finishUsd: number
+}
+
+export type GateRetest = {
+  retest: (comparison: DatasetComparison, baseline: BaselineDataset) => Promise<RetestVotes>
+  beforeRetest: (firsts: ReadonlyArray<{ comparison: DatasetComparison; baseline: BaselineDataset }>) => Promise<void>
+  account: () => RetestAccount
+  /** whether the re-tests are journaled, so a rerun sends only what is missing */
+  journal: boolean
+  close: () => void
+}
+
+/**
+ * `spentUsd`: what the gate's run spent this time (cost.usdThisRun over its datasets; for saved
+ * runs, what they spent when routed), taken from --max-cost before the re-tests get the rest.
+ */
+export function gateRetest(setup: Setup, env: RunEnv, spentUsd: number, signal?: AbortSignal): GateRetest {
+  const { router, price, plan, loaded } = setup
+  const maxCost = plan.options.maxCost
+  const named = maxCost === undefined ? undefined : `--max-cost ${maxCost} USD`
+  let journal: Journal | undefined
+  let opened = false
+  let session: BatchSession | undefined
+  const account: RetestAccount = { sent: 0, usd: 0, notSent: 0, failed: 0, finishUsd: 0 }
+  let dearestUsd = 0
+  const missing: string[] = []
+  const remaining = () => (maxCost === undefined ? undefined : Math.max(0, maxCost - spentUsd - account.usd))
+  // The run's journal: the gate's own run said what it holds (saved runs' re-tests say it here, once).
+  const journalOnce = () => {
+    if (!opened) journal = openRunJournal(setup, setup.folders ? { warn: () => {} } : env)
+    opened = true
+    return journal
+  }
+  const onAttempt = (progress: ReturnType<RunEnv['progress']>) => (a: Attempt, prompt: string) => {
+    const usd = price && a.decision?.usage && !a.cached ? usageCost(a.decision.usage, price) : undefined
+    if (usd !== undefined) {
+      account.usd += usd
+      dearestUsd = Math.max(dearestUsd, usd)
+    }
+    if (!a.cached && !a.notSent) account.sent++
+    if (!a.decision) {
+      if (a.notSent) account.notSent++
+      else account.failed++
+      missing.push(prompt)
+    }
+    progress.tick({ failed: a.error !== undefined && !a.notSent, cached: a.cached === true, ...(usd !== undefined ? { usd } : {}) })
+  }
+
+  return {
+    async beforeRetest(firsts) {
+      if (!plan.batch) return
+      const jobs = firsts.flatMap(({ comparison, baseline }) => {
+        const dataset = setup.datasets.find((d) => d.path === comparison.path)
+        return dataset ? retestJobs(dataset.cases, comparison, baseline.repeats) : []
+      })
+      if (jobs.length === 0) return
+      // One batch for every dataset's re-tests, kept to what the run left of --max-cost at the batch rate.
+      session = await startBatchSession(
+        { router, catalogue: loaded.catalogue, plan: plan.batch, journal: journalOnce(), price, maxCost: remaining(), capName: named, maxTries: plan.config.maxTries, signal, warn: env.warn },
+        [],
+      )
+      await session.submit(jobs)
+    },
+    async retest(comparison, baseline) {
+      const dataset = setup.datasets.find((d) => d.path === comparison.path)
+      if (!dataset) return new Map()
+      const ids = new Set(flipsToRetest(comparison))
+      if (ids.size === 0) return new Map()
+      const flipped = dataset.cases.filter((c) => ids.has(c.id))
+      const progress = env.progress(`re-test · ${path.basename(dataset.path)} · ${router.id}`, flipped.length * retestRepeats(baseline.repeats))
+      const tick = onAttempt(progress)
+      const promptOf = new Map(flipped.map((c) => [c.id, c.prompt]))
+      const left = remaining()
+      try {
+        return await retestFlips(dataset.cases, comparison, baseline.repeats, {
+          router,
+          catalogue: loaded.catalogue,
+          journal: journalOnce(),
+          concurrency: plan.concurrency,
+          timeoutMs: plan.timeoutMs,
+          retry: { ...DEFAULT_RETRY, maxTries: plan.config.maxTries },
+          signal,
+          budget: session || left === undefined || !price ? undefined : budgetFor(left, price, router, loaded.catalogue, flipped, named),
+          batches: session,
+          onAttempt: (a) => tick(a, promptOf.get(a.caseId) ?? ''),
+          warn: env.warn,
+        })
+      } finally {
+        progress.done()
+      }
+    },
+    account: () => ({ ...account, finishUsd: finishCost(setup, missing, dearestUsd) }),
+    journal: router.cacheKey !== undefined && !plan.options.noCache,
+    close: () => journal?.close(),
+  }
+}
+
+/** The missing requests' price on a rerun: each at least the dearest re-test request paid, and at least its own estimate as a cache write (the first of a rerun writes the prompt cache again). */
+function finishCost(setup: Setup, prompts: readonly string[], dearestUsd: number): number {
+  const { router, price, loaded, plan } = setup
+  if (!price || !router.estimate) return 0
+  return prompts.reduce((n, p) => n + Math.max(dearestUsd, usageCost(estimatedUsage(router.estimate!(p, loaded.catalogue), true, plan.batch?.cacheTtl ?? '5m', plan.batch !== undefined), price)), 0)
+}
+
+/** --dry-run: the re-tests' bound, as improve's dry run gives it: every case flipping, each re-tested max(3, repeats) times. */
+export function retestDryRunLines(setup: Setup, repeatsOf: (dataset: { path: string }) => number): string[] {
+  const { router, price, loaded, datasets, plan } = setup
+  if (router.deterministic) return [`re-tests: none (the ${router.id} router is deterministic: a flip is never noise)`]
+  let requests = 0
+  let usd = 0
+  for (const d of datasets) {
+    const times = retestRepeats(repeatsOf(d))
+    requests += d.cases.length * times
+    if (price && router.estimate) for (const c of d.cases) usd += times * usageCost(estimatedUsage(router.estimate(c.prompt, loaded.catalogue), false, plan.batch?.cacheTtl ?? '5m', plan.batch !== undefined), price)
+  }
+  const cases = datasets.reduce((n, d) => n + d.cases.length, 0)
+  const priced = router.estimate ? (price ? `, ≈$${usd.toFixed(4)} with the catalogue prefix read from the prompt cache${plan.batch ? ', at the batch rate' : ''}` : ', no price known for this model') : ''
+  const cap = plan.options.maxCost === undefined ? [] : [`--max-cost ${plan.options.maxCost} USD covers the run and its re-tests together: the re-tests get what the run leaves of it`]
+  return [
+    `re-tests of stable flips: up to ${requests.toLocaleString('en-US')} request(s) (${cases} cases × max(3, repeats) repeats from repeat 1000: the bound, every case flipping; the gate re-tests only the cases it flipped${plan.batch ? ', as one more batch after the run' : ''})${priced}`,
+    ...cap,
+  ]
+}
+
+/** The re-tests' unfinished business in words: how many flips lack their answers, and how a rerun finishes them. */
+export function retestNotes(a: RetestAccount, untested: number, verdict: 'failed' | 'passed' | 'incomplete', opts: { maxCost: number | undefined; journal: boolean; spentUsd: number }): string[] {
+  if (untested === 0) return []
+  const why = [a.notSent > 0 ? `${a.notSent} not sent${opts.maxCost !== undefined ? ` (--max-cost ${opts.maxCost} USD would be passed)` : ''}` : '', a.failed > 0 ? `${a.failed} failed` : ''].filter(Boolean).join(', ')
+  const what = `${untested} flipped case(s) were not re-tested: ${a.notSent + a.failed} re-test request(s) have no answer (${why}), and a flip not re-tested is no evidence of a regression nor proof of noise`
+  const then =
+    verdict === 'failed'
+      ? 'the rules fail on what was re-tested, whatever those answers say'
+      : verdict === 'passed'
+        ? 'the rules pass whatever those answers say'
+        : 'the rules pass with them as noise and fail if they hold, so the gate has no verdict: it is incomplete (exit 3), not failed'
+  const rerun =
+    opts.maxCost === undefined
+      ? 'Run again to retry them; finished requests are not sent twice.'
+      : opts.journal
+        ? `Run again with --max-cost ${ceilCents(a.finishUsd)} to finish them: the run and the answered re-tests are in the journal, so only the ${a.notSent + a.failed} missing request(s) are sent (≈$${a.finishUsd.toFixed(4)}).`
+        : `Run again with --max-cost ${ceilCents(opts.spentUsd + a.finishUsd)} to finish them (with --no-cache nothing is kept, so the run is routed again).`
+  return [`${what}; ${then}. ${rerun}`]
+}
+
+/** A cap a user types: USD rounded up to the cent, never down. */
+const ceilCents = (usd: number) => (Math.ceil(usd * 100 - 1e-9) / 100).toFixed(2)
