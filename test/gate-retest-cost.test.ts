@@ -129,6 +129,12 @@ describe('gate --max-cost covers the re-tests of the flips', () => {
     expect(untested).toBeGreaterThan(0)
     expect(judged.retest).toEqual({ flips: 4 - untested, noise: 4 - untested, untested, usd: judged.retest!.usd })
     expect(judged.comparison.flips.filter((f) => f.untested)).toHaveLength(untested)
+    // report.html marks them "not re-tested", not flaky
+    const html = await readFile(path.join(dir, 'reports/app/report.html'), 'utf8')
+    const page = JSON.parse(/<script type="application\/json" id="data">([\s\S]*?)<\/script>/.exec(html)![1]!)
+    const shown = Object.values(page.flips as Record<string, Array<{ ut?: 1; fl: 0 | 1 }>>).flat()
+    expect(shown.filter((f) => f.ut === 1)).toHaveLength(untested)
+    expect(shown.filter((f) => f.ut === 1 && f.fl === 1)).toEqual([])
     expect(r.stdout).toMatch(new RegExp(`^INCOMPLETE: ${untested} flipped cases? (was|were) not re-tested`))
     expect(r.stdout).toContain(`gate: INCOMPLETE (${untested} flipped case`)
     expect(r.stdout).toContain('(not re-tested)')

@@ -170,7 +170,7 @@ function pageData(s: Summary, gate: GateOutcome | undefined, prompts: PromptsByI
   })
   const flips: Record<string, PageFlip[]> = {}
   for (const c of gate?.comparisons ?? []) {
-    flips[c.path] = c.flips.map((f) => ({ i: f.id, e: f.expected, b: f.before, a: f.after, dir: f.direction, fl: f.flaky ? 1 : 0, st: f.stable ? 1 : 0 }))
+    flips[c.path] = c.flips.map((f) => ({ i: f.id, e: f.expected, b: f.before, a: f.after, dir: f.direction, fl: f.flaky && !f.untested ? 1 : 0, st: f.stable ? 1 : 0, ...(f.untested ? { ut: 1 as const } : {}) }))
   }
   return {
     labels: s.confusion.labels,

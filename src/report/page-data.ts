@@ -92,4 +92,6 @@ export type PageFlip = {
   fl: 0 | 1
   /** every repeat agreed, before and after */
   st: 0 | 1
+  /** its re-test was cut short by --max-cost: neither noise nor a regression yet */
+  ut?: 1
 }

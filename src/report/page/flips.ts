@@ -15,7 +15,8 @@ export function flipLists(data: PageData, caseById: ReadonlyMap<string, PageCase
       row: (f: PageFlip) => {
         const broke = f.dir === 'broke'
         const change = el('td', null, [el('span', { className: `badge ${f.dir}`, text: broke ? 'right → wrong' : 'wrong → right' })])
-        if (f.fl) change.appendChild(el('span', { className: 'badge flaky', text: 'flaky' }))
+        if (f.ut) change.appendChild(el('span', { className: 'badge flaky', text: 'not re-tested' }))
+        else if (f.fl) change.appendChild(el('span', { className: 'badge flaky', text: 'flaky' }))
         else if (!f.st) change.appendChild(el('span', { className: 'badge flaky', text: 'unstable' }))
         return el('tr', null, [
           el('td', { className: 'mono nowrap', text: f.i }),
