@@ -1,16 +1,17 @@
 import path from 'node:path'
 import type { Catalogue } from '../load/catalogue.js'
+import type { CacheTtl } from '../load/config.js'
 import type { Dataset } from '../load/dataset.js'
 import type { BatchSession } from '../route/batch-routing.js'
 import { usageCost, type Price } from '../route/cost.js'
-import type { Journal } from '../route/journal.js'
-import type { Router } from '../route/router.js'
+import { openJournal, type Journal } from '../route/journal.js'
+import type { RequestEstimate, Router } from '../route/router.js'
 import { DEFAULT_RETRY, type Attempt } from '../route/run.js'
-import { estimatedUsage, startBatchSession, type BatchPlan } from '../run/batch-run.js'
+import { batchDryRunLines, estimatedUsage, startBatchSession, type BatchPlan } from '../run/batch-run.js'
 import { budgetFor, openRunJournal, type RunEnv, type Setup } from '../run/evaluate.js'
 import type { BaselineDataset } from './baseline.js'
-import type { DatasetComparison } from './compare.js'
-import { flipsToRetest, retestFlips, retestJobs, retestRepeats, type Retest } from './retest.js'
+import type { DatasetComparison, Flip } from './compare.js'
+import { flipsToRetest, RETEST_FIRST_REPEAT, retestFlips, retestJobs, retestRepeats, type Retest } from './retest.js'
 
 /**
  * The re-tests of flips, routed: one runner for the gate (its run's datasets, or saved runs') and
@@ -200,6 +201,82 @@ export function retestDryRunLines(setup: Setup, repeatsOf: (dataset: { path: str
     `re-tests of stable flips: up to ${requests.toLocaleString('en-US')} request(s) (${cases} cases × max(3, repeats) repeats from repeat 1000: the bound, every case flipping; the gate re-tests only the cases it flipped${plan.batch ? ', as one more batch after the run' : ''})${priced}`,
     ...cap,
   ]
+}
+
+/** How many flip ids a dry run names before it says "…". */
+const NAMED_FLIPS = 8
+
+/** A dataset's flips against the baseline, as `gate RUN_DIR… --dry-run` names them before re-testing any. */
+export function flipsLine(comparison: DatasetComparison): string {
+  const stable = comparison.flips.filter((f) => !f.flaky)
+  const flaky = comparison.flips.length - stable.length
+  const named = (direction: Flip['direction']) => {
+    const ids = stable.filter((f) => f.direction === direction).map((f) => f.id)
+    return ids.length === 0 ? [] : [`${direction === 'broke' ? 'right → wrong' : 'wrong → right'}: ${ids.slice(0, NAMED_FLIPS).join(', ')}${ids.length > NAMED_FLIPS ? `, … (${ids.length})` : ''}`]
+  }
+  const which = [...named('broke'), ...named('fixed')]
+  return `${comparison.path}: ${comparison.cases} case(s) compared, ${stable.length} stable flip(s)${which.length > 0 ? ` (${which.join('; ')})` : ''}${flaky > 0 ? `, ${flaky} flaky (repeats disagree: held at the baseline decision, not re-tested)` : ''}`
+}
+
+/**
+ * `gate RUN_DIR… --dry-run`: the re-tests of saved runs' flips, known before anything is sent
+ * (comparing saved runs with the baseline routes nothing). Per dataset the stable flips and the
+ * re-test requests the journal does not answer, priced as the gate prices them (the catalogue
+ * prefix written to the prompt cache once, then read; with --batch the batches and the batch
+ * rate too), and what --max-cost leaves for them after `spentUsd`, what the runs spent.
+ */
+export function retestPlanLines(setup: Setup, firsts: ReadonlyArray<{ comparison: DatasetComparison; baseline: BaselineDataset }>, spentUsd: number): string[] {
+  const { router, price, loaded, plan, datasets } = setup
+  const catalogue = loaded.catalogue
+  const journal = router.cacheKey && !plan.options.noCache ? openJournal(plan.config.cacheDir, router.cacheKey, catalogue.fingerprint, { readOnly: true }) : undefined
+  const priced = price !== undefined && router.estimate !== undefined
+  /** each pending request's estimate, in the order the gate sends them: the first writes the prompt cache */
+  const pending: Array<{ prompt: string; repeat: number; estimate: RequestEstimate | undefined }> = []
+  const costOf = (ttl: CacheTtl, batch: boolean) => pending.map((p, i) => (price ? usageCost(estimatedUsage(p.estimate, i === 0, ttl, batch), price) : 0))
+  const lines: string[] = []
+  for (const { comparison, baseline } of firsts) {
+    const dataset = datasets.find((d) => d.path === comparison.path)
+    const flips = flipsToRetest(comparison).length
+    if (flips === 0) continue
+    if (!dataset) {
+      lines.push(`re-tests: ${comparison.path}: none (not among the datasets the flags and config name)`)
+      continue
+    }
+    const jobs = retestJobs(dataset.cases, comparison, baseline.repeats)
+    const todo = jobs.filter((j) => !journal?.get(j.prompt, j.repeat))
+    const from = pending.length
+    pending.push(...todo.map((j) => ({ ...j, estimate: router.estimate?.(j.prompt, catalogue) })))
+    const usd = costOf('5m', false).slice(from).reduce((a, b) => a + b, 0)
+    const tokens = pending.slice(from).reduce((n, p) => n + (p.estimate ? p.estimate.prefixTokens + p.estimate.promptTokens : 0), 0)
+    const inJournal = jobs.length - todo.length
+    lines.push(
+      `re-tests: ${comparison.path}: ${todo.length} request(s) to send (${flips} stable flip(s) × ${retestRepeats(baseline.repeats)} repeats from repeat ${RETEST_FIRST_REPEAT}${inJournal > 0 ? `, ${inJournal} already in the journal` : ''})` +
+        (router.estimate ? `, ≈${tokens.toLocaleString('en-US')} input tokens, ${price ? `≈$${usd.toFixed(4)}` : 'no price known for this model'}` : ''),
+    )
+  }
+  const liveUsd = costOf('5m', false).reduce((a, b) => a + b, 0)
+  if (plan.batch) lines.push(...batchDryRunLines(router, catalogue, plan.batch, price, journal, pending))
+  const maxCost = plan.options.maxCost
+  if (maxCost !== undefined && priced) {
+    const left = Math.max(0, maxCost - spentUsd)
+    const each = plan.batch ? costOf(plan.batch.cacheTtl, true) : costOf('5m', false)
+    const need = each.reduce((a, b) => a + b, 0)
+    let fit = 0
+    for (let sum = 0; fit < each.length && sum + each[fit]! <= left; fit++) sum += each[fit]!
+    lines.push(
+      `--max-cost ${maxCost} USD: the runs spent $${spentUsd.toFixed(4)} when routed, which leaves $${left.toFixed(4)} for the re-tests; they need ≈$${need.toFixed(4)}${plan.batch ? ' at the batch rate' : ''}: ` +
+        (fit === each.length
+          ? 'room for all of them'
+          : `room for about ${fit} of the ${each.length}; a flip left without its answers is not re-tested, and the gate is incomplete (exit 3) unless the rules fail without it`),
+    )
+  }
+  const outputTokens = pending.find((p) => p.estimate)?.estimate?.outputTokens
+  lines.push(
+    `dry run: nothing was sent. Total: ${pending.length} re-test request(s)` +
+      (priced ? `, ≈$${liveUsd.toFixed(4)} (tokens ≈ characters/4; output ≈${outputTokens ?? 0} tokens a request; the catalogue prefix written to the prompt cache once, then read)` : '') +
+      '.',
+  )
+  return lines
 }
 
 /** The re-tests' unfinished business in words: how many flips lack their answers, and how a rerun finishes them. */
