@@ -115,16 +115,7 @@ export async function checkGate(request: GateRequest, env: RunEnv, signal?: Abor
     if (routed && !routed.router.deterministic) retester = gateRetest(routed, env, runSpentUsd, signal)
     saved = request.runDirs.length > 0 ? savedRunsRetest(request, env, wanted, baseline, summaries[0]?.router.id ?? baseline.router.id, runSpentUsd, signal) : undefined
     const judge = retester ?? saved
-    const built = await buildOutcome({
-      baseline,
-      baselineFile,
-      agents: current.catalogue.agents,
-      invalid: current.invalid,
-      runs: summaries.map((s) => ({ path: s.dataset.path, cases: s.cases })),
-      thresholds: config.gate,
-      retest: judge?.retest,
-      beforeRetest: judge?.beforeRetest,
-    })
+    const built = await judgeRuns(baseline, baselineFile, current, summaries, config.gate, judge)
     const account = (retester ?? saved?.retester())?.account()
     const outcome = account && built.retest && account.sent + account.notSent + account.failed > 0 ? { ...built, retest: { ...built.retest, usd: account.usd } } : built
     const notes = account ? retestAccountNotes(outcome, account, request, runSpentUsd, retester?.journal ?? saved?.retester()?.journal ?? false) : []
@@ -145,6 +136,27 @@ export async function checkGate(request: GateRequest, env: RunEnv, signal?: Abor
     await setup?.router.close?.()
     await saved?.close()
   }
+}
+
+/** The gate's outcome for the runs, with the agents as they are now; their flips re-tested by `judge`, when given. */
+function judgeRuns(
+  baseline: Baseline,
+  baselineFile: string,
+  current: { catalogue: Catalogue; invalid: InvalidAgentFile[] },
+  summaries: readonly Summary[],
+  thresholds: GateThresholds,
+  judge?: Pick<GateRetest, 'retest' | 'beforeRetest'>,
+): Promise<GateOutcome> {
+  return buildOutcome({
+    baseline,
+    baselineFile,
+    agents: current.catalogue.agents,
+    invalid: current.invalid,
+    runs: summaries.map((s) => ({ path: s.dataset.path, cases: s.cases })),
+    thresholds,
+    retest: judge?.retest,
+    beforeRetest: judge?.beforeRetest,
+  })
 }
 
 /** Saved run folders in the baseline's order of datasets, as the gate routes them, whatever order the folders come in; shards refused. */
@@ -264,14 +276,7 @@ async function savedRunsDryRun(
   const runsRouter = summaries[0]?.router.id ?? baseline.router.id
   refuseMismatch(baseline, baselineFile, runsRouter, summaries.map((s) => s.dataset))
   // The gate's comparison as it makes it, before any re-test: the flips as they are.
-  const outcome = await buildOutcome({
-    baseline,
-    baselineFile,
-    agents: current.catalogue.agents,
-    invalid: current.invalid,
-    runs: summaries.map((s) => ({ path: s.dataset.path, cases: s.cases })),
-    thresholds,
-  })
+  const outcome = await judgeRuns(baseline, baselineFile, current, summaries, thresholds)
   const failing = [...new Set(outcome.verdict.failures.map((f) => f.rule))]
   const lines = [
     `gate --dry-run: ${summaries.length} saved run(s) (${dirs.join(', ')}) compared with ${baselineFile}, router ${runsRouter}; comparing them routes nothing`,
