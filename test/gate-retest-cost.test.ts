@@ -221,3 +221,101 @@ describe('gate RUN_DIR (a merged run) honours --max-cost for its re-tests', () =
     expect(live(server).length - before).toBe(4 * 3)
   })
 })
+
+describe('gate RUN_DIR --dry-run prices the re-tests of the runs\' flips', () => {
+  /** The runs of the project routed by `eval` against a stand-in that sends the four web prompts astray: four stable flips. */
+  async function savedRun(): Promise<{ dir: string; runUsd: number }> {
+    const dir = await project()
+    const routing = await serve({ route: astray(Infinity) })
+    expect((await runInProcess(['eval'], { cwd: dir, env: envFor(routing) })).code).toBe(0)
+    return { dir, runUsd: await runCost(path.join(dir, 'reports/app')) }
+  }
+  const FLIPS = 'datasets/app.csv: 16 case(s) compared, 4 stable flip(s) (right → wrong: w0, w1, w2, w3)'
+  /** The dry run's re-test requests and their price, and the output tokens a request it assumes. */
+  const plannedOf = (stdout: string) => {
+    const m = /re-tests: datasets\/app\.csv: (\d+) request\(s\) to send \(4 stable flip\(s\) × 3 repeats from repeat 1000(?:, (\d+) already in the journal)?\), ≈[\d,]+ input tokens, ≈\$([\d.]+)/.exec(stdout)
+    expect(m, stdout).not.toBeNull()
+    const output = /output ≈(\d+) tokens a request/.exec(stdout)
+    expect(output, stdout).not.toBeNull()
+    return { requests: Number(m![1]), inJournal: Number(m![2] ?? 0), usd: Number(m![3]), outputTokens: Number(output![1]) }
+  }
+
+  it('says how many re-test requests a real gate RUN_DIR then sends, at the price it pays, and what --max-cost leaves for them; sends nothing', async () => {
+    const { dir, runUsd } = await savedRun()
+    const idle = await serve({})
+    const maxCost = (runUsd + 0.5).toFixed(6)
+    const dry = await runInProcess(['gate', 'reports/app', '--dry-run', '--max-cost', maxCost], { cwd: dir, env: envFor(idle) })
+    expect(dry.code, dry.stdout + dry.stderr).toBe(0)
+    expect(idle.requests).toHaveLength(0)
+    expect(dry.stdout).toContain(FLIPS)
+    expect(dry.stdout).toContain('without re-tests (every stable flip holding) the rules fail: accuracy-drop, agent-f1-drop, stable-flips')
+    const planned = plannedOf(dry.stdout)
+    expect(planned).toMatchObject({ requests: 4 * 3, inJournal: 0 })
+    expect(dry.stdout).toContain(`--max-cost ${Number(maxCost)} USD: the runs spent $${runUsd.toFixed(4)} when routed, which leaves $${(Number(maxCost) - runUsd).toFixed(4)} for the re-tests; they need ≈$${planned.usd.toFixed(4)}: room for all of them`)
+    expect(dry.stdout.trimEnd().split('\n').at(-1)).toBe(`dry run: nothing was sent. Total: 12 re-test request(s), ≈$${planned.usd.toFixed(4)} (tokens ≈ characters/4; output ≈${planned.outputTokens} tokens a request; the catalogue prefix written to the prompt cache once, then read).`)
+
+    // The gate itself, against a fresh stand-in (its prompt cache cold, as for runs routed elsewhere) whose replies carry the output the router estimates.
+    const gating = await serve({ route: astray(Infinity), outputTokens: planned.outputTokens })
+    const r = await runInProcess(['gate', 'reports/app', '--max-cost', maxCost], { cwd: dir, env: envFor(gating) })
+    expect(r.code, r.stdout + r.stderr).toBe(1)
+    expect(live(gating)).toHaveLength(planned.requests)
+    const judged = await gateJson(path.join(dir, 'reports/app'))
+    expect(judged.retest).toMatchObject({ flips: 4, noise: 0, untested: 0 })
+    // the gate's account of what it paid, to the dry run's four decimals
+    expect(Math.abs(judged.retest!.usd! - planned.usd)).toBeLessThanOrEqual(0.00005 + 1e-9)
+
+    // Its answers are in the journal now: a second gate would send none, and the dry run says so.
+    const again = await runInProcess(['gate', 'reports/app', '--dry-run'], { cwd: dir, env: envFor(idle) })
+    expect(again.code, again.stderr).toBe(0)
+    expect(plannedOf(again.stdout)).toMatchObject({ requests: 0, inJournal: 12, usd: 0 })
+    expect(idle.requests).toHaveLength(0)
+  })
+
+  it('with a cap the runs used up: room for none of them, as the gate then finds (exit 3, nothing sent)', async () => {
+    const { dir, runUsd } = await savedRun()
+    const idle = await serve({})
+    const maxCost = (runUsd * 1.0001).toFixed(8)
+    const dry = await runInProcess(['gate', 'reports/app', '--dry-run', '--max-cost', maxCost], { cwd: dir, env: envFor(idle) })
+    expect(dry.code, dry.stderr).toBe(0)
+    expect(dry.stdout).toMatch(/for the re-tests; they need ≈\$[\d.]+: room for about 0 of the 12; a flip left without its answers is not re-tested, and the gate is incomplete \(exit 3\) unless the rules fail without it/)
+    const r = await runInProcess(['gate', 'reports/app', '--max-cost', maxCost], { cwd: dir, env: envFor(idle) })
+    expect(r.code, r.stdout + r.stderr).toBe(3)
+    expect(idle.requests).toHaveLength(0)
+  })
+
+  it('--batch: the re-tests as one batch of the same requests, at the batch price the gate then pays', async () => {
+    const { dir } = await savedRun()
+    const idle = await serve({})
+    const dry = await runInProcess(['gate', 'reports/app', '--dry-run', '--batch'], { cwd: dir, env: envFor(idle) })
+    expect(dry.code, dry.stdout + dry.stderr).toBe(0)
+    expect(idle.requests).toHaveLength(0)
+    const planned = plannedOf(dry.stdout)
+    expect(dry.stdout).toMatch(/^batch: 12 request\(s\) in 1 batch\(es\) of at most/m)
+    const batchUsd = Number(/batch: live price ≈\$([\d.]+); batch price ≈\$([\d.]+)/.exec(dry.stdout)?.[2])
+    expect(batchUsd).toBeGreaterThan(0)
+    expect(batchUsd).toBeLessThan(planned.usd)
+
+    const gating = await serve({ route: astray(Infinity), outputTokens: planned.outputTokens, batch: { pollsToEnd: 0 } })
+    const r = await runInProcess(['gate', 'reports/app', '--batch', '--batch-poll', '0.01'], { cwd: dir, env: envFor(gating) })
+    expect(r.code, r.stdout + r.stderr).toBe(1)
+    expect(live(gating)).toHaveLength(0)
+    expect(gating.batches).toHaveLength(1)
+    expect(gating.batches[0]!.requests).toHaveLength(planned.requests)
+    const judged = await gateJson(path.join(dir, 'reports/app'))
+    expect(Math.abs(judged.retest!.usd! - batchUsd)).toBeLessThanOrEqual(0.00005 + 1e-9)
+  })
+
+  it('the lexical router: the same comparison, and no re-test needed (a deterministic router\'s flips are real)', async () => {
+    const dir = await project()
+    const config = path.join(dir, 'routecheck.config.json')
+    await writeFiles(dir, { 'routecheck.config.json': JSON.stringify({ ...JSON.parse(await readFile(config, 'utf8')), router: 'lexical', repeats: 1 }) })
+    expect((await runInProcess(['baseline', '--no-cache'], { cwd: dir })).code).toBe(0)
+    await writeFiles(dir, { 'agents/web-dev.md': '---\nname: web-dev\ndescription: Use this agent for mobile apps written in Swift and Kotlin.\n---\nYou build apps.\n' })
+    expect((await runInProcess(['eval'], { cwd: dir })).code).toBe(0)
+    const dry = await runInProcess(['gate', 'reports/app', '--dry-run'], { cwd: dir })
+    expect(dry.code, dry.stdout + dry.stderr).toBe(0)
+    expect(dry.stdout).toMatch(/datasets\/app\.csv: 16 case\(s\) compared, [1-4] stable flip\(s\) \(right → wrong: w/)
+    expect(dry.stdout).toContain('re-tests: none (the lexical router is deterministic: a flip is never noise)')
+    expect(dry.stdout.trimEnd().split('\n').at(-1)).toBe('dry run: nothing was sent.')
+  })
+})

@@ -57,6 +57,8 @@ re-tested; a flip its re-test does not reproduce is flaky and does not count.
 --max-cost covers the run and the re-tests together, and --batch sends the
 re-tests as one more batch; a flip whose re-test the cap stopped is no
 evidence: the gate is incomplete (exit 3) unless the rules fail without it.
+With run folders, --dry-run compares them (routing nothing) and prints the
+re-test requests of their stable flips and their price.
 Each dataset is routed with the baseline's repeats unless --repeats says
 otherwise. The baseline is checked like any input: cut or edited cases,
 undecided cases and agents it never had are exit 2.`,
@@ -65,6 +67,7 @@ undecided cases and agents it never had are exit 2.`,
     dataset: 'compare only this dataset of the baseline; repeat for several (default: all of them)',
     repeats: "route each case K times (default: the baseline's repeats)",
     shard: "route only shard K of N of the gate's run and judge nothing (a CI matrix job); routecheck merge joins the shards, routecheck gate MERGED_RUN_DIR... judges them (default --out: OUT/shard-K-of-N/)",
+    'dry-run': "print the run's first request, requests and cost and its re-tests' bound; with RUN_DIR..., compare them and print the re-tests of their flips, counted and priced; send nothing",
   }),
   footer: `With GITHUB_ACTIONS set it prints ::error annotations on the agent files that
 go with the failures, and appends report.md to $GITHUB_STEP_SUMMARY.

@@ -7,10 +7,10 @@ import { completion, dryRunReport, finishRuns, prepareEval, runDatasets, type Ev
 import { expandRunFolders, readRuns, refuseShards } from '../run/read.js'
 import type { Summary } from '../run/record.js'
 import { DEFAULT_BASELINE, readBaseline, type Baseline, type BaselineDataset } from './baseline.js'
-import { hasChanges, diffAgents, type DatasetComparison } from './compare.js'
+import { hasChanges, diffAgents, type DatasetComparison, type GateThresholds } from './compare.js'
 import { agentNames, buildOutcome, type GateOutcome } from './outcome.js'
-import type { RetestVotes } from './retest.js'
-import { gateRetest, retestDryRunLines, retestNotes, type GateRetest, type RetestAccount } from './retest-routing.js'
+import { flipsToRetest, type RetestVotes } from './retest.js'
+import { flipsLine, gateRetest, retestDryRunLines, retestNotes, retestPlanLines, type GateRetest, type RetestAccount } from './retest-routing.js'
 
 export type GateRequest = EvalOptions & {
   /** the baseline file (default reports/baseline.json) */
@@ -75,7 +75,10 @@ export async function checkGate(request: GateRequest, env: RunEnv, signal?: Abor
   if (request.runDirs.length > 0 && request.shard) throw new UsageError('--shard routes a shard of the gate\'s run; to gate saved run folders, merge the shards first (routecheck merge) and give the merged folders')
   const repeatsOf = new Map(wanted.map((d) => [d.path, d.repeats]))
   const repeatsFor = (d: { path: string }) => request.repeats ?? repeatsOf.get(d.path) ?? 1
-  if (request.dryRun) return { kind: 'dry-run', text: await dryRun(request, env, wanted, baseline, baselineFile, repeatsFor) }
+  if (request.dryRun) {
+    const text = request.runDirs.length > 0 ? await savedRunsDryRun(request, env, wanted, baseline, baselineFile, current, config.gate) : await dryRun(request, env, wanted, baseline, baselineFile, repeatsFor)
+    return { kind: 'dry-run', text }
+  }
   let setup: Setup | undefined
   let staged: StagedRuns | undefined
   let saved: ReturnType<typeof savedRunsRetest> | undefined
@@ -85,14 +88,7 @@ export async function checkGate(request: GateRequest, env: RunEnv, signal?: Abor
   try {
     let summaries: Summary[] = []
     if (request.runDirs.length > 0) {
-      // In the baseline's order of datasets, as the gate routes them, whatever order the folders come in.
-      const dirs = await expandRunFolders(request.runDirs)
-      const read = await readRuns(dirs)
-      const rank = (p: string) => baseline.datasets.findIndex((d) => d.path === p) >>> 0
-      const order = read.map((s, i) => ({ s, dir: dirs[i]! })).sort((a, b) => rank(a.s.dataset.path) - rank(b.s.dataset.path))
-      summaries = order.map((x) => x.s)
-      savedDirs = order.map((x) => x.dir)
-      refuseShards(summaries, savedDirs)
+      ;({ summaries, dirs: savedDirs } = await readSavedRuns(request.runDirs, baseline))
     } else {
       setup = await prepareEval({ ...request, dataset: wanted.map((d) => d.path) }, env, {
         skipInvalid: true,
@@ -114,21 +110,12 @@ export async function checkGate(request: GateRequest, env: RunEnv, signal?: Abor
 
     // --max-cost is the whole gate's: the re-tests get what the run spent this time left of it
     // (for saved runs, what they spent when routed: a merged run's shards were given the same cap).
-    const runSpentUsd = summaries.reduce((n, s) => n + (s.cost?.usdThisRun ?? 0), 0)
+    const runSpentUsd = spentBy(summaries)
     const routed = setup
     if (routed && !routed.router.deterministic) retester = gateRetest(routed, env, runSpentUsd, signal)
     saved = request.runDirs.length > 0 ? savedRunsRetest(request, env, wanted, baseline, summaries[0]?.router.id ?? baseline.router.id, runSpentUsd, signal) : undefined
     const judge = retester ?? saved
-    const built = await buildOutcome({
-      baseline,
-      baselineFile,
-      agents: current.catalogue.agents,
-      invalid: current.invalid,
-      runs: summaries.map((s) => ({ path: s.dataset.path, cases: s.cases })),
-      thresholds: config.gate,
-      retest: judge?.retest,
-      beforeRetest: judge?.beforeRetest,
-    })
+    const built = await judgeRuns(baseline, baselineFile, current, summaries, config.gate, judge)
     const account = (retester ?? saved?.retester())?.account()
     const outcome = account && built.retest && account.sent + account.notSent + account.failed > 0 ? { ...built, retest: { ...built.retest, usd: account.usd } } : built
     const notes = account ? retestAccountNotes(outcome, account, request, runSpentUsd, retester?.journal ?? saved?.retester()?.journal ?? false) : []
@@ -151,6 +138,41 @@ export async function checkGate(request: GateRequest, env: RunEnv, signal?: Abor
   }
 }
 
+/** The gate's outcome for the runs, with the agents as they are now; their flips re-tested by `judge`, when given. */
+function judgeRuns(
+  baseline: Baseline,
+  baselineFile: string,
+  current: { catalogue: Catalogue; invalid: InvalidAgentFile[] },
+  summaries: readonly Summary[],
+  thresholds: GateThresholds,
+  judge?: Pick<GateRetest, 'retest' | 'beforeRetest'>,
+): Promise<GateOutcome> {
+  return buildOutcome({
+    baseline,
+    baselineFile,
+    agents: current.catalogue.agents,
+    invalid: current.invalid,
+    runs: summaries.map((s) => ({ path: s.dataset.path, cases: s.cases })),
+    thresholds,
+    retest: judge?.retest,
+    beforeRetest: judge?.beforeRetest,
+  })
+}
+
+/** Saved run folders in the baseline's order of datasets, as the gate routes them, whatever order the folders come in; shards refused. */
+async function readSavedRuns(runDirs: readonly string[], baseline: Baseline): Promise<{ summaries: Summary[]; dirs: string[] }> {
+  const dirs = await expandRunFolders(runDirs)
+  const read = await readRuns(dirs)
+  const rank = (p: string) => baseline.datasets.findIndex((d) => d.path === p) >>> 0
+  const order = read.map((s, i) => ({ s, dir: dirs[i]! })).sort((a, b) => rank(a.s.dataset.path) - rank(b.s.dataset.path))
+  const saved = { summaries: order.map((x) => x.s), dirs: order.map((x) => x.dir) }
+  refuseShards(saved.summaries, saved.dirs)
+  return saved
+}
+
+/** What --max-cost gives the re-tests of saved runs' flips: the cap minus what the runs spent when routed (a merged run's shards were given the same cap). */
+const spentBy = (summaries: readonly Summary[]) => summaries.reduce((n, s) => n + (s.cost?.usdThisRun ?? 0), 0)
+
 /** What the re-tests spent against --max-cost, and the flips they left untested. */
 function retestAccountNotes(outcome: GateOutcome, account: RetestAccount, request: GateRequest, runSpentUsd: number, journal: boolean): string[] {
   const untested = outcome.retest?.untested ?? 0
@@ -164,7 +186,6 @@ function retestAccountNotes(outcome: GateOutcome, account: RetestAccount, reques
 
 /** --dry-run: what the gate's run would send, and the bound of its re-tests; nothing is sent. */
 async function dryRun(request: GateRequest, env: RunEnv, wanted: Baseline['datasets'], baseline: Baseline, baselineFile: string, repeatsFor: (d: { path: string }) => number): Promise<string> {
-  if (request.runDirs.length > 0) throw new UsageError('--dry-run shows what the gate would route; with run folders it routes only the re-tests of their flips, which it cannot know before it compares them: drop --dry-run, and bound the re-tests with --max-cost')
   const setup = await prepareEval({ ...request, dataset: wanted.map((d) => d.path) }, env, { skipInvalid: true, alsoKnownAgents: baseline.agents.map((a) => a.name), keep: [{ path: baselineFile, what: 'the baseline' }] })
   try {
     refuseMismatch(baseline, baselineFile, setup.router.id, setup.datasets)
@@ -189,18 +210,9 @@ function savedRunsRetest(request: GateRequest, env: RunEnv, wanted: Baseline['da
   let setup: Setup | null | undefined
   let retester: GateRetest | undefined
   const make = async (): Promise<Setup | null> => {
-    const note = (why: string) => env.warn(`note: the flipped cases of the saved runs are not re-tested (${why}); each flip counts as it is\n`)
-    let made: Setup
-    try {
-      made = await prepareEval({ ...request, dataset: wanted.map((d) => d.path) }, env, { skipInvalid: true, alsoKnownAgents: baseline.agents.map((a) => a.name), noRunFolders: true })
-    } catch (e) {
-      if (!(e instanceof UsageError || e instanceof InputError)) throw e
-      note(`the router cannot be made here: ${e.message.split('\n')[0]}`)
-      return null
-    }
-    if (made.router.id === runsRouter && !made.router.deterministic) return made
-    await made.router.close?.()
-    if (made.router.id !== runsRouter) note(`the runs were routed with ${runsRouter}, and the flags and config name ${made.router.id}: pass the runs' --router, --model and --style`)
+    const made = await savedRunsRouter(request, env, wanted, baseline, runsRouter)
+    if ('setup' in made) return made.setup
+    if (!made.deterministic) env.warn(`note: the flipped cases of the saved runs are not re-tested (${made.why}); each flip counts as it is\n`)
     return null
   }
   const ready = async (): Promise<GateRetest | undefined> => {
@@ -224,6 +236,66 @@ function savedRunsRetest(request: GateRequest, env: RunEnv, wanted: Baseline['da
       retester?.close()
       await setup?.router.close?.()
     },
+  }
+}
+
+/**
+ * The router that re-tests saved runs' flips: the one the flags and config name, when it is the
+ * runs' own and a model router; otherwise why not (`deterministic`: its flips are real, nothing
+ * to say).
+ */
+async function savedRunsRouter(request: GateRequest, env: RunEnv, wanted: Baseline['datasets'], baseline: Baseline, runsRouter: string): Promise<{ setup: Setup } | { why: string; deterministic?: true }> {
+  let made: Setup
+  try {
+    made = await prepareEval({ ...request, dataset: wanted.map((d) => d.path) }, env, { skipInvalid: true, alsoKnownAgents: baseline.agents.map((a) => a.name), noRunFolders: true })
+  } catch (e) {
+    if (!(e instanceof UsageError || e instanceof InputError)) throw e
+    return { why: `the router cannot be made here: ${e.message.split('\n')[0]}` }
+  }
+  if (made.router.id === runsRouter && !made.router.deterministic) return { setup: made }
+  await made.router.close?.()
+  if (made.router.id !== runsRouter) return { why: `the runs were routed with ${runsRouter}, and the flags and config name ${made.router.id}: pass the runs' --router, --model and --style` }
+  return { why: `the ${made.router.id} router is deterministic: a flip is never noise`, deterministic: true }
+}
+
+/**
+ * `gate RUN_DIR… --dry-run`: the saved runs compared with the baseline (free: nothing is routed),
+ * and the re-tests of their stable flips the gate would send, priced, with what --max-cost leaves
+ * for them. Nothing is sent.
+ */
+async function savedRunsDryRun(
+  request: GateRequest,
+  env: RunEnv,
+  wanted: Baseline['datasets'],
+  baseline: Baseline,
+  baselineFile: string,
+  current: { catalogue: Catalogue; invalid: InvalidAgentFile[] },
+  thresholds: GateThresholds,
+): Promise<string> {
+  const { summaries, dirs } = await readSavedRuns(request.runDirs, baseline)
+  const runsRouter = summaries[0]?.router.id ?? baseline.router.id
+  refuseMismatch(baseline, baselineFile, runsRouter, summaries.map((s) => s.dataset))
+  // The gate's comparison as it makes it, before any re-test: the flips as they are.
+  const outcome = await judgeRuns(baseline, baselineFile, current, summaries, thresholds)
+  const failing = [...new Set(outcome.verdict.failures.map((f) => f.rule))]
+  const lines = [
+    `gate --dry-run: ${summaries.length} saved run(s) (${dirs.join(', ')}) compared with ${baselineFile}, router ${runsRouter}; comparing them routes nothing`,
+    ...outcome.comparisons.map(flipsLine),
+    `without re-tests (every stable flip holding) the rules ${failing.length > 0 ? `fail: ${failing.join(', ')}` : 'pass'}`,
+  ]
+  const firsts = outcome.comparisons.map((comparison) => ({ comparison, baseline: baseline.datasets.find((d) => d.path === comparison.path)! }))
+  const stable = firsts.reduce((n, x) => n + flipsToRetest(x.comparison).length, 0)
+  const made = stable > 0 ? await savedRunsRouter(request, env, wanted, baseline, runsRouter) : undefined
+  if (!made || !('setup' in made)) {
+    const none = !made ? 'no stable flip to re-test' : made.deterministic ? made.why : `the flipped cases would not be re-tested: ${made.why}; each flip counts as it is`
+    lines.push(`re-tests: none (${none})`, 'dry run: nothing was sent.')
+    return `${lines.join('\n')}\n`
+  }
+  try {
+    lines.push(...retestPlanLines(made.setup, firsts, spentBy(summaries)))
+    return `${lines.join('\n')}\n`
+  } finally {
+    await made.setup.router.close?.()
   }
 }
 

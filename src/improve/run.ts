@@ -1,7 +1,8 @@
 import { mkdir, readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { compareDataset, decideGate, type DatasetComparison, type GateVerdict, type SideCase } from '../gate/compare.js'
-import { compareRetested, retestFlips, retestJobs, retestRepeats, type RetestTally, type RetestVotes } from '../gate/retest.js'
+import { compareRetested, retestRepeats, type RetestTally } from '../gate/retest.js'
+import { retestRunner, type RetestRunner } from '../gate/retest-routing.js'
 import type { BaselineDataset } from '../gate/baseline.js'
 import { newNearDuplicates } from '../gate/near-duplicates.js'
 import { agentFingerprint, buildCatalogue, type Agent, type Catalogue } from '../load/catalogue.js'
@@ -60,17 +61,8 @@ type Votes = Map<string, { expected: string[]; vote: CaseVote; prompt: string; i
 
 const keyOf = (dataset: string, id: string) => `${dataset}\u0000${id}`
 
-/** The gate's re-test of a round's stable flips, with the round's catalogue, journal and (with --batch) batch session. */
-type RoundRetest = {
-  /** --batch: submits every dataset's re-test requests as one batch before any is waited for; live: nothing */
-  submit: (jobs: ReadonlyArray<{ prompt: string; repeat: number }>) => Promise<void>
-  run: (dataset: Dataset, comparison: DatasetComparison, repeats: number) => Promise<RetestVotes>
-  /** re-test requests with no answer (failed, or not sent for --max-cost or a stop): their flips count as they are */
-  unanswered: () => number
-}
-
-/** A catalogue's routing of every case; `retest` for a model router; `close` the journal once judged. */
-type Routed = { votes: Votes; errored: number; retest: RoundRetest | undefined; close: () => void }
+/** A catalogue's routing of every case; `retest`, the gate's re-test of its stable flips, for a model router; `close` the journal once judged. */
+type Routed = { votes: Votes; errored: number; retest: RetestRunner | undefined; close: () => void }
 
 export async function improveAgents(request: ImproveRequest, env: RunEnv, signal?: AbortSignal): Promise<ImproveOutcome> {
   if (request.cluster !== undefined && request.agent.length > 0) throw new UsageError('--cluster and --agent both choose the agents to rewrite; give one of them')
@@ -134,14 +126,13 @@ async function improveWith(setup: Setup, batching: BatchPlan | undefined, reques
   if (batching && !batchRouting) env.warn(`note: --batch sends the rewriter's requests as message batches; the ${router.id} router ${router.pricedModel ? 'cannot batch, so it routes live' : 'routes locally'}\n`)
 
   const retry = { ...DEFAULT_RETRY, maxTries: config.maxTries }
-  /** Counts a finished request's price into the routing cost (a re-test's into both figures) and ticks the progress line. */
-  const tally = (progress: ReturnType<RunEnv['progress']>, retesting = false) => (a: Attempt) => {
+  /** Counts a finished request's price into the routing cost and ticks the progress line. */
+  const tally = (progress: ReturnType<RunEnv['progress']>) => (a: Attempt) => {
     const usd = price && a.decision?.usage && !a.cached ? usageCost(a.decision.usage, price) : undefined
     if (usd !== undefined) routingUsd += usd
-    if (usd !== undefined && retesting) retestUsd += usd
     progress.tick({ failed: a.error !== undefined && !a.notSent, cached: a.cached === true, ...(usd !== undefined ? { usd } : {}) })
   }
-  /** --max-cost for live routing (a round's, or its re-test): what the rewriter and the routing so far left of it, the first request priced as writing the prompt cache. */
+  /** --max-cost for a round's live routing: what the rewriter and the routing so far left of it, the first request priced as writing the prompt cache. */
   const liveBudget = (cat: Catalogue, cases: readonly Case[]): Budget | undefined => (maxCost !== undefined && price ? budgetFor(remaining()!, price, router, cat, cases) : undefined)
 
   /**
@@ -193,41 +184,29 @@ async function improveWith(setup: Setup, batching: BatchPlan | undefined, reques
       journal?.close()
       throw e
     }
-    // The gate's noise check: a model router's stable flips routed again with this catalogue, as `routecheck gate` would.
-    let unanswered = 0
-    const retest: RoundRetest | undefined = router.deterministic
+    // The gate's noise check: a model router's stable flips routed again with this catalogue, as `routecheck gate` would,
+    // under what the rewriter and the routing so far left of --max-cost (with --batch, the round's session keeps it).
+    const retest = router.deterministic
       ? undefined
-      : {
-          // --batch: every dataset's re-tests in one batch, submitted before the first is waited for.
-          submit: async (jobs) => void (await session?.submit(jobs)),
-          run: async (d, comparison, baseRepeats) => {
-            const requests = retestJobs(d.cases, comparison, baseRepeats).length
-            if (requests === 0) return new Map()
-            const progress = env.progress(`${label} · re-test · ${path.basename(d.path)}`, requests)
-            const counted = tally(progress, true)
-            try {
-              return await retestFlips(d.cases, comparison, baseRepeats, {
-                router,
-                catalogue: cat,
-                journal,
-                concurrency: plan.concurrency,
-                timeoutMs: plan.timeoutMs,
-                retry,
-                signal,
-                budget: session ? undefined : liveBudget(cat, d.cases),
-                onAttempt: (a) => {
-                  if (a.error !== undefined) unanswered++
-                  counted(a)
-                },
-                batches: session,
-                warn: env.warn,
-              })
-            } finally {
-              progress.done()
-            }
+      : retestRunner({
+          router,
+          catalogue: cat,
+          datasets,
+          price,
+          concurrency: plan.concurrency,
+          timeoutMs: plan.timeoutMs,
+          maxTries: config.maxTries,
+          journal: () => journal,
+          leftUsd: remaining(),
+          batch: session ? { plan: batching!, session } : undefined,
+          label: (d) => `${label} · re-test · ${path.basename(d.path)}`,
+          onUsd: (usd) => {
+            routingUsd += usd
+            retestUsd += usd
           },
-          unanswered: () => unanswered,
-        }
+          signal,
+          env,
+        })
     return { votes, errored, retest, close: () => journal?.close() }
   }
 
@@ -344,7 +323,8 @@ async function improveWith(setup: Setup, batching: BatchPlan | undefined, reques
     }
     const { verdict } = judged
     if (routed.errored > 0) incomplete.push(`round ${round}: ${routed.errored} case(s) have no decision`)
-    const unanswered = routed.retest?.unanswered() ?? 0
+    const account = routed.retest?.account()
+    const unanswered = account ? account.notSent + account.failed : 0
     if (unanswered > 0) incomplete.push(`round ${round}: ${unanswered} re-test request(s) of flipped cases have no answer (their flips are judged against the proposal: a broke flip counts, a fixed one does not)`)
     record.train = halfFigures(routed.votes, 'train')
     record.test = halfFigures(routed.votes, 'test')
@@ -442,7 +422,7 @@ async function gateVerdict(
   names: readonly string[],
   thresholds: Setup['plan']['config']['gate'],
   repeats: number,
-  retest: RoundRetest | undefined,
+  retest: RetestRunner | undefined,
 ): Promise<{ verdict: GateVerdict; retest?: RetestTally }> {
   const side = (v: Votes, d: Dataset): SideCase[] =>
     d.cases.map((c) => {
@@ -459,14 +439,11 @@ async function gateVerdict(
     const now = side(after, d)
     return { dataset: d, baseline, now, first: compareDataset(baseline, now, names) }
   })
-  if (retest) {
-    const jobs = sides.flatMap((x) => retestJobs(x.dataset.cases, x.first, repeats))
-    if (jobs.length > 0) await retest.submit(jobs)
-  }
+  await retest?.beforeRetest(sides.map((x) => ({ comparison: x.first, baseline: x.baseline })))
   const comparisons: DatasetComparison[] = []
   const tally: RetestTally = { flips: 0, noise: 0 }
   for (const x of sides) {
-    const judged = await compareRetested(x.baseline, x.now, names, retest && ((comparison, base) => retest.run(x.dataset, comparison, base.repeats)), x.first)
+    const judged = await compareRetested(x.baseline, x.now, names, retest?.retest, x.first)
     // A proposal is kept only if the gate would surely pass it: flips whose re-test is unfinished are judged against it.
     comparisons.push(judged.against ?? judged.comparison)
     tally.flips += judged.tally.flips

@@ -64,6 +64,8 @@ export type ServerOptions = {
    * busy collecting answers late, which the harness benchmark would charge to the client.
    */
   keepRequests?: boolean
+  /** output tokens every reply's usage reports (default 20); a test comparing a dry run's price with what was paid sets the router's own estimate */
+  outputTokens?: number
 }
 
 export type BatchOptions = {
@@ -239,6 +241,7 @@ const MODEL_OUTPUT_TOKENS = 20
 export async function startMessagesServer(opts: ServerOptions = {}): Promise<MessagesServer> {
   const delayMs = opts.delayMs ?? 0
   const slowMs = opts.slowMs ?? 5000
+  const outputTokens = opts.outputTokens ?? MODEL_OUTPUT_TOKENS
   const retryAfter = opts.retryAfter ?? '0'
   const models = opts.models ? new Set(opts.models) : undefined
 
@@ -322,7 +325,7 @@ export async function startMessagesServer(opts: ServerOptions = {}): Promise<Mes
     // Rate limits are checked as a message request arrives; the reply carries the buckets as they were then.
     const limitHeaders: Record<string, string> = {}
     if (opts.rateLimits && req.method === 'POST' && url.pathname === '/v1/messages' && parsed && isObject(body)) {
-      const cost = { requests: 1, 'input-tokens': inputCost(body), 'output-tokens': MODEL_OUTPUT_TOKENS }
+      const cost = { requests: 1, 'input-tokens': inputCost(body), 'output-tokens': outputTokens }
       const wait = Math.max(...Object.entries(buckets).map(([name, b]) => b?.waitFor(cost[name as keyof typeof cost], arrived) ?? 0))
       if (wait === 0) {
         for (const [name, b] of Object.entries(buckets)) b?.take(cost[name as keyof typeof cost])
@@ -565,7 +568,7 @@ export async function startMessagesServer(opts: ServerOptions = {}): Promise<Mes
   function usage(body: Record<string, any>): ApiUsage {
     const prefix = cachedPrefixOf(body)
     const rest = JSON.stringify(body.messages)
-    const usage = { input_tokens: 0, output_tokens: MODEL_OUTPUT_TOKENS, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 }
+    const usage = { input_tokens: 0, output_tokens: outputTokens, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 }
     if (isCacheable(body)) {
       const key = `${String(body.model)}\n${prefix}`
       if (cachedPrefixes.has(key)) usage.cache_read_input_tokens = tokens(prefix)
