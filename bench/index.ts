@@ -27,6 +27,8 @@ const CASES: Record<string, () => Row | Promise<Row>> = {
   'harness:c64': () => benchCliHarness(64),
   'harness:c32:bare-client': () => benchBareClient(32),
   'harness:c32:bare-process': () => benchBareProcess(32),
+  // Four times the prompts: the fixed start-up and report work against a longer routing.
+  'harness:c32:12800': () => benchCliHarness(32, 12_800),
   'ratelimit:requests:adaptive': () => benchRateLimit('requests', 'adaptive', 64),
   'ratelimit:requests:429-only': () => benchRateLimit('requests', '429-only', 64),
   'ratelimit:requests:fixed8': () => benchRateLimit('requests', 'fixed', 8),
