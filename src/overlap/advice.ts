@@ -213,7 +213,8 @@ function adviceText(a: Omit<ClusterAdvice, 'headline' | 'lines'>, members: reado
 
   // The evidence first: what the routing says about the cluster as a whole.
   if (routed) {
-    const from = a.evidence === 'probes' ? 'probe prompts' : a.sources.length > 0 ? `prompts of ${listOf(a.sources, 3)}` : 'prompts'
+    const prompts = a.prompts === 1 ? 'prompt' : 'prompts'
+    const from = a.evidence === 'probes' ? `probe ${prompts}` : a.sources.length > 0 ? `${prompts} of ${listOf(a.sources, 3)}` : prompts
     // A probe prompt is aimed at an agent (its drafter's first label); a dataset's is labelled by a reviewer.
     const [aimed, target] = a.evidence === 'probes' ? ['aimed at', 'the one aimed at'] : ['labelled for', 'the labelled one']
     const rate = a.prompts > 0 ? `; ${a.right} reached ${target} (${f2(a.right / a.prompts)}, 95% ${wilsonInterval(a.right, a.prompts).map(f2).join('–')}; picking at random ${f2(1 / k)})` : ''
