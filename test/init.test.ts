@@ -192,8 +192,16 @@ describe("the first run's numbers on init's starter", () => {
     expect(counted.length).toBeGreaterThan(0)
     expect(cluster!.advice).toMatchObject({ evidence: 'dataset', prompts: counted.length, right: counted.filter((c) => c.decision === c.expected[0]).length, fromDescription: 9 })
     for (const wins of Object.values(cluster!.winsAlone ?? {})) for (const id of wins) expect(seen.has(id), id).toBe(false)
-    expect(cluster!.advice.lines[0]).toMatch(new RegExp(`^evidence: ${counted.length} prompts of routecheck/starter\\.csv labelled for one of the 5`))
+    expect(cluster!.advice.lines[0]).toMatch(new RegExp(`^evidence: ${counted.length} prompts? of routecheck/starter\\.csv labelled for one of the 5`))
     expect(cluster!.advice.lines[1]).toBe('left out: 9 more prompts of routecheck/starter.csv labelled for one of them, tagged from-description: the router reads them in the descriptions, so routed right they show only that it matches words it was shown')
     expect(r.stdout.replace(/\s+/g, ' ')).toContain('left out: 9 more prompts of routecheck/starter.csv labelled for one of them, tagged from-description')
+
+    // Beside a dataset of the team's own: the table of runs marks the starter's accuracy as an upper bound, and a dataset with no none prompt has no none recall.
+    await writeFile(path.join(dir, 'own.csv'), `id,prompt,expected,tags,note\n${own.map((row) => `${row.join(',')},mine,\n`).join('')}`)
+    const both = await runInProcess(['eval', '--dataset', 'routecheck/starter.csv', '--dataset', 'own.csv'], { cwd: dir, columns: 120 })
+    expect(both.code, both.stderr).toBe(0)
+    expect(both.stdout).toMatch(/│ routecheck\/starter\.csv +│ +23 │ +[\d.]+ \([\d.–]+\) † │ .* │ +1\.00 │/)
+    expect(both.stdout).toMatch(/│ own\.csv +│ +8 │ +[\d.]+ \([\d.–]+\) │ .* │ +– │/)
+    expect(both.stdout.replace(/\s+/g, ' ')).toContain('† an upper bound: 9 of 23 cases of routecheck/starter.csv are tagged from-description, prompts the router reads in the descriptions')
   })
 })

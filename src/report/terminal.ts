@@ -3,6 +3,7 @@ import type { OverlapReport } from '../overlap/index.js'
 import type { FilteredSummary } from '../run/filter.js'
 import { fitTable, joinFit, oneLine, truncate, truncateList, truncateStart, wrap, type FitColumn, type FitLayout } from '../text/fit.js'
 import { ACCURACY_GAP_CALLOUT, f2, NO_NONE_CASES, painter } from '../text/format.js'
+import { FROM_DESCRIPTION_TAG } from '../load/dataset.js'
 import { definedFigures } from '../score/metrics.js'
 import { fromDescriptionCaveat } from './from-description.js'
 import { whereLine } from './where.js'
@@ -191,12 +192,16 @@ export function renderRunsTable(summaries: readonly FilteredSummary[], style: Sc
   const col = (head: string, cells: string[]): FitColumn => ({ head, align: 'right', cells })
   const dataset: FitColumn = { head: 'dataset', cells: summaries.map((s) => s.dataset.path), min: 16, cut: truncateStart }
   const cases = col('cases', summaries.map((s) => String(s.dataset.cases)))
-  const accuracyCi = col('accuracy', summaries.map((s) => `${f2(s.metrics.accuracy)} (${interval(s.metrics.accuracyInterval)})`))
-  const accuracy = col('accuracy', summaries.map((s) => f2(s.metrics.accuracy)))
+  // † marks an accuracy that is an upper bound: some of its cases are the descriptions' own examples.
+  const seen = summaries.map((s) => fromDescriptionCaveat(s))
+  const mark = (i: number) => (seen[i] ? ' †' : '')
+  const accuracyCi = col('accuracy', summaries.map((s, i) => `${f2(s.metrics.accuracy)} (${interval(s.metrics.accuracyInterval)})${mark(i)}`))
+  const accuracy = col('accuracy', summaries.map((s, i) => `${f2(s.metrics.accuracy)}${mark(i)}`))
   const rest = [
     col('primary', summaries.map((s) => f2(s.metrics.primaryAccuracy))),
     col('macro-F1', summaries.map((s) => f2(s.metrics.macroF1))),
-    col('none recall', summaries.map((s) => f2(s.metrics.none.recall))),
+    // No prompt labelled none: no none recall ("–"), not a 0.00 that reads as every one delegated.
+    col('none recall', summaries.map((s) => f2(s.metrics.none.support > 0 ? s.metrics.none.recall : undefined))),
   ]
   const errored = col('errored', summaries.map((s) => String(s.metrics.errored)))
   const anyErrored = summaries.some((s) => s.metrics.errored > 0)
@@ -212,5 +217,6 @@ export function renderRunsTable(summaries: readonly FilteredSummary[], style: Sc
     style,
   )
   const note = fitted.leftOut.length > 0 ? `\n${wrap(`not shown at ${width} columns: ${fitted.leftOut.join(', ')}`, width).map((l) => painter(style.color)(2, l)).join('\n')}` : ''
-  return fitted.text + note
+  const bounds = seen.some((x) => x) ? `\n${wrap(`† an upper bound: ${seen.flatMap((x, i) => (x ? [`${x.count} of ${x.of} cases of ${summaries[i]!.dataset.path}`] : [])).join(', ')} are tagged ${FROM_DESCRIPTION_TAG}, prompts the router reads in the descriptions`, width).map((l) => painter(style.color)(33, l)).join('\n')}` : ''
+  return fitted.text + note + bounds
 }
