@@ -2,7 +2,7 @@ import { readFile, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { parse as parseYaml } from 'yaml'
-import { ROOT, runInProcess as runCli, tempProject, writeFiles } from './support/cli.js'
+import { ROOT, runInProcess as runCli, tempDir, tempProject, writeFiles } from './support/cli.js'
 import { startMessagesServer, type MessagesServer } from './support/messages-server.js'
 
 /** A temp copy of the project with a committed-style baseline made by the lexical router. */
@@ -112,6 +112,30 @@ describe('routecheck gate on a copy of agents/', () => {
     const missing = await runCli(['gate', '--baseline', 'nope.json'], { cwd: dir })
     expect(missing.code).toBe(2)
     expect(missing.stderr).toMatch(/^nope\.json: the baseline file does not exist/m)
+  })
+})
+
+describe('the gate on a three-agent catalogue', () => {
+  it("an agent with no case before shows F1 – (not 0.00) in the before/after; the run's from-description count rides in report.md", async () => {
+    const dir = await tempDir()
+    await writeFiles(dir, {
+      'agents/billing.md': '---\nname: billing\ndescription: Invoices, billing runs and payment reminders for customers.\n---\n',
+      'agents/shipping.md': '---\nname: shipping\ndescription: Shipping labels, parcel tracking and courier pickups.\n---\n',
+      'agents/returns.md': '---\nname: returns\ndescription: Warehouse stock counts and shelf audits.\n---\n',
+      // c3 accepts returns second: nothing routes to returns and nothing is credited to it until its description covers the prompt.
+      'cases.csv': 'id,prompt,expected,tags,note\nc1,resend the invoice reminder for the March billing run,billing,,\nc2,print a shipping label and book a courier pickup for parcel 42,shipping,from-description,\nc3,my money back for order 7 never arrived,billing|returns,,\n',
+      'routecheck.config.json': JSON.stringify({ agents: 'agents', datasets: ['cases.csv'], router: 'lexical', lexical: { noneThreshold: 0.5 } }),
+    })
+    expect((await runCli(['baseline'], { cwd: dir })).code).toBe(0)
+    await editAgent(dir, 'returns', (t) => t.replace('description: ', 'description: Money back for an order that never arrived; '))
+    const r = await runCli(['gate'], { cwd: dir })
+    expect(r.code, r.stdout + r.stderr).toBe(0)
+    expect(r.stdout).toMatch(/│ returns +│ +0 │ +– │ +1\.00 │ +\+1\.00 │/)
+    const md = await readFile(path.join(dir, 'reports/latest/cases/report.md'), 'utf8')
+    expect(md).toContain('| returns | 0 | – | 1.00 | +1.00 | – → 1.00 |')
+    expect(md).toContain("⚠️ 1 of 3 cases are tagged from-description: the descriptions' own &lt;example&gt; prompts, which the router reads, so these figures are an upper bound")
+    const html = await readFile(path.join(dir, 'reports/latest/cases/report.html'), 'utf8')
+    expect(html).toMatch(/<th scope="row" class="agent">returns<\/th><td class="num">0<\/td><td class="num">–<\/td><td class="num">1\.00<\/td>/)
   })
 })
 

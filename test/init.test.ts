@@ -1,4 +1,4 @@
-import { cp, readFile } from 'node:fs/promises'
+import { cp, readFile, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { parseDataset } from '../src/load/dataset.js'
@@ -79,5 +79,129 @@ describe('routecheck init', () => {
     expect(r.code, r.stderr).toBe(0)
     expect(r.stdout).toContain(`note: ${path.join(home, '.claude/agents')} holds 1 agent of your own`)
     expect(JSON.parse(await readFile(path.join(dir, 'routecheck.config.json'), 'utf8')).agents).toBe('.claude/agents')
+  })
+})
+
+/** Five people's takes on one Python backend role (three of them with <example> blocks), as .claude/agents of a fresh repository. */
+async function pythonFive(): Promise<string> {
+  const dir = await tempDir()
+  for (const name of ['python-backend-architect', 'python-backend-engineer', 'python-backend-specialist', 'python-engineer', 'python-specialist']) {
+    await cp(path.join(ROOT, 'agents', `${name}.md`), path.join(dir, '.claude/agents', `${name}.md`))
+  }
+  return dir
+}
+
+type FirstRun = {
+  dataset: { cases: number; fromDescription?: number }
+  perLabel: Array<{ label: string; precision: number; recall: number; f1: number; support: number; predicted: number }>
+  cases: Array<{ id: string; expected: string[]; decision: string | null; tags: string[] }>
+  overlap: {
+    signals: string[]
+    leftOut?: { fromDescription: number }
+    pairs: Array<{ a: string; b: string; score: number; text: number; confusion?: number; evidence: { routedAcross?: Array<{ id: string }>; lowMargins?: string[] } }>
+    clusters: Array<{ members: string[]; winsAlone?: Record<string, string[]>; advice: { action: string; evidence: string; prompts: number; right: number; fromDescription?: number; headline: string; lines: string[] } }>
+  }
+}
+
+describe("the first run's numbers on init's starter", () => {
+  it('five near-duplicate agents: the example prompts are no routing evidence, the accuracy says it is an upper bound, and an agent with no cases shows – not 0.00', async () => {
+    const dir = await pythonFive()
+    expect((await runInProcess(['init'], { cwd: dir, env: { HOME: path.join(dir, 'nohome') } })).code).toBe(0)
+    const r = await runInProcess(['eval'], { cwd: dir, columns: 100 })
+    expect(r.code, r.stderr).toBe(0)
+    // The warning on stderr stays; the scorecard carries the caveat next to the accuracy.
+    expect(r.stderr).toContain('routecheck/starter.csv: 9 of 15 cases are tagged from-description')
+    expect(r.stdout).toMatch(/^accuracy [\d.]+ .*\n.*\n9 of 15 cases are tagged from-description: /m)
+    expect(r.stdout.replace(/\s+/g, ' ')).toContain("9 of 15 cases are tagged from-description: the descriptions' own <example> prompts, which the router reads, so these figures are an upper bound")
+
+    const summary = JSON.parse(await readFile(path.join(dir, 'reports/latest/starter/summary.json'), 'utf8')) as FirstRun
+    expect(summary.dataset).toMatchObject({ cases: 15, fromDescription: 9 })
+    expect(summary.cases.filter((c) => c.tags.includes('from-description'))).toHaveLength(9)
+
+    // No routing evidence is left once the example prompts are out: the scores are the text scores, the advice that of the descriptions alone.
+    const o = summary.overlap
+    expect(o.leftOut).toEqual({ fromDescription: 9 })
+    expect(o.signals).toEqual(['text'])
+    for (const p of o.pairs) {
+      expect(p.score).toBe(p.text)
+      expect(p.confusion).toBeUndefined()
+    }
+    const [cluster] = o.clusters
+    expect(cluster!.members).toHaveLength(5)
+    expect(cluster!.winsAlone).toBeUndefined()
+    expect(cluster!.advice).toMatchObject({ action: 'reword', evidence: 'descriptions', prompts: 0, right: 0, fromDescription: 9 })
+    expect(cluster!.advice.headline).toBe('Reword: these 5 read alike; whether any should merge takes routing evidence.')
+    expect(cluster!.advice.lines[0]).toMatch(/^evidence: the descriptions alone, no routing evidence yet: the 9 prompts of routecheck\/starter\.csv labelled for one of them are all tagged from-description, and the router reads them in the descriptions; draft prompts it has not seen \(routecheck generate, then review them\) or write your own/)
+    const text = r.stdout.replace(/\s+/g, ' ')
+    expect(text).toContain('routing signals and advice leave out 9 cases tagged from-description: the router reads their prompts in the descriptions')
+    expect(text).toContain('no routing evidence yet')
+    expect(text).not.toMatch(/told apart|shown confused|confusion 0\.00|wins alone/)
+
+    // 0/0 is no figure: the two agents no case is labelled for or routed to.
+    const empty = summary.perLabel.filter((l) => l.support === 0 && l.predicted === 0).map((l) => l.label)
+    expect(empty.sort()).toEqual(['python-engineer', 'python-specialist'])
+    for (const name of empty) {
+      expect(r.stdout).toMatch(new RegExp(`│ ${name} +│ +– │ +– │ +– │ +0 │`))
+      // summary.json keeps its numbers (DESIGN "Scoring"): 0 for 0/0.
+      expect(summary.perLabel.find((l) => l.label === name)).toMatchObject({ precision: 0, recall: 0, f1: 0 })
+    }
+
+    const md = await readFile(path.join(dir, 'reports/latest/starter/report.md'), 'utf8')
+    expect(md).toMatch(/\*\*accuracy [\d.]+\*\* .*\n\n⚠️ 9 of 15 cases are tagged from-description: .*these figures are an upper bound/)
+    for (const name of empty) expect(md).toContain(`| ${name} | – | – | – | 0 |`)
+    expect(md).toContain('no routing evidence yet')
+    // The agents with figures come first, the two without last.
+    const order = [...md.matchAll(/^\| (python-[a-z-]+) \|/gm)].map((m) => m[1])
+    expect(order.slice(-2).sort()).toEqual(empty)
+
+    // overlap RUN_DIR reads the tags back from summary.json and says the same.
+    const again = await runInProcess(['overlap', 'reports/latest/starter', '--json'], { cwd: dir })
+    expect(again.code, again.stderr).toBe(0)
+    const report = JSON.parse(again.stdout) as FirstRun['overlap']
+    expect(report.leftOut).toEqual({ fromDescription: 9 })
+    expect(report.clusters[0]!.advice).toMatchObject({ evidence: 'descriptions', fromDescription: 9, headline: cluster!.advice.headline, lines: cluster!.advice.lines })
+  })
+
+  it("with the team's own prompts beside the examples: the advice and the run signals count only those, and say how many were left out", async () => {
+    const dir = await pythonFive()
+    expect((await runInProcess(['init'], { cwd: dir, env: { HOME: path.join(dir, 'nohome') } })).code).toBe(0)
+    const own = [
+      ['own-1', 'add pagination to the /orders endpoint in our FastAPI service', 'python-backend-engineer'],
+      ['own-2', 'our celery workers keep losing tasks when redis restarts', 'python-specialist'],
+      ['own-3', 'write a script that renames all the csv files in this folder by date', 'python-engineer'],
+      ['own-4', 'design the service boundaries for splitting this django monolith', 'python-backend-architect'],
+      ['own-5', 'serve this pytorch model behind an async endpoint with batching', 'python-backend-specialist'],
+      ['own-6', 'pydantic v2 migration: validators stopped running on nested models', 'python-specialist'],
+      ['own-7', 'the sqlalchemy session leaks connections under load in our API', 'python-backend-engineer'],
+      ['own-8', 'numpy broadcasting error when I multiply these two arrays', 'python-engineer'],
+    ]
+    const csv = path.join(dir, 'routecheck/starter.csv')
+    await writeFile(csv, `${await readFile(csv, 'utf8')}${own.map((row) => `${row.join(',')},mine,\n`).join('')}`)
+    const r = await runInProcess(['eval'], { cwd: dir, columns: 100 })
+    expect(r.code, r.stderr).toBe(0)
+    const summary = JSON.parse(await readFile(path.join(dir, 'reports/latest/starter/summary.json'), 'utf8')) as FirstRun
+    expect(summary.dataset).toMatchObject({ cases: 23, fromDescription: 9 })
+    const seen = new Set(summary.cases.filter((c) => c.tags.includes('from-description')).map((c) => c.id))
+    const o = summary.overlap
+    expect(o.leftOut).toEqual({ fromDescription: 9 })
+    // No evidence list names an example prompt.
+    for (const p of o.pairs) for (const id of [...(p.evidence.routedAcross ?? []).map((x) => x.id), ...(p.evidence.lowMargins ?? [])]) expect(seen.has(id), id).toBe(false)
+    const [cluster] = o.clusters
+    const members = new Set(cluster!.members)
+    const counted = summary.cases.filter((c) => !seen.has(c.id) && members.has(c.expected[0]!) && c.decision !== null && members.has(c.decision))
+    expect(counted.length).toBeGreaterThan(0)
+    expect(cluster!.advice).toMatchObject({ evidence: 'dataset', prompts: counted.length, right: counted.filter((c) => c.decision === c.expected[0]).length, fromDescription: 9 })
+    for (const wins of Object.values(cluster!.winsAlone ?? {})) for (const id of wins) expect(seen.has(id), id).toBe(false)
+    expect(cluster!.advice.lines[0]).toMatch(new RegExp(`^evidence: ${counted.length} prompts? of routecheck/starter\\.csv labelled for one of the 5`))
+    expect(cluster!.advice.lines[1]).toBe('left out: 9 more prompts of routecheck/starter.csv labelled for one of them, tagged from-description: the router reads them in the descriptions, so routed right they show only that it matches words it was shown')
+    expect(r.stdout.replace(/\s+/g, ' ')).toContain('left out: 9 more prompts of routecheck/starter.csv labelled for one of them, tagged from-description')
+
+    // Beside a dataset of the team's own: the table of runs marks the starter's accuracy as an upper bound, and a dataset with no none prompt has no none recall.
+    await writeFile(path.join(dir, 'own.csv'), `id,prompt,expected,tags,note\n${own.map((row) => `${row.join(',')},mine,\n`).join('')}`)
+    const both = await runInProcess(['eval', '--dataset', 'routecheck/starter.csv', '--dataset', 'own.csv'], { cwd: dir, columns: 120 })
+    expect(both.code, both.stderr).toBe(0)
+    expect(both.stdout).toMatch(/│ routecheck\/starter\.csv +│ +23 │ +[\d.]+ \([\d.–]+\) † │ .* │ +1\.00 │/)
+    expect(both.stdout).toMatch(/│ own\.csv +│ +8 │ +[\d.]+ \([\d.–]+\) │ .* │ +– │/)
+    expect(both.stdout.replace(/\s+/g, ' ')).toContain('† an upper bound: 9 of 23 cases of routecheck/starter.csv are tagged from-description, prompts the router reads in the descriptions')
   })
 })

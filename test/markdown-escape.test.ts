@@ -124,12 +124,12 @@ export default () => ({
       expect(html).toContain('<code>tick`s ``router``</code>')
       const tables = marked.lexer(md).filter((t): t is Tokens.Table => t.type === 'table')
       const text = (c: Tokens.TableCell) => decode(marked.parseInline(c.text, { async: false }) as string)
-      // The scorecard: one row per agent and none; the name whole in the first cell, numbers in the next four.
+      // The scorecard: one row per agent and none; the name whole in the first cell, numbers in the next four ("–" for a 0/0 figure).
       const scorecard = tables.find((t) => t.header[0]!.text === 'agent' && t.header[1]!.text === 'precision')!
       expect(scorecard.rows.map((r) => text(r[0]!)).sort()).toEqual([...names.map(shown), 'none'].sort())
       for (const row of scorecard.rows) {
         expect(row).toHaveLength(scorecard.header.length)
-        expect(row.slice(1, 5).map((c) => c.text)).toEqual(row.slice(1, 5).map((c) => expect.stringMatching(/^\d+(\.\d\d)?$/)))
+        expect(row.slice(1, 5).map((c) => c.text)).toEqual(row.slice(1, 5).map((c) => expect.stringMatching(/^(\d+(\.\d\d)?|–)$/)))
       }
       // The flips: the two flipped cases, each id, label, before and after whole, the direction last.
       const flips = tables.find((t) => t.header.map((h) => h.text).join('|') === 'case|expected|before|after|')!

@@ -1,11 +1,11 @@
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { wordDiff } from '../src/report/html-diff.js'
 import { launchChromium } from './support/browser.js'
-import { ROOT, runInProcess as runCli, tempProject, writeFiles } from './support/cli.js'
+import { ROOT, runInProcess as runCli, tempDir, tempProject, writeFiles } from './support/cli.js'
 
 /**
  * report.html in a real browser (Chromium through playwright-core; see support/browser.ts for which):
@@ -260,5 +260,56 @@ describe('routecheck report', () => {
     const usage = await runCli(['report'], { cwd: dir })
     expect(usage.code).toBe(2)
     expect(usage.stderr).toMatch(/report takes one run folder/)
+  })
+})
+
+describe("report.html of init's starter on five near-duplicate agents", () => {
+  let opened: Opened
+
+  beforeAll(async () => {
+    const dir = await tempDir()
+    for (const name of ['python-backend-architect', 'python-backend-engineer', 'python-backend-specialist', 'python-engineer', 'python-specialist']) {
+      await cp(path.join(ROOT, 'agents', `${name}.md`), path.join(dir, '.claude/agents', `${name}.md`))
+    }
+    expect((await runCli(['init'], { cwd: dir, env: { HOME: path.join(dir, 'nohome') } })).code).toBe(0)
+    const r = await runCli(['eval'], { cwd: dir })
+    expect(r.code, r.stderr).toBe(0)
+    opened = await open(path.join(dir, 'reports/latest/starter/report.html'))
+  })
+
+  afterAll(async () => {
+    await opened?.page.close()
+  })
+
+  it('says by the accuracy that 9 of 15 cases are the descriptions’ own examples, and in the overlap that they are no routing evidence', async () => {
+    const { page, problems } = opened
+    expect(problems).toEqual([])
+    const caveat = await page.textContent('#headline #from-description')
+    expect(caveat).toContain("9 of 15 cases are tagged from-description: the descriptions' own <example> prompts, which the router reads, so these figures are an upper bound")
+    expect(await page.locator('#headline .figure').first().textContent()).toContain('an upper bound: 9 are the descriptions')
+    expect(await page.textContent('#overlap-left-out')).toBe('routing signals and advice leave out 9 cases tagged from-description: the router reads their prompts in the descriptions.')
+    const advice = await page.locator('#overlap .suggestion').first().textContent()
+    expect(advice).toContain('Reword: these 5 read alike; whether any should merge takes routing evidence.')
+    expect(advice).toContain('no routing evidence yet')
+    expect(advice).not.toMatch(/told apart/)
+  })
+
+  it('shows – with no interval bar for an agent no case is credited or routed to, and sorts it last both ways', async () => {
+    const { page } = opened
+    const empty = ['python-engineer', 'python-specialist']
+    for (const name of empty) {
+      const cells = page.locator(`#agents-table tbody tr:has(th[data-v="${name}"]) td`)
+      expect((await cells.allTextContents()).slice(0, 3).map((t) => t.trim())).toEqual(['–', '–', '–'])
+      expect(await cells.locator('svg').count()).toBe(0)
+    }
+    const names = () => page.locator('#agents-table tbody th.agent').allTextContents()
+    expect((await names()).slice(-2).sort()).toEqual(empty) // opens by F1, best first
+    for (const column of ['precision', 'recall', 'F1']) {
+      const header = page.locator('#agents-table thead th', { hasText: new RegExp(`^${column}$`) }).locator('button')
+      await header.click()
+      expect((await names()).slice(-2).sort(), `${column}, first press`).toEqual(empty)
+      await header.click()
+      expect((await names()).slice(-2).sort(), `${column}, second press`).toEqual(empty)
+    }
   })
 })

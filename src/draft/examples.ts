@@ -1,5 +1,5 @@
 import type { Agent, Catalogue } from '../load/catalogue.js'
-import type { DatasetRow } from '../load/dataset.js'
+import { FROM_DESCRIPTION_TAG, type DatasetRow } from '../load/dataset.js'
 import { normalisedPrompt } from './similar.js'
 
 /**
@@ -7,10 +7,8 @@ import { normalisedPrompt } from './similar.js'
  * labelled with the agent the example is about. Offline and free, but the
  * router reads these very words in the descriptions, so such rows measure
  * little beyond "the router can match a sentence it was shown": they are
- * tagged `from-description` and every command that writes them says so.
+ * tagged `from-description` (FROM_DESCRIPTION_TAG) and every command that writes them says so.
  */
-
-export const FROM_DESCRIPTION_TAG = 'from-description'
 
 /** The warning every command that writes such rows prints. */
 export const FROM_DESCRIPTION_WARNING =

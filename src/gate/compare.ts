@@ -1,6 +1,6 @@
 import type { Config } from '../load/config.js'
 import { NONE } from '../load/dataset.js'
-import { scoreCases, type LabelScore } from '../score/metrics.js'
+import { definedFigures, scoreCases, type LabelScore } from '../score/metrics.js'
 import type { CaseVote } from '../score/votes.js'
 import type { Baseline, BaselineCase, BaselineDataset } from './baseline.js'
 import type { NewNearDuplicate } from './near-duplicates.js'
@@ -35,7 +35,30 @@ export type Flip = {
   untested?: true
 }
 
-export type AgentDelta = { label: string; support: number; f1Before: number; f1After: number; delta: number; recallBefore: number; recallAfter: number; precisionBefore: number; precisionAfter: number }
+export type AgentDelta = {
+  label: string
+  /** cases credited to the agent in the baseline */
+  support: number
+  f1Before: number
+  f1After: number
+  delta: number
+  recallBefore: number
+  recallAfter: number
+  precisionBefore: number
+  precisionAfter: number
+  /** cases credited to it in the candidate, and cases routed to it before and after: which figures are 0/0 (definedFigures) */
+  supportAfter: number
+  predictedBefore: number
+  predictedAfter: number
+}
+
+/** An agent's figures before and after where they exist (definedFigures): "–" in the tables, not 0.00, for 0/0. */
+export function agentDeltaFigures(a: AgentDelta): { before: ReturnType<typeof definedFigures>; after: ReturnType<typeof definedFigures> } {
+  return {
+    before: definedFigures({ precision: a.precisionBefore, recall: a.recallBefore, f1: a.f1Before, support: a.support, predicted: a.predictedBefore }),
+    after: definedFigures({ precision: a.precisionAfter, recall: a.recallAfter, f1: a.f1After, support: a.supportAfter, predicted: a.predictedAfter }),
+  }
+}
 
 /** A case of the candidate's dataset that the baseline lacks or has otherwise: routed and shown, never compared. */
 export type UncomparedCase = { id: string; expected: string[]; decision: string | null; correct: boolean | null }
@@ -193,6 +216,9 @@ export function compareDataset(
         recallAfter: y.recall,
         precisionBefore: x.precision,
         precisionAfter: y.precision,
+        supportAfter: y.support,
+        predictedBefore: x.predicted,
+        predictedAfter: y.predicted,
       }
     }),
     flips,

@@ -386,7 +386,7 @@ function clustersOf(catalogue: Catalogue, datasets: readonly Dataset[], votes: V
     dataset: { path: d.path },
     cases: d.cases.map((c) => {
       const v = votes.get(keyOf(d.path, c.id))!.vote
-      return { id: c.id, expected: c.expected, decision: v.decision, votes: v.votes, ...(v.runnerUp !== undefined ? { runnerUp: v.runnerUp } : {}), ...(v.margin !== undefined ? { margin: v.margin } : {}) }
+      return { id: c.id, expected: c.expected, tags: c.tags, decision: v.decision, votes: v.votes, ...(v.runnerUp !== undefined ? { runnerUp: v.runnerUp } : {}), ...(v.margin !== undefined ? { margin: v.margin } : {}) }
     }),
   }))
   return overlapOfRuns(agents, runs, []).clusters

@@ -11,6 +11,21 @@ import { readCommonCsv, type CsvRecords } from './csv-fast.js'
 /** The gold label meaning "no subagent: the main assistant answers itself". */
 export const NONE = 'none'
 
+/**
+ * The tag of rows taken from the descriptions' own `<example>` blocks
+ * (src/draft/examples.ts writes them): the router reads those very words,
+ * so such cases flatter it. The scorecard still scores them, as an upper
+ * bound; the overlap leaves them out of its routing evidence.
+ */
+export const FROM_DESCRIPTION_TAG = 'from-description'
+
+/** How many of `cases` are tagged from-description. */
+export function fromDescriptionCount(cases: ReadonlyArray<{ tags?: readonly string[] | undefined }>): number {
+  let n = 0
+  for (const c of cases) if (c.tags?.includes(FROM_DESCRIPTION_TAG)) n++
+  return n
+}
+
 /** A labelled prompt. `expected[0]` is the primary: the agent the labeller liked best. */
 export const caseSchema = z.object({
   id: z.string(),

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { FROM_DESCRIPTION_TAG } from '../load/dataset.js'
 import { fewestToBeatChance, wilsonInterval } from '../score/stats.js'
 import { f2 } from '../text/format.js'
 
@@ -59,6 +60,8 @@ export const clusterAdviceSchema = z.strictObject({
   evidence: z.enum(['descriptions', 'dataset', 'probes']),
   /** the datasets (or probe sets) the routing evidence came from */
   sources: z.array(z.string()),
+  /** prompts labelled for a member (first choice) tagged from-description, left out of the evidence: the router reads them in the descriptions (absent when none) */
+  fromDescription: z.number().int().optional(),
   /** prompts labelled for a member (first choice) and routed to a member, and how many reached the labelled one */
   prompts: z.number().int(),
   right: z.number().int(),
@@ -91,6 +94,13 @@ export type AdviceInput = {
         across: (a: string, b: string) => number
       }
     | undefined
+  /** a dataset's cases tagged from-description, left out of `routing`: per member, those labelled for it first; and the datasets */
+  fromDescription?:
+    | {
+        count: (member: string) => number
+        of: readonly string[]
+      }
+    | undefined
   /** the text score from which two descriptions are one written twice, and the near-duplicate line */
   mergeText: number
   nearDuplicate: number
@@ -100,7 +110,10 @@ const codeUnitOrder = (x: string, y: string) => (x < y ? -1 : x > y ? 1 : 0)
 
 /** The advice for one cluster. Pure: same input, same advice, same words. */
 export function adviseCluster(input: AdviceInput): ClusterAdvice {
-  const { members, routing } = input
+  const { members } = input
+  const leftOut = members.reduce((n, m) => n + (input.fromDescription?.count(m) ?? 0), 0)
+  // Every prompt for the members left out: no routing evidence, as with no dataset at all.
+  const routing = input.routing && leftOut > 0 && insideOf(members, input.routing).prompts === 0 ? undefined : input.routing
   const wins = (m: string) => routing?.wins(m) ?? 0
 
   const pairs: PairAdvice[] = []
@@ -117,14 +130,7 @@ export function adviseCluster(input: AdviceInput): ClusterAdvice {
   const merged = new Set(merges.flatMap((g) => g.members))
   const staying = members.filter((m) => !merged.has(m))
 
-  const inside = (() => {
-    if (!routing) return { prompts: 0, right: 0 }
-    let right = 0
-    let across = 0
-    for (const m of members) right += wins(m)
-    for (const p of pairs) across += routing.across(p.a, p.b)
-    return { prompts: right + across, right }
-  })()
+  const inside = insideOf(members, routing)
 
   const action: ClusterAdvice['action'] = merges.length > 0 ? 'merge' : routing && pairs.every((p) => p.verdict === 'apart') ? 'keep' : 'reword'
   const rewrite = Object.fromEntries(staying.map((m) => [m, { lead: [...(input.terms[m]?.lead ?? [])], later: [...(input.terms[m]?.later ?? [])], drop: [...(input.terms[m]?.drop ?? [])] }]))
@@ -132,12 +138,23 @@ export function adviseCluster(input: AdviceInput): ClusterAdvice {
     action,
     evidence: routing?.source ?? 'descriptions',
     sources: [...(routing?.of ?? [])].sort(), // sorted: eval (config order) and overlap RUN_DIR… (folder order) then say the same
+    ...(leftOut > 0 ? { fromDescription: leftOut } : {}),
     ...inside,
     merges,
     pairs,
     rewrite: staying.length >= 2 ? rewrite : {},
   }
-  return { ...advice, ...adviceText(advice, members, wins) }
+  return { ...advice, ...adviceText(advice, members, wins, [...(input.fromDescription?.of ?? [])].sort()) }
+}
+
+/** The cluster's block of the confusion matrix: prompts labelled for a member and routed to a member, and how many reached the labelled one. */
+function insideOf(members: readonly string[], routing: AdviceInput['routing']): { prompts: number; right: number } {
+  if (!routing) return { prompts: 0, right: 0 }
+  let right = 0
+  let across = 0
+  for (const m of members) right += routing.wins(m)
+  for (let i = 0; i < members.length; i++) for (let j = i + 1; j < members.length; j++) across += routing.across(members[i]!, members[j]!)
+  return { prompts: right + across, right }
 }
 
 /** One pair's verdict from its text score and its two-by-two block: the same judgement for a cluster's pairs and for probed pairs outside any cluster. */
@@ -186,19 +203,27 @@ const record = (p: PairAdvice) => `${p.right} of ${p.prompts} right, ${interval(
 const pairName = (p: PairAdvice) => `${p.a} ↔ ${p.b}`
 
 /** The advice in words: a headline and its lines, the same wherever it is shown. */
-function adviceText(a: Omit<ClusterAdvice, 'headline' | 'lines'>, members: readonly string[], wins: (m: string) => number): { headline: string; lines: string[] } {
+function adviceText(a: Omit<ClusterAdvice, 'headline' | 'lines'>, members: readonly string[], wins: (m: string) => number, leftOutOf: readonly string[]): { headline: string; lines: string[] } {
   const k = members.length
   const by = (v: PairVerdict) => a.pairs.filter((p) => p.verdict === v).sort((x, y) => y.text - x.text || codeUnitOrder(pairName(x), pairName(y)))
   const lines: string[] = []
   const routed = a.evidence !== 'descriptions'
+  const seen = a.fromDescription ?? 0
+  const seenOf = leftOutOf.length > 0 ? ` of ${listOf(leftOutOf, 3)}` : ''
 
   // The evidence first: what the routing says about the cluster as a whole.
   if (routed) {
-    const from = a.evidence === 'probes' ? 'probe prompts' : a.sources.length > 0 ? `prompts of ${listOf(a.sources, 3)}` : 'prompts'
+    const prompts = a.prompts === 1 ? 'prompt' : 'prompts'
+    const from = a.evidence === 'probes' ? `probe ${prompts}` : a.sources.length > 0 ? `${prompts} of ${listOf(a.sources, 3)}` : prompts
     // A probe prompt is aimed at an agent (its drafter's first label); a dataset's is labelled by a reviewer.
     const [aimed, target] = a.evidence === 'probes' ? ['aimed at', 'the one aimed at'] : ['labelled for', 'the labelled one']
     const rate = a.prompts > 0 ? `; ${a.right} reached ${target} (${f2(a.right / a.prompts)}, 95% ${wilsonInterval(a.right, a.prompts).map(f2).join('–')}; picking at random ${f2(1 / k)})` : ''
     lines.push(`evidence: ${a.prompts} ${from} ${aimed} one of the ${k} and routed to one of them${rate}`)
+    if (seen > 0) lines.push(`left out: ${seen} more prompt${seen === 1 ? '' : 's'}${seenOf} labelled for one of them, tagged ${FROM_DESCRIPTION_TAG}: the router reads ${seen === 1 ? 'it' : 'them'} in the descriptions, so routed right ${seen === 1 ? 'it shows' : 'they show'} only that it matches words it was shown`)
+  } else if (seen > 0) {
+    lines.push(
+      `evidence: the descriptions alone, no routing evidence yet: the ${seen} prompt${seen === 1 ? '' : 's'}${seenOf} labelled for one of them ${seen === 1 ? 'is' : 'are all'} tagged ${FROM_DESCRIPTION_TAG}, and the router reads ${seen === 1 ? 'it' : 'them'} in the descriptions; draft prompts it has not seen (routecheck generate, then review them) or write your own, and eval them: their routing tells which to merge`,
+    )
   } else {
     lines.push('evidence: the descriptions alone; routing evidence (routecheck overlap RUN_DIR, with the run folders eval wrote) tells which to merge')
   }

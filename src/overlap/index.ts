@@ -38,7 +38,8 @@
  * figure comes from: bench/overlap-eval.ts, and the README's "Weights and
  * thresholds, and why".
  */
-import { adviseCluster, adviceString } from './advice.js'
+import { FROM_DESCRIPTION_TAG } from '../load/dataset.js'
+import { adviseCluster, adviceString, type AdviceInput } from './advice.js'
 import { lintAgents } from './lint.js'
 import { probeEvidence, type ProbeSpec } from './probes.js'
 import { collectRunSignals, pairKey, type RunSignals } from './run.js'
@@ -50,7 +51,7 @@ export type { InvalidFile, LintFinding, OverlapAgent, OverlapCase, OverlapCluste
 export type { ProbeSpec } from './probes.js'
 export { overlapAgentSchema, overlapCaseSchema, overlapReportSchema } from './schema.js'
 export { PLAIN_TEXT_MODEL, ROLE_WORDS, type BackgroundDf, type TextModelOptions } from './text.js'
-export { byProbes, probeSourceText, probeVerdictText, renderOverlapText, routedText, VERDICT_WORDS } from './render.js'
+export { byProbes, leftOutText, probeSourceText, probeVerdictText, renderOverlapText, routedText, VERDICT_WORDS } from './render.js'
 export { adviceString, clusterAdviceSchema, COIN_TOSS, CONFUSED_BELOW, judgePair, MIN_PAIR_PROMPTS, type ClusterAdvice, type PairAdvice, type PairVerdict } from './advice.js'
 export { pairKey } from './run.js'
 
@@ -245,7 +246,15 @@ export function analyseOverlap(input: OverlapInput, opts: Partial<OverlapThresho
   const names = agents.map((a) => a.name)
   const { index, copies, textPairs } = textModelOf(agents, t.textModel)
   const copyText = (i: number, j: number) => cosine(copies.vectors[i]!, copies.vectors[j]!)
-  const cases = input.cases ?? []
+  const given = input.cases ?? []
+  // A dataset's from-description cases are the descriptions' own <example> prompts: routed right, they show the router matching a
+  // sentence it was shown, not telling two agents apart, so they are no routing evidence. Probes from the examples stay: their
+  // report says what they are (ProbeReport.from) wherever it is shown.
+  const leftOut = input.evidence?.source === 'probes' ? [] : given.filter((c) => c.tags?.includes(FROM_DESCRIPTION_TAG))
+  const cases = leftOut.length > 0 ? given.filter((c) => !c.tags?.includes(FROM_DESCRIPTION_TAG)) : given
+  const leftOutBy = new Map<string, number>()
+  for (const c of leftOut) leftOutBy.set(c.expected[0]!, (leftOutBy.get(c.expected[0]!) ?? 0) + 1)
+  const fromDescription = leftOut.length > 0 ? { count: (m: string) => leftOutBy.get(m) ?? 0, of: [...(input.evidence?.of ?? [])] } : undefined
   const run = cases.length > 0 ? collectRunSignals(cases, new Set(names), { lowMarginQuantile: t.lowMarginQuantile, lowMargin: t.lowMargin }) : undefined
   const signals: SignalName[] = ['text', ...(['confusion', 'coAcceptance', 'splitVotes', 'lowMargins'] as const).filter((s) => run?.available.has(s))]
 
@@ -274,7 +283,7 @@ export function analyseOverlap(input: OverlapInput, opts: Partial<OverlapThresho
   const pairs: OverlapPair[] = listed.map(({ i, j, ...p }) => ({ ...p, sharedTerms: sharedTerms(index, i, j, SHARED_TERMS) }))
 
   const evidence = run ? { source: input.evidence?.source ?? 'dataset', of: [...(input.evidence?.of ?? [])] } : undefined
-  const clusters = buildClusters(index, copyText, agents, scored.filter((p) => p.nearDuplicate), run, evidence, t)
+  const clusters = buildClusters(index, copyText, agents, scored.filter((p) => p.nearDuplicate), run, evidence, fromDescription, t)
   const scoresOf = (a: string, b: string) => {
     const [i, j] = [position.get(a), position.get(b)]
     return i === undefined || j === undefined ? { text: 0, copyText: 0 } : { text: cosine(index.vectors[i]!, index.vectors[j]!), copyText: copyText(i, j) }
@@ -286,7 +295,7 @@ export function analyseOverlap(input: OverlapInput, opts: Partial<OverlapThresho
     { minDescriptionChars: t.minDescriptionChars, maxDescriptionChars: t.maxDescriptionChars, nearExactText: t.nearExactText },
   )
   const invalid = (input.invalid ?? []).map(({ file, line, reason }) => ({ file, line, reason }))
-  return { signals, ...(evidence ? { evidence } : {}), pairs, clusters, invalid, lint, tokens, ...(probes ? { probes } : {}) }
+  return { signals, ...(evidence ? { evidence } : {}), pairs, clusters, invalid, lint, tokens, ...(probes ? { probes } : {}), ...(leftOut.length > 0 ? { leftOut: { fromDescription: leftOut.length } } : {}) }
 }
 
 function scorePair(a: string, b: string, i: number, j: number, text: number, copyText: number, stats: ReturnType<RunSignals['pairs']['get']>, run: RunSignals | undefined, t: OverlapThresholds): Scored {
@@ -345,6 +354,7 @@ function buildClusters(
   near: readonly Scored[],
   run: RunSignals | undefined,
   evidence: { source: 'dataset' | 'probes'; of: readonly string[] } | undefined,
+  fromDescription: AdviceInput['fromDescription'],
   t: OverlapThresholds,
 ): OverlapCluster[] {
   // Union-find over the near-duplicate pairs.
@@ -385,7 +395,6 @@ function buildClusters(
     const memberNames = members.map((m) => index.names[m]!)
     const distinct = distinctiveTerms(index, members, DISTINCTIVE_TERMS, t.textModel.bigramWeight > 0 ? 1 / t.textModel.bigramWeight : 1)
     const distinctive = Object.fromEntries(members.map((m) => [index.names[m]!, distinct.get(m) ?? []]))
-    const winsAlone = run ? Object.fromEntries(memberNames.map((m) => [m, run.wins.get(m) ?? []])) : undefined
     const links = pairsOf.get(root) ?? []
     const common = commonTerms(index, members, members.map((m) => agents[m]!.description), ADVICE_TERMS)
     const at = new Map(members.map((m) => [index.names[m]!, m]))
@@ -398,9 +407,12 @@ function buildClusters(
         run && evidence
           ? { ...evidence, wins: (m) => run.wins.get(m)?.length ?? 0, across: (a, b) => run.pairs.get(pairKey(a, b))?.routedAcross.length ?? 0 }
           : undefined,
+      fromDescription,
       mergeText: t.mergeText,
       nearDuplicate: t.nearDuplicate,
     })
+    // Wins alone are routing evidence: none to show when the advice has none (every prompt for the members left out).
+    const winsAlone = run && advice.evidence !== 'descriptions' ? Object.fromEntries(memberNames.map((m) => [m, run.wins.get(m) ?? []])) : undefined
     clusters.push({
       members: memberNames,
       distinctive,

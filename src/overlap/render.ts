@@ -1,3 +1,4 @@
+import { FROM_DESCRIPTION_TAG } from '../load/dataset.js'
 import { fitTable, joinFit, oneLine, truncate, truncateList, wrap, type FitColumn, type FitLayout } from '../text/fit.js'
 import { f2, painter } from '../text/format.js'
 import type { PairVerdict } from './advice.js'
@@ -36,6 +37,9 @@ export function renderOverlapText(report: OverlapReport, style: OverlapTextStyle
       width,
     ),
   )
+
+  const leftOut = leftOutText(report)
+  if (leftOut) lines.push(...wrap(leftOut, width).map((l) => paint(33, l)))
 
   const shown = report.pairs.slice(0, style.top ?? 15)
   if (shown.length > 0) {
@@ -172,6 +176,13 @@ function pairTable(shown: readonly OverlapPair[], report: OverlapReport, color: 
 
 function clip(ids: readonly string[], k: number): string {
   return ids.length <= k ? ids.join(', ') : `${ids.slice(0, k).join(', ')}, …`
+}
+
+/** The dataset's cases the routing evidence left out, how many and why, in one line; undefined when none were. */
+export function leftOutText(report: Pick<OverlapReport, 'leftOut'>): string | undefined {
+  const n = report.leftOut?.fromDescription ?? 0
+  if (n === 0) return undefined
+  return `routing signals and advice leave out ${n} case${n === 1 ? '' : 's'} tagged ${FROM_DESCRIPTION_TAG}: the router reads ${n === 1 ? 'its prompt' : 'their prompts'} in the descriptions`
 }
 
 /** Whether the report's routing evidence is probe prompts rather than a labelled dataset. */

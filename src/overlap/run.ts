@@ -56,10 +56,9 @@ export function collectRunSignals(
   }
   const isAgent = (label: string | null | undefined): label is string => typeof label === 'string' && agentNames.has(label)
 
-  if (cases.length > 0) {
-    available.add('confusion')
-    available.add('coAcceptance')
-  }
+  // A signal is there when some case can feed it: cases labelled none alone say nothing about any pair.
+  if (cases.some((c) => c.decision !== null && isAgent(c.expected[0]))) available.add('confusion')
+  if (cases.some((c) => c.expected.some(isAgent))) available.add('coAcceptance')
   const margins = cases.flatMap((c) => (isAgent(c.decision) && isAgent(c.runnerUp) && c.margin !== undefined ? [c.margin] : []))
   if (margins.length > 0) available.add('lowMargins')
   const lowMarginLine = margins.length === 0 ? undefined : (opts.lowMargin ?? quantile(margins, opts.lowMarginQuantile))

@@ -31,6 +31,8 @@ export const overlapCaseSchema = z.object({
   margin: z.number().optional(),
   /** the prompt, shown as probe evidence */
   prompt: z.string().optional(),
+  /** the case's tags: a dataset's case tagged from-description is no routing evidence (the router reads its prompt in the descriptions) */
+  tags: z.array(z.string()).optional(),
 })
 export type OverlapCase = z.infer<typeof overlapCaseSchema>
 
@@ -162,5 +164,10 @@ export const overlapReportSchema = z.strictObject({
   tokens: z.record(z.string(), z.number().int()),
   /** `overlap --probe`: the pairs probed and where their prompts went */
   probes: probeReportSchema.optional(),
+  /**
+   * the dataset's cases left out of the run signals and the advice's evidence, by why (absent when none):
+   * `fromDescription`, cases tagged from-description, the descriptions' own <example> prompts, which the router reads
+   */
+  leftOut: z.strictObject({ fromDescription: z.number().int() }).optional(),
 })
 export type OverlapReport = z.infer<typeof overlapReportSchema>

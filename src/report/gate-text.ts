@@ -1,7 +1,7 @@
 import Table from 'cli-table3'
-import type { AgentChanges, DatasetComparison, Flip } from '../gate/compare.js'
+import { agentDeltaFigures, type AgentChanges, type DatasetComparison, type Flip } from '../gate/compare.js'
 import type { GateOutcome } from '../gate/outcome.js'
-import { MOVED_F1, painter, signed } from '../text/format.js'
+import { f2, MOVED_F1, painter, signed } from '../text/format.js'
 
 const list = (xs: readonly string[]) => (xs.length === 0 ? '—' : xs.join(', '))
 
@@ -86,7 +86,10 @@ export function renderGateText(o: GateOutcome, style: { color: boolean }): strin
     const moved = c.perAgent.filter((a) => Math.abs(a.delta) >= MOVED_F1).sort((x, y) => x.delta - y.delta)
     if (moved.length > 0) {
       const t = new Table({ head: ['agent', 'support', 'F1 before', 'F1 after', 'Δ'], colAligns: ['left', 'right', 'right', 'right', 'right'], style: { head: [], border: [], compact: true } })
-      for (const a of moved) t.push([a.label, String(a.support), a.f1Before.toFixed(2), a.f1After.toFixed(2), signed(a.delta, 2)])
+      for (const a of moved) {
+        const x = agentDeltaFigures(a)
+        t.push([a.label, String(a.support), f2(x.before.f1), f2(x.after.f1), signed(a.delta, 2)])
+      }
       lines.push(t.toString())
     }
     if (c.flips.length > 0) {

@@ -27,7 +27,7 @@ h2 { font-size: 18px; margin: 0 0 2px; }
 h3 { font-size: 15px; margin: 18px 0 4px; }
 h4 { font-size: 14px; margin: 12px 0 4px; }
 p { margin: 4px 0 8px; }
-.meta, .explain, .muted { color: var(--muted); }
+.meta, .explain, .muted, td.undefined { color: var(--muted); }
 .explain { margin: 0 0 12px; max-width: 980px; }
 code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, "Liberation Mono", monospace; font-size: 12.5px; }
 a { color: var(--accent); }

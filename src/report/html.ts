@@ -1,14 +1,15 @@
 import { createHash } from 'node:crypto'
 import path from 'node:path'
-import type { DatasetComparison } from '../gate/compare.js'
-import { NONE } from '../load/dataset.js'
+import { agentDeltaFigures, type DatasetComparison } from '../gate/compare.js'
+import { FROM_DESCRIPTION_TAG, NONE } from '../load/dataset.js'
 import type { OverlapPair } from '../overlap/schema.js'
-import { INVALID_LABEL } from '../score/metrics.js'
+import { definedFigures, INVALID_LABEL } from '../score/metrics.js'
 import { quantile } from '../score/stats.js'
-import { byProbes, LOW_MARGIN_QUANTILE, probeSourceText, probeVerdictText, routedText, type ProbeReport } from '../overlap/index.js'
+import { byProbes, leftOutText, LOW_MARGIN_QUANTILE, probeSourceText, probeVerdictText, routedText, type ProbeReport } from '../overlap/index.js'
 import type { GateOutcome } from '../gate/outcome.js'
 import { ACCURACY_GAP_CALLOUT, f2, MOVED_F1, signed } from '../text/format.js'
 import { accuracyLine, changeLines, uncomparedLine, verdictHeadline } from './gate-text.js'
+import { fromDescriptionCaveat } from './from-description.js'
 import { whereLine } from './where.js'
 import { wordDiff } from './html-diff.js'
 import { html, jsonForScript, trusted, type Html, type Part } from './html-markup.js'
@@ -256,10 +257,16 @@ function figure(name: string, value: string, ci: Part, means: Part, alarm = fals
 
 function headlineSection(s: Summary, iv: HeadlineIntervals): Html {
   const m = s.metrics
+  const seen = fromDescriptionCaveat(s)
   const none = s.noneLabel
   const gap = m.accuracy - m.primaryAccuracy
   const figures: Html[] = [
-    figure('accuracy', f2(m.accuracy), `95% CI ${range(m.accuracyInterval)} (Wilson)`, html`share of the ${plural(m.decided, 'decided case')} routed to an acceptable agent`),
+    figure(
+      'accuracy',
+      f2(m.accuracy),
+      `95% CI ${range(m.accuracyInterval)} (Wilson)`,
+      html`share of the ${plural(m.decided, 'decided case')} routed to an acceptable agent${seen ? html`; <a href="#from-description">an upper bound</a>: ${seen.count} are the descriptions' own examples` : ''}`,
+    ),
     figure('primary accuracy', f2(m.primaryAccuracy), `95% CI ${range(iv.primary)} (Wilson)`, "share routed to the labeller's first choice"),
     figure('macro-F1', f2(m.macroF1), iv.macroF1 ? `95% CI ${range(iv.macroF1)} (bootstrap)` : 'no interval', 'mean F1 over agents with support or predictions; every agent counts the same'),
     figure('micro-F1', f2(m.microF1), iv.microF1 ? `95% CI ${range(iv.microF1)} (bootstrap)` : 'no interval', 'F1 of all agent decisions pooled; busy agents weigh more'),
@@ -289,32 +296,42 @@ function headlineSection(s: Summary, iv: HeadlineIntervals): Html {
     gap >= ACCURACY_GAP_CALLOUT
       ? html`<p class="callout">Accuracy is ${f2(gap)} above primary accuracy: the router often lands on <em>an</em> acceptable agent that is not the labeller's first choice. That is the signature of interchangeable agents, whose descriptions cover the same ground; see <a href="#overlap">Overlap</a> for which ones and what to do.</p>`
       : ''
+  // Before the figures, not under them: whoever reads the accuracy reads what it is worth.
+  const upperBound = seen ? html`<p class="callout" id="from-description"><strong>Upper bound.</strong> ${seen.text}.</p>` : ''
   return section(
     'headline',
     'Headline figures',
     'How often the router picked an acceptable agent, with 95% intervals: the true figure on more prompts like these would lie in that range 95 times out of 100.',
-    html`<div class="figures">${figures}</div>${s.decisionKinds ? html`<p class="where">${whereLine(s.decisionKinds)}</p>` : ''}${callout}`,
+    html`${upperBound}<div class="figures">${figures}</div>${s.decisionKinds ? html`<p class="where">${whereLine(s.decisionKinds)}</p>` : ''}${callout}`,
   )
 }
 
 function agentsSection(s: Summary): Html {
-  const rows = [...s.perLabel].sort((a, b) => b.f1 - a.f1 || (a.label < b.label ? -1 : 1))
+  // By F1, best first; an agent with no F1 (nothing credited or routed to it) last, as the page's sort puts it.
+  const f1Rank = (r: Summary['noneLabel']) => definedFigures(r).f1 ?? -1
+  const rows = [...s.perLabel].sort((a, b) => f1Rank(b) - f1Rank(a) || (a.label < b.label ? -1 : 1))
   const confused = (r: Summary['noneLabel']) => r.confusedWith.slice(0, 2).map((c) => `→ ${c.label} ×${c.count}`).join(', ')
-  const row = (r: Summary['noneLabel'], label: string) => html`<tr>
+  // 0/0 is no figure: "–" with why, no interval bar (Wilson's 0–1 on no cases), and an empty sort value, which sorts last both ways.
+  const rate = (x: number | undefined, why: string, bar?: (x: number) => Html) =>
+    x === undefined ? html`<td class="num undefined" data-v=""><span title="${why}">–</span></td>` : html`<td class="num" data-v="${x}">${f2(x)}${bar?.(x) ?? ''}</td>`
+  const row = (r: Summary['noneLabel'], label: string) => {
+    const x = definedFigures(r)
+    return html`<tr>
 <th scope="row" class="agent" data-v="${r.label}">${label}</th>
-<td class="num" data-v="${r.precision}">${f2(r.precision)}${ciBar(r.precision, r.precisionInterval, 'precision')}</td>
-<td class="num" data-v="${r.recall}">${f2(r.recall)}${ciBar(r.recall, r.recallInterval, 'recall')}</td>
-<td class="num" data-v="${r.f1}">${f2(r.f1)}</td>
+${rate(x.precision, 'no case was routed to it', (p) => ciBar(p, r.precisionInterval, 'precision'))}
+${rate(x.recall, 'no case is credited to it', (p) => ciBar(p, r.recallInterval, 'recall'))}
+${rate(x.f1, 'no case was credited or routed to it')}
 <td class="num" data-v="${r.support}">${r.support}</td>
 <td class="num" data-v="${r.predicted}">${r.predicted}</td>
 <td data-v="${r.confusedWith[0]?.count ?? 0}">${confused(r)}</td>
 </tr>`
+  }
   const head = (label: string, type: 'num' | 'text', cls = '', sort: 'descending' | 'none' = 'none') =>
     html`<th scope="col" class="${cls}" aria-sort="${sort}"><button type="button" class="sort" data-type="${type}">${label}</button></th>`
   return section(
     'agents',
     'Per agent',
-    'Precision: of the cases routed to an agent, the share that were right for it. Recall: of the cases credited to it, the share it got. Bars show the point estimate and its 95% Wilson interval; select a column header to sort.',
+    'Precision: of the cases routed to an agent, the share that were right for it. Recall: of the cases credited to it, the share it got. Bars show the point estimate and its 95% Wilson interval; – marks a figure with no cases to count (precision with none routed to the agent, recall with none credited to it), not a zero. Select a column header to sort.',
     html`<div class="table-wrap"><table class="data sortable" id="agents-table">
 <thead><tr>${head('agent', 'text')}${head('precision', 'num', 'num')}${head('recall', 'num', 'num')}${head('F1', 'num', 'num', 'descending')}${head('support', 'num', 'num')}${head('predicted', 'num', 'num')}${head('most often confused with', 'num')}</tr></thead>
 <tbody>${rows.map((r) => row(r, r.label))}</tbody>
@@ -436,7 +453,7 @@ ${tokenRows.map(([name, t]) => {
     probed
       ? html`Every pair of agents is scored on the text of their descriptions and on how the router mixed up probe prompts aimed squarely at the agents of the probed pairs, not a labelled dataset (signals: ${signals}). Pairs that score high join into clusters, with what sets each member apart and what to do.`
       : html`Every pair of agents is scored on the text of their descriptions and, from this run, on how the router mixed them up (signals: ${signals}). Pairs that score high join into clusters, with what sets each member apart and what to do.`,
-    html`${o.signals.includes('lowMargins') ? marginNote(s, 'overlap') : ''}${heat}
+    html`${leftOutText(o) ? html`<p class="callout" id="overlap-left-out">${leftOutText(o)}.</p>` : ''}${o.signals.includes('lowMargins') ? marginNote(s, 'overlap') : ''}${heat}
 <h3>Clusters (${o.clusters.length})</h3>
 <p class="explain">Near-duplicate pairs joined into groups: the links between members with their shared terms, what each member has that the others lack, the prompts only it wins, the cases routed across, and a suggestion.</p>
 ${cards.length > 0 ? html`<div class="cards">${cards}</div>` : html`<p class="muted">No cluster: no two agents are near-duplicates.</p>`}
@@ -486,26 +503,34 @@ function adviceBlock(cl: Summary['overlap']['clusters'][number]): Html {
  * lexical router), with this run's low-margin line for scale.
  */
 function marginNote(s: Summary, where: 'cases' | 'overlap'): Html | '' {
-  const line = lowMarginLine(s)
+  const line = lowMarginLine(s, where)
   if (line === undefined) return ''
   const lexical = s.router.id === 'lexical'
   const units = lexical
     ? "the gap between the decision's BM25 score and the runner-up's (how strongly the prompt's words match each agent's name and description)"
     : "the gap between the router's scores for the decision and for the runner-up"
-  const scale = html`In this run a quarter of the cases decided between two agents have a margin under ${f2(line)}: a margin that small means the prompt nearly went to the runner-up${where === 'overlap' ? ', and counts as a low margin for the pair' : ''}; a large one, that the decision was clear-cut even when it was wrong.`
+  const counted = where === 'overlap' && s.overlap.leftOut ? ` (of those the overlap counts: not the ${FROM_DESCRIPTION_TAG} ones)` : ''
+  const scale = html`In this run a quarter of the cases decided between two agents${counted} have a margin under ${f2(line)}: a margin that small means the prompt nearly went to the runner-up${where === 'overlap' ? ', and counts as a low margin for the pair' : ''}; a large one, that the decision was clear-cut even when it was wrong.`
   return html`<p class="explain margin-note"><strong>Margin</strong>${lexical ? ' (lexical router)' : ''}: ${units}. ${scale}</p>`
 }
 
-/** This run's low-margin line, once per summary (two sections state it): the quantile of the margins of cases decided between two agents, the cases the overlap's low-margin signal ranks. */
-function lowMarginLine(s: Summary): number | undefined {
-  if (lowMarginLines.has(s)) return lowMarginLines.get(s)
+/**
+ * This run's low-margin line, once per summary and section: the quantile of the margins of cases decided between two agents, the
+ * cases the overlap's low-margin signal ranks; for the overlap, only those it counts (from-description ones left out, as it leaves them).
+ */
+function lowMarginLine(s: Summary, where: 'cases' | 'overlap'): number | undefined {
+  const key = where === 'overlap' && s.overlap.leftOut ? 'overlap' : 'cases'
+  let kept = lowMarginLines.get(s)
+  if (!kept) lowMarginLines.set(s, (kept = new Map()))
+  if (kept.has(key)) return kept.get(key)
   const agents = new Set(s.agents.map((a) => a.name))
-  const margins = s.cases.flatMap((c) => (c.margin !== undefined && c.decision !== null && agents.has(c.decision) && c.runnerUp !== undefined && agents.has(c.runnerUp) ? [c.margin] : []))
+  const counted = (c: Summary['cases'][number]) => key === 'cases' || !c.tags.includes(FROM_DESCRIPTION_TAG)
+  const margins = s.cases.flatMap((c) => (c.margin !== undefined && c.decision !== null && agents.has(c.decision) && c.runnerUp !== undefined && agents.has(c.runnerUp) && counted(c) ? [c.margin] : []))
   const line = margins.length === 0 ? undefined : quantile(margins, LOW_MARGIN_QUANTILE)
-  lowMarginLines.set(s, line)
+  kept.set(key, line)
   return line
 }
-const lowMarginLines = new WeakMap<Summary, number | undefined>()
+const lowMarginLines = new WeakMap<Summary, Map<'cases' | 'overlap', number | undefined>>()
 
 function casesSection(s: Summary): Html {
   const misrouted = s.cases.filter((c) => c.correct === false).length
@@ -592,7 +617,10 @@ function comparisonBlock(c: DatasetComparison): Html {
   const table =
     moved.length > 0
       ? html`<div class="table-wrap"><table class="data"><thead><tr><th scope="col">agent</th><th scope="col" class="num">support</th><th scope="col" class="num">F1 before</th><th scope="col" class="num">F1 after</th><th scope="col" class="num">Δ F1</th><th scope="col" class="num">recall before → after</th><th scope="col" class="num">precision before → after</th></tr></thead><tbody>
-${moved.map((a) => html`<tr><th scope="row" class="agent">${a.label}</th><td class="num">${a.support}</td><td class="num">${f2(a.f1Before)}</td><td class="num">${f2(a.f1After)}</td><td class="num ${deltaClass(a.delta)}">${signed(a.delta, 2)}</td><td class="num">${f2(a.recallBefore)} → ${f2(a.recallAfter)}</td><td class="num">${f2(a.precisionBefore)} → ${f2(a.precisionAfter)}</td></tr>`)}
+${moved.map((a) => {
+  const x = agentDeltaFigures(a)
+  return html`<tr><th scope="row" class="agent">${a.label}</th><td class="num">${a.support}</td><td class="num">${f2(x.before.f1)}</td><td class="num">${f2(x.after.f1)}</td><td class="num ${deltaClass(a.delta)}">${signed(a.delta, 2)}</td><td class="num">${f2(x.before.recall)} → ${f2(x.after.recall)}</td><td class="num">${f2(x.before.precision)} → ${f2(x.after.precision)}</td></tr>`
+})}
 </tbody></table></div>`
       : html`<p class="muted">No agent's F1 moved by ${MOVED_F1} or more.</p>`
   return html`<h3><span class="mono">${c.path}</span>: before / after</h3>

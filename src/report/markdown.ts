@@ -1,8 +1,10 @@
-import type { DatasetComparison } from '../gate/compare.js'
+import { agentDeltaFigures, type DatasetComparison } from '../gate/compare.js'
 import { f2, MOVED_F1, NO_NONE_CASES } from '../text/format.js'
 import { markdownCode, markdownText } from '../text/safe.js'
 import type { GateOutcome } from '../gate/outcome.js'
 import { accuracyLine, changeLines, flipText, uncomparedLine, verdictHeadline } from './gate-text.js'
+import { definedFigures } from '../score/metrics.js'
+import { fromDescriptionCaveat } from './from-description.js'
 import { whereParts } from './where.js'
 import type { Summary } from '../run/record.js'
 import { byProbes, probeSourceText, probeVerdictText, routedText } from '../overlap/index.js'
@@ -53,7 +55,10 @@ function comparisonSection(c: DatasetComparison): string {
   const moved = c.perAgent.filter((a) => Math.abs(a.delta) >= MOVED_F1).sort((x, y) => x.delta - y.delta)
   if (moved.length > 0) {
     lines.push('', '| agent | support | F1 before | F1 after | Δ F1 | recall before → after |', '| --- | ---: | ---: | ---: | ---: | ---: |')
-    for (const a of moved) lines.push(`| ${cell(a.label)} | ${a.support} | ${f2(a.f1Before)} | ${f2(a.f1After)} | ${a.delta >= 0 ? '+' : ''}${f2(a.delta)} | ${f2(a.recallBefore)} → ${f2(a.recallAfter)} |`)
+    for (const a of moved) {
+      const x = agentDeltaFigures(a)
+      lines.push(`| ${cell(a.label)} | ${a.support} | ${f2(x.before.f1)} | ${f2(x.after.f1)} | ${a.delta >= 0 ? '+' : ''}${f2(a.delta)} | ${f2(x.before.recall)} → ${f2(x.after.recall)} |`)
+    }
   }
   if (c.flips.length > 0) {
     lines.push('', `<details><summary>${c.flips.length} flipped case(s)</summary>`, '', '| case | expected | before | after | |', '| --- | --- | --- | --- | --- |')
@@ -65,21 +70,26 @@ function comparisonSection(c: DatasetComparison): string {
 
 function runSection(s: Summary): string {
   const m = s.metrics
+  const seen = fromDescriptionCaveat(s)
   const lines = [
     `## ${cell(s.dataset.path)}`,
     '',
     `Router ${markdownCode(s.router.id)} · ${s.agents.length} agents · ${s.shard ? `shard ${s.shard.index}/${s.shard.count}: ${s.dataset.cases} of ${s.shard.datasetCases} cases` : `${s.dataset.cases} cases`} · ${s.repeats} repeat(s)`,
     '',
     `**accuracy ${f2(m.accuracy)}** (95% CI ${f2(m.accuracyInterval[0])}–${f2(m.accuracyInterval[1])}) · primary ${f2(m.primaryAccuracy)} · macro-F1 ${f2(m.macroF1)} · ${m.none.support > 0 ? `none recall ${f2(m.none.recall)}` : NO_NONE_CASES}${m.errored > 0 ? ` · **${m.errored} errored**` : ''}`,
+    ...(seen ? ['', `⚠️ ${cell(seen.text)}.`] : []),
     ...(s.decisionKinds ? ['', `Where the prompts went: ${cell(whereParts(s.decisionKinds).join(' · '))}`] : []),
     '',
     '| agent | precision | recall | F1 | support | most often confused with |',
     '| --- | ---: | ---: | ---: | ---: | --- |',
   ]
-  const rows = [...s.perLabel].sort((a, b) => b.f1 - a.f1)
+  // By F1, best first; an agent with no case credited or routed to it has none ("–") and comes last.
+  const f1Rank = (r: Summary['noneLabel']) => definedFigures(r).f1 ?? -1
+  const rows = [...s.perLabel].sort((a, b) => f1Rank(b) - f1Rank(a))
   for (const r of [...rows, s.noneLabel]) {
     const top = r.confusedWith[0]
-    lines.push(`| ${cell(r.label)} | ${f2(r.precision)} | ${f2(r.recall)} | ${f2(r.f1)} | ${r.support} | ${top ? `${cell(top.label)} ×${top.count}` : ''} |`)
+    const x = definedFigures(r)
+    lines.push(`| ${cell(r.label)} | ${f2(x.precision)} | ${f2(x.recall)} | ${f2(x.f1)} | ${r.support} | ${top ? `${cell(top.label)} ×${top.count}` : ''} |`)
   }
   lines.push(...clusterLines(s))
   return lines.join('\n')

@@ -3,6 +3,9 @@ import type { OverlapReport } from '../overlap/index.js'
 import type { FilteredSummary } from '../run/filter.js'
 import { fitTable, joinFit, oneLine, truncate, truncateList, truncateStart, wrap, type FitColumn, type FitLayout } from '../text/fit.js'
 import { ACCURACY_GAP_CALLOUT, f2, NO_NONE_CASES, painter } from '../text/format.js'
+import { FROM_DESCRIPTION_TAG } from '../load/dataset.js'
+import { definedFigures } from '../score/metrics.js'
+import { fromDescriptionCaveat } from './from-description.js'
 import { whereLine } from './where.js'
 import type { Summary } from '../run/record.js'
 
@@ -73,6 +76,8 @@ export function renderScorecard(s: FilteredSummary, style: ScorecardStyle): stri
   if (s.decisionKinds) lines.push(...wrap(whereLine(s.decisionKinds), prose, '', '  '))
   const traffic = trafficParts(s)
   if (traffic.length > 0) fit(traffic.map(dim))
+  const seen = fromDescriptionCaveat(s)
+  if (seen) lines.push(...wrap(seen.text, prose).map((l) => paint(33, l)))
   if (m.accuracy - m.primaryAccuracy >= ACCURACY_GAP_CALLOUT) {
     lines.push(...wrap(`accuracy is ${f2(m.accuracy - m.primaryAccuracy)} above primary accuracy: the router often picks an acceptable agent other than the labeller's first choice, the mark of interchangeable agents`, prose).map((l) => paint(33, l)))
   }
@@ -86,19 +91,26 @@ export function renderScorecard(s: FilteredSummary, style: ScorecardStyle): stri
 /** The per-agent table, richest layout that fits first. */
 function agentTable(s: FilteredSummary, style: ScorecardStyle, width: number) {
   const dim = (t: string) => painter(style.color)(2, t)
-  const ranked = [...s.perLabel].sort((a, b) => b.f1 - a.f1 || b.support - a.support || (a.label < b.label ? -1 : 1))
+  // By F1, best first; agents with no F1 (no case credited or routed to them) last.
+  const f1Rank = (r: LabelRow) => definedFigures(r).f1 ?? -1
+  const ranked = [...s.perLabel].sort((a, b) => f1Rank(b) - f1Rank(a) || b.support - a.support || (a.label < b.label ? -1 : 1))
   const showNone = !s.filter || s.filter.agents.length === 0 || s.filter.agents.includes('none')
   const rows: Array<{ r: LabelRow; name: string }> = [...ranked.map((r) => ({ r, name: r.label })), ...(showNone ? [{ r: s.noneLabel, name: dim('none (no subagent)') }] : [])]
   const confusedItems = (r: LabelRow, arrows: boolean) => r.confusedWith.map((c) => `${arrows ? '→ ' : ''}${c.label} ×${c.count}`)
 
   const agent: FitColumn = { head: 'agent', cells: rows.map((x) => x.name) }
+  // 0/0 is no figure: "–", and no interval (Wilson's 0–1 for no cases says nothing).
+  const shown = (r: LabelRow, head: 'precision' | 'recall' | 'f1') => {
+    const x = definedFigures(r)[head]
+    return x === undefined ? dim('–') : f2(x)
+  }
   const withCi = (head: 'precision' | 'recall'): FitColumn => ({
     head,
     align: 'right',
-    cells: rows.map(({ r }) => (head === 'precision' ? `${f2(r.precision)} ${dim(interval(r.precisionInterval))}` : `${f2(r.recall)} ${dim(interval(r.recallInterval))}`)),
+    cells: rows.map(({ r }) => (definedFigures(r)[head] === undefined ? shown(r, head) : `${shown(r, head)} ${dim(interval(head === 'precision' ? r.precisionInterval : r.recallInterval))}`)),
   })
-  const plain = (head: 'precision' | 'recall'): FitColumn => ({ head, align: 'right', cells: rows.map(({ r }) => f2(head === 'precision' ? r.precision : r.recall)) })
-  const f1: FitColumn = { head: 'f1', align: 'right', cells: rows.map(({ r }) => (r.support + r.predicted === 0 ? dim('–') : f2(r.f1))) }
+  const plain = (head: 'precision' | 'recall'): FitColumn => ({ head, align: 'right', cells: rows.map(({ r }) => shown(r, head)) })
+  const f1: FitColumn = { head: 'f1', align: 'right', cells: rows.map(({ r }) => shown(r, 'f1')) }
   const support: FitColumn = { head: 'support', align: 'right', cells: rows.map(({ r }) => String(r.support)) }
   const predicted: FitColumn = { head: 'predicted', align: 'right', cells: rows.map(({ r }) => String(r.predicted)) }
   // The top two confusions; cut, whole entries are kept while they fit.
@@ -180,12 +192,16 @@ export function renderRunsTable(summaries: readonly FilteredSummary[], style: Sc
   const col = (head: string, cells: string[]): FitColumn => ({ head, align: 'right', cells })
   const dataset: FitColumn = { head: 'dataset', cells: summaries.map((s) => s.dataset.path), min: 16, cut: truncateStart }
   const cases = col('cases', summaries.map((s) => String(s.dataset.cases)))
-  const accuracyCi = col('accuracy', summaries.map((s) => `${f2(s.metrics.accuracy)} (${interval(s.metrics.accuracyInterval)})`))
-  const accuracy = col('accuracy', summaries.map((s) => f2(s.metrics.accuracy)))
+  // † marks an accuracy that is an upper bound: some of its cases are the descriptions' own examples.
+  const seen = summaries.map((s) => fromDescriptionCaveat(s))
+  const mark = (i: number) => (seen[i] ? ' †' : '')
+  const accuracyCi = col('accuracy', summaries.map((s, i) => `${f2(s.metrics.accuracy)} (${interval(s.metrics.accuracyInterval)})${mark(i)}`))
+  const accuracy = col('accuracy', summaries.map((s, i) => `${f2(s.metrics.accuracy)}${mark(i)}`))
   const rest = [
     col('primary', summaries.map((s) => f2(s.metrics.primaryAccuracy))),
     col('macro-F1', summaries.map((s) => f2(s.metrics.macroF1))),
-    col('none recall', summaries.map((s) => f2(s.metrics.none.recall))),
+    // No prompt labelled none: no none recall ("–"), not a 0.00 that reads as every one delegated.
+    col('none recall', summaries.map((s) => f2(s.metrics.none.support > 0 ? s.metrics.none.recall : undefined))),
   ]
   const errored = col('errored', summaries.map((s) => String(s.metrics.errored)))
   const anyErrored = summaries.some((s) => s.metrics.errored > 0)
@@ -201,5 +217,6 @@ export function renderRunsTable(summaries: readonly FilteredSummary[], style: Sc
     style,
   )
   const note = fitted.leftOut.length > 0 ? `\n${wrap(`not shown at ${width} columns: ${fitted.leftOut.join(', ')}`, width).map((l) => painter(style.color)(2, l)).join('\n')}` : ''
-  return fitted.text + note
+  const bounds = seen.some((x) => x) ? `\n${wrap(`† an upper bound: ${seen.flatMap((x, i) => (x ? [`${x.count} of ${x.of} cases of ${summaries[i]!.dataset.path}`] : [])).join(', ')} are tagged ${FROM_DESCRIPTION_TAG}, prompts the router reads in the descriptions`, width).map((l) => painter(style.color)(33, l)).join('\n')}` : ''
+  return fitted.text + note + bounds
 }

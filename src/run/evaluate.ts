@@ -2,9 +2,8 @@ import { existsSync } from 'node:fs'
 import path from 'node:path'
 import { loadAgentFolders, loadWarningText, type Catalogue, type LoadedCatalogue } from '../load/catalogue.js'
 import { loadConfig, type Config, type RouterStyle } from '../load/config.js'
-import { FROM_DESCRIPTION_TAG } from '../draft/examples.js'
 import { isBuiltinAgent } from '../load/builtin-agents.js'
-import { loadDataset, type Case, type Dataset } from '../load/dataset.js'
+import { FROM_DESCRIPTION_TAG, fromDescriptionCount, loadDataset, type Case, type Dataset } from '../load/dataset.js'
 import { UsageError } from '../load/input-error.js'
 import { analyseOverlap, prepareOverlapText, type InvalidFile, type OverlapAgent, type OverlapCase, type OverlapReport, type ProbeSpec } from '../overlap/index.js'
 import { loadPrices, priceFor, usageCost, type Price } from '../route/cost.js'
@@ -187,7 +186,7 @@ export async function prepareEval(
   for (const file of plan.datasets) datasets.push(await loadDataset(file, names))
   phaseEnd('datasets')
   for (const d of datasets) {
-    const seen = d.cases.filter((c) => c.tags.includes(FROM_DESCRIPTION_TAG)).length
+    const seen = fromDescriptionCount(d.cases)
     if (seen > 0) env.warn(`warning: ${d.path}: ${seen} of ${d.cases.length} cases are tagged ${FROM_DESCRIPTION_TAG}: the descriptions' own <example> prompts, which the router reads, so they flatter it; read its accuracy as an upper bound, and replace them with prompts from routecheck generate\n`)
   }
   const inputs = runInputs(plan, configFile)
@@ -529,7 +528,8 @@ export async function recordRun(run: RoutedRun, dir: string, overlapOf?: Overlap
       )
     : overlapOfRuns(
         overlapAgents(catalogue),
-        [{ cases: scores.cases, dataset: { path: dataset.path } }],
+        // The tags the overlap reads (from-description: no routing evidence), joined to the cases that have them: a dataset without such rows copies no case.
+        [{ cases: scores.cases.map((c, i) => withFromDescriptionTags(c, caseAt(dataset.cases, i, c.id)?.tags)), dataset: { path: dataset.path } }],
         invalid,
       )
   phaseEnd('overlap')
@@ -550,6 +550,10 @@ export async function recordRun(run: RoutedRun, dir: string, overlapOf?: Overlap
   await writeSummary(dir, summary)
   phaseEnd('summary.json')
   return summary
+}
+
+function withFromDescriptionTags<C extends object>(c: C, tags: readonly string[] | undefined): C | (C & { tags: string[] }) {
+  return tags?.includes(FROM_DESCRIPTION_TAG) ? { ...c, tags: [...tags] } : c
 }
 
 /** Whether every case got a decision, and what to tell the user when not (or when the budget stopped some requests). */

@@ -1,6 +1,6 @@
 import { BUILTIN_AGENTS } from '../load/builtin-agents.js'
 import { didYouMean } from '../load/closest-names.js'
-import { NONE } from '../load/dataset.js'
+import { fromDescriptionCount, NONE } from '../load/dataset.js'
 import { UsageError } from '../load/input-error.js'
 import { scoreCases } from '../score/metrics.js'
 import type { Summary } from './record.js'
@@ -80,7 +80,7 @@ export function filterSummary(s: Summary, f: RunFilter): FilteredSummary {
   const chosen = new Set(f.agents)
   return {
     ...s,
-    dataset: { ...s.dataset, cases: kept.length },
+    dataset: { ...s.dataset, cases: kept.length, fromDescription: fromDescriptionCount(kept) },
     metrics: scores.metrics,
     perLabel: f.agents.length > 0 ? scores.perLabel.filter((l) => chosen.has(l.label)) : scores.perLabel,
     noneLabel: scores.noneLabel,

@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import type { Agent, InvalidAgentFile } from '../load/catalogue.js'
-import type { Case } from '../load/dataset.js'
+import { fromDescriptionCount, type Case } from '../load/dataset.js'
 import { modelPriceSchema, usageCost, type Price } from '../route/cost.js'
 import type { Attempt } from '../route/run.js'
 import { overlapReportSchema, type OverlapReport } from '../overlap/index.js'
@@ -39,7 +39,13 @@ export const summarySchema = z.looseObject({
   tool: z.object({ name: z.literal('routecheck'), version: z.string() }),
   createdAt: z.string(),
   router: z.looseObject({ id: z.string() }),
-  dataset: z.object({ path: z.string(), fingerprint: z.string(), cases: z.number().int() }),
+  dataset: z.object({
+    path: z.string(),
+    fingerprint: z.string(),
+    cases: z.number().int(),
+    /** of `cases`, those tagged from-description: the descriptions' own <example> prompts, which the router reads, so the run's figures are an upper bound (absent in runs before it) */
+    fromDescription: z.number().int().optional(),
+  }),
   agents: z.array(z.object({ name: z.string(), file: z.string(), fingerprint: z.string(), description: z.string().optional(), tools: z.array(z.string()).optional() })),
   catalogueFingerprint: z.string(),
   invalidAgents: z.array(z.object({ file: z.string(), line: z.number(), reason: z.string() })),
@@ -152,7 +158,7 @@ export function buildSummary(facts: RunFacts): Summary {
     tool: { name: 'routecheck', version: facts.toolVersion },
     createdAt: facts.createdAt.toISOString(),
     router: facts.router,
-    dataset: { path: facts.dataset.path, fingerprint: facts.dataset.fingerprint, cases: facts.dataset.cases.length },
+    dataset: { path: facts.dataset.path, fingerprint: facts.dataset.fingerprint, cases: facts.dataset.cases.length, fromDescription: fromDescriptionCount(facts.dataset.cases) },
     agents: facts.catalogue.agents.map((a) => ({ name: a.name, file: a.file, fingerprint: a.fingerprint, description: a.description, ...(a.tools ? { tools: a.tools } : {}) })),
     catalogueFingerprint: facts.catalogue.fingerprint,
     invalidAgents: facts.invalidAgents.map(({ file, line, reason }) => ({ file, line, reason })),

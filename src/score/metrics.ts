@@ -34,6 +34,21 @@ export const labelScoreSchema = z.object({
 })
 export type LabelScore = z.infer<typeof labelScoreSchema>
 
+/**
+ * An agent's figures where they exist, for showing: precision needs a case
+ * routed to the agent, recall a case credited to it, F1 either. summary.json
+ * keeps 0 for 0/0 (`ratio`, scikit-learn's zero_division=0); a report shows
+ * an undefined figure as "–", never as 0.00, which would read as an agent
+ * that is always wrong.
+ */
+export function definedFigures(r: Pick<LabelScore, 'precision' | 'recall' | 'f1' | 'support' | 'predicted'>): { precision: number | undefined; recall: number | undefined; f1: number | undefined } {
+  return {
+    precision: r.predicted > 0 ? r.precision : undefined,
+    recall: r.support > 0 ? r.recall : undefined,
+    f1: r.support + r.predicted > 0 ? r.f1 : undefined,
+  }
+}
+
 /** The headline figures of a run (DESIGN "Scoring"). */
 export const runMetricsSchema = z.looseObject({
   accuracy: z.number(),

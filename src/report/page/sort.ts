@@ -1,7 +1,9 @@
 /**
  * Tables marked `sortable` (the per-agent table): a header's button sorts by
  * its column, on the cells' data-v values; numbers start descending, text
- * ascending, and a second press reverses. Ties go by the first column.
+ * ascending, and a second press reverses. Ties go by the first column. A
+ * cell with an empty data-v has no value (a 0/0 precision, recall or F1):
+ * it sorts last whichever way, never as a 0.
  */
 export function sortableTables(): void {
   document.querySelectorAll<HTMLTableElement>('table.sortable').forEach((table) => {
@@ -23,7 +25,8 @@ export function sortableTables(): void {
         const rows = Array.from(body.rows).sort((x, y) => {
           const a = value(x)
           const z = value(y)
-          const d = numeric ? Number(a) - Number(z) : a < z ? -1 : a > z ? 1 : 0
+          if (numeric && (a === '') !== (z === '')) return a === '' ? 1 : -1
+          const d = numeric ? (a === '' ? 0 : Number(a) - Number(z)) : a < z ? -1 : a > z ? 1 : 0
           return d * sign || (name(x) < name(y) ? -1 : 1)
         })
         body.replaceChildren(...rows)
