@@ -89,8 +89,8 @@ describe('verdictHeadline', () => {
     const after = before.map((c) => (c.id === 't34' ? mk('t34', 'a', 'api-designer') : c.id === 't40' || c.id === 't41' ? mk(c.id, 'a', 'a') : c))
     const base = { path: 'd.csv', fingerprint: 'x', repeats: 1, metrics: { accuracy: 0, primaryAccuracy: 0, macroF1: 0, errored: 0 }, cases: before.map((c) => ({ ...c, correct: c.decision === 'a' })) }
     const comparison = compareDataset(base, after, ['a', 'b', 'api-designer'])
-    const verdict = decideGate([comparison], [], { maxAccuracyDrop: 0.02, maxAgentF1Drop: 0.5, minSupport: 5, maxStableFlips: 0, failOnNewNearDuplicates: true })
-    const line = verdictHeadline({ baselineFile: 'b.json', routerId: 'lexical', changes: { changed: [], added: [], removed: [], invalid: [] }, comparisons: [comparison], verdict })
+    const verdict = decideGate([comparison], [], { maxAccuracyDrop: 0.02, maxAgentF1Drop: 0.5, minSupport: 5, maxStableFlips: 0, failOnNewNearDuplicates: true, minChangedAgentCases: 0 })
+    const line = verdictHeadline({ baselineFile: 'b.json', routerId: 'lexical', changes: { changed: [], added: [], removed: [], invalid: [] }, comparisons: [comparison], verdict, coverage: [] })
     expect(line).toBe('FAIL: 1 case that routed right now routes wrong (t34 → api-designer), although accuracy rose 0.688 → 0.708 (p = 1.0)')
   })
 })
