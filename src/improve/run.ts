@@ -212,7 +212,7 @@ async function improveWith(setup: Setup, batching: BatchPlan | undefined, reques
   }
 
   // Named agents are checked against gate.minChangedAgentCases before round 0 is paid for; a cluster's once round 0 has found it.
-  if (request.agent.length > 0) checkCoverage([...new Set(request.agent)], datasets, config.gate.minChangedAgentCases, env)
+  if (request.agent.length > 0) checkCoverage([...new Set(request.agent)].sort(), datasets, config.gate.minChangedAgentCases, env)
   let base: Routed
   try {
     base = await routeAll(catalogue, 'round 0')
