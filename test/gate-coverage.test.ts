@@ -26,6 +26,7 @@ describe('changeCoverage: what the gate can see of each agent the change edits o
       agent: 'a',
       change: 'changed',
       ownCases: 2,
+      ownRoutedToIt: 2,
       compared: { labelled: 3, fromDescription: 1, routedBefore: 2, routedAfter: 3 },
       notCompared: { labelled: 0, fromDescription: 0, routedAfter: 1 },
     })
@@ -34,6 +35,7 @@ describe('changeCoverage: what the gate can see of each agent the change edits o
       agent: 'c',
       change: 'added',
       ownCases: 1,
+      ownRoutedToIt: 1,
       compared: { labelled: 0, fromDescription: 0, routedBefore: 0, routedAfter: 1 },
       notCompared: { labelled: 2, fromDescription: 1, routedAfter: 1 },
     })
@@ -133,7 +135,7 @@ describe('routecheck gate says which changed agents it cannot see', () => {
     expect(r.stdout).toMatch(/gate: passed$/m)
     const g = await gateJson(dir)
     expect(g.passed).toBe(true)
-    expect(g.coverage).toEqual([{ agent: 'python-engineer', change: 'changed', ownCases: 0, compared: { labelled: 0, fromDescription: 0, routedBefore: 0, routedAfter: 0 }, notCompared: { labelled: 0, fromDescription: 0, routedAfter: 0 } }])
+    expect(g.coverage).toEqual([{ agent: 'python-engineer', change: 'changed', ownCases: 0, ownRoutedToIt: 0, compared: { labelled: 0, fromDescription: 0, routedBefore: 0, routedAfter: 0 }, notCompared: { labelled: 0, fromDescription: 0, routedAfter: 0 } }])
     const md = await readFile(path.join(dir, 'reports/latest/starter/report.md'), 'utf8')
     expect(md).toContain('python-engineer, which this change edits, has no case of its own (its recall is unmeasured)**')
     expect(md).toContain('- coverage: the gate cannot see whether python-engineer still gets its own prompts')
@@ -154,7 +156,7 @@ describe('routecheck gate says which changed agents it cannot see', () => {
     expect(r.stdout).toMatch(/python-backend-specialist \(edited\): 0 cases of its own · compared cases labelled for it: 3 \(3 from-description\), routed to it: 3 → \d/)
   })
 
-  it('gate.minChangedAgentCases 2 fails the catch-all (exit 1), naming the agent, its count and the fix; it passes once prompts for python-engineer are added', async () => {
+  it('gate.minChangedAgentCases 2 fails the catch-all (exit 1), naming the agent, its count and the fix; it passes once prompts for python-engineer are added, and says how many reach it', async () => {
     const dir = await pythonProject({ gate: { minChangedAgentCases: 2 } })
     const original = await makeCatchAll(dir)
     const r = await runInProcess(['gate'], { cwd: dir, env: { GITHUB_ACTIONS: 'true' } })
@@ -165,6 +167,8 @@ describe('routecheck gate says which changed agents it cannot see', () => {
     )
     expect(r.stdout).toMatch(/^::error file=\.claude\/agents\/python-engineer\.md,line=3,title=routecheck gate%3A changed-agent-cases::python-engineer, which this change edits, has 0 cases of its own/m)
     expect(r.stdout).not.toMatch(/^::warning/m)
+    // The failure carries the fix; the coverage block does not say it again.
+    expect(r.stdout.split('\n').filter((l) => !l.startsWith('::') && l.includes('add prompts labelled for python-engineer'))).toHaveLength(1)
     expect((await gateJson(dir)).failures).toEqual([expect.objectContaining({ rule: 'changed-agent-cases', agents: ['python-engineer'], fix: expect.stringContaining('add prompts labelled for python-engineer') })])
 
     // Prompts added in the same pull request: new cases, routed and shown apart, and counted as its own.
@@ -173,7 +177,7 @@ describe('routecheck gate says which changed agents it cannot see', () => {
     const added = await runInProcess(['gate'], { cwd: dir })
     expect(added.code, added.stdout).toBe(0)
     expect(added.stdout.split('\n')[0]).toBe('PASS: no rule failed on 15 compared case(s); accuracy held at 1.000 (p = 1.0)')
-    expect(added.stdout).toContain('coverage: each agent the change edits or adds has cases of its own: python-engineer 2 (2 not compared)')
+    expect(added.stdout).toContain('coverage: each agent the change edits or adds has cases of its own: python-engineer 2 (0 routed to it; 2 not compared)')
     expect((await gateJson(dir)).coverage[0]).toMatchObject({ ownCases: 2, compared: { labelled: 0 }, notCompared: { labelled: 2, fromDescription: 0 } })
 
     // Or the prompts land first, and the baseline is made with them before the edit: then they are compared.
@@ -183,7 +187,7 @@ describe('routecheck gate says which changed agents it cannot see', () => {
     const compared = await runInProcess(['gate'], { cwd: dir })
     expect(compared.code, compared.stdout).toBe(0)
     expect(compared.stdout.split('\n')[0]).toMatch(/^PASS: no rule failed on 17 compared case\(s\)/)
-    expect(compared.stdout).toContain('coverage: each agent the change edits or adds has cases of its own: python-engineer 2\n')
+    expect(compared.stdout).toContain('coverage: each agent the change edits or adds has cases of its own: python-engineer 2 (0 routed to it)\n')
     expect((await gateJson(dir)).coverage[0]).toMatchObject({ ownCases: 2, compared: { labelled: 2, fromDescription: 0 }, notCompared: { labelled: 0 } })
   })
 

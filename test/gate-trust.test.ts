@@ -203,7 +203,9 @@ describe('untrusted text never reaches a control channel', () => {
     expect(r.code, r.stderr).toBe(1)
     const commands = r.stdout.split('\n').filter((l) => l.startsWith('::'))
     expect(commands.length).toBeGreaterThan(0)
-    for (const c of commands) expect(c).toMatch(/^::error file=agents\/go-helper\.md,line=\d+,title=routecheck gate%3A [a-z-]+::[^\n]*$/)
+    for (const c of commands) expect(c).toMatch(/^::(error|warning) file=agents\/go-helper\.md,line=\d+,title=routecheck gate%3A [a-z -]+::[^\n]*$/)
+    // The added agent has no case of its own: a warning, its name escaped as in the errors.
+    expect(commands.find((c) => c.startsWith('::warning'))).toContain('::go-helper%0A%250A]0;owned[2J|<img src=x onerror=alert(1)>, which this change adds, has no case of its own')
     // The name's line break and its literal "%0A" are escaped, so the message stays one line and decodes to what the name said.
     expect(commands.find((c) => c.includes('new-near-duplicate'))).toContain('go-helper%0A%250A]0;owned[2J|<img src=x onerror=alert(1)>')
     expect(r.stdout + r.stderr).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/)

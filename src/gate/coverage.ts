@@ -18,6 +18,8 @@ export type AgentCoverage = {
   change: 'changed' | 'added'
   /** cases labelled for it (any gold label) not tagged from-description, compared or not: what gate.minChangedAgentCases counts */
   ownCases: number
+  /** of those, the ones routed to it now: whether it still gets its own prompts */
+  ownRoutedToIt: number
   /** cases in the baseline and now, compared: labelled for it, of those from-description, and routed to it before and after (any label) */
   compared: { labelled: number; fromDescription: number; routedBefore: number; routedAfter: number }
   /** cases routed now and not compared (new, relabelled or reworded since the baseline; an added agent's can only be these) */
@@ -30,6 +32,7 @@ export function changeCoverage(changes: { changed: readonly string[]; added: rea
   return touched.map(({ agent, change }) => {
     const compared = { labelled: 0, fromDescription: 0, routedBefore: 0, routedAfter: 0 }
     const notCompared = { labelled: 0, fromDescription: 0, routedAfter: 0 }
+    let ownRoutedToIt = 0
     for (const cases of datasets) {
       for (const c of cases) {
         const side = c.before === undefined ? notCompared : compared
@@ -38,10 +41,11 @@ export function changeCoverage(changes: { changed: readonly string[]; added: rea
         if (!c.expected.includes(agent)) continue
         side.labelled++
         if (c.tags.includes(FROM_DESCRIPTION_TAG)) side.fromDescription++
+        else if (c.after === agent) ownRoutedToIt++
       }
     }
     const ownCases = compared.labelled - compared.fromDescription + notCompared.labelled - notCompared.fromDescription
-    return { agent, change, ownCases, compared, notCompared }
+    return { agent, change, ownCases, ownRoutedToIt, compared, notCompared }
   })
 }
 
@@ -70,11 +74,12 @@ export function noOwnCasesText(agents: readonly Pick<AgentCoverage, 'agent' | 'c
   return `${groups.join(', and ')}, ${one ? 'has no case of its own (its recall is unmeasured)' : 'have no case of their own (their recall is unmeasured)'}`
 }
 
-/** One agent's counts in a line: what it has of its own, where its labelled cases come from, and where the router sent cases before and after. */
+/** One agent's counts in a line: what it has of its own and how many of those reach it, where its labelled cases come from, and where the router sent compared cases before and after. */
 export function coverageCountsText(a: AgentCoverage): string {
   const fromDescription = (n: number) => (n > 0 ? ` (${n} ${FROM_DESCRIPTION_TAG})` : '')
   const notCompared = a.notCompared.labelled > 0 ? ` · new or reworded cases labelled for it, not compared: ${a.notCompared.labelled}${fromDescription(a.notCompared.fromDescription)}` : ''
-  return `${a.agent} (${a.change === 'added' ? 'added' : 'edited'}): ${plural(a.ownCases, 'case')} of its own · compared cases labelled for it: ${a.compared.labelled}${fromDescription(a.compared.fromDescription)}, routed to it: ${a.compared.routedBefore} → ${a.compared.routedAfter}${notCompared}`
+  const own = a.ownCases > 0 ? `, ${a.ownRoutedToIt} routed to it now` : ''
+  return `${a.agent} (${a.change === 'added' ? 'added' : 'edited'}): ${plural(a.ownCases, 'case')} of its own${own} · compared cases labelled for it: ${a.compared.labelled}${fromDescription(a.compared.fromDescription)}, routed to it: ${a.compared.routedBefore} → ${a.compared.routedAfter}${notCompared}`
 }
 
 /** The changed-agent-cases rule's failure: the agent and its count against the minimum (the fix is coverageFix). */

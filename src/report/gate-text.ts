@@ -64,13 +64,16 @@ export function coverageText(o: GateOutcome): { head: string; items: string[] } 
   if (coverage.length === 0) return undefined
   const short = new Set([...unmeasured(coverage).map((a) => a.agent), ...shortOfCases(o)])
   if (short.size === 0) {
-    const counts = coverage.map((a) => `${a.agent} ${a.ownCases}${a.notCompared.labelled > 0 ? ` (${a.notCompared.labelled} not compared)` : ''}`)
+    const counts = coverage.map((a) => `${a.agent} ${a.ownCases} (${a.ownRoutedToIt} routed to it${a.notCompared.labelled > 0 ? `; ${a.notCompared.labelled} not compared` : ''})`)
     return { head: `coverage: each agent the change edits or adds has cases of its own: ${counts.join(', ')}`, items: [] }
   }
   const names = coverage.filter((a) => short.has(a.agent)).map((a) => a.agent)
+  // A changed-agent-cases failure carries its own fix.
+  const failed = shortOfCases(o)
+  const unfixed = names.filter((n) => !failed.has(n))
   return {
     head: `coverage: the gate cannot see whether ${namesText(names)} still get${names.length === 1 ? 's its' : ' their'} own prompts`,
-    items: [...coverage.map(coverageCountsText), `fix: ${coverageFix(names)}`],
+    items: [...coverage.map(coverageCountsText), ...(unfixed.length > 0 ? [`fix: ${coverageFix(unfixed)}`] : [])],
   }
 }
 
