@@ -38,7 +38,7 @@ describe('compareDataset and decideGate', () => {
   })
   const baseCases = [mk('1', ['a'], 'a'), mk('2', ['a'], 'a'), mk('3', ['b'], 'b'), mk('4', ['b'], 'b'), mk('5', ['b'], 'a', { a: 2, b: 1 })]
   const baseline: BaselineDataset = { path: 'd.csv', fingerprint: 'f', repeats: 3, metrics: { accuracy: 0.8, primaryAccuracy: 0.8, macroF1: 0.8, errored: 0 }, cases: baseCases.map((c) => ({ ...c, correct: c.expected.includes(c.decision!) })) }
-  const t = { maxAccuracyDrop: 0.02, maxAgentF1Drop: 0.1, minSupport: 2, maxStableFlips: 0, failOnNewNearDuplicates: true }
+  const t = { maxAccuracyDrop: 0.02, maxAgentF1Drop: 0.1, minSupport: 2, maxStableFlips: 0, failOnNewNearDuplicates: true, minChangedAgentCases: 0 }
 
   it('a stable right → wrong flip fails three rules, naming the agents', () => {
     const cand = [mk('1', ['a'], 'b'), mk('2', ['a'], 'a'), mk('3', ['b'], 'b'), mk('4', ['b'], 'b'), mk('5', ['b'], 'a', { a: 2, b: 1 })]

@@ -89,8 +89,8 @@ describe('verdictHeadline', () => {
     const after = before.map((c) => (c.id === 't34' ? mk('t34', 'a', 'api-designer') : c.id === 't40' || c.id === 't41' ? mk(c.id, 'a', 'a') : c))
     const base = { path: 'd.csv', fingerprint: 'x', repeats: 1, metrics: { accuracy: 0, primaryAccuracy: 0, macroF1: 0, errored: 0 }, cases: before.map((c) => ({ ...c, correct: c.decision === 'a' })) }
     const comparison = compareDataset(base, after, ['a', 'b', 'api-designer'])
-    const verdict = decideGate([comparison], [], { maxAccuracyDrop: 0.02, maxAgentF1Drop: 0.5, minSupport: 5, maxStableFlips: 0, failOnNewNearDuplicates: true })
-    const line = verdictHeadline({ baselineFile: 'b.json', routerId: 'lexical', changes: { changed: [], added: [], removed: [], invalid: [] }, comparisons: [comparison], verdict })
+    const verdict = decideGate([comparison], [], { maxAccuracyDrop: 0.02, maxAgentF1Drop: 0.5, minSupport: 5, maxStableFlips: 0, failOnNewNearDuplicates: true, minChangedAgentCases: 0 })
+    const line = verdictHeadline({ baselineFile: 'b.json', routerId: 'lexical', changes: { changed: [], added: [], removed: [], invalid: [] }, comparisons: [comparison], verdict, coverage: [] })
     expect(line).toBe('FAIL: 1 case that routed right now routes wrong (t34 → api-designer), although accuracy rose 0.688 → 0.708 (p = 1.0)')
   })
 })
@@ -203,7 +203,9 @@ describe('untrusted text never reaches a control channel', () => {
     expect(r.code, r.stderr).toBe(1)
     const commands = r.stdout.split('\n').filter((l) => l.startsWith('::'))
     expect(commands.length).toBeGreaterThan(0)
-    for (const c of commands) expect(c).toMatch(/^::error file=agents\/go-helper\.md,line=\d+,title=routecheck gate%3A [a-z-]+::[^\n]*$/)
+    for (const c of commands) expect(c).toMatch(/^::(error|warning) file=agents\/go-helper\.md,line=\d+,title=routecheck gate%3A [a-z -]+::[^\n]*$/)
+    // The added agent has no case of its own: a warning, its name escaped as in the errors.
+    expect(commands.find((c) => c.startsWith('::warning'))).toContain('::go-helper%0A%250A]0;owned[2J|<img src=x onerror=alert(1)>, which this change adds, has no case of its own')
     // The name's line break and its literal "%0A" are escaped, so the message stays one line and decodes to what the name said.
     expect(commands.find((c) => c.includes('new-near-duplicate'))).toContain('go-helper%0A%250A]0;owned[2J|<img src=x onerror=alert(1)>')
     expect(r.stdout + r.stderr).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/)

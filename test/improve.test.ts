@@ -200,6 +200,35 @@ describe('routecheck improve against the local Messages server', () => {
     expect(JSON.parse(r.stdout)).toMatchObject({ cluster: 1, agents: ['db-doctor', 'db-tuner'] })
   })
 
+  it('gate.minChangedAgentCases holds for improve: a group short of cases of its own is exit 2 before the rewriter is asked; a rewrite of a short agent is rejected as the gate would', async () => {
+    server = await startMessagesServer({ tool: helpfulRewriter })
+    const dir = await databaseProject()
+    // d0 becomes db-doctor's description's own example: 13 cases of its own, db-tuner 14
+    const csv = path.join(dir, 'datasets/db.csv')
+    const rows = (await readFile(csv, 'utf8')).trimEnd().split('\n')
+    await writeFile(csv, `${rows.map((l, i) => (i === 0 ? `${l},tags` : `${l},${l.startsWith('d0,') ? 'from-description' : ''}`)).join('\n')}\n`)
+    const config = path.join(dir, 'routecheck.config.json')
+    const minimum = async (n: number) => writeFile(config, JSON.stringify({ ...JSON.parse(await readFile(config, 'utf8')), gate: { minChangedAgentCases: n } }))
+    const args = ['improve', '--agent', 'db-tuner', '--agent', 'db-doctor', '--rounds', '1']
+
+    await minimum(15)
+    const refused = await runInProcess(args, { cwd: dir, env: envFor(server) })
+    expect(refused.code).toBe(2)
+    expect(refused.stderr).toContain('gate.minChangedAgentCases is 15 and every agent to rewrite has fewer cases of its own (db-doctor 13, db-tuner 14): the gate would fail any rewrite, so none could be kept; add prompts labelled for db-doctor and db-tuner to a dataset')
+    expect(server.requests).toHaveLength(0)
+
+    await minimum(14)
+    const r = await runInProcess(args, { cwd: dir, env: envFor(server) })
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stderr).toContain('note: gate.minChangedAgentCases is 14 and db-doctor has fewer cases of its own (db-doctor 13): only a rewrite that leaves it as it is can be kept')
+    const one = (await improveJson(dir)).rounds[1]!
+    expect(one.descriptions['db-doctor']).toMatch(/^Handles /)
+    expect(one.accepted).toBe(false)
+    expect(one.reason).toContain('the gate would fail (changed-agent-cases)')
+    expect(one.gate!.failures).toContainEqual({ rule: 'changed-agent-cases', message: expect.stringMatching(/^db-doctor, which this change edits, has 13 cases of its own \(and 1 from-description, which do not count\), fewer than minChangedAgentCases 14/) })
+    expect(one.gate!.failures.map((f) => f.message).join('\n')).not.toContain('db-tuner, which')
+  })
+
   it('bad usage is exit 2 before anything is routed or sent', async () => {
     server = await startMessagesServer({ tool: helpfulRewriter })
     const dir = await databaseProject()

@@ -52,8 +52,12 @@ exact McNemar p-value and a paired bootstrap interval of the accuracy change.
 Fails (exit 1) when accuracy drops more than gate.maxAccuracyDrop, an agent
 with support >= gate.minSupport loses more than gate.maxAgentF1Drop F1, more
 than gate.maxStableFlips cases go right -> wrong with every repeat agreeing,
-or a new near-duplicate pair appears. Flipped cases of model routers are
-re-tested; a flip its re-test does not reproduce is flaky and does not count.
+or a new near-duplicate pair appears. Each agent the change edits or adds
+is counted: cases labelled for it, those tagged from-description apart; one
+with no case of its own is named on the verdict's line (no rule could see
+it), and with gate.minChangedAgentCases > 0 one with fewer fails the gate.
+Flipped cases of model routers are re-tested; a flip its re-test does not
+reproduce is flaky and does not count.
 --max-cost covers the run and the re-tests together, and --batch sends the
 re-tests as one more batch; a flip whose re-test the cap stopped is no
 evidence: the gate is incomplete (exit 3) unless the rules fail without it.

@@ -2,11 +2,12 @@ import type { Config } from '../load/config.js'
 import { NONE } from '../load/dataset.js'
 import { definedFigures, scoreCases, type LabelScore } from '../score/metrics.js'
 import type { CaseVote } from '../score/votes.js'
-import type { Baseline, BaselineCase, BaselineDataset } from './baseline.js'
+import type { BaselineCase, BaselineDataset } from './baseline.js'
 import type { NewNearDuplicate } from './near-duplicates.js'
 import { NEAR_DUPLICATE_SCORE } from '../overlap/index.js'
 import { mcnemarExact, pairedBootstrapInterval } from '../score/stats.js'
 import { pct } from '../text/format.js'
+import { coverageFix, shortCoverageText, type AgentCoverage } from './coverage.js'
 
 export type GateThresholds = Config['gate']
 
@@ -94,7 +95,14 @@ export type DatasetComparison = {
   untested?: string[]
 }
 
-export type GateFailure = { rule: 'accuracy-drop' | 'agent-f1-drop' | 'stable-flips' | 'new-near-duplicate'; message: string; agents: string[]; dataset?: string }
+export type GateFailure = {
+  rule: 'accuracy-drop' | 'agent-f1-drop' | 'stable-flips' | 'new-near-duplicate' | 'changed-agent-cases'
+  message: string
+  agents: string[]
+  dataset?: string
+  /** what to do about it, where the message alone does not say */
+  fix?: string
+}
 
 export type GateVerdict = {
   passed: boolean
@@ -108,7 +116,7 @@ export type GateVerdict = {
 }
 
 /** Which agents changed, by routing fingerprint. */
-export function diffAgents(baseline: Baseline['agents'], candidate: ReadonlyArray<{ name: string; fingerprint: string }>, invalid: AgentChanges['invalid']): AgentChanges {
+export function diffAgents(baseline: ReadonlyArray<{ name: string; fingerprint: string }>, candidate: ReadonlyArray<{ name: string; fingerprint: string }>, invalid: AgentChanges['invalid']): AgentChanges {
   const before = new Map(baseline.map((a) => [a.name, a.fingerprint]))
   const after = new Map(candidate.map((a) => [a.name, a.fingerprint]))
   return {
@@ -124,6 +132,17 @@ export function hasChanges(c: AgentChanges): boolean {
 }
 
 const unanimous = (c: SideCase) => !c.flipped && !c.split
+
+/** The pairs the gate compares: a baseline case and the candidate's case of the same id, while it is the same case (its labels, and its prompt where both sides know it). */
+export function comparedPairs<C extends SideCase>(baseline: Pick<BaselineDataset, 'cases'>, candidate: readonly C[]): Array<{ b: SideCase; a: C }> {
+  const after = new Map(candidate.map((c) => [c.id, c]))
+  return baseline.cases.flatMap((b) => {
+    const a = after.get(b.id)
+    return a && sameCase(b, a) ? [{ b, a }] : []
+  })
+}
+
+const sameCase = (b: SideCase, a: SideCase) => b.expected.join('\u0000') === a.expected.join('\u0000') && (b.promptHash === undefined || a.promptHash === undefined || b.promptHash === a.promptHash)
 
 function asVote(c: SideCase): CaseVote {
   const decidedRepeats = Object.values(c.votes).reduce((a, b) => a + b, 0)
@@ -143,12 +162,7 @@ export function compareDataset(
 ): DatasetComparison {
   const after = new Map(candidate.map((c) => [c.id, c]))
   const before = new Map(baseline.cases.map((c) => [c.id, c]))
-  // Compared only while the case is the same case: its labels, and its prompt where both sides know it.
-  const same = (b: SideCase, a: SideCase) => b.expected.join('\u0000') === a.expected.join('\u0000') && (b.promptHash === undefined || a.promptHash === undefined || b.promptHash === a.promptHash)
-  const pairs = baseline.cases.flatMap((b) => {
-    const a = after.get(b.id)
-    return a && same(b, a) ? [{ b, a }] : []
-  })
+  const pairs = comparedPairs(baseline, candidate)
   const correct = (c: SideCase) => c.decision !== null && c.expected.includes(c.decision)
   const uncompared = (c: SideCase): UncomparedCase => ({ id: c.id, expected: c.expected, decision: c.decision, correct: c.decision === null ? null : correct(c) })
 
@@ -191,7 +205,7 @@ export function compareDataset(
     cases: decidedBoth.length,
     added: candidate.filter((c) => !before.has(c.id)).map(uncompared),
     removed: baseline.cases.filter((b) => !after.has(b.id)).map((b) => b.id),
-    changed: candidate.filter((c) => before.has(c.id) && !same(before.get(c.id)!, c)).map(uncompared),
+    changed: candidate.filter((c) => before.has(c.id) && !sameCase(before.get(c.id)!, c)).map(uncompared),
     accuracy: {
       before: scoredBefore.metrics.accuracy,
       after: afterRaw.metrics.accuracy,
@@ -226,8 +240,11 @@ export function compareDataset(
   }
 }
 
-/** The four rules of DESIGN "Gate". Each failure names the agents it is about. */
-export function decideGate(comparisons: readonly DatasetComparison[], nearDuplicates: readonly NewNearDuplicate[], t: GateThresholds): GateVerdict {
+/**
+ * The rules of DESIGN "Gate", and the opt-in fifth (gate.minChangedAgentCases) on the
+ * change's `coverage`. Each failure names the agents it is about.
+ */
+export function decideGate(comparisons: readonly DatasetComparison[], nearDuplicates: readonly NewNearDuplicate[], t: GateThresholds, coverage: readonly AgentCoverage[] = []): GateVerdict {
   const failures: GateFailure[] = []
   for (const c of comparisons) {
     const drop = c.accuracy.settledBefore - c.accuracy.settledAfter
@@ -271,6 +288,12 @@ export function decideGate(comparisons: readonly DatasetComparison[], nearDuplic
         message: `the edit to ${p.edited.join(' and ')} made ${p.a} and ${p.b} near-duplicates: text ${p.after.toFixed(2)} (${was}; the line is ${NEAR_DUPLICATE_SCORE}), sharing ${p.sharedTerms.slice(0, 6).join(', ')}; a model router cannot tell them apart`,
         agents: [...p.edited, ...[p.a, p.b].filter((n) => !p.edited.includes(n))],
       })
+    }
+  }
+  // Last: the rules above judge what the router did, this one what the datasets let them see.
+  for (const a of coverage) {
+    if (a.ownCases < t.minChangedAgentCases) {
+      failures.push({ rule: 'changed-agent-cases', message: shortCoverageText(a, t.minChangedAgentCases), agents: [a.agent], fix: coverageFix([a.agent]) })
     }
   }
   return { passed: failures.length === 0, failures, newNearDuplicates: nearDuplicates.map((p) => [p.a, p.b]) }

@@ -1,7 +1,8 @@
 import { UsageError } from '../load/input-error.js'
 import { promptHash, type Baseline, type BaselineDataset } from './baseline.js'
 import { newNearDuplicates, type NewNearDuplicate } from './near-duplicates.js'
-import { compareDataset, decideGate, diffAgents, type AgentChanges, type DatasetComparison, type GateThresholds, type GateVerdict, type SideCase } from './compare.js'
+import { compareDataset, comparedPairs, decideGate, diffAgents, type AgentChanges, type DatasetComparison, type GateThresholds, type GateVerdict, type SideCase } from './compare.js'
+import { changeCoverage, type AgentCoverage, type CoverageCase } from './coverage.js'
 import { compareRetested, type Retest } from './retest.js'
 
 /** Everything the gate decided, as every report shows it. */
@@ -11,6 +12,8 @@ export type GateOutcome = {
   changes: AgentChanges
   comparisons: DatasetComparison[]
   verdict: GateVerdict
+  /** each agent the change edits or adds: the cases labelled for it, compared or not, and those routed to it */
+  coverage: AgentCoverage[]
   /** the baseline's agents and their descriptions, for report.html's description diff */
   baselineAgents?: Array<{ name: string; description: string }>
   /** baseline cases with no decision, compared as nothing (allowed by --allow-incomplete) */
@@ -25,8 +28,8 @@ export type OutcomeInput = {
   /** the agents as they are now; `description` is needed for the near-duplicate rule */
   agents: ReadonlyArray<{ name: string; fingerprint: string; file: string; description?: string | undefined }>
   invalid: AgentChanges['invalid']
-  /** each candidate run: a dataset of the baseline and its cases' decisions (with their prompts, where known) */
-  runs: ReadonlyArray<{ path: string; cases: ReadonlyArray<SideCase & { prompt?: string | undefined }> }>
+  /** each candidate run: a dataset of the baseline and its cases' decisions (with their prompts and tags, where known) */
+  runs: ReadonlyArray<{ path: string; cases: ReadonlyArray<SideCase & { prompt?: string | undefined; tags?: readonly string[] | undefined }> }>
   thresholds: GateThresholds
   retest?: Retest | undefined
   /** sees every dataset's first comparison before any is re-tested (--batch: one batch for all the re-tests) */
@@ -43,7 +46,7 @@ export async function buildOutcome(input: OutcomeInput): Promise<GateOutcome> {
   const names = agentNames(baseline.agents, input.agents)
   const firsts = input.runs.map((run) => {
     const base = baseline.datasets.find((d) => d.path === run.path)!
-    const cases = run.cases.map(({ prompt, ...c }) => (prompt !== undefined ? { ...c, promptHash: promptHash(prompt) } : c))
+    const cases = run.cases.map(({ prompt, tags, ...c }) => ({ ...c, tags: tags ?? [], ...(prompt !== undefined ? { promptHash: promptHash(prompt) } : {}) }))
     const first = compareDataset(base, cases, names)
     if (first.cases === 0) {
       throw new UsageError(`cannot compare: ${run.path} shares no case with ${input.baselineFile} (same id, prompt and labels); make a new baseline with routecheck baseline`)
@@ -66,12 +69,15 @@ export async function buildOutcome(input: OutcomeInput): Promise<GateOutcome> {
   const described = input.agents.flatMap((a) => (a.description !== undefined ? [{ name: a.name, description: a.description, fingerprint: a.fingerprint }] : []))
   const pairs = described.length === input.agents.length ? newNearDuplicates(baseline.agents, described) : []
   const undecided = baseline.datasets.reduce((n, d) => n + d.cases.filter((c) => c.decision === null).length, 0)
+  const changes = diffAgents(baseline.agents, input.agents, input.invalid)
+  const coverage = changeCoverage(changes, firsts.map((x) => coverageCases(x.base, x.cases)))
   return {
     baselineFile: input.baselineFile,
     routerId: baseline.router.id,
-    changes: diffAgents(baseline.agents, input.agents, input.invalid),
+    changes,
     comparisons,
-    verdict: verdictOf(comparisons, against, pairs, input.thresholds, tally.untested),
+    verdict: verdictOf(comparisons, against, pairs, input.thresholds, tally.untested, coverage),
+    coverage,
     baselineAgents: baseline.agents.map(({ name, description }) => ({ name, description })),
     ...(undecided > 0 ? { undecidedBaselineCases: undecided } : {}),
     ...(input.retest ? { retest: tally } : {}),
@@ -84,11 +90,25 @@ export async function buildOutcome(input: OutcomeInput): Promise<GateOutcome> {
  * it; between the two the gate has no verdict, since a flip not re-tested is no evidence of a
  * regression and no proof of noise.
  */
-function verdictOf(favour: DatasetComparison[], against: DatasetComparison[], pairs: NewNearDuplicate[], t: GateThresholds, untested: number): GateVerdict {
-  const verdict = decideGate(favour, pairs, t)
+function verdictOf(favour: DatasetComparison[], against: DatasetComparison[], pairs: NewNearDuplicate[], t: GateThresholds, untested: number, coverage: readonly AgentCoverage[]): GateVerdict {
+  const verdict = decideGate(favour, pairs, t, coverage)
   if (untested === 0 || !verdict.passed) return verdict
-  const worst = decideGate(against, pairs, t)
+  const worst = decideGate(against, pairs, t, coverage)
   return worst.passed ? verdict : { ...verdict, passed: false, incomplete: { untested, failures: worst.failures } }
+}
+
+/**
+ * One dataset's cases as coverage counts them: the compared ones (decided on both sides, as the
+ * comparison counts them) with both decisions, and the ones routed now but not compared (new,
+ * relabelled or reworded) with the decision now.
+ */
+function coverageCases(base: BaselineDataset, cases: ReadonlyArray<SideCase & { tags: readonly string[] }>): CoverageCase[] {
+  const pairs = comparedPairs(base, cases)
+  const paired = new Set(pairs.map(({ a }) => a.id))
+  const compared = pairs.filter(({ b, a }) => b.decision !== null && a.decision !== null).map(({ b, a }) => ({ expected: a.expected, tags: a.tags, before: b.decision, after: a.decision }))
+  // New ids, and ids of the baseline that are no longer the same case (relabelled or reworded).
+  const notCompared = cases.filter((c) => !paired.has(c.id)).map((c) => ({ expected: c.expected, tags: c.tags, after: c.decision }))
+  return [...compared, ...notCompared]
 }
 
 /** Every agent name the baseline or the candidate knows, sorted: the labels a comparison scores. */

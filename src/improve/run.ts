@@ -1,6 +1,7 @@
 import { mkdir, readFile } from 'node:fs/promises'
 import path from 'node:path'
-import { compareDataset, decideGate, type DatasetComparison, type GateVerdict, type SideCase } from '../gate/compare.js'
+import { compareDataset, decideGate, diffAgents, type DatasetComparison, type GateVerdict, type SideCase } from '../gate/compare.js'
+import { changeCoverage, coverageFix, namesText, type CoverageCase } from '../gate/coverage.js'
 import { compareRetested, retestRepeats, type RetestTally } from '../gate/retest.js'
 import { retestRunner, type RetestRunner } from '../gate/retest-routing.js'
 import type { BaselineDataset } from '../gate/baseline.js'
@@ -210,6 +211,8 @@ async function improveWith(setup: Setup, batching: BatchPlan | undefined, reques
     return { votes, errored, retest, close: () => journal?.close() }
   }
 
+  // Named agents are checked against gate.minChangedAgentCases before round 0 is paid for; a cluster's once round 0 has found it.
+  if (request.agent.length > 0) checkCoverage([...new Set(request.agent)].sort(), datasets, config.gate.minChangedAgentCases, env)
   let base: Routed
   try {
     base = await routeAll(catalogue, 'round 0')
@@ -231,6 +234,7 @@ async function improveWith(setup: Setup, batching: BatchPlan | undefined, reques
     if (clusters.length === 0) throw new UsageError(`no cluster to improve: no two agents of ${plan.agentsDirs.join(' + ')} are near-duplicates; name the agents to rewrite with --agent`)
     if (cluster > clusters.length) throw new UsageError(`--cluster ${cluster}: the overlap has ${clusters.length} cluster${clusters.length === 1 ? '' : 's'} (see routecheck overlap)`)
     group = [...clusters[cluster - 1]!.members]
+    checkCoverage(group, datasets, config.gate.minChangedAgentCases, env)
   }
 
   const files = new Map<string, string>()
@@ -408,6 +412,25 @@ function heldOut(before: Votes, after: Votes, split: ReadonlyMap<string, Half>):
 }
 
 /**
+ * gate.minChangedAgentCases applies to improve as to the gate: a patch that edits an agent with
+ * fewer cases of its own fails the gate when applied. The count does not depend on the rewrite, so
+ * it is known before any: with every agent of the group short, no rewrite could be kept (exit 2,
+ * nothing asked of the rewriter); with some, only rewrites that leave those as they are can.
+ */
+function checkCoverage(group: readonly string[], datasets: readonly Dataset[], minimum: number, env: RunEnv): void {
+  if (minimum === 0) return
+  // Every case counts as it will in the gate's run of the patch: labelled, and not from-description.
+  const coverage = changeCoverage({ changed: group, added: [] }, datasets.map((d) => d.cases.map((c) => ({ expected: c.expected, tags: c.tags, after: null }))))
+  const short = coverage.filter((a) => a.ownCases < minimum)
+  if (short.length === 0) return
+  const counts = short.map((a) => `${a.agent} ${a.ownCases}`).join(', ')
+  if (short.length === coverage.length) {
+    throw new UsageError(`gate.minChangedAgentCases is ${minimum} and every agent to rewrite has fewer cases of its own (${counts}): the gate would fail any rewrite, so none could be kept; ${coverageFix(short.map((a) => a.agent))}`)
+  }
+  env.warn(`note: gate.minChangedAgentCases is ${minimum} and ${namesText(short.map((a) => a.agent))} ${short.length === 1 ? 'has' : 'have'} fewer cases of ${short.length === 1 ? 'its' : 'their'} own (${counts}): only a rewrite that leaves ${short.length === 1 ? 'it' : 'them'} as ${short.length === 1 ? 'it is' : 'they are'} can be kept\n`)
+}
+
+/**
  * What `routecheck gate` would say of the candidate against round 0 as the baseline, on every case
  * of every dataset: the gate's comparison, its re-test of a model router's stable flips (`retest`,
  * with the candidate catalogue) and its rules. Also how many flips were re-tested and how many
@@ -450,7 +473,15 @@ async function gateVerdict(
     tally.noise += judged.tally.noise
   }
   const described = (c: Catalogue) => c.agents.map((a) => ({ name: a.name, description: a.description, fingerprint: a.fingerprint }))
-  return { verdict: decideGate(comparisons, newNearDuplicates(described(old), described(candidate)), thresholds), ...(retest ? { retest: tally } : {}) }
+  // Every case is compared here (round 0 routed the same ones); the agents the proposal edits are the change.
+  const decided = (d: Dataset): CoverageCase[] =>
+    d.cases.flatMap((c) => {
+      const b = before.get(keyOf(d.path, c.id))!.vote.decision
+      const a = after.get(keyOf(d.path, c.id))!.vote.decision
+      return b !== null && a !== null ? [{ expected: c.expected, tags: c.tags, before: b, after: a }] : []
+    })
+  const coverage = changeCoverage(diffAgents(described(old), described(candidate), []), datasets.map(decided))
+  return { verdict: decideGate(comparisons, newNearDuplicates(described(old), described(candidate)), thresholds, coverage), ...(retest ? { retest: tally } : {}) }
 }
 
 /** --dry-run: the first rewrite request and what the run would send, with the agents chosen from the descriptions alone. */

@@ -132,6 +132,12 @@ export const configSchema = z.strictObject({
       minSupport: z.number().int().min(0).default(5),
       maxStableFlips: z.number().int().min(0).default(0),
       failOnNewNearDuplicates: z.boolean().default(true),
+      /**
+       * an agent the change edits or adds needs this many cases of its own (labelled for it, not
+       * from-description) or the gate fails; 0 only notes it: with none, its recall is unmeasured,
+       * but failing every pull request that edits an agent the dataset lacks would cry wolf
+       */
+      minChangedAgentCases: z.number().int().min(0).default(0),
     })
     .prefault({}),
 })

@@ -8,7 +8,7 @@ import { quantile } from '../score/stats.js'
 import { byProbes, leftOutText, LOW_MARGIN_QUANTILE, probeSourceText, probeVerdictText, routedText, type ProbeReport } from '../overlap/index.js'
 import type { GateOutcome } from '../gate/outcome.js'
 import { ACCURACY_GAP_CALLOUT, f2, MOVED_F1, signed } from '../text/format.js'
-import { accuracyLine, changeLines, uncomparedLine, verdictHeadline } from './gate-text.js'
+import { accuracyLine, changeLines, coverageText, failureText, uncomparedLine, verdictHeadline } from './gate-text.js'
 import { fromDescriptionCaveat } from './from-description.js'
 import { whereLine } from './where.js'
 import { wordDiff } from './html-diff.js'
@@ -594,7 +594,7 @@ function gateSection(g: GateOutcome, s: Summary): Html {
   const failures =
     v.failures.length > 0
       ? html`<h3>Failed rules</h3><div class="table-wrap"><table class="data"><thead><tr><th scope="col">rule</th><th scope="col">dataset</th><th scope="col">agents</th><th scope="col">why</th></tr></thead><tbody>
-${v.failures.map((f) => html`<tr><td><span class="badge fail">${f.rule}</span></td><td class="mono">${f.dataset ?? '—'}</td><td class="agent">${f.agents.join(', ')}</td><td>${f.message}</td></tr>`)}
+${v.failures.map((f) => html`<tr><td><span class="badge fail">${f.rule}</span></td><td class="mono">${f.dataset ?? '—'}</td><td class="agent">${f.agents.join(', ')}</td><td>${failureText(f)}</td></tr>`)}
 </tbody></table></div>`
       : ''
   return section(
@@ -605,10 +605,18 @@ ${v.failures.map((f) => html`<tr><td><span class="badge fail">${f.rule}</span></
 <p><strong>${verdictHeadline(g)}</strong></p>
 <p>Router <code>${g.routerId}</code> against <code>${g.baselineFile}</code>.</p>
 <ul>${changeLines(g.changes).map((l) => html`<li>${l.trim()}</li>`)}</ul>
+${coverageBlock(g)}
 ${failures}
 ${g.comparisons.map(comparisonBlock)}
 ${descriptionDiffs(g, s)}`,
   )
+}
+
+/** What the gate could see of the change (gate-text's coverageText): a line, or each changed agent's counts and the fix. */
+function coverageBlock(g: GateOutcome): Html {
+  const c = coverageText(g)
+  if (!c) return html``
+  return c.items.length === 0 ? html`<p class="muted">${c.head}</p>` : html`<p><strong>${c.head}</strong></p><ul>${c.items.map((l) => html`<li>${l}</li>`)}</ul>`
 }
 
 function comparisonBlock(c: DatasetComparison): Html {

@@ -2,7 +2,7 @@ import { agentDeltaFigures, type DatasetComparison } from '../gate/compare.js'
 import { f2, MOVED_F1, NO_NONE_CASES } from '../text/format.js'
 import { markdownCode, markdownText } from '../text/safe.js'
 import type { GateOutcome } from '../gate/outcome.js'
-import { accuracyLine, changeLines, flipText, uncomparedLine, verdictHeadline } from './gate-text.js'
+import { accuracyLine, changeLines, coverageText, failureText, flipText, uncomparedLine, verdictHeadline } from './gate-text.js'
 import { definedFigures } from '../score/metrics.js'
 import { fromDescriptionCaveat } from './from-description.js'
 import { whereParts } from './where.js'
@@ -28,14 +28,16 @@ export function renderMarkdown(summaries: readonly Summary[], gate?: GateOutcome
 function gateSection(g: GateOutcome): string {
   const head = g.verdict.passed ? '## ✅ Routing gate passed' : g.verdict.incomplete ? '## ⚠️ Routing gate incomplete' : '## ❌ Routing gate failed'
   const lines = [head, '', `**${cell(verdictHeadline(g))}**`, '', `Router ${markdownCode(g.routerId)} against ${markdownCode(g.baselineFile)}.`, '', ...changeLines(g.changes).map((l) => `- ${cell(l.trim())}`)]
+  const coverage = coverageText(g)
+  if (coverage) lines.push(`- ${cell(coverage.head)}`, ...coverage.items.map((l) => `  - ${cell(l)}`))
   if (g.verdict.failures.length > 0) {
     lines.push('', '| rule | agents | why |', '| --- | --- | --- |')
-    for (const f of g.verdict.failures) lines.push(`| ${f.rule} | ${cell(f.agents.join(', '))} | ${cell(f.message)} |`)
+    for (const f of g.verdict.failures) lines.push(`| ${f.rule} | ${cell(f.agents.join(', '))} | ${cell(failureText(f))} |`)
   }
   const pending = g.verdict.incomplete
   if (pending) {
     lines.push('', `Rules that fail if the ${pending.untested} flip(s) not re-tested hold (the gate's note says what finishes their re-tests):`, '', '| rule | agents | why |', '| --- | --- | --- |')
-    for (const f of pending.failures) lines.push(`| ${f.rule} | ${cell(f.agents.join(', '))} | ${cell(`${f.dataset ? `${f.dataset}: ` : ''}${f.message}`)} |`)
+    for (const f of pending.failures) lines.push(`| ${f.rule} | ${cell(f.agents.join(', '))} | ${cell(`${f.dataset ? `${f.dataset}: ` : ''}${failureText(f)}`)} |`)
   }
   for (const c of g.comparisons) lines.push('', comparisonSection(c))
   return lines.join('\n')

@@ -39,6 +39,7 @@ export async function writeReports(dir: string, summary: Summary, cases: readonl
       passed: gate.verdict.passed,
       failures: gate.verdict.failures,
       changes: gate.changes,
+      coverage: gate.coverage,
       comparison,
       ...(gate.verdict.incomplete ? { incomplete: gate.verdict.incomplete } : {}),
       ...(gate.retest ? { retest: gate.retest } : {}),
