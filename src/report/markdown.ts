@@ -29,7 +29,9 @@ export function renderMarkdown(summaries: readonly Summary[], gate?: GateOutcome
 function gateSection(g: GateOutcome): string {
   const head = g.verdict.passed ? '## ✅ Routing gate passed' : g.verdict.incomplete ? '## ⚠️ Routing gate incomplete' : '## ❌ Routing gate failed'
   const note = baselineRefNote(g.baselineRef)
-  const lines = [head, '', `**${cell(verdictHeadline(g))}**`, '', `Router ${markdownCode(g.routerId)} against ${markdownCode(g.baselineFile)}${cell(refSuffix(g.baselineRef))}.`, ...(note ? ['', `> ${cell(note)}`] : []), '', ...changeLines(g.changes).map((l) => `- ${cell(l.trim())}`)]
+  // markdownText trims: the suffix's leading space goes outside it.
+  const at = refSuffix(g.baselineRef).trim()
+  const lines = [head, '', `**${cell(verdictHeadline(g))}**`, '', `Router ${markdownCode(g.routerId)} against ${markdownCode(g.baselineFile)}${at ? ` ${cell(at)}` : ''}.`, ...(note ? ['', `> ${cell(note)}`] : []), '', ...changeLines(g.changes).map((l) => `- ${cell(l.trim())}`)]
   const coverage = coverageText(g)
   if (coverage) lines.push(`- ${cell(coverage.head)}`, ...coverage.items.map((l) => `  - ${cell(l)}`))
   if (g.verdict.failures.length > 0) {
