@@ -11,6 +11,7 @@ import { DEFAULT_BASELINE } from '../src/gate/baseline.js'
 import { COMMENT_LIMIT, COMMENT_MARKER, commentBody, nextLink } from '../src/report/github-comment.js'
 import { redact } from '../src/text/safe.js'
 import { ROOT, runInProcess, tempDir, tempProject, type CliResult } from './support/cli.js'
+import { commitAll, git, gitInit, shallowClone } from './support/git.js'
 
 /** A token no output or file may hold. */
 const TOKEN = 'ghs_routecheckTEST5ecretT0ken0123456789ab'
@@ -302,16 +303,32 @@ function invocation(script: string): { command: string; flags: string[] } | unde
   return { command: command ?? '?', flags: [...script.matchAll(/(?<![\w-])--([a-z][a-z-]*)/g)].map((m) => m[1]!) }
 }
 
-/** A project with this repository's config and a baseline, then one description made vaguer: a gate that fails. */
-async function worsenedProject(): Promise<string> {
-  const dir = await tempProject({ datasets: true })
-  written.push(dir)
-  await writeFile(path.join(dir, 'routecheck.config.json'), await readFile(path.join(ROOT, 'routecheck.config.json')))
-  expect((await runInProcess(['baseline'], { cwd: dir })).code).toBe(0)
-  const agent = path.join(dir, 'agents/golang-pro.md')
+/**
+ * A pull request that makes one description vaguer and re-makes the baseline with it, so the
+ * baseline it carries passes it: a project with this repository's config and a baseline on main,
+ * the pull request's branch, and the runner's checkout of it (shallow, as actions/checkout makes
+ * one: without main's commit). `base` is the pull request's base commit.
+ */
+async function worsenedProject(): Promise<{ dir: string; base: string }> {
+  const origin = await tempProject({ datasets: true })
+  written.push(origin)
+  await writeFile(path.join(origin, 'routecheck.config.json'), await readFile(path.join(ROOT, 'routecheck.config.json')))
+  await writeFile(path.join(origin, '.gitignore'), 'reports/latest/\n')
+  expect((await runInProcess(['baseline'], { cwd: origin })).code).toBe(0)
+  const base = await gitInit(origin, 'agents, datasets, baseline')
+  await git(origin, 'checkout', '-q', '-b', 'vaguer')
+  const agent = path.join(origin, 'agents/golang-pro.md')
   await writeFile(agent, (await readFile(agent, 'utf8')).replace(/^description:.*$/m, 'description: "Use this agent for anything about code."'))
-  return dir
+  expect((await runInProcess(['baseline'], { cwd: origin })).code).toBe(0)
+  await commitAll(origin, 'golang-pro takes everything; baseline re-made')
+  const dir = path.join(await tempDir('routecheck-checkout-'), 'repo')
+  await shallowClone(origin, 'vaguer', dir)
+  written.push(dir)
+  return { dir, base }
 }
+
+/** GitHub's expressions the tests evaluate beyond inputs and step outputs: the pull_request event's base commit, the job's token. */
+const eventContext = (base: string) => (e: string) => ({ 'github.event.pull_request.base.sha': base, 'github.token': TOKEN })[e]
 
 describe('action.yml: the composite action', () => {
   it('parses, calls only commands and flags that exist, uses every input it declares, and defaults as the CLI does', async () => {
@@ -335,6 +352,17 @@ describe('action.yml: the composite action', () => {
     expect(action.inputs.baseline!.default).toBe(DEFAULT_BASELINE)
     for (const name of ['agents', 'datasets', 'router', 'model', 'max-cost', 'config', 'shard', 'merge-shards']) expect(action.inputs[name]!.default, name).toBe('')
     expect(action.inputs['only-if-changed']!.default).toBe('false')
+    // The baseline is the base branch's: the pull request's base commit, fetched before any step reads the baseline.
+    expect(action.inputs['baseline-ref']!.default).toBe('${{ github.event.pull_request.base.sha }}')
+    const fetch = steps.find((s) => s.id === 'baseline-ref')!
+    expect(fetch).toMatchObject({ if: "inputs.baseline-ref != ''", env: { RC_BASELINE_REF: '${{ inputs.baseline-ref }}' } })
+    expect(fetch.run).toMatch(/git fetch --no-tags --depth=1 origin "\$RC_BASELINE_REF"/)
+    for (const id of ['shard', 'gate']) {
+      const s = steps.find((x) => x.id === id)!
+      expect(steps.indexOf(fetch), id).toBeLessThan(steps.indexOf(s))
+      expect(s.env?.RC_BASELINE_REF, id).toBe('${{ steps.baseline-ref.outputs.ref }}')
+      expect(s.run, id).toContain('opt --baseline-ref "$RC_BASELINE_REF"')
+    }
     // Inputs reach scripts through env only, never pasted into a script.
     for (const s of steps) expect(s.run ?? '', s.name).not.toMatch(/\$\{\{/)
     // The verdict waits for the comment: the gate step records the exit code, the comment runs always, the last step fails.
@@ -384,28 +412,34 @@ describe('action.yml: the composite action', () => {
     expect(Object.values(wf.jobs).flatMap((j) => j.steps.map((s) => s.run ?? '')).join('\n')).not.toMatch(/routecheck/)
   })
 
-  it('run by bash as a runner would: the gate fails, the comment is posted, and only then the step fails', async () => {
+  it('run by bash as a runner would: the base commit is fetched, the gate fails against its baseline, the comment is posted, and only then the step fails', async () => {
     const action = await readAction()
-    const dir = await worsenedProject()
+    const { dir, base } = await worsenedProject()
     const gh = await startGitHub()
     const runner = await tempDir('routecheck-runner-')
     written.push(runner)
     const files = { GITHUB_OUTPUT: path.join(runner, 'output'), GITHUB_STEP_SUMMARY: path.join(runner, 'summary.md') }
     await Promise.all(Object.values(files).map((f) => writeFile(f, '')))
-    const inputs: Record<string, string> = { ...Object.fromEntries(Object.entries(action.inputs).map(([k, v]) => [k, v.default ?? ''])), 'github-token': TOKEN, datasets: 'datasets/routing.csv\n  datasets/python-backend.csv\n' }
+    let stepOutputs: Record<string, string> = {}
+    const event = eventContext(base)
+    const one = (e: string): string => {
+      const fromEvent = event(e)
+      if (fromEvent !== undefined) return fromEvent
+      if (e.startsWith('inputs.')) return inputs[e.slice(7)]!
+      if (e === 'steps.gate.outputs.exit-code') return stepOutputs['exit-code'] ?? ''
+      if (e === 'steps.baseline-ref.outputs.ref') return stepOutputs.ref ?? ''
+      // The matrix mode's steps (route, merge) do not run in a single job: their outputs are empty.
+      if (/^steps\.(shard|merge)\.outputs\.[\w-]+$/.test(e)) return ''
+      throw new Error(`the test does not evaluate ${e}`)
+    }
+    // `a || b`: the first that is not empty, as GitHub's expressions do.
+    const expr = (v: string) => v.replace(/\$\{\{\s*([^}]+?)\s*\}\}/g, (_, e: string) => e.split('||').map((x) => one(x.trim())).find((x) => x !== '') ?? '')
+    // Input defaults are expressions too (baseline-ref's is the pull request's base commit).
+    const inputs: Record<string, string> = { ...Object.fromEntries(Object.entries(action.inputs).map(([k, v]) => [k, expr(v.default ?? '')])), 'github-token': TOKEN, datasets: 'datasets/routing.csv\n  datasets/python-backend.csv\n' }
 
     const step = async (name: string) => {
       const s = action.runs.steps.find((x) => x.name === name)!
-      const stepOutputs = Object.fromEntries([...(await readFile(files.GITHUB_OUTPUT, 'utf8')).matchAll(/^([\w-]+)=(.*)$/gm)].map((m) => [m[1]!, m[2]!]))
-      const one = (e: string) => {
-        if (e.startsWith('inputs.')) return inputs[e.slice(7)]!
-        if (e === 'steps.gate.outputs.exit-code') return stepOutputs['exit-code'] ?? ''
-        // The matrix mode's steps (route, merge) do not run in a single job: their outputs are empty.
-        if (/^steps\.(shard|merge)\.outputs\.[\w-]+$/.test(e)) return ''
-        throw new Error(`the test does not evaluate ${e}`)
-      }
-      // `a || b`: the first that is not empty, as GitHub's expressions do.
-      const expr = (v: string) => v.replace(/\$\{\{\s*([^}]+?)\s*\}\}/g, (_, e: string) => e.split('||').map((x) => one(x.trim())).find((x) => x !== '') ?? '')
+      stepOutputs = Object.fromEntries([...(await readFile(files.GITHUB_OUTPUT, 'utf8')).matchAll(/^([\w-]+)=(.*)$/gm)].map((m) => [m[1]!, m[2]!]))
       const env = { ...process.env, ...githubEnv(gh.url, { GITHUB_ACTIONS: 'true', GITHUB_ACTION_PATH: ROOT, ...files }), ...Object.fromEntries(Object.entries(s.env ?? {}).map(([k, v]) => [k, expr(v)])) }
       const script = path.join(runner, `${s.id ?? 'step'}.sh`)
       await writeFile(script, s.run!)
@@ -418,10 +452,19 @@ describe('action.yml: the composite action', () => {
       )
     }
 
+    // The checkout has the pull request's commit alone; the step fetches the base commit and hands it on.
+    await expect(git(dir, 'cat-file', '-e', `${base}^{commit}`)).rejects.toThrow()
+    const fetched = await step("Fetch the baseline's commit")
+    expect(fetched.code, fetched.stderr).toBe(0)
+    expect(await readFile(files.GITHUB_OUTPUT, 'utf8')).toBe(`ref=${base}\n`)
+    await git(dir, 'cat-file', '-e', `${base}^{commit}`)
+
+    // The baseline the pull request re-made passes it; the base commit's does not.
+    expect((await runInProcess(['gate', '--out', path.join(runner, 'own')], { cwd: dir })).code).toBe(0)
     const gate = await step('Gate')
     expect(gate.code, gate.stderr).toBe(0)
-    expect(await readFile(files.GITHUB_OUTPUT, 'utf8')).toBe('exit-code=1\n')
-    expect(gate.stdout).toMatch(/^gate · router lexical · baseline reports\/baseline\.json/m)
+    expect(await readFile(files.GITHUB_OUTPUT, 'utf8')).toBe(`ref=${base}\nexit-code=1\n`)
+    expect(gate.stdout).toMatch(new RegExp(`^gate · router lexical · baseline reports/baseline\\.json at ${base.slice(0, 12)}\nbaseline: this pull request changes reports/baseline\\.json; the gate compares with the one at ${base.slice(0, 12)}`, 'm'))
     expect(gate.stdout).toMatch(/^::error file=agents\/golang-pro\.md,line=\d+,title=routecheck gate%3A /m)
     expect(await readFile(files.GITHUB_STEP_SUMMARY, 'utf8')).toMatch(/^## ❌ Routing gate failed/)
 
@@ -430,6 +473,7 @@ describe('action.yml: the composite action', () => {
     expect(posted.stdout).toMatch(/^comment: posted https:\/\/github\.com\/acme\/agents\/pull\/7#issuecomment-\d+ on pull request #7: reports\/latest\/routing\/report\.md, reports\/latest\/python-backend\/report\.md/)
     expect(gh.seen()).toEqual(['GET /repos/acme/agents/issues/7/comments?per_page=100', 'POST /repos/acme/agents/issues/7/comments'])
     expect(gh.comments[0]!.body).toMatch(/^<!-- routecheck-gate -->\n## ❌ Routing gate failed\n/)
+    expect(gh.comments[0]!.body).toContain('> baseline: this pull request changes reports/baseline.json;')
 
     const fail = await step('Fail when the gate did not pass')
     expect(fail.code).toBe(1)
@@ -440,10 +484,9 @@ describe('action.yml: the composite action', () => {
 describe('action.yml in matrix mode, run by bash as runners would', () => {
   it('two route jobs upload a shard each; the gate job merges them, gates the whole as one job would, comments, then fails', async () => {
     const action = await readAction()
-    const dir = await worsenedProject()
-    const single = await runInProcess(['gate', '--out', 'single'], { cwd: dir })
-    expect(single.code).toBe(1)
+    const { dir, base } = await worsenedProject()
     const gh = await startGitHub()
+    const event = eventContext(base)
 
     /** One job: its own runner folder, outputs by step id, `uses:` steps done by the test as the runner would. */
     const job = async (with_: Record<string, string>) => {
@@ -453,15 +496,17 @@ describe('action.yml in matrix mode, run by bash as runners would', () => {
       await mkdir(temp)
       const files = { GITHUB_OUTPUT: path.join(runner, 'output'), GITHUB_STEP_SUMMARY: path.join(runner, 'summary.md') }
       await writeFile(files.GITHUB_STEP_SUMMARY, '')
-      const inputs: Record<string, string> = { ...Object.fromEntries(Object.entries(action.inputs).map(([k, v]) => [k, v.default ?? ''])), 'github-token': TOKEN, ...with_ }
       const stepOutputs: Record<string, Record<string, string>> = {}
-      const one = (e: string) => {
+      const one = (e: string): string => {
+        const fromEvent = event(e)
+        if (fromEvent !== undefined) return fromEvent
         if (e.startsWith('inputs.')) return inputs[e.slice(7)]!
         const out = /^steps\.([\w-]+)\.outputs\.([\w-]+)$/.exec(e)
         if (out) return stepOutputs[out[1]!]?.[out[2]!] ?? ''
         throw new Error(`the test does not evaluate ${e}`)
       }
       const expr = (v: string) => v.replace(/\$\{\{\s*([^}]+?)\s*\}\}/g, (_, e: string) => e.split('||').map((x) => one(x.trim())).find((x) => x !== '') ?? '')
+      const inputs: Record<string, string> = { ...Object.fromEntries(Object.entries(action.inputs).map(([k, v]) => [k, expr(v.default ?? '')])), 'github-token': TOKEN, ...with_ }
       const run = async (name: string): Promise<CliResult> => {
         const s = action.runs.steps.find((x) => x.name === name)!
         await writeFile(files.GITHUB_OUTPUT, '')
@@ -484,6 +529,10 @@ describe('action.yml in matrix mode, run by bash as runners would', () => {
     written.push(artifacts)
     for (const k of [1, 2]) {
       const route = await job({ shard: `${k}/2` })
+      // Each job fetches the base commit when its checkout lacks it (here the jobs share one checkout: the second finds it).
+      const fetched = await route.run("Fetch the baseline's commit")
+      expect(fetched.code, fetched.stderr).toBe(0)
+      expect(route.outputs['baseline-ref']).toEqual({ ref: base })
       const r = await route.run('Route a shard')
       expect(r.code, r.stderr).toBe(0)
       expect(route.outputs.shard).toEqual({ artifact: `routecheck-shard-${k}-of-2`, 'exit-code': '0' })
@@ -496,11 +545,16 @@ describe('action.yml in matrix mode, run by bash as runners would', () => {
 
     const gate = await job({ 'merge-shards': '2', out: 'reports/merged' })
     await cp(artifacts, path.join(gate.temp, 'routecheck-shards'), { recursive: true })
+    expect((await gate.run("Fetch the baseline's commit")).code).toBe(0)
     const merged = await gate.run('Merge the shards')
     expect(merged.code, merged.stderr).toBe(0)
     expect(gate.outputs.merge).toEqual({ merged: 'true' })
     const judged = await gate.run('Gate')
     expect(gate.outputs.gate).toEqual({ 'exit-code': '1' })
+    // The single job's gate, against the same base commit (the pull request's own baseline passes it).
+    const single = await runInProcess(['gate', '--baseline-ref', base, '--out', 'single'], { cwd: dir })
+    expect(single.code).toBe(1)
+    expect(judged.stdout).toContain(`baseline: this pull request changes reports/baseline.json; the gate compares with the one at ${base.slice(0, 12)}`)
     // The verdict of the merged run is the verdict of the single job, line for line (the annotations too).
     const verdict = (text: string) => text.split('\n').filter((l) => !l.startsWith('::'))
     expect(verdict(judged.stdout)).toEqual(verdict(single.stdout))

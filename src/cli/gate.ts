@@ -1,6 +1,7 @@
 import { appendFile } from 'node:fs/promises'
 import path from 'node:path'
 import { recordBaseline } from '../gate/record-baseline.js'
+import { baselineRefNote } from '../gate/baseline-ref.js'
 import { checkGate } from '../gate/check.js'
 import { renderGateText } from '../report/gate-text.js'
 import { githubAnnotations } from '../report/github.js'
@@ -65,9 +66,16 @@ With run folders, --dry-run compares them (routing nothing) and prints the
 re-test requests of their stable flips and their price.
 Each dataset is routed with the baseline's repeats unless --repeats says
 otherwise. The baseline is checked like any input: cut or edited cases,
-undecided cases and agents it never had are exit 2.`,
+undecided cases and agents it never had are exit 2.
+In CI, give --baseline-ref with the base branch's commit: the baseline is
+then read as it is there (git show REF:FILE), so a pull request that re-makes
+it is still judged by the one it would replace, and a line says when it
+changes it (the new one takes effect once merged). Where REF has none (the
+pull request adopting routecheck) the working tree's is used, and a line says
+so. A REF git does not know (a shallow clone) is exit 2 with the fetch that
+fixes it.`,
   stoppable: true,
-  options: pick(['baseline', 'only-if-changed', 'allow-incomplete', 'config', 'agents', 'dataset', 'router', 'model', 'style', 'claude-bin', 'workspace', 'repeats', 'concurrency', 'timeout', 'max-cost', 'no-cache', ...BATCH_FLAGS, 'shard', 'dry-run', 'out', 'no-color'], {
+  options: pick(['baseline', 'baseline-ref', 'only-if-changed', 'allow-incomplete', 'config', 'agents', 'dataset', 'router', 'model', 'style', 'claude-bin', 'workspace', 'repeats', 'concurrency', 'timeout', 'max-cost', 'no-cache', ...BATCH_FLAGS, 'shard', 'dry-run', 'out', 'no-color'], {
     dataset: 'compare only this dataset of the baseline; repeat for several (default: all of them)',
     repeats: "route each case K times (default: the baseline's repeats)",
     shard: "route only shard K of N of the gate's run and judge nothing (a CI matrix job); routecheck merge joins the shards, routecheck gate MERGED_RUN_DIR... judges them (default --out: OUT/shard-K-of-N/)",
@@ -78,8 +86,10 @@ go with the failures, and appends report.md to $GITHUB_STEP_SUMMARY.
 Exit codes: 0 passed (with --shard: routed) · 1 failed · 2 bad input, or runs that cannot be compared · 3 incomplete (cases with no decision, or flips not re-tested that the verdict hangs on), or a run folder could not be written`,
   async run(flags, io, runDirs) {
     const check = await checkGate({ ...flags, runDirs }, io, io.signal)
+    const note = 'baselineRef' in check ? baselineRefNote(check.baselineRef) : undefined
+    if (note) io.out(`${note}\n`)
     if (check.kind === 'unchanged') {
-      io.out(`gate: no agent's routing fields (name, description, tools) and no dataset changed since ${check.baselineFile}; nothing sent, nothing to check\n`)
+      io.out(`gate: no agent's routing fields (name, description, tools) and no dataset changed since ${check.baseline}; nothing sent, nothing to check\n`)
       return EXIT.ok
     }
     if (check.kind === 'fatal') return fatalExit(check, io)

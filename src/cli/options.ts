@@ -2,6 +2,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { z } from 'zod'
 import { didYouMean } from '../load/closest-names.js'
 import { configSchema, MAX_IMPROVE_ROUNDS, MAX_REPEATS, probeSourceSchema, routerStyleSchema } from '../load/config.js'
+import { gitRefSchema } from '../load/git.js'
 import { UsageError } from '../load/input-error.js'
 import { DEFAULT_PER_AGENT } from '../draft/generate.js'
 import { shardSpecSchema } from '../run/shard.js'
@@ -129,6 +130,13 @@ export const OPTIONS = {
   'from-examples': { kind: 'boolean', group: 'Inputs', help: "offline: rows from the user turns of the descriptions' <example> blocks, tagged from-description (the router sees them, so they measure little)", schema: flag },
   verify: { kind: 'boolean', group: 'Run', help: 'ask the installed Claude Code which agents it lists for the folder, and compare', schema: flag },
   baseline: { kind: 'string', value: 'FILE', group: 'Gate', help: 'the baseline file (default: reports/baseline.json)', schema: text },
+  'baseline-ref': {
+    kind: 'string',
+    value: 'REF',
+    group: 'Gate',
+    help: "read the baseline as it is at git revision REF, the branch the pull request goes into (default: the config's gate.baselineRef, else the working tree's file): a baseline the pull request re-makes takes effect once merged",
+    schema: gitRefSchema.optional(),
+  },
   'allow-incomplete': {
     kind: 'boolean',
     group: 'Gate',

@@ -3,7 +3,7 @@ import { sha256, type Catalogue } from '../load/catalogue.js'
 import { isBuiltinAgent } from '../load/builtin-agents.js'
 import { MAX_REPEATS } from '../load/config.js'
 import { NONE } from '../load/dataset.js'
-import { readJsonFile, type JsonProblem } from '../load/json-file.js'
+import { parseJsonText, readJsonFile, refuseTooLarge, type JsonProblem } from '../load/json-file.js'
 import type { Summary } from '../run/record.js'
 
 export const DEFAULT_BASELINE = 'reports/baseline.json'
@@ -107,6 +107,15 @@ export function casesFingerprint(cases: ReadonlyArray<Pick<BaselineCase, 'id' | 
 /** A baseline of a 100,000-case dataset is about 20 MB; anything past this is not one. */
 export const MAX_BASELINE_BYTES = 100 * 1048576
 
+/** What a bad baseline file is told, whether read from a file or from a git commit. */
+const BASELINE_MESSAGES = {
+  unreadable: 'the baseline file does not exist or cannot be read',
+  unreadableFix: 'make one with `routecheck baseline` and commit it, or pass --baseline FILE',
+  notJson: 'the baseline is not JSON: {error}',
+  wrongShape: 'not a routecheck baseline',
+  fix: 'regenerate it with `routecheck baseline`',
+}
+
 const REGENERATE = 'make a new baseline with `routecheck baseline` and commit it'
 
 /**
@@ -117,18 +126,13 @@ const REGENERATE = 'make a new baseline with `routecheck baseline` and commit it
  * list never had, duplicate ids.
  */
 export function readBaseline(file: string, opts: { allowIncomplete?: boolean } = {}): Promise<Baseline> {
-  return readJsonFile(
-    file,
-    baselineSchema,
-    {
-      unreadable: 'the baseline file does not exist or cannot be read',
-      unreadableFix: 'make one with `routecheck baseline` and commit it, or pass --baseline FILE',
-      notJson: 'the baseline is not JSON: {error}',
-      wrongShape: 'not a routecheck baseline',
-      fix: 'regenerate it with `routecheck baseline`',
-    },
-    { maxBytes: MAX_BASELINE_BYTES, check: (b) => baselineProblems(b, opts.allowIncomplete ?? false) },
-  )
+  return readJsonFile(file, baselineSchema, BASELINE_MESSAGES, { maxBytes: MAX_BASELINE_BYTES, check: (b) => baselineProblems(b, opts.allowIncomplete ?? false) })
+}
+
+/** A baseline read from elsewhere than a file (a git commit's blob, `name` saying which), checked exactly as readBaseline checks a file. */
+export function baselineFromText(name: string, blob: { text: string | undefined; bytes: number }, opts: { allowIncomplete?: boolean } = {}): Baseline {
+  refuseTooLarge(name, blob.bytes, MAX_BASELINE_BYTES, BASELINE_MESSAGES)
+  return parseJsonText(name, blob.text ?? '', baselineSchema, BASELINE_MESSAGES, (b) => baselineProblems(b, opts.allowIncomplete ?? false))
 }
 
 export function baselineProblems(b: Baseline, allowIncomplete: boolean): JsonProblem[] {

@@ -7,6 +7,7 @@ import { completion, dryRunReport, finishRuns, prepareEval, runDatasets, type Ev
 import { expandRunFolders, readRuns, refuseShards } from '../run/read.js'
 import type { Summary } from '../run/record.js'
 import { DEFAULT_BASELINE, readBaseline, type Baseline, type BaselineDataset } from './baseline.js'
+import { baselineRefNote, loadGateBaseline, type BaselineRef, type GateBaseline } from './baseline-ref.js'
 import { hasChanges, diffAgents, type DatasetComparison, type GateThresholds } from './compare.js'
 import { agentNames, buildOutcome, type GateOutcome } from './outcome.js'
 import { flipsToRetest, type RetestVotes } from './retest.js'
@@ -15,6 +16,8 @@ import { flipsLine, gateRetest, retestDryRunLines, retestNotes, retestPlanLines,
 export type GateRequest = EvalOptions & {
   /** the baseline file (default reports/baseline.json) */
   baseline?: string | undefined
+  /** read the baseline as it is at this git revision (the branch the pull request goes into); default the config's gate.baselineRef */
+  baselineRef?: string | undefined
   /** pass at once, sending nothing, when no agent's routing fields and no dataset changed */
   onlyIfChanged?: boolean | undefined
   /** accept a baseline with undecided cases; the verdict says so */
@@ -30,7 +33,8 @@ export type StagedRuns = {
 }
 
 export type GateCheck =
-  | { kind: 'unchanged'; baselineFile: string }
+  /** `baseline`: the name of the baseline compared with (`REF:path` when read at a revision) */
+  | { kind: 'unchanged'; baseline: string; baselineRef?: BaselineRef }
   /** --dry-run: what the gate would send, its re-tests' bound included; nothing sent */
   | { kind: 'dry-run'; text: string }
   | { kind: 'fatal'; message: string; unreachable: boolean }
@@ -38,6 +42,7 @@ export type GateCheck =
       /** gate --shard K/N: this machine's shard of the gate's run, routed and not judged (merge the shards, then gate the merged folders) */
       kind: 'shard'
       summaries: Summary[]
+      baselineRef?: BaselineRef
       staged: StagedRuns
       completion: { complete: boolean; notes: string[] }
     }
@@ -61,23 +66,25 @@ export type GateCheck =
  * reports are the caller's.
  */
 export async function checkGate(request: GateRequest, env: RunEnv, signal?: AbortSignal): Promise<GateCheck> {
-  const baselineFile = request.baseline ?? DEFAULT_BASELINE
-  const baseline = await readBaseline(baselineFile, { allowIncomplete: request.allowIncomplete })
   const { config } = await loadConfig(request.config)
+  const read = await loadGateBaseline(request.baseline ?? DEFAULT_BASELINE, request.baselineRef ?? config.gate.baselineRef, { allowIncomplete: request.allowIncomplete })
+  // `baselineFile` is the working tree's file (a run folder must not hold it); messages name `read.name` (REF:path when read at REF).
+  const { baseline, file: baselineFile, name: baselineName } = read
+  const refNote = baselineRefNote(read.ref)
   const current = await loadAgentFolders(request.agents ?? config.agents, { skipInvalid: true, env: env.env })
   const changes = diffAgents(baseline.agents, current.catalogue.agents, current.invalid)
 
-  const wanted = pickDatasets(baseline, request.dataset, baselineFile)
+  const wanted = pickDatasets(baseline, request.dataset, baselineName)
   if (request.onlyIfChanged && !hasChanges(changes) && !(await datasetsChanged(wanted, baseline, current.catalogue))) {
-    return { kind: 'unchanged', baselineFile }
+    return { kind: 'unchanged', baseline: baselineName, ...(read.ref ? { baselineRef: read.ref } : {}) }
   }
 
   if (request.runDirs.length > 0 && request.shard) throw new UsageError('--shard routes a shard of the gate\'s run; to gate saved run folders, merge the shards first (routecheck merge) and give the merged folders')
   const repeatsOf = new Map(wanted.map((d) => [d.path, d.repeats]))
   const repeatsFor = (d: { path: string }) => request.repeats ?? repeatsOf.get(d.path) ?? 1
   if (request.dryRun) {
-    const text = request.runDirs.length > 0 ? await savedRunsDryRun(request, env, wanted, baseline, baselineFile, current, config.gate) : await dryRun(request, env, wanted, baseline, baselineFile, repeatsFor)
-    return { kind: 'dry-run', text }
+    const text = request.runDirs.length > 0 ? await savedRunsDryRun(request, env, wanted, read, current, config.gate) : await dryRun(request, env, wanted, read, repeatsFor)
+    return { kind: 'dry-run', text: refNote ? `${refNote}\n${text}` : text }
   }
   let setup: Setup | undefined
   let staged: StagedRuns | undefined
@@ -97,16 +104,16 @@ export async function checkGate(request: GateRequest, env: RunEnv, signal?: Abor
       })
       const routed = setup
       staged = { finish: (reports, onRun) => finishRuns(routed, summaries, reports, onRun), discard: () => routed.folders!.discardAll() }
-      refuseMismatch(baseline, baselineFile, setup.router.id, setup.datasets)
+      refuseMismatch(baseline, baselineName, setup.router.id, setup.datasets)
       const run = await runDatasets(setup, env, { repeatsFor, keepStaged: true, ...(signal ? { signal } : {}) })
       if (run.fatal) return { kind: 'fatal', ...run.fatal }
       summaries = run.summaries
       if (request.shard) {
         handedOver = true
-        return { kind: 'shard', summaries, staged, completion: completion(summaries, request.maxCost) }
+        return { kind: 'shard', summaries, staged, completion: completion(summaries, request.maxCost), ...(read.ref ? { baselineRef: read.ref } : {}) }
       }
     }
-    refuseMismatch(baseline, baselineFile, summaries[0]?.router.id ?? baseline.router.id, summaries.map((s) => s.dataset))
+    refuseMismatch(baseline, baselineName, summaries[0]?.router.id ?? baseline.router.id, summaries.map((s) => s.dataset))
 
     // --max-cost is the whole gate's: the re-tests get what the run spent this time left of it
     // (for saved runs, what they spent when routed: a merged run's shards were given the same cap).
@@ -115,7 +122,7 @@ export async function checkGate(request: GateRequest, env: RunEnv, signal?: Abor
     if (routed && !routed.router.deterministic) retester = gateRetest(routed, env, runSpentUsd, signal)
     saved = request.runDirs.length > 0 ? savedRunsRetest(request, env, wanted, baseline, summaries[0]?.router.id ?? baseline.router.id, runSpentUsd, signal) : undefined
     const judge = retester ?? saved
-    const built = await judgeRuns(baseline, baselineFile, current, summaries, config.gate, judge)
+    const built = await judgeRuns(read, current, summaries, config.gate, judge)
     const account = (retester ?? saved?.retester())?.account()
     const outcome = account && built.retest && account.sent + account.notSent + account.failed > 0 ? { ...built, retest: { ...built.retest, usd: account.usd } } : built
     const notes = account ? retestAccountNotes(outcome, account, request, runSpentUsd, retester?.journal ?? saved?.retester()?.journal ?? false) : []
@@ -140,8 +147,7 @@ export async function checkGate(request: GateRequest, env: RunEnv, signal?: Abor
 
 /** The gate's outcome for the runs, with the agents as they are now; their flips re-tested by `judge`, when given. */
 function judgeRuns(
-  baseline: Baseline,
-  baselineFile: string,
+  { baseline, file, ref }: GateBaseline,
   current: { catalogue: Catalogue; invalid: InvalidAgentFile[] },
   summaries: readonly Summary[],
   thresholds: GateThresholds,
@@ -149,7 +155,8 @@ function judgeRuns(
 ): Promise<GateOutcome> {
   return buildOutcome({
     baseline,
-    baselineFile,
+    baselineFile: file,
+    ...(ref ? { baselineRef: ref } : {}),
     agents: current.catalogue.agents,
     invalid: current.invalid,
     runs: summaries.map((s) => ({ path: s.dataset.path, cases: s.cases })),
@@ -185,10 +192,10 @@ function retestAccountNotes(outcome: GateOutcome, account: RetestAccount, reques
 }
 
 /** --dry-run: what the gate's run would send, and the bound of its re-tests; nothing is sent. */
-async function dryRun(request: GateRequest, env: RunEnv, wanted: Baseline['datasets'], baseline: Baseline, baselineFile: string, repeatsFor: (d: { path: string }) => number): Promise<string> {
-  const setup = await prepareEval({ ...request, dataset: wanted.map((d) => d.path) }, env, { skipInvalid: true, alsoKnownAgents: baseline.agents.map((a) => a.name), keep: [{ path: baselineFile, what: 'the baseline' }] })
+async function dryRun(request: GateRequest, env: RunEnv, wanted: Baseline['datasets'], { baseline, file, name }: GateBaseline, repeatsFor: (d: { path: string }) => number): Promise<string> {
+  const setup = await prepareEval({ ...request, dataset: wanted.map((d) => d.path) }, env, { skipInvalid: true, alsoKnownAgents: baseline.agents.map((a) => a.name), keep: [{ path: file, what: 'the baseline' }] })
   try {
-    refuseMismatch(baseline, baselineFile, setup.router.id, setup.datasets)
+    refuseMismatch(baseline, name, setup.router.id, setup.datasets)
     const lines = dryRunReport(setup, repeatsFor).trimEnd().split('\n')
     // The re-tests' bound before the last line, which says nothing was sent.
     lines.splice(lines.length - 1, 0, ...retestDryRunLines(setup, repeatsFor))
@@ -267,19 +274,19 @@ async function savedRunsDryRun(
   request: GateRequest,
   env: RunEnv,
   wanted: Baseline['datasets'],
-  baseline: Baseline,
-  baselineFile: string,
+  read: GateBaseline,
   current: { catalogue: Catalogue; invalid: InvalidAgentFile[] },
   thresholds: GateThresholds,
 ): Promise<string> {
+  const { baseline, name: baselineName } = read
   const { summaries, dirs } = await readSavedRuns(request.runDirs, baseline)
   const runsRouter = summaries[0]?.router.id ?? baseline.router.id
-  refuseMismatch(baseline, baselineFile, runsRouter, summaries.map((s) => s.dataset))
+  refuseMismatch(baseline, baselineName, runsRouter, summaries.map((s) => s.dataset))
   // The gate's comparison as it makes it, before any re-test: the flips as they are.
-  const outcome = await judgeRuns(baseline, baselineFile, current, summaries, thresholds)
+  const outcome = await judgeRuns(read, current, summaries, thresholds)
   const failing = [...new Set(outcome.verdict.failures.map((f) => f.rule))]
   const lines = [
-    `gate --dry-run: ${summaries.length} saved run(s) (${dirs.join(', ')}) compared with ${baselineFile}, router ${runsRouter}; comparing them routes nothing`,
+    `gate --dry-run: ${summaries.length} saved run(s) (${dirs.join(', ')}) compared with ${baselineName}, router ${runsRouter}; comparing them routes nothing`,
     ...outcome.comparisons.map(flipsLine),
     `without re-tests (every stable flip holding) the rules ${failing.length > 0 ? `fail: ${failing.join(', ')}` : 'pass'}`,
   ]
@@ -328,23 +335,23 @@ async function datasetsChanged(wanted: Baseline['datasets'], baseline: Baseline,
   return false
 }
 
-function pickDatasets(baseline: Baseline, wanted: readonly string[] | undefined, baselineFile: string): Baseline['datasets'] {
+function pickDatasets(baseline: Baseline, wanted: readonly string[] | undefined, baselineName: string): Baseline['datasets'] {
   if (!wanted) return baseline.datasets
   const norm = (p: string) => path.normalize(p)
   return wanted.map((w) => {
     const hit = baseline.datasets.find((d) => norm(d.path) === norm(w) || path.basename(d.path) === w)
-    if (!hit) throw new UsageError(`${w} is not in ${baselineFile} (it has ${baseline.datasets.map((d) => d.path).join(', ')}); make a new baseline to add it`)
+    if (!hit) throw new UsageError(`${w} is not in ${baselineName} (it has ${baseline.datasets.map((d) => d.path).join(', ')}); make a new baseline to add it`)
     return hit
   })
 }
 
 /** The gate compares like with like: the same router, and datasets the baseline has. */
-function refuseMismatch(baseline: Baseline, baselineFile: string, routerId: string, datasets: ReadonlyArray<{ path: string }>): void {
+function refuseMismatch(baseline: Baseline, baselineName: string, routerId: string, datasets: ReadonlyArray<{ path: string }>): void {
   if (routerId !== baseline.router.id) {
-    throw new UsageError(`cannot compare: ${baselineFile} was made with router ${baseline.router.id}, this run uses ${routerId}; pass the same --router/--model/--style, or make a new baseline`)
+    throw new UsageError(`cannot compare: ${baselineName} was made with router ${baseline.router.id}, this run uses ${routerId}; pass the same --router/--model/--style, or make a new baseline`)
   }
   // A dataset that changed is compared on the cases it shares with the baseline; buildOutcome refuses one that shares none.
   for (const d of datasets) {
-    if (!baseline.datasets.some((b) => b.path === d.path)) throw new UsageError(`cannot compare: ${d.path} is not in ${baselineFile}`)
+    if (!baseline.datasets.some((b) => b.path === d.path)) throw new UsageError(`cannot compare: ${d.path} is not in ${baselineName}`)
   }
 }

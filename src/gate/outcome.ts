@@ -1,5 +1,6 @@
 import { UsageError } from '../load/input-error.js'
 import { promptHash, type Baseline, type BaselineDataset } from './baseline.js'
+import { baselineWhere, type BaselineRef } from './baseline-ref.js'
 import { newNearDuplicates, type NewNearDuplicate } from './near-duplicates.js'
 import { compareDataset, comparedPairs, decideGate, diffAgents, type AgentChanges, type DatasetComparison, type GateThresholds, type GateVerdict, type SideCase } from './compare.js'
 import { changeCoverage, type AgentCoverage, type CoverageCase } from './coverage.js'
@@ -8,6 +9,8 @@ import { compareRetested, type Retest } from './retest.js'
 /** Everything the gate decided, as every report shows it. */
 export type GateOutcome = {
   baselineFile: string
+  /** --baseline-ref: the revision the baseline was read at, and whether the working tree's differs */
+  baselineRef?: BaselineRef
   routerId: string
   changes: AgentChanges
   comparisons: DatasetComparison[]
@@ -25,6 +28,7 @@ export type GateOutcome = {
 export type OutcomeInput = {
   baseline: Baseline
   baselineFile: string
+  baselineRef?: BaselineRef | undefined
   /** the agents as they are now; `description` is needed for the near-duplicate rule */
   agents: ReadonlyArray<{ name: string; fingerprint: string; file: string; description?: string | undefined }>
   invalid: AgentChanges['invalid']
@@ -49,7 +53,7 @@ export async function buildOutcome(input: OutcomeInput): Promise<GateOutcome> {
     const cases = run.cases.map(({ prompt, tags, ...c }) => ({ ...c, tags: tags ?? [], ...(prompt !== undefined ? { promptHash: promptHash(prompt) } : {}) }))
     const first = compareDataset(base, cases, names)
     if (first.cases === 0) {
-      throw new UsageError(`cannot compare: ${run.path} shares no case with ${input.baselineFile} (same id, prompt and labels); make a new baseline with routecheck baseline`)
+      throw new UsageError(`cannot compare: ${run.path} shares no case with ${baselineWhere(input.baselineFile, input.baselineRef)} (same id, prompt and labels); make a new baseline with routecheck baseline`)
     }
     return { base, cases, first }
   })
@@ -73,6 +77,7 @@ export async function buildOutcome(input: OutcomeInput): Promise<GateOutcome> {
   const coverage = changeCoverage(changes, firsts.map((x) => coverageCases(x.base, x.cases)))
   return {
     baselineFile: input.baselineFile,
+    ...(input.baselineRef ? { baselineRef: input.baselineRef } : {}),
     routerId: baseline.router.id,
     changes,
     comparisons,

@@ -5,6 +5,7 @@ import path from 'node:path'
 import { z } from 'zod'
 import { didYouMean } from './closest-names.js'
 import { errnoCode, fsFailure, InputError, type Problem } from './input-error.js'
+import { gitRefSchema } from './git.js'
 import { jsonLocator } from './json-file.js'
 
 export const DEFAULT_CONFIG_FILE = 'routecheck.config.json'
@@ -138,6 +139,11 @@ export const configSchema = z.strictObject({
        * but failing every pull request that edits an agent the dataset lacks would cry wolf
        */
       minChangedAgentCases: z.number().int().min(0).default(0),
+      /**
+       * read the baseline as it is at this git revision (the branch pull requests go into), not the
+       * working tree's: a pull request that re-makes the baseline would be compared with itself
+       */
+      baselineRef: gitRefSchema.optional(),
     })
     .prefault({}),
 })

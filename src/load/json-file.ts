@@ -22,15 +22,27 @@ export async function readJsonFile<S extends z.ZodType>(
 ): Promise<z.infer<S>> {
   let text: string
   try {
-    const size = (await stat(file)).size
-    if (opts.maxBytes !== undefined && size > opts.maxBytes) {
-      throw new InputError([{ file, message: `${(size / 1048576).toFixed(0)} MB is too large (the limit is ${(opts.maxBytes / 1048576).toFixed(0)} MB): ${say.wrongShape}`, fix: say.fix }])
-    }
+    refuseTooLarge(file, (await stat(file)).size, opts.maxBytes, say)
     text = await readFile(file, 'utf8')
   } catch (e) {
     if (e instanceof InputError) throw e
     throw new InputError([{ file, message: say.unreadable.replace('{error}', (e as Error).message), fix: say.unreadableFix ?? say.fix }])
   }
+  return parseJsonText(file, text, schema, say, opts.check)
+}
+
+/** Bad input when a file of `bytes` is over `maxBytes`. */
+export function refuseTooLarge(file: string, bytes: number, maxBytes: number | undefined, say: Pick<JsonFileMessages, 'wrongShape' | 'fix'>): void {
+  if (maxBytes !== undefined && bytes > maxBytes) {
+    throw new InputError([{ file, message: `${(bytes / 1048576).toFixed(0)} MB is too large (the limit is ${(maxBytes / 1048576).toFixed(0)} MB): ${say.wrongShape}`, fix: say.fix }])
+  }
+}
+
+/**
+ * JSON text read from elsewhere than a file (a blob of a git commit), checked as readJsonFile
+ * checks a file; `file` names where it came from in every message.
+ */
+export function parseJsonText<S extends z.ZodType>(file: string, text: string, schema: S, say: JsonFileMessages, check?: (data: z.infer<S>) => JsonProblem[]): z.infer<S> {
   let json: unknown
   try {
     json = JSON.parse(text)
@@ -42,7 +54,7 @@ export async function readJsonFile<S extends z.ZodType>(
     const issue = parsed.error.issues[0]!
     throw new InputError([{ file, ...jsonLocator(text)(issue.path), message: `${say.wrongShape}: "${issue.path.join('.')}": ${issue.message}`, fix: say.fix }])
   }
-  const problems = opts.check?.(parsed.data) ?? []
+  const problems = check?.(parsed.data) ?? []
   if (problems.length > 0) {
     const locate = jsonLocator(text)
     throw new InputError(problems.slice(0, 20).map((p): Problem => ({ file, ...locate(p.path), message: `"${p.path.join('.')}": ${p.message}`, fix: p.fix })))

@@ -1,6 +1,7 @@
 import Table from 'cli-table3'
 import { agentDeltaFigures, type AgentChanges, type DatasetComparison, type Flip, type GateFailure } from '../gate/compare.js'
 import { coverageCountsText, coverageFix, namesText, noOwnCasesText, unmeasured, type AgentCoverage } from '../gate/coverage.js'
+import { baselineRefNote, baselineWhere } from '../gate/baseline-ref.js'
 import type { GateOutcome } from '../gate/outcome.js'
 import { f2, MOVED_F1, painter, signed } from '../text/format.js'
 
@@ -117,7 +118,8 @@ export function uncomparedLine(c: DatasetComparison): string | undefined {
 
 export function renderGateText(o: GateOutcome, style: { color: boolean }): string {
   const paint = painter(style.color)
-  const lines: string[] = [paint(o.verdict.passed ? 32 : o.verdict.incomplete ? 33 : 31, verdictHeadline(o)), '', `gate · router ${o.routerId} · baseline ${o.baselineFile}`, ...changeLines(o.changes), ...coverageLines(o)]
+  const note = baselineRefNote(o.baselineRef)
+  const lines: string[] = [paint(o.verdict.passed ? 32 : o.verdict.incomplete ? 33 : 31, verdictHeadline(o)), '', `gate · router ${o.routerId} · baseline ${baselineWhere(o.baselineFile, o.baselineRef)}`, ...(note ? [note] : []), ...changeLines(o.changes), ...coverageLines(o)]
   for (const c of o.comparisons) {
     lines.push('', paint(1, c.path), accuracyLine(c))
     const uncompared = uncomparedLine(c)

@@ -6,6 +6,7 @@ import type { OverlapPair } from '../overlap/schema.js'
 import { definedFigures, INVALID_LABEL } from '../score/metrics.js'
 import { quantile } from '../score/stats.js'
 import { byProbes, leftOutText, LOW_MARGIN_QUANTILE, probeSourceText, probeVerdictText, routedText, type ProbeReport } from '../overlap/index.js'
+import { baselineRefNote, refSuffix } from '../gate/baseline-ref.js'
 import type { GateOutcome } from '../gate/outcome.js'
 import { ACCURACY_GAP_CALLOUT, f2, MOVED_F1, signed } from '../text/format.js'
 import { accuracyLine, changeLines, coverageText, failureText, uncomparedLine, verdictHeadline } from './gate-text.js'
@@ -586,6 +587,7 @@ function costSection(s: Summary): Html {
 
 function gateSection(g: GateOutcome, s: Summary): Html {
   const v = g.verdict
+  const note = baselineRefNote(g.baselineRef)
   const verdict = v.passed
     ? html`<div class="verdict pass" role="status">✓ Routing gate passed</div>`
     : v.incomplete
@@ -603,7 +605,8 @@ ${v.failures.map((f) => html`<tr><td><span class="badge fail">${f.rule}</span></
     html`This run compared case by case with the baseline <code>${g.baselineFile}</code>: which agents changed, whether routing got worse by the gate's rules, and which prompts flipped.`,
     html`${verdict}
 <p><strong>${verdictHeadline(g)}</strong></p>
-<p>Router <code>${g.routerId}</code> against <code>${g.baselineFile}</code>.</p>
+<p>Router <code>${g.routerId}</code> against <code>${g.baselineFile}</code>${refSuffix(g.baselineRef)}.</p>
+${note ? html`<p class="callout" role="note">${note}</p>` : ''}
 <ul>${changeLines(g.changes).map((l) => html`<li>${l.trim()}</li>`)}</ul>
 ${coverageBlock(g)}
 ${failures}

@@ -1,6 +1,7 @@
 import { agentDeltaFigures, type DatasetComparison } from '../gate/compare.js'
 import { f2, MOVED_F1, NO_NONE_CASES } from '../text/format.js'
 import { markdownCode, markdownText } from '../text/safe.js'
+import { baselineRefNote, refSuffix } from '../gate/baseline-ref.js'
 import type { GateOutcome } from '../gate/outcome.js'
 import { accuracyLine, changeLines, coverageText, failureText, flipText, uncomparedLine, verdictHeadline } from './gate-text.js'
 import { definedFigures } from '../score/metrics.js'
@@ -27,7 +28,10 @@ export function renderMarkdown(summaries: readonly Summary[], gate?: GateOutcome
 
 function gateSection(g: GateOutcome): string {
   const head = g.verdict.passed ? '## ✅ Routing gate passed' : g.verdict.incomplete ? '## ⚠️ Routing gate incomplete' : '## ❌ Routing gate failed'
-  const lines = [head, '', `**${cell(verdictHeadline(g))}**`, '', `Router ${markdownCode(g.routerId)} against ${markdownCode(g.baselineFile)}.`, '', ...changeLines(g.changes).map((l) => `- ${cell(l.trim())}`)]
+  const note = baselineRefNote(g.baselineRef)
+  // markdownText trims: the suffix's leading space goes outside it.
+  const at = refSuffix(g.baselineRef).trim()
+  const lines = [head, '', `**${cell(verdictHeadline(g))}**`, '', `Router ${markdownCode(g.routerId)} against ${markdownCode(g.baselineFile)}${at ? ` ${cell(at)}` : ''}.`, ...(note ? ['', `> ${cell(note)}`] : []), '', ...changeLines(g.changes).map((l) => `- ${cell(l.trim())}`)]
   const coverage = coverageText(g)
   if (coverage) lines.push(`- ${cell(coverage.head)}`, ...coverage.items.map((l) => `  - ${cell(l)}`))
   if (g.verdict.failures.length > 0) {

@@ -40,6 +40,7 @@ export async function writeReports(dir: string, summary: Summary, cases: readonl
       failures: gate.verdict.failures,
       changes: gate.changes,
       coverage: gate.coverage,
+      ...(gate.baselineRef ? { baselineRef: gate.baselineRef } : {}),
       comparison,
       ...(gate.verdict.incomplete ? { incomplete: gate.verdict.incomplete } : {}),
       ...(gate.retest ? { retest: gate.retest } : {}),
