@@ -125,6 +125,12 @@ export const OPTIONS = {
     help: 'show and score only the cases with this tag; repeat for several. The run folder keeps every case',
     schema: z.array(z.string().min(1, '--tag needs a tag')).default([]),
   },
+  append: {
+    kind: 'boolean',
+    group: 'Output',
+    help: 'add the rows to the end of the --out dataset, in its format (its header, columns and line endings), its rows kept byte for byte; new ids never collide with its ids, and a prompt near-identical to one of its rows is not added',
+    schema: flag,
+  },
   force: { kind: 'boolean', group: 'Output', help: 'replace files that already exist (without it, an existing file is exit 2, never overwritten)', schema: flag },
   'per-agent': { kind: 'string', value: 'N', group: 'Run', help: `prompts kept per agent (default ${DEFAULT_PER_AGENT}); boundary, none and Explore prompts come on top`, schema: count('per-agent', 1, 100).optional() },
   'from-examples': { kind: 'boolean', group: 'Inputs', help: "offline: rows from the user turns of the descriptions' <example> blocks, tagged from-description (the router sees them, so they measure little)", schema: flag },
