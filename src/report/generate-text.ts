@@ -10,6 +10,7 @@ import { fitTable, oneLine, wrap } from '../text/fit.js'
 type Style = { color: boolean; width: number }
 
 const n = (x: number) => x.toLocaleString('en-US')
+const rowsText = (k: number) => `${n(k)} row${k === 1 ? '' : 's'}`
 const usd = (x: number | undefined) => (x === undefined ? 'no price known for this model' : `$${x.toFixed(2)}`)
 
 /** "120 for 15 agents (8 each), 40 boundary (4 for each of 10 pairs), 18 none, 8 Explore"; with --agent, only what it drafts */
@@ -29,7 +30,7 @@ function draftedFor(plan: GenerationPlan, catalogueSize: number): string {
   return `${names}(${plan.agents.length} of ${catalogueSize} agents${only.length > 0 ? `; ${only.join(' and ')}` : ''})`.trimStart()
 }
 
-const appendLine = (a: AppendTarget | undefined): string[] => (a ? [`appends to ${a.file}${a.existingRows > 0 ? ` (${n(a.existingRows)} rows there, kept as they are)` : ' (a new file)'}`] : [])
+const appendLine = (a: AppendTarget | undefined): string[] => (a ? [`appends to ${a.file}${a.existingRows > 0 ? ` (${rowsText(a.existingRows)} there, kept as they are)` : ' (a new file)'}`] : [])
 
 export function renderGenerateDryRun(r: Extract<GenerateResult, { kind: 'dry-run' }>, style: Style): string {
   const { plan, estimate, perRequest, model } = r
@@ -89,7 +90,7 @@ export function renderGenerated(r: Extract<GenerateResult, { kind: 'drafted' }>,
   const { assembled: a, plan } = r
   const lines: string[] = []
   const kinds = countKinds(a, plan)
-  const there = r.append && r.append.existingRows > 0 ? ` after its ${n(r.append.existingRows)} rows, which are as they were` : ''
+  const there = r.append && r.append.existingRows > 0 ? ` after its ${rowsText(r.append.existingRows)}, which are as they were` : ''
   if (r.file) lines.push(...wrap(`${r.append ? 'appended to' : 'wrote'} ${r.file}: ${n(a.rows.length)} labelled prompts for review (${kinds})${there}`, style.width, '', '  '))
   else if (r.append && nothingNew(r)) lines.push(...wrap(`appended nothing to ${r.append.file}: every prompt drafted is already in it (the answers came from the cache; --no-cache drafts new ones)`, style.width, '', '  '))
   else lines.push('wrote nothing: no drafted prompt survived')
