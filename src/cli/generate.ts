@@ -46,7 +46,7 @@ reattaches to its batches instead of submitting them again.
 words, so they measure little.`,
   stoppable: true,
   options: pick(['config', 'agents', 'skip-invalid', 'agent', 'per-agent', 'model', 'dry-run', 'max-cost', ...BATCH_FLAGS, 'from-examples', 'out', 'append', 'force', 'concurrency', 'timeout', 'no-cache', 'json', 'no-color'], {
-    agent: "draft only for this agent: its prompts and its near-duplicate pairs' boundary prompts; repeat for several. none and Explore prompts only when named (--agent none, --agent Explore). Default: every agent, none and Explore",
+    agent: { group: 'Inputs', help: "draft only for this agent: its prompts and its near-duplicate pairs' boundary prompts; repeat for several. none and Explore prompts only when named (--agent none, --agent Explore). Default: every agent, none and Explore" },
     batch: 'send the drafting requests through the Message Batches API, at half the price; results within 24 h (usually minutes). A rerun reattaches to its batches',
     out: { value: 'FILE', help: `the dataset file to write, .csv or .jsonl (default: ${GENERATED_DATASET})` },
     model: `the model that drafts (default: ${DEFAULT_DRAFT_MODEL})`,

@@ -178,11 +178,14 @@ export const GLOBAL_OPTIONS = {
 } as const satisfies OptionTable
 
 type Shared = typeof OPTIONS
-/** Some of the shared flags, with a command's own wording of the help (and of the value's placeholder) where its meaning narrows. */
-export function pick<K extends keyof Shared>(names: readonly K[], help: Partial<Record<K, string | { help: string; value: string }>> = {}): { [N in K]: Shared[N] } {
+/** A command's own wording of a shared flag: its help, and where its meaning moves, the value's placeholder or the help group it is listed in. */
+type OwnWording = string | { help: string; value?: string; group?: OptionGroup }
+
+/** Some of the shared flags, with a command's own wording of the help (and of the value's placeholder or group) where its meaning narrows. */
+export function pick<K extends keyof Shared>(names: readonly K[], help: Partial<Record<K, OwnWording>> = {}): { [N in K]: Shared[N] } {
   return Object.fromEntries(
     names.map((n) => {
-      const own = help[n] as string | { help: string; value: string } | undefined
+      const own = help[n] as OwnWording | undefined
       const shared: OptionSpec = OPTIONS[n]
       return [n, own === undefined ? shared : typeof own === 'string' ? { ...shared, help: own } : { ...shared, ...own }]
     }),
