@@ -151,10 +151,11 @@ type Candidate = { prompt: string; register: Register; expected: string[]; note:
  * The dataset from the answers: labels checked against the catalogue (case
  * mended, unknown names dropped), prompts that copy a labelled agent's
  * description dropped (leakage), near-identical prompts dropped (the first
- * kept) and near-identical to a row `existing` already holds (--append),
- * then each quota filled up to its size, rotating through registers so the
- * kept rows cover as many as the answers do. Ids number each quota's rows
- * past the ids `existing` holds. Every drop is listed.
+ * kept), then each quota filled up to its size, rotating through registers
+ * so the kept rows cover as many as the answers do; of those, the ones
+ * near-identical to a row `existing` already holds (--append) are not added
+ * (the quota counts them: the dataset has them). Ids number each quota's
+ * rows past the ids `existing` holds. Every drop is listed.
  */
 export function assembleDataset(plan: GenerationPlan, answers: ReadonlyArray<ToolAnswer<{ prompts: DraftedPrompt[] }>>, catalogue: Catalogue, existing: ExistingRows = { ids: new Set(), prompts: [] }): Assembled {
   const canonical = new Map<string, string>()
@@ -206,24 +207,19 @@ export function assembleDataset(plan: GenerationPlan, answers: ReadonlyArray<Too
     }
   })
 
-  // Against the dataset first: a rerun with cached answers appends nothing twice.
-  const inDataset = nearIdenticalTo(
-    candidates.map((c) => c.prompt),
-    existing.prompts,
-  )
-  const fresh = candidates.filter((c, i) => {
-    const row = inDataset.get(i)
-    if (row === undefined) return true
-    dropped.push({ prompt: c.prompt, target: targetLabel(c.target), reason: 'in-dataset', detail: `near-identical to "${firstLine(existing.prompts[row]!)}", already in the dataset` })
-    return false
-  })
-  const twins = nearIdentical(fresh.map((c) => c.prompt))
-  const distinct = fresh.filter((c, i) => {
+  const twins = nearIdentical(candidates.map((c) => c.prompt))
+  const distinct = candidates.filter((c, i) => {
     const kept = twins.get(i)
     if (kept === undefined) return true
-    dropped.push({ prompt: c.prompt, target: targetLabel(c.target), reason: 'near-identical', detail: `near-identical to "${firstLine(fresh[kept]!.prompt)}"` })
+    dropped.push({ prompt: c.prompt, target: targetLabel(c.target), reason: 'near-identical', detail: `near-identical to "${firstLine(candidates[kept]!.prompt)}"` })
     return false
   })
+  // The dataset is looked at after the quotas are filled, as if it were empty: the same answers (a rerun, from the cache) then pick the same rows, all in the dataset by then, and nothing is appended twice (filled before, a rerun would top the quotas up with the prompts the first run left over).
+  const inDataset = nearIdenticalTo(
+    distinct.map((c) => c.prompt),
+    existing.prompts,
+  )
+  const rowThere = new Map(distinct.flatMap((c, i) => (inDataset.has(i) ? [[c, existing.prompts[inDataset.get(i)!]!] as const] : [])))
 
   const byQuota = new Map<string, Candidate[]>()
   for (const c of distinct) byQuota.set(c.quota, [...(byQuota.get(c.quota) ?? []), c])
@@ -237,11 +233,17 @@ export function assembleDataset(plan: GenerationPlan, answers: ReadonlyArray<Too
     const kept = rotateRegisters(all).slice(0, wanted)
     for (const c of all) if (!kept.includes(c)) dropped.push({ prompt: c.prompt, target: targetLabel(c.target), reason: 'over-quota', detail: `${quota} already has ${wanted}` })
     if (kept.length < wanted) short.push({ quota, kept: kept.length, wanted })
+    const added = kept.filter((c) => {
+      const there = rowThere.get(c)
+      if (there === undefined) return true
+      dropped.push({ prompt: c.prompt, target: targetLabel(c.target), reason: 'in-dataset', detail: `near-identical to "${firstLine(there)}", already in the dataset` })
+      return false
+    })
     const prefix = quota === EXPLORE ? 'explore' : quota
     // Numbered past the dataset's own ids: golang-pro-09 after an earlier run's golang-pro-01 to -08.
     const next = lastNumber(existing.ids, prefix) + 1
-    const width = String(next + kept.length - 1).length
-    kept.forEach((c, k) => {
+    const width = String(next + added.length - 1).length
+    added.forEach((c, k) => {
       const boundary = c.target.kind === 'boundary'
       rows.push({
         id: `${prefix}-${String(next + k).padStart(Math.max(2, width), '0')}`,

@@ -92,7 +92,7 @@ export function renderGenerated(r: Extract<GenerateResult, { kind: 'drafted' }>,
   const kinds = countKinds(a, plan)
   const there = r.append && r.append.existingRows > 0 ? ` after its ${rowsText(r.append.existingRows)}, which are as they were` : ''
   if (r.file) lines.push(...wrap(`${r.append ? 'appended to' : 'wrote'} ${r.file}: ${n(a.rows.length)} labelled prompts for review (${kinds})${there}`, style.width, '', '  '))
-  else if (r.append && nothingNew(r)) lines.push(...wrap(`appended nothing to ${r.append.file}: every prompt drafted is already in it (the answers came from the cache; --no-cache drafts new ones)`, style.width, '', '  '))
+  else if (r.append && nothingNew(r)) lines.push(...wrap(`appended nothing to ${r.append.file}: every prompt it would add is already in it (a rerun's answers come from the cache; --no-cache drafts new ones)`, style.width, '', '  '))
   else lines.push('wrote nothing: no drafted prompt survived')
   const repeated = a.dropped.some((d) => d.reason === 'in-dataset')
   lines.push(...assemblyLines(a, style, repeated ? 'a prompt already in the dataset is not added again; --no-cache drafts new ones' : 'raise --per-agent, or write the missing prompts by hand'))
