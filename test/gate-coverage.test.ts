@@ -5,6 +5,8 @@ import { compareDataset, decideGate, type GateThresholds } from '../src/gate/com
 import { changeCoverage, noOwnCasesText, type CoverageCase } from '../src/gate/coverage.js'
 import type { BaselineDataset } from '../src/gate/baseline.js'
 import { ROOT, runInProcess, tempDir } from './support/cli.js'
+import { drafter } from './support/drafter.js'
+import { startMessagesServer } from './support/messages-server.js'
 
 const FD = 'from-description'
 
@@ -75,7 +77,7 @@ describe('the changed-agent-cases rule (gate.minChangedAgentCases)', () => {
         rule: 'changed-agent-cases',
         agents: ['a'],
         message: 'a, which this change edits, has 1 case of its own (and 1 from-description, which do not count), fewer than minChangedAgentCases 2',
-        fix: "add prompts labelled for a to a dataset (routecheck generate drafts them, for you to review); prompts tagged from-description are the description's own examples and do not count",
+        fix: "add prompts labelled for a to a dataset: routecheck generate --agent a --append --out d.csv drafts them for you to review; prompts tagged from-description are the description's own examples and do not count",
       },
     ])
     expect(decideGate([comparison], [], t(1), coverage).passed).toBe(true)
@@ -129,7 +131,7 @@ describe('routecheck gate says which changed agents it cannot see', () => {
         'agents changed: python-engineer · added: — · removed: —',
         'coverage: the gate cannot see whether python-engineer still gets its own prompts',
         '  python-engineer (edited): 0 cases of its own · compared cases labelled for it: 0, routed to it: 0 → 0',
-        "  fix: add prompts labelled for python-engineer to a dataset (routecheck generate drafts them, for you to review); prompts tagged from-description are the description's own examples and do not count",
+        "  fix: add prompts labelled for python-engineer to a dataset: routecheck generate --agent python-engineer --append --out routecheck/starter.csv drafts them for you to review; prompts tagged from-description are the description's own examples and do not count",
       ].join('\n'),
     )
     expect(r.stdout).toMatch(/gate: passed$/m)
@@ -163,7 +165,7 @@ describe('routecheck gate says which changed agents it cannot see', () => {
     expect(r.code).toBe(1)
     expect(r.stdout.split('\n')[0]).toBe('FAIL: python-engineer, which this change edits, has 0 cases of its own, fewer than minChangedAgentCases 2; accuracy held at 1.000 (p = 1.0)')
     expect(r.stdout).toContain(
-      "FAIL changed-agent-cases: python-engineer, which this change edits, has 0 cases of its own, fewer than minChangedAgentCases 2; add prompts labelled for python-engineer to a dataset (routecheck generate drafts them, for you to review); prompts tagged from-description are the description's own examples and do not count",
+      "FAIL changed-agent-cases: python-engineer, which this change edits, has 0 cases of its own, fewer than minChangedAgentCases 2; add prompts labelled for python-engineer to a dataset: routecheck generate --agent python-engineer --append --out routecheck/starter.csv drafts them for you to review; prompts tagged from-description are the description's own examples and do not count",
     )
     expect(r.stdout).toMatch(/^::error file=\.claude\/agents\/python-engineer\.md,line=3,title=routecheck gate%3A changed-agent-cases::python-engineer, which this change edits, has 0 cases of its own/m)
     expect(r.stdout).not.toMatch(/^::warning/m)
@@ -189,6 +191,38 @@ describe('routecheck gate says which changed agents it cannot see', () => {
     expect(compared.stdout.split('\n')[0]).toMatch(/^PASS: no rule failed on 17 compared case\(s\)/)
     expect(compared.stdout).toContain('coverage: each agent the change edits or adds has cases of its own: python-engineer 2 (0 routed to it)\n')
     expect((await gateJson(dir)).coverage[0]).toMatchObject({ ownCases: 2, compared: { labelled: 2, fromDescription: 0 }, notCompared: { labelled: 0 } })
+  })
+
+  it("the fix's command, run as printed, drafts python-engineer's prompts into the dataset the gate read; the gate then passes minChangedAgentCases and its old cases are compared as before", async () => {
+    const dir = await pythonProject({ gate: { minChangedAgentCases: 2 } })
+    await makeCatchAll(dir)
+    const failed = await runInProcess(['gate'], { cwd: dir })
+    expect(failed.code, failed.stderr).toBe(1)
+    const fix = (await gateJson(dir)).failures[0]!.fix!
+    const command = /: routecheck (generate .+?) drafts them/.exec(fix)?.[1]
+    expect(command).toBe('generate --agent python-engineer --append --out routecheck/starter.csv')
+    const csv = path.join(dir, 'routecheck/starter.csv')
+    const before = await readFile(csv)
+    const server = await startMessagesServer({ tool: drafter })
+    try {
+      const drafted = await runInProcess([...command!.split(' '), '--per-agent', '3'], { cwd: dir, env: { ANTHROPIC_BASE_URL: server.url, ANTHROPIC_API_KEY: 'sk-ant-coverage-fix' } })
+      expect(drafted.code, drafted.stderr).toBe(0)
+      // python-engineer's own request and one per near-duplicate pair holding it: nothing for the four other agents, none or Explore.
+      const sent = server.requests.filter((q) => q.path === '/v1/messages')
+      const pairs = sent.filter((q) => q.prompt.includes('boundary prompts'))
+      expect(sent.filter((q) => !pairs.includes(q)).map((q) => /the subagent "([^"]+)" should take/.exec(q.prompt)?.[1])).toEqual(['python-engineer'])
+      expect(pairs.length).toBeGreaterThan(0)
+      expect(pairs.every((q) => q.prompt.includes('"python-engineer"'))).toBe(true)
+    } finally {
+      await server.close()
+    }
+    const after = await readFile(csv)
+    expect(after.subarray(0, before.length).equals(before)).toBe(true)
+    const passed = await runInProcess(['gate'], { cwd: dir })
+    expect(passed.code, passed.stdout).toBe(0)
+    expect(passed.stdout.split('\n')[0]).toMatch(/^PASS: no rule failed on 15 compared case\(s\)/)
+    expect(passed.stdout).toMatch(/coverage: each agent the change edits or adds has cases of its own: python-engineer \d+ \(\d+ routed to it; \d+ not compared\)/)
+    expect((await gateJson(dir)).coverage[0]!.ownCases).toBeGreaterThanOrEqual(3)
   })
 
   it('an unchanged catalogue prints no coverage note, and gate.json has an empty coverage', async () => {

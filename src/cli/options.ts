@@ -125,6 +125,12 @@ export const OPTIONS = {
     help: 'show and score only the cases with this tag; repeat for several. The run folder keeps every case',
     schema: z.array(z.string().min(1, '--tag needs a tag')).default([]),
   },
+  append: {
+    kind: 'boolean',
+    group: 'Output',
+    help: 'add the rows to the end of the --out dataset, in its format (its header, columns and line endings), its rows kept byte for byte; new ids never collide with its ids, and a prompt near-identical to one of its rows is not added',
+    schema: flag,
+  },
   force: { kind: 'boolean', group: 'Output', help: 'replace files that already exist (without it, an existing file is exit 2, never overwritten)', schema: flag },
   'per-agent': { kind: 'string', value: 'N', group: 'Run', help: `prompts kept per agent (default ${DEFAULT_PER_AGENT}); boundary, none and Explore prompts come on top`, schema: count('per-agent', 1, 100).optional() },
   'from-examples': { kind: 'boolean', group: 'Inputs', help: "offline: rows from the user turns of the descriptions' <example> blocks, tagged from-description (the router sees them, so they measure little)", schema: flag },
@@ -172,11 +178,14 @@ export const GLOBAL_OPTIONS = {
 } as const satisfies OptionTable
 
 type Shared = typeof OPTIONS
-/** Some of the shared flags, with a command's own wording of the help (and of the value's placeholder) where its meaning narrows. */
-export function pick<K extends keyof Shared>(names: readonly K[], help: Partial<Record<K, string | { help: string; value: string }>> = {}): { [N in K]: Shared[N] } {
+/** A command's own wording of a shared flag: its help, and where its meaning moves, the value's placeholder or the help group it is listed in. */
+type OwnWording = string | { help: string; value?: string; group?: OptionGroup }
+
+/** Some of the shared flags, with a command's own wording of the help (and of the value's placeholder or group) where its meaning narrows. */
+export function pick<K extends keyof Shared>(names: readonly K[], help: Partial<Record<K, OwnWording>> = {}): { [N in K]: Shared[N] } {
   return Object.fromEntries(
     names.map((n) => {
-      const own = help[n] as string | { help: string; value: string } | undefined
+      const own = help[n] as OwnWording | undefined
       const shared: OptionSpec = OPTIONS[n]
       return [n, own === undefined ? shared : typeof own === 'string' ? { ...shared, help: own } : { ...shared, ...own }]
     }),

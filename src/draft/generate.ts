@@ -4,7 +4,7 @@ import { isBlank, NONE, type DatasetRow } from '../load/dataset.js'
 import { analyseOverlap } from '../overlap/index.js'
 import type { ToolAnswer, ToolRequest } from '../route/tool-call.js'
 import { aimedAtRequest, boundaryRequest, exploreRequest, outOfScopeRequest, registersFor, type DraftedPrompt, type Register } from './requests.js'
-import { isLeak, leakage, nearIdentical } from './similar.js'
+import { isLeak, leakage, nearIdentical, nearIdenticalTo } from './similar.js'
 
 /**
  * `routecheck generate`: a labelled dataset drafted by Claude for a reviewer
@@ -33,6 +33,8 @@ export type PlannedRequest = { target: DraftTarget; asked: number; request: Tool
 
 export type GenerationPlan = {
   perAgent: number
+  /** the catalogue agents whose prompts are drafted: every one, or those of --agent */
+  agents: string[]
   /** how many rows each quota keeps: an agent's name, a boundary pair's key, none, Explore */
   quotas: Map<string, number>
   pairs: Array<{ a: string; b: string; sharedTerms: string[] }>
@@ -93,26 +95,43 @@ export function planAimed(catalogue: Catalogue, agents: readonly string[], perAg
   return { quotas, requests }
 }
 
-/** Every request `generate` sends, and how many rows each quota keeps. */
-export function planGeneration(catalogue: Catalogue, pairs: GenerationPlan['pairs'], perAgent: number): GenerationPlan {
-  const { quotas, requests } = planAimed(
-    catalogue,
-    catalogue.agents.map((a) => a.name),
-    perAgent,
-  )
+/**
+ * What `generate --agent` drafts: the chosen catalogue agents, and none and
+ * Explore only when named. Absent: the whole catalogue, none and Explore.
+ */
+export type DraftScope = { agents: readonly string[]; none: boolean; explore: boolean }
+
+/**
+ * Every request `generate` sends, and how many rows each quota keeps. With a
+ * scope, only its agents' requests and the boundary requests of the pairs
+ * holding one of them; the system text still holds the whole catalogue, so
+ * each request is the very one a whole run sends (and answered from the
+ * same cache).
+ */
+export function planGeneration(catalogue: Catalogue, allPairs: GenerationPlan['pairs'], perAgent: number, scope?: DraftScope): GenerationPlan {
+  const agents = catalogue.agents.map((a) => a.name).filter((name) => !scope || scope.agents.includes(name))
+  const pairs = scope ? allPairs.filter((p) => scope.agents.includes(p.a) || scope.agents.includes(p.b)) : allPairs
+  const { quotas, requests } = planAimed(catalogue, agents, perAgent)
   for (const p of pairs) {
     quotas.set(pairQuota(p.a, p.b), BOUNDARY_PER_PAIR)
     requests.push(...planTarget({ kind: 'boundary', a: p.a, b: p.b }, BOUNDARY_PER_PAIR, (n) => boundaryRequest({ name: p.a }, { name: p.b }, catalogue, n, p.sharedTerms)))
   }
-  const none = Math.max(perAgent, Math.round(NONE_SHARE * perAgent * catalogue.agents.length))
-  quotas.set(NONE, none)
-  requests.push(...planTarget({ kind: 'none' }, none, (n) => outOfScopeRequest(catalogue, n)))
-  quotas.set(EXPLORE, perAgent)
-  requests.push(...planTarget({ kind: 'explore' }, perAgent, (n) => exploreRequest(catalogue, n)))
-  return { perAgent, quotas, pairs, requests }
+  if (!scope || scope.none) {
+    const none = Math.max(perAgent, Math.round(NONE_SHARE * perAgent * agents.length))
+    quotas.set(NONE, none)
+    requests.push(...planTarget({ kind: 'none' }, none, (n) => outOfScopeRequest(catalogue, n)))
+  }
+  if (!scope || scope.explore) {
+    quotas.set(EXPLORE, perAgent)
+    requests.push(...planTarget({ kind: 'explore' }, perAgent, (n) => exploreRequest(catalogue, n)))
+  }
+  return { perAgent, agents, quotas, pairs, requests }
 }
 
-export type DropReason = 'unknown-label' | 'mixed-none' | 'empty' | 'leakage' | 'near-identical' | 'over-quota'
+/** The rows a dataset already holds, for `generate --append`: new ids go past theirs, and a drafted prompt near-identical to one of them is dropped. */
+export type ExistingRows = { ids: ReadonlySet<string>; prompts: readonly string[] }
+
+export type DropReason = 'unknown-label' | 'mixed-none' | 'empty' | 'leakage' | 'near-identical' | 'in-dataset' | 'over-quota'
 
 export type DroppedPrompt = { prompt: string; target: string; reason: DropReason; detail: string }
 
@@ -133,9 +152,12 @@ type Candidate = { prompt: string; register: Register; expected: string[]; note:
  * mended, unknown names dropped), prompts that copy a labelled agent's
  * description dropped (leakage), near-identical prompts dropped (the first
  * kept), then each quota filled up to its size, rotating through registers
- * so the kept rows cover as many as the answers do. Every drop is listed.
+ * so the kept rows cover as many as the answers do; of those, the ones
+ * near-identical to a row `existing` already holds (--append) are not added
+ * (the quota counts them: the dataset has them). Ids number each quota's
+ * rows past the ids `existing` holds. Every drop is listed.
  */
-export function assembleDataset(plan: GenerationPlan, answers: ReadonlyArray<ToolAnswer<{ prompts: DraftedPrompt[] }>>, catalogue: Catalogue): Assembled {
+export function assembleDataset(plan: GenerationPlan, answers: ReadonlyArray<ToolAnswer<{ prompts: DraftedPrompt[] }>>, catalogue: Catalogue, existing: ExistingRows = { ids: new Set(), prompts: [] }): Assembled {
   const canonical = new Map<string, string>()
   for (const name of [NONE, ...BUILTIN_AGENTS, ...catalogue.agents.map((a) => a.name)]) canonical.set(name.toLowerCase(), name)
   for (const a of catalogue.agents) canonical.set(a.name, a.name)
@@ -192,23 +214,39 @@ export function assembleDataset(plan: GenerationPlan, answers: ReadonlyArray<Too
     dropped.push({ prompt: c.prompt, target: targetLabel(c.target), reason: 'near-identical', detail: `near-identical to "${firstLine(candidates[kept]!.prompt)}"` })
     return false
   })
+  // The dataset is looked at after the quotas are filled, as if it were empty: the same answers (a rerun, from the cache) then pick the same rows, all in the dataset by then, and nothing is appended twice (filled before, a rerun would top the quotas up with the prompts the first run left over).
+  const inDataset = nearIdenticalTo(
+    distinct.map((c) => c.prompt),
+    existing.prompts,
+  )
+  const rowThere = new Map(distinct.flatMap((c, i) => (inDataset.has(i) ? [[c, existing.prompts[inDataset.get(i)!]!] as const] : [])))
 
   const byQuota = new Map<string, Candidate[]>()
   for (const c of distinct) byQuota.set(c.quota, [...(byQuota.get(c.quota) ?? []), c])
   const order = [...plan.quotas.keys(), ...[...byQuota.keys()].filter((q) => !plan.quotas.has(q))]
   const rows: DatasetRow[] = []
   const short: Assembled['short'] = []
+  const seen = new Set(existing.ids)
   for (const quota of order) {
     const all = byQuota.get(quota) ?? []
     const wanted = plan.quotas.get(quota) ?? all.length
     const kept = rotateRegisters(all).slice(0, wanted)
     for (const c of all) if (!kept.includes(c)) dropped.push({ prompt: c.prompt, target: targetLabel(c.target), reason: 'over-quota', detail: `${quota} already has ${wanted}` })
     if (kept.length < wanted) short.push({ quota, kept: kept.length, wanted })
-    const width = String(kept.length).length
-    kept.forEach((c, k) => {
+    const added = kept.filter((c) => {
+      const there = rowThere.get(c)
+      if (there === undefined) return true
+      dropped.push({ prompt: c.prompt, target: targetLabel(c.target), reason: 'in-dataset', detail: `near-identical to "${firstLine(there)}", already in the dataset` })
+      return false
+    })
+    const prefix = quota === EXPLORE ? 'explore' : quota
+    // Numbered past the dataset's own ids: golang-pro-09 after an earlier run's golang-pro-01 to -08.
+    const next = lastNumber(existing.ids, prefix) + 1
+    const width = String(next + added.length - 1).length
+    added.forEach((c, k) => {
       const boundary = c.target.kind === 'boundary'
       rows.push({
-        id: `${quota === EXPLORE ? 'explore' : quota}-${String(k + 1).padStart(Math.max(2, width), '0')}`,
+        id: `${prefix}-${String(next + k).padStart(Math.max(2, width), '0')}`,
         prompt: c.prompt,
         expected: c.expected,
         tags: [GENERATED_TAG, c.register, ...(boundary ? [BOUNDARY_TAG] : [])],
@@ -216,8 +254,7 @@ export function assembleDataset(plan: GenerationPlan, answers: ReadonlyArray<Too
       })
     })
   }
-  // Ids are unique whatever the agents are named (an agent called "explore", or "a-vs-b").
-  const seen = new Set<string>()
+  // Ids are unique whatever the agents are named (an agent called "explore", or "a-vs-b"), and never one the dataset holds.
   for (const r of rows) {
     let id = r.id
     for (let n = 2; seen.has(id); n++) id = `${r.id}-${n}`
@@ -225,6 +262,17 @@ export function assembleDataset(plan: GenerationPlan, answers: ReadonlyArray<Too
     r.id = id
   }
   return { rows, dropped, short, failed, drafted }
+}
+
+/** The highest k of the ids `prefix-k` (any padding) among `ids`, 0 when none. */
+function lastNumber(ids: ReadonlySet<string>, prefix: string): number {
+  let last = 0
+  for (const id of ids) {
+    if (!id.startsWith(`${prefix}-`)) continue
+    const rest = id.slice(prefix.length + 1)
+    if (/^\d+$/.test(rest)) last = Math.max(last, Number(rest))
+  }
+  return last
 }
 
 /** Candidates reordered so the first k cover as many registers as possible: one of each register in turn, keeping order within a register. */

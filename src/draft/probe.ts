@@ -58,7 +58,7 @@ export function probedAgents(catalogue: Catalogue, pairs: readonly ProbePairChoi
 
 /** generate's requests for prompts aimed at each agent, and nothing else (no boundary, none or Explore prompts: a probe measures where clear requests go). */
 export function planProbes(catalogue: Catalogue, agents: readonly string[], perAgent: number): GenerationPlan {
-  return { perAgent, pairs: [], ...planAimed(catalogue, agents, perAgent) }
+  return { perAgent, agents: catalogue.agents.map((a) => a.name).filter((n) => agents.includes(n)), pairs: [], ...planAimed(catalogue, agents, perAgent) }
 }
 
 /** Drafted or example rows as probe prompts: tagged, so they say what they are wherever they go next. */

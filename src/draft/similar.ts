@@ -70,6 +70,39 @@ export function nearIdentical(prompts: readonly string[], threshold = NEAR_IDENT
 }
 
 /**
+ * For each prompt near-identical to one of `existing` (a dataset's rows that
+ * `generate --append` adds to), the index of the first such row: by the same
+ * rule as nearIdentical. Only rows sharing a term are compared, so a large
+ * dataset costs a lookup per term, not a comparison per row.
+ */
+export function nearIdenticalTo(prompts: readonly string[], existing: readonly string[], threshold = NEAR_IDENTICAL): Map<number, number> {
+  const found = new Map<number, number>()
+  if (prompts.length === 0 || existing.length === 0) return found
+  const keys = new Map<string, number>()
+  const sets = existing.map(promptTerms)
+  const byTerm = new Map<string, number[]>()
+  existing.forEach((text, j) => {
+    const key = normalisedPrompt(text)
+    if (!keys.has(key)) keys.set(key, j)
+    for (const t of sets[j]!) {
+      const list = byTerm.get(t)
+      if (list) list.push(j)
+      else byTerm.set(t, [j])
+    }
+  })
+  prompts.forEach((text, i) => {
+    const same = keys.get(normalisedPrompt(text))
+    if (same !== undefined) return void found.set(i, same)
+    const own = promptTerms(text)
+    const candidates = new Set<number>()
+    for (const t of own) for (const j of byTerm.get(t) ?? []) candidates.add(j)
+    const match = [...candidates].sort((x, y) => x - y).find((j) => jaccard(own, sets[j]!) >= threshold)
+    if (match !== undefined) found.set(i, match)
+  })
+  return found
+}
+
+/**
  * Words in a row a prompt shares with a description from which it copies it.
  * Of the 422 hand-written prompts of the bundled datasets with an agent as
  * primary, none shares more than 5 words in a row with that agent's

@@ -1,4 +1,5 @@
 import { FROM_DESCRIPTION_TAG } from '../load/dataset.js'
+import { shellWord } from '../text/format.js'
 
 /**
  * What the gate can see of a change: for each agent it edits or adds, the
@@ -57,9 +58,16 @@ const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? o
 export const namesText = (xs: readonly string[]): string => (xs.length <= 2 ? xs.join(' and ') : `${xs.slice(0, -1).join(', ')} and ${xs.at(-1)}`)
 const whichThe = (a: Pick<AgentCoverage, 'change'>) => (a.change === 'added' ? 'adds' : 'edits')
 
-/** The fix, said the same wherever coverage is short. */
-export const coverageFix = (agents: readonly string[]): string =>
-  `add prompts labelled for ${namesText(agents)} to a dataset (routecheck generate drafts them, for you to review); prompts tagged ${FROM_DESCRIPTION_TAG} are the description's own examples and do not count`
+/**
+ * The fix, said the same wherever coverage is short, with the command that
+ * drafts the missing prompts into `dataset` (the first the gate or improve
+ * read): generate --agent sends only those agents' requests, and --append
+ * adds to the dataset without touching its rows.
+ */
+export function coverageFix(agents: readonly string[], dataset: string | undefined): string {
+  const command = ['routecheck generate', ...agents.map((a) => `--agent ${shellWord(a)}`), '--append --out', dataset === undefined ? 'DATASET' : shellWord(dataset)].join(' ')
+  return `add prompts labelled for ${namesText(agents)} to a dataset: ${command} drafts them for you to review; prompts tagged ${FROM_DESCRIPTION_TAG} are the description's own examples and do not count`
+}
 
 /**
  * "python-engineer, which this change edits, has no case of its own", for several agents

@@ -425,7 +425,7 @@ function checkCoverage(group: readonly string[], datasets: readonly Dataset[], m
   if (short.length === 0) return
   const counts = short.map((a) => `${a.agent} ${a.ownCases}`).join(', ')
   if (short.length === coverage.length) {
-    throw new UsageError(`gate.minChangedAgentCases is ${minimum} and every agent to rewrite has fewer cases of its own (${counts}): the gate would fail any rewrite, so none could be kept; ${coverageFix(short.map((a) => a.agent))}`)
+    throw new UsageError(`gate.minChangedAgentCases is ${minimum} and every agent to rewrite has fewer cases of its own (${counts}): the gate would fail any rewrite, so none could be kept; ${coverageFix(short.map((a) => a.agent), datasets[0]?.path)}`)
   }
   env.warn(`note: gate.minChangedAgentCases is ${minimum} and ${namesText(short.map((a) => a.agent))} ${short.length === 1 ? 'has' : 'have'} fewer cases of ${short.length === 1 ? 'its' : 'their'} own (${counts}): only a rewrite that leaves ${short.length === 1 ? 'it' : 'them'} as ${short.length === 1 ? 'it is' : 'they are'} can be kept\n`)
 }

@@ -24,3 +24,9 @@ export function didYouMean(wanted: string, known: readonly string[]): string {
   const close = closestNames(wanted, known)
   return close.length > 0 ? `did you mean ${close.map((n) => `"${n}"`).join(' or ')}?` : ''
 }
+
+/** `--agent "x" is not an agent: did you mean "y"? (agents: …)`: the one wording of a flag naming no agent, with the names it takes. */
+export function notAnAgentText(flag: string, wanted: string, known: readonly string[]): string {
+  const hint = didYouMean(wanted, known)
+  return `${flag} "${wanted}" is not an agent${hint ? `: ${hint}` : ''} (agents: ${known.join(', ')})`
+}

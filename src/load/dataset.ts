@@ -353,12 +353,69 @@ export type DatasetRow = Omit<Case, 'line'>
  * starting with "-" such as a pasted diff), so a file read back holds the same cases.
  */
 export function formatDatasetCsv(rows: readonly DatasetRow[]): string {
-  const field = (text: string) => (/[",\r\n]/.test(text) || text !== text.trim() ? `"${text.replace(/"/g, '""')}"` : text)
-  const lines = rows.map((r) => [r.id, r.prompt, r.expected.join('|'), r.tags.join('|'), r.note ?? ''].map(field).join(','))
-  return `id,prompt,expected,tags,note\n${lines.map((l) => `${l}\n`).join('')}`
+  return `${DATASET_COLUMNS.join(',')}\n${csvRecords(rows, DATASET_COLUMNS, '\n')}`
+}
+
+/** The columns formatDatasetCsv writes, in order. */
+const DATASET_COLUMNS = ['id', 'prompt', 'expected', 'tags', 'note'] as const
+type DatasetColumn = (typeof DATASET_COLUMNS)[number]
+
+const csvField = (text: string) => (/[",\r\n]/.test(text) || text !== text.trim() ? `"${text.replace(/"/g, '""')}"` : text)
+
+/** Each row as one CSV record under `header`: each value in its column, a column the format does not know left empty; each record ends with `eol`. */
+function csvRecords(rows: readonly DatasetRow[], header: readonly string[], eol: string): string {
+  const value = (r: DatasetRow, column: string): string => {
+    switch (column as DatasetColumn) {
+      case 'id':
+        return r.id
+      case 'prompt':
+        return r.prompt
+      case 'expected':
+        return r.expected.join('|')
+      case 'tags':
+        return r.tags.join('|')
+      case 'note':
+        return r.note ?? ''
+      default:
+        return ''
+    }
+  }
+  return rows.map((r) => `${header.map((c) => csvField(value(r, c))).join(',')}${eol}`).join('')
 }
 
 /** The same rows as JSONL, one object per line, for a dataset file ending in .jsonl. */
-export function formatDatasetJsonl(rows: readonly DatasetRow[]): string {
-  return rows.map((r) => `${JSON.stringify({ id: r.id, prompt: r.prompt, expected: r.expected, tags: r.tags, ...(r.note !== undefined ? { note: r.note } : {}) })}\n`).join('')
+export function formatDatasetJsonl(rows: readonly DatasetRow[], eol = '\n'): string {
+  return rows.map((r) => `${JSON.stringify({ id: r.id, prompt: r.prompt, expected: r.expected, tags: r.tags, ...(r.note !== undefined ? { note: r.note } : {}) })}${eol}`).join('')
+}
+
+/**
+ * The text that adds `rows` to the end of a dataset file whose bytes are
+ * `before` (valid, as parseDataset read it), in the file's own shape: its
+ * line ending (\r\n or \n, as its first line ends), and for CSV its header's
+ * columns in its order (a column routecheck does not know left empty), no
+ * header again. A file not ending in a line break gets one first; an empty
+ * file gets the whole dataset. A CSV header without the tags or note column
+ * would lose what marks the rows generated and why each is labelled so: exit 2.
+ */
+export function datasetAppendText(file: string, before: Buffer, rows: readonly DatasetRow[]): string {
+  const csv = path.extname(file).toLowerCase() === '.csv'
+  if (before.length === 0) return csv ? formatDatasetCsv(rows) : formatDatasetJsonl(rows)
+  const firstBreak = before.indexOf(0x0a)
+  const eol = firstBreak > 0 && before[firstBreak - 1] === 0x0d ? '\r\n' : '\n'
+  const last = before[before.length - 1]
+  const lead = last === 0x0a || last === 0x0d ? '' : eol
+  if (!csv) return lead + formatDatasetJsonl(rows, eol)
+  const header = ((parseCsv(before, { bom: true, skip_empty_lines: true, to: 1 }) as string[][])[0] ?? []).map((h) => h.trim())
+  const missing = (['tags', 'note'] as const).filter((c) => !header.includes(c))
+  if (missing.length > 0) {
+    throw new InputError([
+      {
+        file,
+        line: 1,
+        message: `the header row has no ${missing.map((c) => `"${c}"`).join(' or ')} column (found: ${header.join(', ')}), so appended rows would lose ${missing.length === 2 ? 'their generated tags and the notes saying why each is labelled so' : missing[0] === 'tags' ? 'their generated tags' : 'the notes saying why each is labelled so'}`,
+        fix: `add ${missing.map((c) => `,${c}`).join('')} to the header row (a row with fewer fields then needs the empty ones, e.g. a trailing ${missing.map(() => ',').join('')}), or write the draft to a file of its own with --out and merge it after review`,
+      },
+    ])
+  }
+  return lead + csvRecords(rows, header, eol)
 }

@@ -74,7 +74,7 @@ export function coverageText(o: GateOutcome): { head: string; items: string[] } 
   const unfixed = names.filter((n) => !failed.has(n))
   return {
     head: `coverage: the gate cannot see whether ${namesText(names)} still get${names.length === 1 ? 's its' : ' their'} own prompts`,
-    items: [...coverage.map(coverageCountsText), ...(unfixed.length > 0 ? [`fix: ${coverageFix(unfixed)}`] : [])],
+    items: [...coverage.map(coverageCountsText), ...(unfixed.length > 0 ? [`fix: ${coverageFix(unfixed, o.comparisons[0]?.path)}`] : [])],
   }
 }
 

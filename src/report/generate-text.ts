@@ -2,7 +2,7 @@ import { BOUNDARY_PER_PAIR, EXPLORE, targetLabel, type Assembled, type DropReaso
 import { NONE } from '../load/dataset.js'
 import type { ToolCallEstimate } from '../route/tool-call.js'
 import { toolBatchDryRunLines } from '../run/batch-run.js'
-import type { GenerateResult } from '../run/generate.js'
+import type { AppendTarget, GenerateResult } from '../run/generate.js'
 import { fitTable, oneLine, wrap } from '../text/fit.js'
 
 /** What `routecheck generate` prints: the plan and its price (--dry-run), or what was written and dropped. */
@@ -10,21 +10,30 @@ import { fitTable, oneLine, wrap } from '../text/fit.js'
 type Style = { color: boolean; width: number }
 
 const n = (x: number) => x.toLocaleString('en-US')
+const rowsText = (k: number) => `${n(k)} row${k === 1 ? '' : 's'}`
 const usd = (x: number | undefined) => (x === undefined ? 'no price known for this model' : `$${x.toFixed(2)}`)
 
-/** "120 for 15 agents (8 each), 40 boundary (4 for each of 10 pairs), 18 none, 8 Explore" */
-function quotaLine(plan: GenerationPlan, agents: number): string {
-  const none = plan.quotas.get(NONE) ?? 0
-  const explore = plan.quotas.get(EXPLORE) ?? 0
-  const parts = [`${plan.perAgent * agents} for ${agents} agents (${plan.perAgent} each)`]
+/** "120 for 15 agents (8 each), 40 boundary (4 for each of 10 pairs), 18 none, 8 Explore"; with --agent, only what it drafts */
+function quotaLine(plan: GenerationPlan): string {
+  const agents = plan.agents.length
+  const parts = agents > 1 ? [`${plan.perAgent * agents} for ${agents} agents (${plan.perAgent} each)`] : agents === 1 ? [`${plan.perAgent} for 1 agent`] : []
   if (plan.pairs.length > 0) parts.push(`${BOUNDARY_PER_PAIR * plan.pairs.length} boundary (${BOUNDARY_PER_PAIR} for each of ${plan.pairs.length} near-duplicate pair${plan.pairs.length > 1 ? 's' : ''})`)
-  parts.push(`${none} none`, `${explore} ${EXPLORE}`)
+  for (const quota of [NONE, EXPLORE]) if (plan.quotas.has(quota)) parts.push(`${plan.quotas.get(quota)} ${quota}`)
   return parts.join(', ')
 }
 
+/** "15 agents" for a whole run; "python-engineer (1 of 15 agents)" for --agent, naming up to three. */
+function draftedFor(plan: GenerationPlan, catalogueSize: number): string {
+  if (plan.agents.length === catalogueSize) return `${catalogueSize} agents`
+  const names = plan.agents.length <= 3 ? `${plan.agents.join(', ')} ` : ''
+  const only = [NONE, EXPLORE].filter((q) => plan.quotas.has(q))
+  return `${names}(${plan.agents.length} of ${catalogueSize} agents${only.length > 0 ? `; ${only.join(' and ')}` : ''})`.trimStart()
+}
+
+const appendLine = (a: AppendTarget | undefined): string[] => (a ? [`appends to ${a.file}${a.existingRows > 0 ? ` (${rowsText(a.existingRows)} there, kept as they are)` : ' (a new file)'}`] : [])
+
 export function renderGenerateDryRun(r: Extract<GenerateResult, { kind: 'dry-run' }>, style: Style): string {
   const { plan, estimate, perRequest, model } = r
-  const agents = r.loaded.catalogue.agents.length
   const keep = [...plan.quotas.values()].reduce((a, b) => a + b, 0)
   const asked = plan.requests.reduce((a, p) => a + p.asked, 0)
   const request = { head: 'request', cells: plan.requests.map((p) => `${targetLabel(p.target)}${p.batch ? ` (${p.batch.index}/${p.batch.of})` : ''}`) }
@@ -44,10 +53,11 @@ export function renderGenerateDryRun(r: Extract<GenerateResult, { kind: 'dry-run
   )
   const first = plan.requests[0]
   const lines = [
-    ...wrap(`generate --dry-run: nothing sent · model ${model} · ${agents} agents · ${plan.pairs.length} near-duplicate pair${plan.pairs.length === 1 ? '' : 's'}`, style.width),
+    ...wrap(`generate --dry-run: nothing sent · model ${model} · ${draftedFor(plan, r.loaded.catalogue.agents.length)} · ${plan.pairs.length} near-duplicate pair${plan.pairs.length === 1 ? '' : 's'}`, style.width),
+    ...appendLine(r.append).flatMap((l) => wrap(l, style.width)),
     table.text,
     ...(table.leftOut.length > 0 ? [`not shown at ${style.width} columns: ${table.leftOut.join(', ')} (--json has them)`] : []),
-    ...wrap(`${n(estimate.requests)} requests asking for ${n(asked)} prompts, to keep ${n(keep)}: ${quotaLine(plan, agents)}.`, style.width),
+    ...wrap(`${n(estimate.requests)} request${estimate.requests === 1 ? '' : 's'} asking for ${n(asked)} prompts, to keep ${n(keep)}: ${quotaLine(plan)}.`, style.width),
     ...wrap(costLine(estimate, model), style.width),
     ...(r.batch ? toolBatchDryRunLines(r.batch.preview, r.batch.plan).flatMap((l) => wrap(l, style.width, '', '  ')) : []),
   ]
@@ -65,6 +75,7 @@ export function costLine(e: ToolCallEstimate, model: string): string {
 const REASONS: Record<DropReason, string> = {
   'over-quota': 'over their quota',
   'near-identical': 'near-identical to a kept prompt',
+  'in-dataset': 'near-identical to a row already in the dataset',
   leakage: "copying a labelled agent's description",
   'unknown-label': 'labelled with no agent of the catalogue',
   'mixed-none': 'labelled none and an agent at once',
@@ -77,14 +88,16 @@ const LISTED_MAX = 10
 
 export function renderGenerated(r: Extract<GenerateResult, { kind: 'drafted' }>, style: Style): string {
   const { assembled: a, plan } = r
-  const agents = r.loaded.catalogue.agents.length
   const lines: string[] = []
   const kinds = countKinds(a, plan)
-  if (r.file) lines.push(`wrote ${r.file}: ${n(a.rows.length)} labelled prompts for review (${kinds})`)
+  const there = r.append && r.append.existingRows > 0 ? ` after its ${rowsText(r.append.existingRows)}, which are as they were` : ''
+  if (r.file) lines.push(...wrap(`${r.append ? 'appended to' : 'wrote'} ${r.file}: ${n(a.rows.length)} labelled prompts for review (${kinds})${there}`, style.width, '', '  '))
+  else if (r.append && nothingNew(r)) lines.push(...wrap(`appended nothing to ${r.append.file}: every prompt it would add is already in it (a rerun's answers come from the cache; --no-cache drafts new ones)`, style.width, '', '  '))
   else lines.push('wrote nothing: no drafted prompt survived')
-  lines.push(...assemblyLines(a, style, 'raise --per-agent, or write the missing prompts by hand'))
+  const repeated = a.dropped.some((d) => d.reason === 'in-dataset')
+  lines.push(...assemblyLines(a, style, repeated ? 'a prompt already in the dataset is not added again; --no-cache drafts new ones' : 'raise --per-agent, or write the missing prompts by hand'))
   const batched = r.batches ? ` at the batch rate (${r.batches.length} message batch${r.batches.length === 1 ? '' : 'es'})` : ''
-  lines.push(...wrap(`cost ${usd(r.spentUsd)} this run${batched} · ${plan.requests.length} requests, ${r.cached} answered from the cache · the plan: ${quotaLine(plan, agents)}`, style.width, '  ', '    '))
+  lines.push(...wrap(`cost ${usd(r.spentUsd)} this run${batched} · ${plan.requests.length} requests, ${r.cached} answered from the cache · the plan: ${quotaLine(plan)}`, style.width, '  ', '    '))
   if (r.file) {
     lines.push(
       '',
@@ -121,7 +134,13 @@ function countKinds(a: Assembled, plan: GenerationPlan): string {
   const none = a.rows.filter((row) => row.expected[0] === NONE && !row.tags.includes('boundary')).length
   const explore = a.rows.filter((row) => row.expected[0] === EXPLORE && !row.tags.includes('boundary')).length
   const agentRows = a.rows.length - boundary - none - explore
-  return [`${agentRows} aimed at agents`, ...(plan.pairs.length > 0 ? [`${boundary} boundary`] : []), `${none} none`, `${explore} ${EXPLORE}`].join(', ')
+  return [`${agentRows} aimed at agents`, ...(plan.pairs.length > 0 ? [`${boundary} boundary`] : []), ...(plan.quotas.has(NONE) ? [`${none} none`] : []), ...(plan.quotas.has(EXPLORE) ? [`${explore} ${EXPLORE}`] : [])].join(', ')
+}
+
+/** --append, and every prompt that survived the other filters is in the dataset already: a rerun, nothing new to add, nothing failed. */
+export function nothingNew(r: Extract<GenerateResult, { kind: 'drafted' }>): boolean {
+  const a = r.assembled
+  return r.append !== undefined && a.rows.length === 0 && a.failed.length === 0 && a.dropped.some((d) => d.reason === 'in-dataset')
 }
 
 export function renderFromExamples(r: Extract<GenerateResult, { kind: 'examples' }>, dryRun: boolean): string {

@@ -115,12 +115,14 @@ const ENCODE_BUFFER_BYTES = 256 * 1024
  * Each file goes to a temporary name first and is renamed into place, so a
  * reader (or a killed process) never sees half a file. A failed write
  * (disk full, read-only) removes the temporary file and throws a WriteError
- * naming the file.
+ * naming the file. `keep` is written first byte for byte, unredacted: a
+ * file's own bytes that routecheck adds to (`generate --append`) are the
+ * user's, not routecheck's to change.
  */
-export async function writeAtomic(file: string, text: string | Iterable<string>): Promise<string> {
+export async function writeAtomic(file: string, text: string | Iterable<string>, keep?: Uint8Array): Promise<string> {
   const tmp = `${file}.${process.pid}.tmp`
   try {
-    await writeChunks(tmp, typeof text === 'string' ? [text] : text)
+    await writeChunks(tmp, typeof text === 'string' ? [text] : text, keep)
     await rename(tmp, file)
   } catch (e) {
     await rm(tmp, { force: true }).catch(() => undefined)
@@ -140,9 +142,9 @@ export async function writeAtomic(file: string, text: string | Iterable<string>)
  * rejection here, never a stream's unhandled 'error' (an error close()
  * reports, as NFS does, counts too).
  */
-async function writeChunks(file: string, chunks: Iterable<string>): Promise<void> {
+async function writeChunks(file: string, chunks: Iterable<string>, keep?: Uint8Array): Promise<void> {
   const handle = await open(file, 'w')
-  let writing: Promise<unknown> | undefined
+  let writing: Promise<unknown> | undefined = keep && keep.length > 0 ? handle.write(keep) : undefined
   // One buffer the text is encoded into, each write's turn: a new buffer a write was 50 MB of them at 100,000 prompts.
   const bytes = Buffer.allocUnsafe(ENCODE_BUFFER_BYTES)
   const write = async (pieces: string[]) => {

@@ -1,5 +1,5 @@
 import { BUILTIN_AGENTS } from '../load/builtin-agents.js'
-import { didYouMean } from '../load/closest-names.js'
+import { didYouMean, notAnAgentText } from '../load/closest-names.js'
 import { fromDescriptionCount, NONE } from '../load/dataset.js'
 import { UsageError } from '../load/input-error.js'
 import { scoreCases } from '../score/metrics.js'
@@ -39,8 +39,7 @@ export function checkFilter(f: RunFilter, known: { agents: readonly string[]; ta
   const agents = [...known.agents, NONE]
   for (const a of f.agents) {
     if (agents.includes(a) || BUILTIN_AGENTS.includes(a)) continue
-    const hint = didYouMean(a, agents)
-    throw new UsageError(`--agent "${a}" is not an agent${hint ? `: ${hint}` : ''} (agents: ${agents.join(', ')})`)
+    throw new UsageError(notAnAgentText('--agent', a, agents))
   }
   for (const t of f.tags) {
     if (known.tags.includes(t)) continue

@@ -25,3 +25,6 @@ export const ACCURACY_GAP_CALLOUT = 0.15
 
 /** In place of none recall when no prompt is labelled none: a 0.00 there would read as a failure. */
 export const NO_NONE_CASES = 'none recall — (no prompt labelled none)'
+
+/** A word as a POSIX shell reads it: as it is when it holds only safe characters, else in single quotes. For commands routecheck prints for the user to run. */
+export const shellWord = (word: string): string => (/^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`)
