@@ -103,6 +103,51 @@ describe('gate --baseline-ref: the reference is the base branch\'s baseline', ()
     expect((await gateJson(dir)).baselineRef).toMatchObject({ ref: base, commit: base })
   })
 
+  it('report --baseline-ref rebuilds the page with the comparison the gate judged: REF\'s baseline and its note', async () => {
+    const { dir, base } = await rebaselinedPullRequest()
+    const at = `main (${base.slice(0, 12)})`
+    expect((await runCli(['gate', '--baseline-ref', 'main'], { cwd: dir })).code).toBe(1)
+    const run = 'reports/latest/routing'
+    const page = () => readFile(path.join(dir, run, 'report.html'), 'utf8')
+    const gateSection = (html: string) => html.slice(html.indexOf('<section class="part" id="gate"'), html.indexOf('</section>', html.indexOf('id="gate"')))
+
+    // Without the REF, the page compares the pull request with its own re-made baseline: it passes.
+    const plain = await runCli(['report', run, '--baseline', 'reports/baseline.json'], { cwd: dir })
+    expect(plain.code, plain.stderr).toBe(0)
+    expect(plain.stdout).toBe(`wrote ${run}/report.html (gate passed against reports/baseline.json)\n`)
+    const itself = gateSection(await page())
+    expect(itself).toContain('✓ Routing gate passed')
+    expect(itself).not.toContain('golang-pro')
+    expect(itself).not.toContain('class="callout"')
+
+    // With it, the page shows what the gate judged: main's baseline, the note, the agent that changed.
+    const r = await runCli(['report', run, '--baseline', 'reports/baseline.json', '--baseline-ref', 'main'], { cwd: dir })
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout).toBe(`wrote ${run}/report.html (gate failed against reports/baseline.json at ${at})\n`)
+    const judged = gateSection(await page())
+    expect(judged).toContain('✗ Routing gate failed')
+    expect(judged).toContain(`against <code>reports/baseline.json</code> at ${at}.`)
+    expect(judged).toContain(`<p class="callout" role="note">${CHANGES_NOTE(at)}</p>`)
+    expect(judged).toContain('agents changed: golang-pro')
+    expect(judged).toMatch(/agent-f1-drop/)
+
+    // --baseline-ref alone reads the default baseline file; the config key is read as the gate reads it.
+    const alone = await runCli(['report', run, '--baseline-ref', 'main'], { cwd: dir })
+    expect(alone.stdout).toBe(r.stdout)
+    const config = JSON.parse(await readFile(path.join(dir, 'routecheck.config.json'), 'utf8'))
+    await writeFile(path.join(dir, 'routecheck.config.json'), JSON.stringify({ ...config, gate: { ...config.gate, baselineRef: base } }))
+    const byConfig = await runCli(['report', run, '--baseline', 'reports/baseline.json'], { cwd: dir })
+    expect(byConfig.stdout).toBe(`wrote ${run}/report.html (gate failed against reports/baseline.json at ${base.slice(0, 12)})\n`)
+    // Without --baseline, the config's key adds nothing: the page is the run's alone.
+    expect((await runCli(['report', run], { cwd: dir })).stdout).toBe(`wrote ${run}/report.html\n`)
+    expect(await page()).not.toContain('id="gate"')
+
+    // A REF git does not know is the gate's exit 2, worded as the gate words it.
+    const unknown = await runCli(['report', run, '--baseline-ref', 'nosuchbranch'], { cwd: dir })
+    expect(unknown.code).toBe(2)
+    expect(unknown.stderr).toMatch(/^routecheck: --baseline-ref nosuchbranch: git does not know nosuchbranch here/)
+  })
+
   it('a REF a shallow clone lacks is exit 2 naming REF and the fetch; after that fetch the gate judges', async () => {
     const { dir, base } = await rebaselinedPullRequest()
     const checkout = path.join(await tempDir('routecheck-checkout-'), 'repo')

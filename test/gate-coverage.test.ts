@@ -2,9 +2,9 @@ import { appendFile, cp, mkdir, readdir, readFile, writeFile } from 'node:fs/pro
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { compareDataset, decideGate, type GateThresholds } from '../src/gate/compare.js'
-import { changeCoverage, noOwnCasesText, type CoverageCase } from '../src/gate/coverage.js'
+import { changeCoverage, coverageFix, noOwnCasesText, type CoverageCase } from '../src/gate/coverage.js'
 import type { BaselineDataset } from '../src/gate/baseline.js'
-import { ROOT, runInProcess, tempDir } from './support/cli.js'
+import { casesCsv, ROOT, runInProcess, tempDir } from './support/cli.js'
 import { drafter } from './support/drafter.js'
 import { startMessagesServer } from './support/messages-server.js'
 
@@ -23,7 +23,10 @@ describe('changeCoverage: what the gate can see of each agent the change edits o
   ]
 
   it('counts labelled (any gold label), from-description and routed-to cases, compared and not, over every dataset', () => {
-    const [a, c] = changeCoverage({ changed: ['a'], added: ['c'] }, [cases.slice(0, 3), cases.slice(3)])
+    const [a, c] = changeCoverage({ changed: ['a'], added: ['c'] }, [
+      { path: 'one.csv', cases: cases.slice(0, 3) },
+      { path: 'two.csv', cases: cases.slice(3) },
+    ])
     expect(a).toEqual({
       agent: 'a',
       change: 'changed',
@@ -31,6 +34,7 @@ describe('changeCoverage: what the gate can see of each agent the change edits o
       ownRoutedToIt: 2,
       compared: { labelled: 3, fromDescription: 1, routedBefore: 2, routedAfter: 3 },
       notCompared: { labelled: 0, fromDescription: 0, routedAfter: 1 },
+      addTo: 'one.csv',
     })
     // an added agent's cases can only be new ones: the baseline cannot label a case for an agent it never had
     expect(c).toEqual({
@@ -40,13 +44,37 @@ describe('changeCoverage: what the gate can see of each agent the change edits o
       ownRoutedToIt: 1,
       compared: { labelled: 0, fromDescription: 0, routedBefore: 0, routedAfter: 1 },
       notCompared: { labelled: 2, fromDescription: 1, routedAfter: 1 },
+      addTo: 'two.csv',
     })
   })
 
   it('an agent whose only cases are its description’s own examples has no case of its own', () => {
-    const [x] = changeCoverage({ changed: ['x'], added: [] }, [[{ expected: ['x'], tags: [FD], before: 'x', after: 'x' }]])
+    const [x] = changeCoverage({ changed: ['x'], added: [] }, [{ path: 'd.csv', cases: [{ expected: ['x'], tags: [FD], before: 'x', after: 'x' }] }])
     expect(x!.ownCases).toBe(0)
-    expect(changeCoverage({ changed: [], added: [] }, [cases])).toEqual([])
+    expect(changeCoverage({ changed: [], added: [] }, [{ path: 'd.csv', cases }])).toEqual([])
+  })
+
+  it('names, per agent, the dataset holding the most of its own cases, else of its neighbours\' (ties: the first), one command per dataset', () => {
+    const own = (agent: string, n: number, tags: string[] = []): CoverageCase[] => Array.from({ length: n }, () => ({ expected: [agent], tags, before: agent, after: agent }))
+    const datasets = [
+      { path: 'general.csv', cases: [...own('a', 1), ...own('b', 2), ...own('n1', 1), ...own('t', 2)] },
+      { path: 'python.csv', cases: [...own('a', 3), ...own('b', 2), ...own('n1', 2), ...own('n2', 1), ...own('a', 5, [FD])] },
+      { path: 'docs.csv', cases: [...own('t', 2), ...own('x', 4, [FD])] },
+    ]
+    const neighbours = (agent: string) => ({ fresh: ['n1', 'n2'], lonely: [] as string[], x: ['t'] })[agent] ?? ['nobody']
+    const coverage = changeCoverage({ changed: ['a', 'b', 'x'], added: ['fresh', 'lonely'] }, datasets, neighbours)
+    // a: 1 against 3 (its five from-description cases do not count); b: 2 and 2, the first; x: none of its own, its neighbour t 2 and 2, the first;
+    // fresh: none, its neighbours n1 and n2 hold 1 and 3; lonely: no neighbour, the first.
+    expect(coverage.map((c) => [c.agent, c.addTo])).toEqual([['a', 'python.csv'], ['b', 'general.csv'], ['x', 'general.csv'], ['fresh', 'python.csv'], ['lonely', 'general.csv']])
+    expect(changeCoverage({ changed: ['a'], added: [] }, [])[0]!.addTo).toBeUndefined()
+
+    expect(coverageFix(coverage.filter((c) => c.agent === 'a' || c.agent === 'fresh'))).toBe(
+      "add prompts labelled for a and fresh to a dataset: routecheck generate --agent a --agent fresh --append --out python.csv drafts them for you to review; prompts tagged from-description are the description's own examples and do not count",
+    )
+    expect(coverageFix(coverage.filter((c) => c.agent !== 'lonely'))).toBe(
+      "add prompts labelled for a, b, x and fresh, each to the dataset holding the most of its cases (or of its near-duplicates'): routecheck generate --agent a --agent fresh --append --out python.csv and routecheck generate --agent b --agent x --append --out general.csv draft them for you to review; prompts tagged from-description are the description's own examples and do not count",
+    )
+    expect(coverageFix([{ agent: 'q' }])).toContain('routecheck generate --agent q --append --out DATASET drafts them')
   })
 
   it('says who is unmeasured in one clause, whatever the mix', () => {
@@ -63,7 +91,7 @@ describe('the changed-agent-cases rule (gate.minChangedAgentCases)', () => {
   const base: BaselineDataset = { path: 'd.csv', fingerprint: 'f', repeats: 1, metrics: { accuracy: 1, primaryAccuracy: 1, macroF1: 1, errored: 0 }, cases: [mk('1', 'a', 'a'), mk('2', 'b', 'b')].map((c) => ({ ...c, correct: true })) }
   const comparison = compareDataset(base, [mk('1', 'a', 'a'), mk('2', 'b', 'b')], ['a', 'b'])
   const t = (minChangedAgentCases: number): GateThresholds => ({ maxAccuracyDrop: 0.02, maxAgentF1Drop: 0.1, minSupport: 5, maxStableFlips: 0, failOnNewNearDuplicates: true, minChangedAgentCases })
-  const coverage = changeCoverage({ changed: ['a'], added: [] }, [[{ expected: ['a'], tags: [], before: 'a', after: 'a' }, { expected: ['a'], tags: [FD], before: 'a', after: 'a' }]])
+  const coverage = changeCoverage({ changed: ['a'], added: [] }, [{ path: 'd.csv', cases: [{ expected: ['a'], tags: [], before: 'a', after: 'a' }, { expected: ['a'], tags: [FD], before: 'a', after: 'a' }] }])
 
   it('is off by default (0): coverage is reported, never failed', () => {
     expect(decideGate([comparison], [], t(0), coverage)).toMatchObject({ passed: true, failures: [] })
@@ -112,7 +140,7 @@ async function makeCatchAll(dir: string): Promise<string> {
   return original
 }
 
-type GateJson = { passed: boolean; failures: Array<{ rule: string; agents: string[]; message: string; fix?: string }>; coverage: Array<{ agent: string; change: string; ownCases: number; compared: Record<string, number>; notCompared: Record<string, number> }> }
+type GateJson = { passed: boolean; failures: Array<{ rule: string; agents: string[]; message: string; fix?: string }>; coverage: Array<{ agent: string; change: string; ownCases: number; compared: Record<string, number>; notCompared: Record<string, number>; addTo?: string }> }
 const gateJson = async (dir: string): Promise<GateJson> => JSON.parse(await readFile(path.join(dir, 'reports/latest/starter/gate.json'), 'utf8'))
 
 /** Two rows of the starter's columns (id,prompt,expected,tags,note): prompts a Python engineer would get, none an <example> of any description. */
@@ -137,7 +165,9 @@ describe('routecheck gate says which changed agents it cannot see', () => {
     expect(r.stdout).toMatch(/gate: passed$/m)
     const g = await gateJson(dir)
     expect(g.passed).toBe(true)
-    expect(g.coverage).toEqual([{ agent: 'python-engineer', change: 'changed', ownCases: 0, ownRoutedToIt: 0, compared: { labelled: 0, fromDescription: 0, routedBefore: 0, routedAfter: 0 }, notCompared: { labelled: 0, fromDescription: 0, routedAfter: 0 } }])
+    expect(g.coverage).toEqual([
+      { agent: 'python-engineer', change: 'changed', ownCases: 0, ownRoutedToIt: 0, compared: { labelled: 0, fromDescription: 0, routedBefore: 0, routedAfter: 0 }, notCompared: { labelled: 0, fromDescription: 0, routedAfter: 0 }, addTo: 'routecheck/starter.csv' },
+    ])
     const md = await readFile(path.join(dir, 'reports/latest/starter/report.md'), 'utf8')
     expect(md).toContain('python-engineer, which this change edits, has no case of its own (its recall is unmeasured)**')
     expect(md).toContain('- coverage: the gate cannot see whether python-engineer still gets its own prompts')
@@ -241,5 +271,74 @@ describe('routecheck gate says which changed agents it cannot see', () => {
     const r = await runInProcess(['gate'], { cwd: dir })
     expect(r.code).toBe(2)
     expect(r.stderr).toMatch(/routecheck\.config\.json:\d+.*gate\.minChangedAgentCases/)
+  })
+})
+
+describe('the coverage fix with several datasets names, per agent, the one its prompts belong in', () => {
+  /** Four bundled agents; general.csv (read first) holds the docs and infrastructure cases, python.csv most of the Python ones. */
+  async function twoDatasetProject(gate: Record<string, unknown>): Promise<string> {
+    const dir = await tempDir('routecheck-coverage-two-')
+    await mkdir(path.join(dir, '.claude/agents'), { recursive: true })
+    for (const name of ['technical-writer', 'devops-engineer', 'python-engineer', 'python-specialist']) await cp(path.join(ROOT, 'agents', `${name}.md`), path.join(dir, `.claude/agents/${name}.md`))
+    await mkdir(path.join(dir, 'datasets'))
+    await writeFile(
+      path.join(dir, 'datasets/general.csv'),
+      casesCsv([
+        ['g1', 'write the getting-started guide for the command line tool', 'technical-writer'],
+        ['g2', 'turn these release notes into a changelog', 'technical-writer'],
+        ['g3', 'terraform plan wants to destroy the vpc', 'devops-engineer'],
+        ['g4', 'the github actions pipeline caches nothing between jobs', 'devops-engineer'],
+        ['g5', 'type hints for a python dict of lists', 'python-specialist'],
+        ['g6', 'what is the capital of peru', 'none'],
+      ]),
+    )
+    await writeFile(
+      path.join(dir, 'datasets/python.csv'),
+      casesCsv([
+        ['p1', 'a python script that renames photos by their exif date', 'python-engineer'],
+        ['p2', 'my pandas groupby is slow on ten million rows', 'python-engineer'],
+        ['p3', 'python asyncio gather swallows the first exception', 'python-specialist'],
+        ['p4', 'a python metaclass that registers every subclass', 'python-specialist'],
+        ['p5', 'python dataclass with slots and a frozen field', 'python-specialist'],
+      ]),
+    )
+    await writeFile(path.join(dir, 'routecheck.config.json'), JSON.stringify({ agents: '.claude/agents', datasets: ['datasets/general.csv', 'datasets/python.csv'], router: 'lexical', out: 'reports/latest', gate }, null, 2))
+    const baseline = await runInProcess(['baseline'], { cwd: dir })
+    expect(baseline.code, baseline.stderr).toBe(0)
+    return dir
+  }
+  const edit = async (dir: string, agent: string) => {
+    const file = path.join(dir, `.claude/agents/${agent}.md`)
+    await writeFile(file, (await readFile(file, 'utf8')).replace(/^(description: .*?)(")?$/m, '$1 Use it proactively.$2'))
+  }
+  const fixOf = (failures: GateJson['failures'], agent: string) => /: routecheck (generate .+?) drafts them/.exec(failures.find((f) => f.agents[0] === agent)?.fix ?? '')?.[1]
+
+  it('an edited agent short of cases: the dataset with the most of its own, not the first read', async () => {
+    const dir = await twoDatasetProject({ minChangedAgentCases: 10 })
+    await edit(dir, 'python-specialist')
+    await edit(dir, 'devops-engineer')
+    const r = await runInProcess(['gate'], { cwd: dir })
+    expect(r.code, r.stderr).toBe(1)
+    const g = JSON.parse(await readFile(path.join(dir, 'reports/latest/general/gate.json'), 'utf8')) as GateJson
+    // python-specialist has 1 case in general.csv and 3 in python.csv; devops-engineer's 2 are all in general.csv.
+    expect(fixOf(g.failures, 'python-specialist')).toBe('generate --agent python-specialist --append --out datasets/python.csv')
+    expect(fixOf(g.failures, 'devops-engineer')).toBe('generate --agent devops-engineer --append --out datasets/general.csv')
+    expect(g.coverage.map((c) => [c.agent, c.addTo])).toEqual([['devops-engineer', 'datasets/general.csv'], ['python-specialist', 'datasets/python.csv']])
+    expect(r.stdout).toContain('FAIL changed-agent-cases: python-specialist, which this change edits, has 4 cases of its own, fewer than minChangedAgentCases 10; add prompts labelled for python-specialist to a dataset: routecheck generate --agent python-specialist --append --out datasets/python.csv drafts them')
+  })
+
+  it('added agents with no case: the dataset of their near-duplicates\' cases, one command per dataset in the coverage block', async () => {
+    const dir = await twoDatasetProject({ failOnNewNearDuplicates: false })
+    await cp(path.join(ROOT, 'agents/python-backend-engineer.md'), path.join(dir, '.claude/agents/python-backend-engineer.md'))
+    // A second writer: its description is the technical writer's, reworded at the start.
+    const writer = (await readFile(path.join(dir, '.claude/agents/technical-writer.md'), 'utf8')).replace(/^name: .*$/m, 'name: docs-editor').replace('Use this agent when you need documentation written', 'Use this agent to copy-edit documentation')
+    await writeFile(path.join(dir, '.claude/agents/docs-editor.md'), writer)
+    const r = await runInProcess(['gate'], { cwd: dir })
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout).toContain(
+      "  fix: add prompts labelled for docs-editor and python-backend-engineer, each to the dataset holding the most of its cases (or of its near-duplicates'): routecheck generate --agent docs-editor --append --out datasets/general.csv and routecheck generate --agent python-backend-engineer --append --out datasets/python.csv draft them for you to review;",
+    )
+    const md = await readFile(path.join(dir, 'reports/latest/python/report.md'), 'utf8')
+    expect(md).toContain('routecheck generate --agent python-backend-engineer --append --out datasets/python.csv')
   })
 })

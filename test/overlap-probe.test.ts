@@ -121,7 +121,11 @@ describe('overlap --probe --probe-from examples, offline with the lexical router
 
     // The cluster's advice rests on the probes and says so.
     expect(report.clusters.map((c) => c.members)).toEqual([['pg-optimizer', 'pg-tuner']])
-    expect(report.clusters[0]!.advice).toMatchObject({ evidence: 'probes', action: 'keep', prompts: 4, right: 4 })
+    expect(report.clusters[0]!.advice).toMatchObject({ evidence: 'probes', probesFrom: 'examples', action: 'keep', prompts: 4, right: 4 })
+    // Where the verdict is read, the evidence line says the examples flatter it.
+    const evidenceLine = "evidence: 4 probe prompts (the descriptions' own examples: an upper bound) aimed at one of the 2 and routed to one of them; 4 reached the one aimed at (1.00, 95% 0.51–1.00; picking at random 0.50)"
+    expect(report.clusters[0]!.advice!.lines[0]).toBe(evidenceLine)
+    expect(report.clusters[0]!.suggestion.split('\n')[1]).toBe(evidenceLine)
 
     // The run folder: summary.json holds the same overlap; report.md and report.html mark the probes.
     const folder = path.join(dir, 'reports/latest/probes')
@@ -134,12 +138,14 @@ describe('overlap --probe --probe-from examples, offline with the lexical router
     expect(page).toContain('judged by probes</span>')
     expect(page).toContain('<h3 id="probes">Probes (4)</h3>')
     expect(page).toContain('A probe run (<code>routecheck overlap --probe</code>), not a labelled dataset')
+    expect(page).toContain(`<li>${evidenceLine.replaceAll("'", '&#39;')}</li>`)
 
     // The text view: the cluster marked, every probed pair with its verdict and where the prompts went.
     const text = await runInProcess(['overlap', '--probe', '--probe-from', 'examples'], { cwd: dir, columns: 120 })
     expect(text.code).toBe(0)
     expect(text.stdout).toMatch(/signals: text, confusion, coAcceptance, lowMargins \(routing from probe\s+prompts, not a labelled dataset\)/)
     expect(text.stdout).toMatch(/Cluster 1: 2 agents that a router can hardly tell apart \(judged by probes\)/)
+    expect(text.stdout.replace(/\n +/g, ' ')).toContain(evidenceLine)
     expect(text.stdout).toMatch(/Probes: 4 pairs judged by where prompts aimed at each agent went\n {2}7 prompts \(the descriptions' own <example>\s+turns/)
     expect(text.stdout).toMatch(/● pg-optimizer ↔ pg-tuner {2}text 0\.\d\d {2}told apart: 4 of 4 right \(95% 0\.51–1\.00\)/)
     expect(text.stdout).toMatch(/just under the near-duplicate line:\n {4}css-stylist ↔ docs-writer {2}text 0\.\d\d {2}too few prompts to tell \(n = 3\)\n {6}css-stylist {2}2 → itself 1, docs-writer 1\n {6}docs-writer {2}1 → itself 1\n {6}docs-writer-ex2 → docs-writer: Restyle the invoice header banner/)
@@ -238,7 +244,7 @@ describe('overlap --probe with Claude drafting and the anthropic router, against
     expect(cssPair.nearDuplicate).toBe(true)
     const [first, second] = report.clusters
     expect(first!.members).toEqual(['pg-optimizer', 'pg-tuner'])
-    expect(first!.advice).toMatchObject({ evidence: 'probes', action: 'merge', merges: [{ into: 'pg-tuner', members: ['pg-optimizer'] }], prompts: 16, right: 8 })
+    expect(first!.advice).toMatchObject({ evidence: 'probes', probesFrom: 'claude', action: 'merge', merges: [{ into: 'pg-tuner', members: ['pg-optimizer'] }], prompts: 16, right: 8 })
     expect(first!.advice!.lines[0]).toBe('evidence: 16 probe prompts aimed at one of the 2 and routed to one of them; 8 reached the one aimed at (0.50, 95% 0.28–0.72; picking at random 0.50)')
     expect(second!.members).toEqual(['css-stylist', 'docs-writer'])
     expect(second!.advice).toMatchObject({ evidence: 'probes', action: 'reword' })
@@ -259,6 +265,9 @@ describe('overlap --probe with Claude drafting and the anthropic router, against
     const text = await runInProcess(PROBE, { cwd: dir, env: env(server), columns: 120 })
     expect(server.requests).toHaveLength(sent)
     expect(text.stdout).toMatch(/Cluster 1: 2 agents that a router can hardly tell apart \(judged by probes\)/)
+    // Claude's prompts are not the descriptions': no upper-bound clause.
+    expect(text.stdout.replace(/\n +/g, ' ')).toContain('evidence: 16 probe prompts aimed at one of the 2')
+    expect(text.stdout).not.toContain('an upper bound')
     expect(text.stdout).toMatch(/● pg-optimizer ↔ pg-tuner {2}text 0\.\d\d {2}confused: 8 of 16 right \(95% 0\.28–0\.72\)\n {6}pg-optimizer {2}8 → pg-tuner 8\n {6}pg-tuner {6}8 → itself 8\n {6}pg-optimizer-\d+ → pg-tuner: fix the/)
     const folder = path.join(dir, 'reports/latest/probes')
     expect(await readFile(path.join(folder, 'report.md'), 'utf8')).toMatch(/\| pg-optimizer ↔ pg-tuner \| near-duplicate \| 0\.\d\d \| confused: 8 of 16 right \(95% 0\.28–0\.72\) \| pg-optimizer: 8 → pg-tuner 8; pg-tuner: 8 → itself 8 \|/)

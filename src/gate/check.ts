@@ -6,7 +6,7 @@ import { InputError, UsageError } from '../load/input-error.js'
 import { completion, dryRunReport, finishRuns, prepareEval, runDatasets, type EvalOptions, type RunEnv, type Setup } from '../run/evaluate.js'
 import { expandRunFolders, readRuns, refuseShards } from '../run/read.js'
 import type { Summary } from '../run/record.js'
-import { DEFAULT_BASELINE, readBaseline, type Baseline, type BaselineDataset } from './baseline.js'
+import { DEFAULT_BASELINE, type Baseline, type BaselineDataset } from './baseline.js'
 import { baselineRefNote, loadGateBaseline, type BaselineRef, type GateBaseline } from './baseline-ref.js'
 import { hasChanges, diffAgents, type DatasetComparison, type GateThresholds } from './compare.js'
 import { agentNames, buildOutcome, type GateOutcome } from './outcome.js'
@@ -306,15 +306,24 @@ async function savedRunsDryRun(
   }
 }
 
-/** The gate's comparison of a saved run with the baseline, as `routecheck gate RUN_DIR` makes it (for `routecheck report --baseline`). */
-export async function gateOutcomeForRun(summary: Summary, runDir: string, baselineFile: string, configFile: string | undefined): Promise<GateOutcome> {
+/**
+ * The gate's comparison of a saved run with the baseline, as `routecheck gate RUN_DIR` makes it (for
+ * `routecheck report --baseline`): the baseline read as the gate reads it, at `baselineRef` (else the
+ * config's gate.baselineRef) when one is given, so a page rebuilt for a pull request shows the comparison the gate judged.
+ */
+export async function gateOutcomeForRun(
+  summary: Summary,
+  runDir: string,
+  request: { baseline?: string | undefined; baselineRef?: string | undefined; config?: string | undefined },
+): Promise<GateOutcome> {
   refuseShards([summary], [runDir])
-  const baseline = await readBaseline(baselineFile)
-  const { config } = await loadConfig(configFile)
-  refuseMismatch(baseline, baselineFile, summary.router.id, [summary.dataset])
+  const { config } = await loadConfig(request.config)
+  const read = await loadGateBaseline(request.baseline ?? DEFAULT_BASELINE, request.baselineRef ?? config.gate.baselineRef, {})
+  refuseMismatch(read.baseline, read.name, summary.router.id, [summary.dataset])
   return buildOutcome({
-    baseline,
-    baselineFile,
+    baseline: read.baseline,
+    baselineFile: read.file,
+    ...(read.ref ? { baselineRef: read.ref } : {}),
     agents: summary.agents,
     invalid: summary.invalidAgents,
     runs: [{ path: summary.dataset.path, cases: summary.cases }],

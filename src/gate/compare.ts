@@ -293,7 +293,7 @@ export function decideGate(comparisons: readonly DatasetComparison[], nearDuplic
   // Last: the rules above judge what the router did, this one what the datasets let them see.
   for (const a of coverage) {
     if (a.ownCases < t.minChangedAgentCases) {
-      failures.push({ rule: 'changed-agent-cases', message: shortCoverageText(a, t.minChangedAgentCases), agents: [a.agent], fix: coverageFix([a.agent], comparisons[0]?.path) })
+      failures.push({ rule: 'changed-agent-cases', message: shortCoverageText(a, t.minChangedAgentCases), agents: [a.agent], fix: coverageFix([a]) })
     }
   }
   return { passed: failures.length === 0, failures, newNearDuplicates: nearDuplicates.map((p) => [p.a, p.b]) }

@@ -25,16 +25,35 @@ export type AgentCoverage = {
   compared: { labelled: number; fromDescription: number; routedBefore: number; routedAfter: number }
   /** cases routed now and not compared (new, relabelled or reworded since the baseline; an added agent's can only be these) */
   notCompared: { labelled: number; fromDescription: number; routedAfter: number }
+  /**
+   * The dataset the coverage fix adds its prompts to (generate --append --out): the one holding the most
+   * of its own cases, or, with none, of its near-duplicate neighbours' (see changeCoverage); ties the
+   * first. Absent when no dataset was read.
+   */
+  addTo?: string
 }
 
-/** Each agent the change edits or adds, in that order, counted over every dataset's cases. */
-export function changeCoverage(changes: { changed: readonly string[]; added: readonly string[] }, datasets: ReadonlyArray<readonly CoverageCase[]>): AgentCoverage[] {
+/** One dataset's cases as coverage counts them, with its path (what the fix names). */
+export type CoverageDataset = { path: string; cases: readonly CoverageCase[] }
+
+/**
+ * Each agent the change edits or adds, in that order, counted over every dataset's cases.
+ * `neighbours(agent)`, asked only for an agent with no case of its own, names the agents whose
+ * prompts sit nearest its own (its near-duplicates): their dataset is where its prompts belong,
+ * beside the cases a router must tell them from.
+ */
+export function changeCoverage(
+  changes: { changed: readonly string[]; added: readonly string[] },
+  datasets: readonly CoverageDataset[],
+  neighbours: (agent: string) => readonly string[] = () => [],
+): AgentCoverage[] {
   const touched = [...changes.changed.map((agent) => ({ agent, change: 'changed' as const })), ...changes.added.map((agent) => ({ agent, change: 'added' as const }))]
   return touched.map(({ agent, change }) => {
     const compared = { labelled: 0, fromDescription: 0, routedBefore: 0, routedAfter: 0 }
     const notCompared = { labelled: 0, fromDescription: 0, routedAfter: 0 }
     let ownRoutedToIt = 0
-    for (const cases of datasets) {
+    const ownIn = datasets.map(() => 0)
+    datasets.forEach(({ cases }, d) => {
       for (const c of cases) {
         const side = c.before === undefined ? notCompared : compared
         if (c.after === agent) side.routedAfter++
@@ -42,12 +61,31 @@ export function changeCoverage(changes: { changed: readonly string[]; added: rea
         if (!c.expected.includes(agent)) continue
         side.labelled++
         if (c.tags.includes(FROM_DESCRIPTION_TAG)) side.fromDescription++
-        else if (c.after === agent) ownRoutedToIt++
+        else {
+          ownIn[d]!++
+          if (c.after === agent) ownRoutedToIt++
+        }
       }
-    }
+    })
     const ownCases = compared.labelled - compared.fromDescription + notCompared.labelled - notCompared.fromDescription
-    return { agent, change, ownCases, ownRoutedToIt, compared, notCompared }
+    const addTo = ownCases > 0 ? mostAt(datasets, ownIn) : nearestDataset(datasets, neighbours(agent))
+    return { agent, change, ownCases, ownRoutedToIt, compared, notCompared, ...(addTo !== undefined ? { addTo } : {}) }
   })
+}
+
+/** The dataset with the highest count, the first on a tie; undefined with no dataset. */
+function mostAt(datasets: readonly CoverageDataset[], counts: readonly number[]): string | undefined {
+  let best = 0
+  counts.forEach((n, d) => {
+    if (n > counts[best]!) best = d
+  })
+  return datasets[best]?.path
+}
+
+/** The dataset with the most cases labelled for any of `agents` (their own, not from-description); the first when none has any. */
+function nearestDataset(datasets: readonly CoverageDataset[], agents: readonly string[]): string | undefined {
+  const counts = datasets.map(({ cases }) => cases.filter((c) => !c.tags.includes(FROM_DESCRIPTION_TAG) && agents.some((a) => c.expected.includes(a))).length)
+  return mostAt(datasets, counts)
 }
 
 /** The agents of the change with no case of their own: the gate cannot see whether they still get their prompts. */
@@ -59,14 +97,18 @@ export const namesText = (xs: readonly string[]): string => (xs.length <= 2 ? xs
 const whichThe = (a: Pick<AgentCoverage, 'change'>) => (a.change === 'added' ? 'adds' : 'edits')
 
 /**
- * The fix, said the same wherever coverage is short, with the command that
- * drafts the missing prompts into `dataset` (the first the gate or improve
- * read): generate --agent sends only those agents' requests, and --append
- * adds to the dataset without touching its rows.
+ * The fix, said the same wherever coverage is short, with the command that drafts the missing
+ * prompts into each agent's `addTo` dataset (DATASET when none was read): generate --agent sends
+ * only those agents' requests, and --append adds to the dataset without touching its rows. Agents
+ * bound for different datasets get one command per dataset, in the order the agents come.
  */
-export function coverageFix(agents: readonly string[], dataset: string | undefined): string {
-  const command = ['routecheck generate', ...agents.map((a) => `--agent ${shellWord(a)}`), '--append --out', dataset === undefined ? 'DATASET' : shellWord(dataset)].join(' ')
-  return `add prompts labelled for ${namesText(agents)} to a dataset: ${command} drafts them for you to review; prompts tagged ${FROM_DESCRIPTION_TAG} are the description's own examples and do not count`
+export function coverageFix(agents: ReadonlyArray<Pick<AgentCoverage, 'agent' | 'addTo'>>): string {
+  const byDataset = new Map<string | undefined, string[]>()
+  for (const a of agents) byDataset.set(a.addTo, [...(byDataset.get(a.addTo) ?? []), a.agent])
+  const commands = [...byDataset].map(([dataset, names]) => ['routecheck generate', ...names.map((a) => `--agent ${shellWord(a)}`), '--append --out', dataset === undefined ? 'DATASET' : shellWord(dataset)].join(' '))
+  const names = namesText(agents.map((a) => a.agent))
+  const where = commands.length === 1 ? `${names} to a dataset: ${commands[0]} drafts them` : `${names}, each to the dataset holding the most of its cases (or of its near-duplicates'): ${namesText(commands)} draft them`
+  return `add prompts labelled for ${where} for you to review; prompts tagged ${FROM_DESCRIPTION_TAG} are the description's own examples and do not count`
 }
 
 /**

@@ -59,3 +59,19 @@ export function nearDuplicatePairs(agents: ReadonlyArray<{ name: string; descrip
   const report = analyseOverlap({ agents: agents.map(({ name, description, file }) => ({ name, description, file })) })
   return report.pairs.filter((p) => p.nearDuplicate).map((p) => [p.a, p.b] as [string, string])
 }
+
+/**
+ * An agent's neighbours by description, for the coverage fix: the agents whose text score with it
+ * reaches the near-duplicate line, else the one nearest (a new role rarely copies another, yet its
+ * prompts still sit beside the closest agent's); none when it shares no word with any.
+ */
+export function descriptionNeighbours(agents: ReadonlyArray<{ name: string; description: string }>, agent: string, line = NEAR_DUPLICATE_SCORE): string[] {
+  const i = agents.findIndex((a) => a.name === agent)
+  if (i < 0) return []
+  const others = agents.flatMap((_, j) => (j === i ? [] : [j]))
+  const scores = pairTextScores(agents, others.map((j) => [i, j] as const))
+  const ranked = others.map((j, k) => ({ name: agents[j]!.name, text: scores[k]!.text })).sort((a, b) => b.text - a.text)
+  const near = ranked.filter((o) => o.text >= line)
+  if (near.length > 0) return near.map((o) => o.name)
+  return ranked[0] && ranked[0].text > 0 ? [ranked[0].name] : []
+}

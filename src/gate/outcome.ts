@@ -1,7 +1,7 @@
 import { UsageError } from '../load/input-error.js'
 import { promptHash, type Baseline, type BaselineDataset } from './baseline.js'
 import { baselineWhere, type BaselineRef } from './baseline-ref.js'
-import { newNearDuplicates, type NewNearDuplicate } from './near-duplicates.js'
+import { descriptionNeighbours, newNearDuplicates, type NewNearDuplicate } from './near-duplicates.js'
 import { compareDataset, comparedPairs, decideGate, diffAgents, type AgentChanges, type DatasetComparison, type GateThresholds, type GateVerdict, type SideCase } from './compare.js'
 import { changeCoverage, type AgentCoverage, type CoverageCase } from './coverage.js'
 import { compareRetested, type Retest } from './retest.js'
@@ -74,7 +74,11 @@ export async function buildOutcome(input: OutcomeInput): Promise<GateOutcome> {
   const pairs = described.length === input.agents.length ? newNearDuplicates(baseline.agents, described) : []
   const undecided = baseline.datasets.reduce((n, d) => n + d.cases.filter((c) => c.decision === null).length, 0)
   const changes = diffAgents(baseline.agents, input.agents, input.invalid)
-  const coverage = changeCoverage(changes, firsts.map((x) => coverageCases(x.base, x.cases)))
+  const coverage = changeCoverage(
+    changes,
+    firsts.map((x) => ({ path: x.base.path, cases: coverageCases(x.base, x.cases) })),
+    (agent) => (described.length === input.agents.length ? descriptionNeighbours(described, agent) : []),
+  )
   return {
     baselineFile: input.baselineFile,
     ...(input.baselineRef ? { baselineRef: input.baselineRef } : {}),

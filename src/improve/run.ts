@@ -5,7 +5,7 @@ import { changeCoverage, coverageFix, namesText, type CoverageCase } from '../ga
 import { compareRetested, retestRepeats, type RetestTally } from '../gate/retest.js'
 import { retestRunner, type RetestRunner } from '../gate/retest-routing.js'
 import type { BaselineDataset } from '../gate/baseline.js'
-import { newNearDuplicates } from '../gate/near-duplicates.js'
+import { descriptionNeighbours, newNearDuplicates } from '../gate/near-duplicates.js'
 import { agentFingerprint, buildCatalogue, type Agent, type Catalogue } from '../load/catalogue.js'
 import { didYouMean } from '../load/closest-names.js'
 import type { Case, Dataset } from '../load/dataset.js'
@@ -212,7 +212,7 @@ async function improveWith(setup: Setup, batching: BatchPlan | undefined, reques
   }
 
   // Named agents are checked against gate.minChangedAgentCases before round 0 is paid for; a cluster's once round 0 has found it.
-  if (request.agent.length > 0) checkCoverage([...new Set(request.agent)].sort(), datasets, config.gate.minChangedAgentCases, env)
+  if (request.agent.length > 0) checkCoverage([...new Set(request.agent)].sort(), datasets, catalogue, config.gate.minChangedAgentCases, env)
   let base: Routed
   try {
     base = await routeAll(catalogue, 'round 0')
@@ -234,7 +234,7 @@ async function improveWith(setup: Setup, batching: BatchPlan | undefined, reques
     if (clusters.length === 0) throw new UsageError(`no cluster to improve: no two agents of ${plan.agentsDirs.join(' + ')} are near-duplicates; name the agents to rewrite with --agent`)
     if (cluster > clusters.length) throw new UsageError(`--cluster ${cluster}: the overlap has ${clusters.length} cluster${clusters.length === 1 ? '' : 's'} (see routecheck overlap)`)
     group = [...clusters[cluster - 1]!.members]
-    checkCoverage(group, datasets, config.gate.minChangedAgentCases, env)
+    checkCoverage(group, datasets, catalogue, config.gate.minChangedAgentCases, env)
   }
 
   const files = new Map<string, string>()
@@ -417,15 +417,19 @@ function heldOut(before: Votes, after: Votes, split: ReadonlyMap<string, Half>):
  * it is known before any: with every agent of the group short, no rewrite could be kept (exit 2,
  * nothing asked of the rewriter); with some, only rewrites that leave those as they are can.
  */
-function checkCoverage(group: readonly string[], datasets: readonly Dataset[], minimum: number, env: RunEnv): void {
+function checkCoverage(group: readonly string[], datasets: readonly Dataset[], catalogue: Catalogue, minimum: number, env: RunEnv): void {
   if (minimum === 0) return
   // Every case counts as it will in the gate's run of the patch: labelled, and not from-description.
-  const coverage = changeCoverage({ changed: group, added: [] }, datasets.map((d) => d.cases.map((c) => ({ expected: c.expected, tags: c.tags, after: null }))))
+  const coverage = changeCoverage(
+    { changed: group, added: [] },
+    datasets.map((d) => ({ path: d.path, cases: d.cases.map((c) => ({ expected: c.expected, tags: c.tags, after: null })) })),
+    (agent) => descriptionNeighbours(catalogue.agents, agent),
+  )
   const short = coverage.filter((a) => a.ownCases < minimum)
   if (short.length === 0) return
   const counts = short.map((a) => `${a.agent} ${a.ownCases}`).join(', ')
   if (short.length === coverage.length) {
-    throw new UsageError(`gate.minChangedAgentCases is ${minimum} and every agent to rewrite has fewer cases of its own (${counts}): the gate would fail any rewrite, so none could be kept; ${coverageFix(short.map((a) => a.agent), datasets[0]?.path)}`)
+    throw new UsageError(`gate.minChangedAgentCases is ${minimum} and every agent to rewrite has fewer cases of its own (${counts}): the gate would fail any rewrite, so none could be kept; ${coverageFix(short)}`)
   }
   env.warn(`note: gate.minChangedAgentCases is ${minimum} and ${namesText(short.map((a) => a.agent))} ${short.length === 1 ? 'has' : 'have'} fewer cases of ${short.length === 1 ? 'its' : 'their'} own (${counts}): only a rewrite that leaves ${short.length === 1 ? 'it' : 'them'} as ${short.length === 1 ? 'it is' : 'they are'} can be kept\n`)
 }
@@ -480,7 +484,11 @@ async function gateVerdict(
       const a = after.get(keyOf(d.path, c.id))!.vote.decision
       return b !== null && a !== null ? [{ expected: c.expected, tags: c.tags, before: b, after: a }] : []
     })
-  const coverage = changeCoverage(diffAgents(described(old), described(candidate), []), datasets.map(decided))
+  const coverage = changeCoverage(
+    diffAgents(described(old), described(candidate), []),
+    datasets.map((d) => ({ path: d.path, cases: decided(d) })),
+    (agent) => descriptionNeighbours(candidate.agents, agent),
+  )
   return { verdict: decideGate(comparisons, newNearDuplicates(described(old), described(candidate)), thresholds, coverage), ...(retest ? { retest: tally } : {}) }
 }
 

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { probeSourceSchema, type ProbeSource } from '../load/config.js'
 import { FROM_DESCRIPTION_TAG } from '../load/dataset.js'
 import { fewestToBeatChance, wilsonInterval } from '../score/stats.js'
 import { f2 } from '../text/format.js'
@@ -60,6 +61,8 @@ export const clusterAdviceSchema = z.strictObject({
   evidence: z.enum(['descriptions', 'dataset', 'probes']),
   /** the datasets (or probe sets) the routing evidence came from */
   sources: z.array(z.string()),
+  /** with probe evidence, who wrote the prompts: Claude, or the descriptions' own <example> turns, which the router reads (so "told apart" is an upper bound) */
+  probesFrom: probeSourceSchema.optional(),
   /** prompts labelled for a member (first choice) tagged from-description, left out of the evidence: the router reads them in the descriptions (absent when none) */
   fromDescription: z.number().int().optional(),
   /** prompts labelled for a member (first choice) and routed to a member, and how many reached the labelled one */
@@ -88,6 +91,8 @@ export type AdviceInput = {
         source: 'dataset' | 'probes'
         /** where the prompts came from: dataset paths, or the probe set */
         of: readonly string[]
+        /** probes: who wrote them (the descriptions' examples flatter the router) */
+        from?: ProbeSource | undefined
         /** per member: prompts labelled for it first and routed to it */
         wins: (member: string) => number
         /** prompts labelled for one of the two first and routed to the other */
@@ -138,6 +143,7 @@ export function adviseCluster(input: AdviceInput): ClusterAdvice {
     action,
     evidence: routing?.source ?? 'descriptions',
     sources: [...(routing?.of ?? [])].sort(), // sorted: eval (config order) and overlap RUN_DIR… (folder order) then say the same
+    ...(routing?.source === 'probes' && routing.from ? { probesFrom: routing.from } : {}),
     ...(leftOut > 0 ? { fromDescription: leftOut } : {}),
     ...inside,
     merges,
@@ -214,7 +220,9 @@ function adviceText(a: Omit<ClusterAdvice, 'headline' | 'lines'>, members: reado
   // The evidence first: what the routing says about the cluster as a whole.
   if (routed) {
     const prompts = a.prompts === 1 ? 'prompt' : 'prompts'
-    const from = a.evidence === 'probes' ? `probe ${prompts}` : a.sources.length > 0 ? `${prompts} of ${listOf(a.sources, 3)}` : prompts
+    // Examples the router reads in the descriptions route right by matching words it was shown: "told apart" on them is the best case.
+    const flattering = a.probesFrom === 'examples' ? " (the descriptions' own examples: an upper bound)" : ''
+    const from = a.evidence === 'probes' ? `probe ${prompts}${flattering}` : a.sources.length > 0 ? `${prompts} of ${listOf(a.sources, 3)}` : prompts
     // A probe prompt is aimed at an agent (its drafter's first label); a dataset's is labelled by a reviewer.
     const [aimed, target] = a.evidence === 'probes' ? ['aimed at', 'the one aimed at'] : ['labelled for', 'the labelled one']
     const rate = a.prompts > 0 ? `; ${a.right} reached ${target} (${f2(a.right / a.prompts)}, 95% ${wilsonInterval(a.right, a.prompts).map(f2).join('–')}; picking at random ${f2(1 / k)})` : ''

@@ -283,7 +283,9 @@ export function analyseOverlap(input: OverlapInput, opts: Partial<OverlapThresho
   const pairs: OverlapPair[] = listed.map(({ i, j, ...p }) => ({ ...p, sharedTerms: sharedTerms(index, i, j, SHARED_TERMS) }))
 
   const evidence = run ? { source: input.evidence?.source ?? 'dataset', of: [...(input.evidence?.of ?? [])] } : undefined
-  const clusters = buildClusters(index, copyText, agents, scored.filter((p) => p.nearDuplicate), run, evidence, fromDescription, t)
+  // The advice also says who wrote probe prompts; the report's `evidence` keeps its two fields.
+  const adviceEvidence = evidence && input.probes ? { ...evidence, from: input.probes.from } : evidence
+  const clusters = buildClusters(index, copyText, agents, scored.filter((p) => p.nearDuplicate), run, adviceEvidence, fromDescription, t)
   const scoresOf = (a: string, b: string) => {
     const [i, j] = [position.get(a), position.get(b)]
     return i === undefined || j === undefined ? { text: 0, copyText: 0 } : { text: cosine(index.vectors[i]!, index.vectors[j]!), copyText: copyText(i, j) }
@@ -353,7 +355,7 @@ function buildClusters(
   agents: readonly OverlapAgent[],
   near: readonly Scored[],
   run: RunSignals | undefined,
-  evidence: { source: 'dataset' | 'probes'; of: readonly string[] } | undefined,
+  evidence: { source: 'dataset' | 'probes'; of: readonly string[]; from?: ProbeSpec['from'] | undefined } | undefined,
   fromDescription: AdviceInput['fromDescription'],
   t: OverlapThresholds,
 ): OverlapCluster[] {

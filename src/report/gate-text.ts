@@ -71,10 +71,10 @@ export function coverageText(o: GateOutcome): { head: string; items: string[] } 
   const names = coverage.filter((a) => short.has(a.agent)).map((a) => a.agent)
   // A changed-agent-cases failure carries its own fix.
   const failed = shortOfCases(o)
-  const unfixed = names.filter((n) => !failed.has(n))
+  const unfixed = coverage.filter((a) => short.has(a.agent) && !failed.has(a.agent))
   return {
     head: `coverage: the gate cannot see whether ${namesText(names)} still get${names.length === 1 ? 's its' : ' their'} own prompts`,
-    items: [...coverage.map(coverageCountsText), ...(unfixed.length > 0 ? [`fix: ${coverageFix(unfixed, o.comparisons[0]?.path)}`] : [])],
+    items: [...coverage.map(coverageCountsText), ...(unfixed.length > 0 ? [`fix: ${coverageFix(unfixed)}`] : [])],
   }
 }
 

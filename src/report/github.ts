@@ -25,7 +25,7 @@ export function githubAnnotations(o: GateOutcome, catalogue: Catalogue, invalid:
   }
   for (const a of unnoticed(o)) {
     const agent = fileOf.get(a.agent)
-    if (agent) lines.push(`::warning file=${workflowProperty(agent.file)},line=${agent.descriptionLine},title=${workflowProperty('routecheck gate: no case of its own')}::${workflowData(`${noOwnCasesText([a])}; ${coverageFix([a.agent], o.comparisons[0]?.path)}`)}`)
+    if (agent) lines.push(`::warning file=${workflowProperty(agent.file)},line=${agent.descriptionLine},title=${workflowProperty('routecheck gate: no case of its own')}::${workflowData(`${noOwnCasesText([a])}; ${coverageFix([a])}`)}`)
   }
   return lines.length > 0 ? `${lines.join('\n')}\n` : ''
 }
