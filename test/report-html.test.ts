@@ -5,7 +5,7 @@ import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { wordDiff } from '../src/report/html-diff.js'
 import { launchChromium } from './support/browser.js'
-import { ROOT, runInProcess as runCli, tempDir, tempProject, writeFiles } from './support/cli.js'
+import { readJson, ROOT, runInProcess as runCli, tempDir, tempProject, writeFiles } from './support/cli.js'
 
 /**
  * report.html in a real browser (Chromium through playwright-core; see support/browser.ts for which):
@@ -48,7 +48,6 @@ type SummaryJson = {
   metrics: { accuracy: number }
 }
 
-const readJson = async <T>(file: string): Promise<T> => JSON.parse(await readFile(file, 'utf8')) as T
 
 describe('report.html of datasets/routing.csv', () => {
   let dir: string

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { runCli, tempProject, writeFiles } from './support/cli.js'
+import { readJson, runCli, tempProject, writeFiles } from './support/cli.js'
 import { startMessagesServer, type MessagesServer } from './support/messages-server.js'
 
 /**
@@ -18,7 +18,6 @@ afterEach(async () => {
 })
 
 type Json = Record<string, any>
-const readJson = async (file: string): Promise<Json> => JSON.parse(await readFile(file, 'utf8')) as Json
 const ROUTE = ['--router', 'anthropic', '--style', 'template', '--dataset', 'datasets/python-backend.csv', '--repeats', '1', '--concurrency', '4']
 const CASES = 138
 /** summary.json writes 6 decimals: a shard's spend and its share, each rounded, may cross by that much. */

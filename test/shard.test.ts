@@ -2,7 +2,7 @@ import { readdir, readFile, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { parse } from 'csv-parse/sync'
 import { afterEach, describe, expect, it } from 'vitest'
-import { runCli, runInProcess, tempProject, writeFiles } from './support/cli.js'
+import { readJson, runCli, runInProcess, tempProject, writeFiles } from './support/cli.js'
 import { startMessagesServer, type MessagesServer } from './support/messages-server.js'
 
 /**
@@ -17,7 +17,6 @@ afterEach(async () => {
 })
 
 type Json = Record<string, any>
-const readJson = async (file: string): Promise<Json> => JSON.parse(await readFile(file, 'utf8')) as Json
 /** What may differ between two runs of the same work: when it ran and how fast. */
 const TIMINGS = ['createdAt', 'latencyMs'] as const
 const withoutTimings = (s: Json) => Object.fromEntries(Object.entries(s).filter(([k]) => !(TIMINGS as readonly string[]).includes(k)))

@@ -6,7 +6,7 @@ import { confusionCsv } from '../src/report/write.js'
 import { runFolderNames } from '../src/run/evaluate.js'
 import type { Summary } from '../src/run/record.js'
 import { joinFit, truncate, truncateList, visibleWidth } from '../src/text/fit.js'
-import { runInProcess as runCli, tempProject, writeFiles } from './support/cli.js'
+import { readJson, runInProcess as runCli, tempProject, writeFiles } from './support/cli.js'
 
 /** The scorecard, overlap and lists fit the terminal; the run folder keeps everything. */
 
@@ -14,7 +14,6 @@ import { runInProcess as runCli, tempProject, writeFiles } from './support/cli.j
 const plain = (text: string) => text.replace(/\u001b\[[0-9;]*m/g, '')
 /** Lines wider than `width` terminal columns (every character routecheck prints takes one). */
 const overflowing = (text: string, width: number) => plain(text).split('\n').filter((l) => [...l].length > width)
-const readJson = async <T>(file: string): Promise<T> => JSON.parse(await readFile(file, 'utf8')) as T
 
 describe('the scorecard fits the terminal', () => {
   it('datasets/routing.csv at 80 columns: no line over 80, every agent name whole in its row', async () => {

@@ -1,4 +1,4 @@
-import { FROM_DESCRIPTION_TAG } from '../load/dataset.js'
+import { FROM_DESCRIPTION_TAG, isFromDescription } from '../load/dataset.js'
 import { shellWord } from '../text/format.js'
 
 /**
@@ -52,40 +52,31 @@ export function changeCoverage(
     const compared = { labelled: 0, fromDescription: 0, routedBefore: 0, routedAfter: 0 }
     const notCompared = { labelled: 0, fromDescription: 0, routedAfter: 0 }
     let ownRoutedToIt = 0
-    const ownIn = datasets.map(() => 0)
-    datasets.forEach(({ cases }, d) => {
+    for (const { cases } of datasets) {
       for (const c of cases) {
         const side = c.before === undefined ? notCompared : compared
         if (c.after === agent) side.routedAfter++
         if (c.before === agent) compared.routedBefore++
         if (!c.expected.includes(agent)) continue
         side.labelled++
-        if (c.tags.includes(FROM_DESCRIPTION_TAG)) side.fromDescription++
-        else {
-          ownIn[d]!++
-          if (c.after === agent) ownRoutedToIt++
-        }
+        if (isFromDescription(c)) side.fromDescription++
+        else if (c.after === agent) ownRoutedToIt++
       }
-    })
+    }
     const ownCases = compared.labelled - compared.fromDescription + notCompared.labelled - notCompared.fromDescription
-    const addTo = ownCases > 0 ? mostAt(datasets, ownIn) : nearestDataset(datasets, neighbours(agent))
+    const addTo = mostOwnCases(datasets, ownCases > 0 ? [agent] : neighbours(agent))
     return { agent, change, ownCases, ownRoutedToIt, compared, notCompared, ...(addTo !== undefined ? { addTo } : {}) }
   })
 }
 
-/** The dataset with the highest count, the first on a tie; undefined with no dataset. */
-function mostAt(datasets: readonly CoverageDataset[], counts: readonly number[]): string | undefined {
+/** The dataset with the most cases labelled for any of `agents` (their own, not from-description); the first on a tie or when none has any; undefined with no dataset. */
+function mostOwnCases(datasets: readonly CoverageDataset[], agents: readonly string[]): string | undefined {
+  const counts = datasets.map(({ cases }) => cases.filter((c) => !isFromDescription(c) && agents.some((a) => c.expected.includes(a))).length)
   let best = 0
   counts.forEach((n, d) => {
     if (n > counts[best]!) best = d
   })
   return datasets[best]?.path
-}
-
-/** The dataset with the most cases labelled for any of `agents` (their own, not from-description); the first when none has any. */
-function nearestDataset(datasets: readonly CoverageDataset[], agents: readonly string[]): string | undefined {
-  const counts = datasets.map(({ cases }) => cases.filter((c) => !c.tags.includes(FROM_DESCRIPTION_TAG) && agents.some((a) => c.expected.includes(a))).length)
-  return mostAt(datasets, counts)
 }
 
 /** The agents of the change with no case of their own: the gate cannot see whether they still get their prompts. */

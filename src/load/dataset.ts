@@ -19,10 +19,13 @@ export const NONE = 'none'
  */
 export const FROM_DESCRIPTION_TAG = 'from-description'
 
+/** Whether a case is one of the descriptions' own <example> prompts (tagged from-description). */
+export const isFromDescription = (c: { tags?: readonly string[] | undefined }): boolean => c.tags?.includes(FROM_DESCRIPTION_TAG) ?? false
+
 /** How many of `cases` are tagged from-description. */
 export function fromDescriptionCount(cases: ReadonlyArray<{ tags?: readonly string[] | undefined }>): number {
   let n = 0
-  for (const c of cases) if (c.tags?.includes(FROM_DESCRIPTION_TAG)) n++
+  for (const c of cases) if (isFromDescription(c)) n++
   return n
 }
 

@@ -38,7 +38,7 @@
  * figure comes from: bench/overlap-eval.ts, and the README's "Weights and
  * thresholds, and why".
  */
-import { FROM_DESCRIPTION_TAG } from '../load/dataset.js'
+import { isFromDescription } from '../load/dataset.js'
 import { adviseCluster, adviceString, type AdviceInput } from './advice.js'
 import { lintAgents } from './lint.js'
 import { probeEvidence, type ProbeSpec } from './probes.js'
@@ -250,8 +250,8 @@ export function analyseOverlap(input: OverlapInput, opts: Partial<OverlapThresho
   // A dataset's from-description cases are the descriptions' own <example> prompts: routed right, they show the router matching a
   // sentence it was shown, not telling two agents apart, so they are no routing evidence. Probes from the examples stay: their
   // report says what they are (ProbeReport.from) wherever it is shown.
-  const leftOut = input.evidence?.source === 'probes' ? [] : given.filter((c) => c.tags?.includes(FROM_DESCRIPTION_TAG))
-  const cases = leftOut.length > 0 ? given.filter((c) => !c.tags?.includes(FROM_DESCRIPTION_TAG)) : given
+  const leftOut = input.evidence?.source === 'probes' ? [] : given.filter(isFromDescription)
+  const cases = leftOut.length > 0 ? given.filter((c) => !isFromDescription(c)) : given
   const leftOutBy = new Map<string, number>()
   for (const c of leftOut) leftOutBy.set(c.expected[0]!, (leftOutBy.get(c.expected[0]!) ?? 0) + 1)
   const fromDescription = leftOut.length > 0 ? { count: (m: string) => leftOutBy.get(m) ?? 0, of: [...(input.evidence?.of ?? [])] } : undefined

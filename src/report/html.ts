@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import path from 'node:path'
 import { agentDeltaFigures, type DatasetComparison } from '../gate/compare.js'
-import { FROM_DESCRIPTION_TAG, NONE } from '../load/dataset.js'
+import { FROM_DESCRIPTION_TAG, isFromDescription, NONE } from '../load/dataset.js'
 import type { OverlapPair } from '../overlap/schema.js'
 import { definedFigures, INVALID_LABEL } from '../score/metrics.js'
 import { quantile } from '../score/stats.js'
@@ -525,7 +525,7 @@ function lowMarginLine(s: Summary, where: 'cases' | 'overlap'): number | undefin
   if (!kept) lowMarginLines.set(s, (kept = new Map()))
   if (kept.has(key)) return kept.get(key)
   const agents = new Set(s.agents.map((a) => a.name))
-  const counted = (c: Summary['cases'][number]) => key === 'cases' || !c.tags.includes(FROM_DESCRIPTION_TAG)
+  const counted = (c: Summary['cases'][number]) => key === 'cases' || !isFromDescription(c)
   const margins = s.cases.flatMap((c) => (c.margin !== undefined && c.decision !== null && agents.has(c.decision) && c.runnerUp !== undefined && agents.has(c.runnerUp) && counted(c) ? [c.margin] : []))
   const line = margins.length === 0 ? undefined : quantile(margins, LOW_MARGIN_QUANTILE)
   kept.set(key, line)

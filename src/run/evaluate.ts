@@ -3,7 +3,7 @@ import path from 'node:path'
 import { loadAgentFolders, loadWarningText, type Catalogue, type LoadedCatalogue } from '../load/catalogue.js'
 import { loadConfig, type Config, type RouterStyle } from '../load/config.js'
 import { isBuiltinAgent } from '../load/builtin-agents.js'
-import { FROM_DESCRIPTION_TAG, fromDescriptionCount, loadDataset, type Case, type Dataset } from '../load/dataset.js'
+import { FROM_DESCRIPTION_TAG, fromDescriptionCount, isFromDescription, loadDataset, type Case, type Dataset } from '../load/dataset.js'
 import { UsageError } from '../load/input-error.js'
 import { analyseOverlap, prepareOverlapText, type InvalidFile, type OverlapAgent, type OverlapCase, type OverlapReport, type ProbeSpec } from '../overlap/index.js'
 import { loadPrices, priceFor, usageCost, type Price } from '../route/cost.js'
@@ -553,7 +553,7 @@ export async function recordRun(run: RoutedRun, dir: string, overlapOf?: Overlap
 }
 
 function withFromDescriptionTags<C extends object>(c: C, tags: readonly string[] | undefined): C | (C & { tags: string[] }) {
-  return tags?.includes(FROM_DESCRIPTION_TAG) ? { ...c, tags: [...tags] } : c
+  return tags && isFromDescription({ tags }) ? { ...c, tags: [...tags] } : c
 }
 
 /** Whether every case got a decision, and what to tell the user when not (or when the budget stopped some requests). */

@@ -1,5 +1,5 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
-import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -94,6 +94,9 @@ export async function tempDir(prefix = 'routecheck-'): Promise<string> {
   made.push(dir)
   return dir
 }
+
+/** A JSON file the CLI wrote (summary.json, gate.json, …), parsed. */
+export const readJson = async <T = Record<string, any>>(file: string): Promise<T> => JSON.parse(await readFile(file, 'utf8')) as T
 
 /** A temp project holding a copy of the bundled agents (and datasets, when asked). */
 export async function tempProject(opts: { datasets?: boolean } = {}): Promise<string> {
